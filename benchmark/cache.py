@@ -1,0 +1,85 @@
+"""Content-addressed cache: key = hash(inputs, stage, parameters, stage code version); values are files.
+
+Nothing is cached on failure (a value is only renamed into place once fully written), so a killed run
+resumes by recomputing just the missing entries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from benchmark.atomic import atomic_path
+
+
+def content_key(stage: str, version: str, **parts: Any) -> str:
+    """sha256 of a canonical JSON of everything that changes a stage's output."""
+    payload = json.dumps({"stage": stage, "version": version, **parts}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class Cache:
+    """Files under ``root/<stage>/<key[:2]>/<key><suffix>``."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def path(self, stage: str, key: str, suffix: str) -> Path:
+        return self.root / stage / key[:2] / f"{key}{suffix}"
+
+    def array(self, stage: str, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """Load the cached array for ``key`` or compute, store and return it."""
+        path = self.path(stage, key, ".npy")
+        if path.is_file():
+            return np.load(path)
+        value = compute()
+        with atomic_path(path) as temporary:
+            with open(temporary, "wb") as handle:
+                np.save(handle, value)
+        return value
+
+    def arrays(
+        self,
+        stage: str,
+        keys: list[str],
+        compute: Callable[[list[int]], np.ndarray],
+        *,
+        batch_size: int = 8,
+        progress: bool = True,
+        description: str = "",
+    ) -> np.ndarray:
+        """Stack of cached arrays for ``keys``; ``compute(indices)`` makes the missing ones, a batch at a time.
+
+        Each item is stored as soon as its batch finishes, so a killed run loses at most one batch.
+        """
+        missing = [i for i, key in enumerate(keys) if not self.path(stage, key, ".npy").is_file()]
+        batches = [missing[start : start + batch_size] for start in range(0, len(missing), batch_size)]
+        with tqdm(total=len(missing), desc=description or stage, unit="img", disable=not progress or not missing) as bar:
+            for batch in batches:
+                for index, value in zip(batch, compute(batch)):
+                    self.array(stage, keys[index], lambda value=value: value)
+                bar.update(len(batch))
+        return np.stack([np.load(self.path(stage, key, ".npy")) for key in keys])
+
+    def json(self, stage: str, key: str, compute: Callable[[], Any]) -> Any:
+        path = self.path(stage, key, ".json")
+        if path.is_file():
+            return json.loads(path.read_text())
+        value = compute()
+        with atomic_path(path) as temporary:
+            temporary.write_text(json.dumps(value))
+        return value
+
+    def file(self, stage: str, key: str, suffix: str, produce: Callable[[Path], None]) -> Path:
+        """Path of a cached file; ``produce(temporary_path)`` writes it when missing."""
+        path = self.path(stage, key, suffix)
+        if not path.is_file():
+            with atomic_path(path) as temporary:
+                produce(temporary)
+        return path

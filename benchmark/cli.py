@@ -1,0 +1,186 @@
+"""Command line: ``python -m benchmark {run,list,manifest,degrade,train-sr,report}``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+from benchmark.errors import UserError
+
+# Exceptions a user can fix by changing input: shown as one line, exit status 2 (--debug shows the trace).
+_USER_ERRORS = (UserError, FileNotFoundError, ValueError)
+
+
+def _quiet_default() -> bool:
+    return bool(os.environ.get("CI")) or not sys.stderr.isatty()
+
+
+def _cmd_run(args) -> None:
+    from benchmark.config import load_suite
+    from benchmark.pipeline import RunOptions, run_suite
+
+    suite = load_suite(args.suite, data_root=args.data_root, smoke=args.smoke)
+    options = RunOptions(runs_dir=args.runs_dir, run_id=args.run_id, device=args.device, progress=not args.quiet)
+    report = run_suite(suite, options)
+    print(f"Report: {report.resolve()}")
+
+
+def _cmd_list(args) -> None:
+    from benchmark.config import available_suites
+    from benchmark.degradations import DEGRADATIONS
+    from benchmark.metrics import CLASSIFICATION_METRICS, IMAGE_QUALITY_METRICS
+    from sr_models import MODELS
+    from sr_models.presets import PRESETS
+
+    sections = {
+        "suites": [f"{name}  ({path})" for name, path in available_suites().items()],
+        "degradations": DEGRADATIONS.names(),
+        "SR models": MODELS.names(),
+        "SR training presets": sorted(PRESETS),
+        "image-quality metrics": IMAGE_QUALITY_METRICS.names(),
+        "classification metrics": CLASSIFICATION_METRICS.names(),
+    }
+    for title, names in sections.items():
+        print(f"{title}:")
+        for name in names:
+            print(f"  {name}")
+
+
+def _cmd_manifest_build(args) -> None:
+    from benchmark.manifest import build_manifest, write_manifest
+
+    table = build_manifest(args.data_root, splits=args.splits, checksums=not args.no_checksums, progress=not args.quiet)
+    write_manifest(table, args.out)
+    counts = table.groupby(["split", "label"]).size().to_dict()
+    print(f"Wrote {len(table)} rows to {args.out}: " + ", ".join(f"{s}/{l} {n}" for (s, l), n in counts.items()))
+
+
+def _cmd_manifest_verify(args) -> None:
+    from benchmark.manifest import read_manifest, verify_manifest, write_manifest
+
+    table = read_manifest(args.manifest)
+    verified = verify_manifest(table, args.data_root, progress=not args.quiet)
+    filled = int((table["sha256"] == "").sum())
+    if args.fill_checksums and filled:
+        write_manifest(verified, args.manifest)
+    note = f"; {filled} checksum(s) were not recorded" + (" and are now filled in" if args.fill_checksums else "")
+    print(f"OK: {len(table)} files present and matching under {args.data_root}{note if filled else ''}.")
+
+
+def _parse_params(pairs: list[str]) -> dict:
+    params = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise UserError(f"Expected --param KEY=VALUE, got {pair!r}.")
+        key, value = pair.split("=", 1)
+        params[key] = yaml.safe_load(value)
+    return params
+
+
+def _cmd_degrade(args) -> None:
+    from benchmark.degradations import degrade
+    from benchmark.images import read_grayscale, write_png
+    from benchmark.seeding import item_rng
+
+    image = read_grayscale(args.input)
+    height, width = (side - side % args.scale for side in image.shape)
+    lr = degrade(args.scenario, image[:height, :width], args.scale, item_rng(args.seed, args.input.name), _parse_params(args.param))
+    write_png(args.output, lr)
+    print(f"Wrote {args.output} ({lr.shape[1]}x{lr.shape[0]}, {args.scenario} x{args.scale}, seed {args.seed}).")
+
+
+def _cmd_train_sr(args) -> None:
+    from benchmark.sr_train_cli import train_from_cli
+
+    print(f"Weights: {train_from_cli(args)}")
+
+
+def _cmd_report(args) -> None:
+    from reports import render_report, write_tables
+
+    write_tables(args.run_dir)
+    print(f"Report: {render_report(args.run_dir).resolve()}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run a suite end to end and write its report")
+    run.add_argument("--suite", required=True, help="suite name (see `list`) or path to a suite YAML")
+    run.add_argument("--data-root", type=Path, help="folder holding train/ and test/ (real-data suites)")
+    run.add_argument("--runs-dir", type=Path, default=Path("runs"), help="output root (default: runs)")
+    run.add_argument("--run-id", help="write into runs/<suite>/<run-id> (default: timestamp + config hash)")
+    run.add_argument("--device", help="torch device for SR models (default: cuda if available, else cpu)")
+    run.add_argument("--smoke", action="store_true", help="apply the suite's `smoke:` block (small CI run)")
+    run.add_argument("--quiet", action="store_true", default=None, help="no progress bars (default in CI)")
+    run.set_defaults(handler=_cmd_run)
+
+    commands.add_parser("list", help="suites, degradations, SR models, metrics").set_defaults(handler=_cmd_list)
+
+    manifest = commands.add_parser("manifest", help="build or verify an image manifest").add_subparsers(
+        dest="manifest_command", required=True
+    )
+    build = manifest.add_parser("build", help="manifest of a Kaggle-layout folder {train,test,val}/{NORMAL,PNEUMONIA}")
+    build.add_argument("data_root", type=Path)
+    build.add_argument("--out", type=Path, required=True)
+    build.add_argument("--splits", nargs="+", default=["train", "val", "test"])
+    build.add_argument("--no-checksums", action="store_true", help="leave sha256 empty (fast)")
+    build.add_argument("--quiet", action="store_true", default=None)
+    build.set_defaults(handler=_cmd_manifest_build)
+    verify = manifest.add_parser("verify", help="check files exist and match their sha256")
+    verify.add_argument("manifest", type=Path)
+    verify.add_argument("--data-root", type=Path, required=True)
+    verify.add_argument("--fill-checksums", action="store_true", help="record checksums the manifest lacks")
+    verify.add_argument("--quiet", action="store_true", default=None)
+    verify.set_defaults(handler=_cmd_manifest_verify)
+
+    degrade = commands.add_parser("degrade", help="degrade one image with a scenario, to look at it")
+    degrade.add_argument("input", type=Path)
+    degrade.add_argument("output", type=Path)
+    degrade.add_argument("--scenario", required=True)
+    degrade.add_argument("--scale", type=int, default=4, choices=[2, 4, 8])
+    degrade.add_argument("--seed", type=int, default=0)
+    degrade.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="scenario parameter")
+    degrade.set_defaults(handler=_cmd_degrade)
+
+    train = commands.add_parser("train-sr", help="train an SR model from a preset on HR images of a manifest")
+    train.add_argument("--model", required=True, help="srgan, esrgan or realesrgan")
+    train.add_argument("--preset", help="training preset (see `list`); default: the model's paper preset")
+    train.add_argument("--config", type=Path, help="YAML of preset overrides (e.g. gan_steps: 1000)")
+    train.add_argument("--manifest", type=Path, help="manifest of HR training images (default: demo phantoms)")
+    train.add_argument("--data-root", type=Path)
+    train.add_argument("--split", default="train")
+    train.add_argument("--scale", type=int, default=4, choices=[2, 4])
+    train.add_argument("--hr-size", type=int, default=512)
+    train.add_argument("--max-images", type=int, default=200)
+    train.add_argument("--vgg-weights", type=Path, help="torchvision-format vgg19 state dict")
+    train.add_argument("--out", type=Path, required=True, help="work dir: checkpoints, history.csv, weights.pth")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--device")
+    train.add_argument("--quiet", action="store_true", default=None)
+    train.set_defaults(handler=_cmd_train_sr)
+
+    report = commands.add_parser("report", help="re-render a run's report and tables from its stored results")
+    report.add_argument("run_dir", type=Path)
+    report.set_defaults(handler=_cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "quiet", False) is None:
+        args.quiet = _quiet_default()
+    try:
+        args.handler(args)
+    except _USER_ERRORS as error:
+        if args.debug:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,264 @@
+"""Suites: YAML files validated into typed, frozen config objects with errors a user can act on."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from benchmark.errors import UserError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+SUITE_DIRS = (PACKAGE_DIR / "suites", PROJECT_DIR / "data_manifests")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PhantomConfig(_Strict):
+    """Synthetic phantoms (``benchmark.phantoms``) instead of real images."""
+
+    train_per_class: int = Field(40, ge=2)
+    test_per_class: int = Field(24, ge=2)
+    size: int = Field(512, ge=32)
+
+
+class DataConfig(_Strict):
+    manifest: Path | None = None
+    data_root: Path | None = None
+    phantoms: PhantomConfig | None = None
+    hr_size: int = Field(512, ge=16, description="HR reference: every image resized once to this square")
+    eval_split: Literal["train", "val", "test"] = "test"
+    train_split: Literal["train", "val", "test"] = "train"
+    max_eval_per_class: int | None = Field(None, ge=1, description="deterministic subset for mini runs")
+    max_train_per_class: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.manifest is None) == (self.phantoms is None):
+            raise ValueError("give exactly one of `manifest` (real images) or `phantoms` (synthetic)")
+        return self
+
+
+class CellConfig(_Strict):
+    """One degradation setting: a scenario at a scale with its parameters."""
+
+    scenario: str
+    scale: Literal[2, 4, 8]
+    params: dict[str, Any] = Field(default_factory=dict)
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{self.scenario}-x{self.scale}"
+
+
+class SRTrainConfig(_Strict):
+    preset: str
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    max_images: int = Field(200, ge=1, description="HR training images drawn from the train split")
+    vgg_weights: Path | None = None
+
+
+class SRModelConfig(_Strict):
+    name: str
+    model: str
+    weights: Path | None = None
+    train: SRTrainConfig | None = None
+    scales: list[Literal[2, 4, 8]] | None = Field(None, description="cells it runs on (default: all)")
+    tile: int | None = Field(None, ge=16)
+    precision: Literal["fp32", "fp16", "bf16"] = "fp32"
+
+    @model_validator(mode="after")
+    def _weights_or_train(self):
+        if self.weights is not None and self.train is not None:
+            raise ValueError(f"SR model {self.name!r}: give `weights` or `train`, not both")
+        return self
+
+
+class ClassifierConfig(_Strict):
+    weights: Path | None = None
+    train: dict[str, Any] | None = Field(None, description="overrides of the reference training recipe")
+    input_size: int = Field(300, ge=94, description="square CNN input; 94 is the least five conv+pool stages allow")
+
+    @model_validator(mode="after")
+    def _weights_or_train(self):
+        if (self.weights is None) == (self.train is None):
+            raise ValueError("classifier: give exactly one of `weights` (a .keras/.h5 file) or `train`")
+        return self
+
+
+class StatsConfig(_Strict):
+    threshold: float = Field(0.5, gt=0, lt=1)
+    confidence: float = Field(0.95, gt=0, lt=1)
+    n_bootstrap: int = Field(2000, ge=100)
+
+
+class Suite(_Strict):
+    name: str
+    description: str = ""
+    seed: int = 0
+    data: DataConfig
+    cells: list[CellConfig] = Field(min_length=1)
+    sr_models: list[SRModelConfig] = Field(min_length=1)
+    classifier: ClassifierConfig
+    metrics: list[str] = Field(default_factory=lambda: ["psnr", "ssim", "mse", "mae"])
+    crop_border: int = Field(0, ge=0, description="pixels cropped from each side before IQ metrics")
+    stats: StatsConfig = Field(default_factory=StatsConfig)
+    examples_per_cell: int = Field(2, ge=0)
+    smoke: dict[str, Any] | None = Field(None, description="overrides applied by `run --smoke` (CI)")
+
+    @model_validator(mode="after")
+    def _unique_names(self):
+        for kind, names in (("cell", [c.label for c in self.cells]), ("SR model", [m.name for m in self.sr_models])):
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise ValueError(f"{kind} names must be unique; repeated: {repeated} (set `name:` to tell them apart)")
+        reserved = {"HR", "LR"} & {m.name for m in self.sr_models}
+        if reserved:
+            raise ValueError(f"SR model names {sorted(reserved)} are reserved for the reference variants")
+        return self
+
+
+def available_suites() -> dict[str, Path]:
+    return {path.stem: path for directory in SUITE_DIRS for path in sorted(directory.glob("*.yaml"))}
+
+
+def find_suite(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise UserError(f"Suite file not found: {path}.")
+        return path
+    suites = available_suites()
+    if name_or_path not in suites:
+        raise UserError(f"Unknown suite {name_or_path!r}. Available: {', '.join(sorted(suites))} (or a .yaml path).")
+    return suites[name_or_path]
+
+
+def _deep_merge(base: dict, overrides: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _section_model(model: type[BaseModel], location: tuple) -> type[BaseModel] | None:
+    """The config class that holds the key at ``location`` (list indices skipped)."""
+    for part in location[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        candidates = [field.annotation] if field else []
+        while candidates:
+            annotation = candidates.pop()
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                model = annotation
+                break
+            candidates.extend(get_args(annotation))
+        else:
+            return None
+    return model
+
+
+def _describe(error: dict) -> str:
+    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        section = _section_model(Suite, error["loc"])
+        valid = f" Valid keys there: {', '.join(section.model_fields)}." if section else ""
+        return f"unknown key {where!r}.{valid}"
+    return f"{where}: {error['msg']} (got {error.get('input')!r})"
+
+
+def parse_suite(raw: dict, *, source: Path) -> Suite:
+    try:
+        return Suite.model_validate(raw)
+    except ValidationError as error:
+        lines = "\n  ".join(_describe(e) for e in error.errors())
+        raise UserError(f"Invalid suite {source}:\n  {lines}") from None
+
+
+def _absolute(path: Path | None, base: Path) -> Path | None:
+    return None if path is None else (path if path.is_absolute() else (base / path).resolve())
+
+
+def _resolve_paths(suite: Suite, base: Path, data_root: Path | None) -> Suite:
+    """Make suite paths absolute (relative to the suite file) and apply a CLI data root."""
+    data = suite.data.model_copy(
+        update={
+            "manifest": _absolute(suite.data.manifest, base),
+            "data_root": data_root.resolve() if data_root is not None else _absolute(suite.data.data_root, base),
+        }
+    )
+    models = [
+        m.model_copy(
+            update={
+                "weights": _absolute(m.weights, base),
+                "train": m.train
+                and m.train.model_copy(update={"vgg_weights": _absolute(m.train.vgg_weights, base)}),
+            }
+        )
+        for m in suite.sr_models
+    ]
+    classifier = suite.classifier.model_copy(update={"weights": _absolute(suite.classifier.weights, base)})
+    return suite.model_copy(update={"data": data, "sr_models": models, "classifier": classifier})
+
+
+def _check_references(suite: Suite, source: Path) -> None:
+    """Names and files a suite refers to, checked before any work starts."""
+    from benchmark.degradations import check_params
+    from benchmark.metrics import IMAGE_QUALITY_METRICS
+    from sr_models import MODELS
+
+    for index, cell in enumerate(suite.cells):
+        try:
+            check_params(cell.scenario, cell.params)
+        except UserError as error:
+            raise UserError(f"Suite {source}: cells[{index}] ({cell.scenario}): {error}") from None
+    for model in suite.sr_models:
+        MODELS.check(model.model)
+    for metric in suite.metrics:
+        IMAGE_QUALITY_METRICS.check(metric)
+    files = [("data.manifest", suite.data.manifest), ("classifier.weights", suite.classifier.weights)]
+    files += [(f"sr_models[{m.name}].weights", m.weights) for m in suite.sr_models]
+    for key, path in files:
+        if path is not None and not path.is_file():
+            from sr_models.weights import where_to_get
+
+            hint = where_to_get(path)
+            raise UserError(f"Suite {source}: {key} file not found: {path}." + (f" Get it from {hint}" if hint else ""))
+    if suite.data.manifest is not None and suite.data.data_root is None:
+        raise UserError(
+            f"Suite {source} reads real images: give the data root with `--data-root PATH` "
+            "(the folder holding train/ and test/)."
+        )
+
+
+def load_suite(name_or_path: str, *, data_root: Path | None = None, smoke: bool = False) -> Suite:
+    """Load, validate and resolve a suite by registry name or YAML path.
+
+    ``smoke`` deep-merges the suite's own ``smoke:`` block over it (the small end-to-end run CI does).
+    ``data_root`` (from the CLI) takes precedence over the YAML's ``data.data_root``.
+    """
+    source = find_suite(name_or_path)
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise UserError(f"Suite {source} is not valid YAML: {error}") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"Suite {source} must be a mapping of keys, got {type(raw).__name__}.")
+    if smoke:
+        if not raw.get("smoke"):
+            raise UserError(f"Suite {source} has no `smoke:` block, so `--smoke` cannot shrink it.")
+        raw = _deep_merge(raw, raw["smoke"])
+    suite = _resolve_paths(parse_suite(raw, source=source), source.parent.resolve(), data_root)
+    _check_references(suite, source)
+    return suite

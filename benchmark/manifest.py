@@ -1,0 +1,130 @@
+"""Manifests: CSV rows ``path,label,split,sha256,patient_id`` naming every image relative to a data root."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from benchmark.atomic import atomic_path
+from benchmark.errors import UserError
+
+COLUMNS = ["path", "label", "split", "sha256", "patient_id"]
+LABELS = {"NORMAL": 0, "PNEUMONIA": 1}
+SPLITS = ("train", "val", "test")
+IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
+_PATIENT_PATTERNS = (re.compile(r"^(person\d+)_"), re.compile(r"^((?:NORMAL2-)?IM-\d+)-"))
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def patient_id(file_name: str) -> str:
+    """Patient id from a Kermany file name (``person12_bacteria_47.jpeg`` -> ``person12``,
+    ``IM-0115-0001.jpeg`` -> ``IM-0115``); the file stem when the name follows neither pattern."""
+    for pattern in _PATIENT_PATTERNS:
+        match = pattern.match(file_name)
+        if match:
+            return match.group(1)
+    return Path(file_name).stem
+
+
+def resolve_image(data_root: Path, relative: str) -> Path:
+    """Absolute path of a manifest entry; refuses entries that escape the data root."""
+    root = Path(data_root).resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):
+        raise UserError(
+            f"Manifest path {relative!r} escapes the data root {root}. "
+            "Manifest paths must be relative paths inside the data root."
+        )
+    return path
+
+
+def read_manifest(path: Path) -> pd.DataFrame:
+    """Read and validate a manifest CSV; errors name the file and the offending row."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"Manifest not found: {path}. Build one with `python -m benchmark manifest build`.")
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [column for column in COLUMNS[:4] if column not in table.columns]
+    if missing:
+        raise UserError(f"Manifest {path} lacks column(s) {missing}; expected columns {COLUMNS}.")
+    if "patient_id" not in table.columns:
+        table["patient_id"] = [patient_id(Path(p).name) for p in table["path"]]
+    for column, allowed in (("label", tuple(LABELS)), ("split", SPLITS)):
+        bad = table.index[~table[column].isin(allowed)]
+        if len(bad):
+            row = bad[0]
+            raise UserError(
+                f"Manifest {path}, row {row + 2}: {column} {table.at[row, column]!r} is not one of {allowed}."
+            )
+    duplicated = table["path"][table["path"].duplicated()]
+    if len(duplicated):
+        raise UserError(f"Manifest {path} lists {duplicated.iloc[0]!r} more than once.")
+    return table[COLUMNS].reset_index(drop=True)
+
+
+def write_manifest(table: pd.DataFrame, path: Path) -> Path:
+    with atomic_path(Path(path)) as temporary:
+        table[COLUMNS].to_csv(temporary, index=False)
+    return Path(path)
+
+
+def build_manifest(data_root: Path, *, splits=SPLITS, checksums: bool = True, progress: bool = True):
+    """Manifest of a Kaggle-layout folder ``{split}/{NORMAL,PNEUMONIA}/*.jpeg`` under ``data_root``."""
+    root = Path(data_root)
+    files = sorted(
+        file
+        for split in splits
+        for label in LABELS
+        for file in (root / split / label).glob("*")
+        if file.suffix.lower() in IMAGE_SUFFIXES
+    )
+    if not files:
+        hint = f" Did you mean {root / 'chest_xray'}?" if (root / "chest_xray").is_dir() else ""
+        raise UserError(
+            f"No images found under {root} in the layout {{{','.join(splits)}}}/{{NORMAL,PNEUMONIA}}/*.jpeg."
+            f"{hint}"
+        )
+    rows = []
+    for file in tqdm(files, desc="manifest", unit="img", disable=not progress):
+        split, label = file.parent.parent.name, file.parent.name
+        digest = sha256_file(file) if checksums else ""
+        rows.append((file.relative_to(root).as_posix(), label, split, digest, patient_id(file.name)))
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def verify_manifest(table: pd.DataFrame, data_root: Path, *, progress: bool = True) -> pd.DataFrame:
+    """Check every file exists and matches its recorded sha256; return the table with checksums filled in.
+
+    Rows without a recorded checksum get the computed one (the shipped ``pneumonia.csv`` names files
+    only, since checksums depend on the user's copy). Raises ``UserError`` listing every problem.
+    """
+    problems, digests = [], []
+    for row in tqdm(table.itertuples(), total=len(table), desc="verify", unit="img", disable=not progress):
+        path = resolve_image(data_root, row.path)
+        if not path.is_file():
+            problems.append(f"missing file {path}")
+            digests.append(row.sha256)
+            continue
+        digest = sha256_file(path)
+        if row.sha256 and digest != row.sha256:
+            problems.append(f"checksum mismatch for {path}: manifest {row.sha256[:12]}..., file {digest[:12]}...")
+        digests.append(digest)
+    if problems:
+        shown = "\n  ".join(problems[:10])
+        more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+        raise UserError(
+            f"{len(problems)} of {len(table)} manifest entries failed verification under {data_root}:\n"
+            f"  {shown}{more}\nFix the data copy, or rebuild the manifest with `python -m benchmark manifest build`."
+        )
+    return table.assign(sha256=digests)

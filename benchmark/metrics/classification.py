@@ -1,0 +1,159 @@
+"""Binary classification metrics of P(pneumonia) against labels (1 = pneumonia, 0 = normal).
+
+Every function takes ``labels`` (0/1) and ``probs`` (P(pneumonia) in [0, 1]), both (n,), and optional
+non-negative per-image ``weights``:
+
+- ``weights=None`` or (n,): returns a float (weights as scikit-learn's ``sample_weight``).
+- ``weights`` (B, n): returns a (B,) array, one value per row.  Row b holding how often each image was
+  drawn in bootstrap replicate b evaluates all B replicates at once with matrix products, which is why
+  these metrics are written in NumPy rather than calling scikit-learn per replicate; the tests check
+  every one against scikit-learn (with and without ``sample_weight``).
+
+A metric undefined on the (weighted) sample (AUROC with one class, sensitivity without positives)
+raises ``ValueError`` for a float result and gives NaN in the rows of a (B,) result, so a caller can
+drop degenerate bootstrap replicates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# scikit-learn's log_loss clips probabilities to the float64 machine epsilon; so do we.
+_LOG_LOSS_EPS = np.finfo(np.float64).eps
+
+
+def _check(labels, probs, weights) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate and return labels (n,), probs (n,) and weights (n,) or (B, n) as float64."""
+    labels = np.asarray(labels)
+    probs = np.asarray(probs, dtype=np.float64)
+    if labels.ndim != 1 or labels.shape != probs.shape:
+        raise ValueError(
+            f"Expected labels and probs as 1-D arrays of the same length, got labels {labels.shape} and "
+            f"probs {probs.shape}. Pass one label and one probability per image."
+        )
+    if labels.size == 0:
+        raise ValueError("Expected at least one image, got 0 labels. Check the predictions table.")
+    if labels.dtype.kind not in "biuf" or not np.all((labels == 0) | (labels == 1)):
+        raise ValueError(
+            f"Expected labels 0 (normal) or 1 (pneumonia), got values {np.unique(labels)[:5].tolist()}. "
+            "Encode the labels as 0/1."
+        )
+    if not np.all(np.isfinite(probs)) or probs.min() < 0 or probs.max() > 1:
+        raise ValueError(
+            f"Expected probabilities in [0, 1], got min {np.nanmin(probs):.6g} and max "
+            f"{np.nanmax(probs):.6g} (NaN present: {bool(np.isnan(probs).any())}). "
+            "Pass P(pneumonia), not logits."
+        )
+    weights = np.ones(labels.size) if weights is None else np.asarray(weights, dtype=np.float64)
+    if weights.ndim not in (1, 2) or weights.shape[-1] != labels.size:
+        raise ValueError(
+            f"Expected weights of shape ({labels.size},) or (B, {labels.size}), got {weights.shape}. "
+            "Pass one weight per image (per bootstrap row)."
+        )
+    if not np.all(np.isfinite(weights)) or weights.min() < 0:
+        raise ValueError(f"Expected finite non-negative weights, got min {np.nanmin(weights):.6g}.")
+    return labels.astype(np.float64), probs, weights
+
+
+def _ratio(numerator, denominator, message: str) -> float | np.ndarray:
+    """``numerator / denominator``: a float (raising ``message`` if 0/0) or a (B,) array with NaN rows."""
+    defined = denominator > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = np.where(defined, numerator / np.where(defined, denominator, 1.0), np.nan)
+    if np.ndim(values) == 0:
+        if not defined:
+            raise ValueError(message)
+        return float(values)
+    return values
+
+
+def _weighted_mean(per_image: np.ndarray, weights: np.ndarray) -> float | np.ndarray:
+    return _ratio(weights @ per_image, weights.sum(axis=-1), "Expected weights with a positive sum, got 0.")
+
+
+def accuracy(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
+    """Fraction of images with ``(prob >= threshold) == label``, in [0, 1]."""
+    labels, probs, weights = _check(labels, probs, weights)
+    return _weighted_mean(((probs >= threshold) == labels).astype(np.float64), weights)
+
+
+def _recall(labels, probs, threshold, weights, positive: int, name: str) -> float | np.ndarray:
+    labels, probs, weights = _check(labels, probs, weights)
+    members = (labels == positive).astype(np.float64)
+    hits = members * ((probs >= threshold) == labels)
+    return _ratio(
+        weights @ hits, weights @ members,
+        f"{name} needs at least one image with label {positive}; got none among {labels.size} images. "
+        "Include both normal (0) and pneumonia (1) images.",
+    )
+
+
+def sensitivity(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
+    """True-positive rate: fraction of pneumonia images (label 1) with ``prob >= threshold``."""
+    return _recall(labels, probs, threshold, weights, 1, "sensitivity")
+
+
+def specificity(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
+    """True-negative rate: fraction of normal images (label 0) with ``prob < threshold``."""
+    return _recall(labels, probs, threshold, weights, 0, "specificity")
+
+
+def auroc(labels, probs, *, weights=None) -> float | np.ndarray:
+    """Area under the ROC curve in [0, 1]: P(positive outscores negative), ties counting one half.
+
+    Computed with one sort of ``probs`` for all weight rows: per group of tied scores, the weight of
+    positives times (weight of negatives scored lower + half the tied negatives).
+    """
+    labels, probs, weights = _check(labels, probs, weights)
+    order = np.argsort(probs, kind="stable")
+    sorted_probs, sorted_weights = probs[order], weights[..., order]
+    positive = sorted_weights * labels[order]
+    negative = sorted_weights - positive
+    tied = sorted_probs[1:] == sorted_probs[:-1]
+    if tied.any():  # merge runs of tied scores into one group each
+        starts = np.flatnonzero(np.r_[True, ~tied])
+        positive = np.add.reduceat(positive, starts, axis=-1)
+        negative = np.add.reduceat(negative, starts, axis=-1)
+    below = np.cumsum(negative, axis=-1) - negative
+    area = (positive * (below + 0.5 * negative)).sum(axis=-1)
+    present = np.unique(labels).astype(int).tolist()
+    found = "zero weight on one class"
+    if len(present) == 1:
+        found = f"only label {present[0]} in {labels.size} images"
+    return _ratio(
+        area, positive.sum(axis=-1) * negative.sum(axis=-1),
+        f"AUROC needs both classes; got {found}. Include both normal (0) and pneumonia (1) images.",
+    )
+
+
+def log_loss(labels, probs, *, weights=None) -> float | np.ndarray:
+    """Mean binary cross-entropy in nats, probabilities clipped to [eps, 1 - eps] as scikit-learn."""
+    labels, probs, weights = _check(labels, probs, weights)
+    clipped = np.clip(probs, _LOG_LOSS_EPS, 1 - _LOG_LOSS_EPS)
+    losses = -(labels * np.log(clipped) + (1 - labels) * np.log1p(-clipped))
+    return _weighted_mean(losses, weights)
+
+
+def brier(labels, probs, *, weights=None) -> float | np.ndarray:
+    """Brier score: mean squared difference between P(pneumonia) and the 0/1 label, in [0, 1]."""
+    labels, probs, weights = _check(labels, probs, weights)
+    return _weighted_mean((probs - labels) ** 2, weights)
+
+
+def ece(labels, probs, *, n_bins: int = 10, weights=None) -> float | np.ndarray:
+    """Expected calibration error of P(pneumonia) over equal-width bins, in [0, 1].
+
+    ``sum_b (n_b / n) |mean prob in b - fraction of label 1 in b|`` with bins [0, 0.1), ...,
+    [0.9, 1.0] for ``n_bins=10`` (1.0 falls in the last bin).  This is the reliability-diagram
+    (positive-class) ECE, not the top-label-confidence ECE of multi-class papers.  Hand-written: neither
+    scikit-learn nor statsmodels has it.
+    """
+    if not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+        raise ValueError(f"Expected n_bins to be a positive int, got {n_bins!r}. Use e.g. 10.")
+    labels, probs, weights = _check(labels, probs, weights)
+    bins = np.minimum((probs * n_bins).astype(np.int64), n_bins - 1)
+    # gaps[i, b] = prob - label of image i in its bin b, so weights @ gaps sums the gap of each bin.
+    gaps = np.zeros((labels.size, n_bins))
+    gaps[np.arange(labels.size), bins] = probs - labels
+    return _ratio(np.abs(weights @ gaps).sum(axis=-1), weights.sum(axis=-1),
+                  "Expected weights with a positive sum, got 0.")

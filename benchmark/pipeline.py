@@ -1,0 +1,208 @@
+"""One study, end to end: suite -> images -> classifier and SR models -> per-cell evaluation -> statistics -> report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmark import classifier_setup, sr_setup, stages
+from benchmark.cache import Cache, content_key
+from benchmark.config import Suite
+from benchmark.dataset import Dataset, load_dataset
+from benchmark.images import write_png
+from benchmark.manifest import sha256_file
+from benchmark.store import RunStore, environment, new_run_id
+
+
+@dataclass
+class RunOptions:
+    runs_dir: Path = Path("runs")
+    cache_dir: Path | None = None  # default: <runs_dir>/.cache, shared by every run
+    run_id: str | None = None
+    device: str | None = None
+    progress: bool = True
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@dataclass
+class _Collected:
+    predictions: list[pd.DataFrame] = field(default_factory=list)
+    quality: list[pd.DataFrame] = field(default_factory=list)
+    throughput: list[dict] = field(default_factory=list)
+    examples: list[dict] = field(default_factory=list)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+class Study:
+    """Runs one suite into one run directory; every expensive step goes through the shared cache."""
+
+    def __init__(self, suite: Suite, options: RunOptions):
+        self.suite, self.options = suite, options
+        self.cache = Cache(options.cache_dir or Path(options.runs_dir) / ".cache")
+        self.device = options.device or default_device()
+        run_id = options.run_id or new_run_id(suite)
+        self.store = RunStore(Path(options.runs_dir) / _safe(suite.name) / run_id)
+        self.run_id = run_id
+
+    # -- inputs -------------------------------------------------------------------------------------
+    def _hr(self, table: pd.DataFrame) -> stages.Images:
+        return stages.load_hr(table, self.suite.data.hr_size, self.cache, progress=self.options.progress)
+
+    def _train_hr_subset(self, train: pd.DataFrame, count: int) -> tuple[np.ndarray, list[str]]:
+        """``count`` train images, alternating classes so both are represented."""
+        order = train.groupby("label", sort=False).cumcount().sort_values(kind="stable").index[:count]
+        images = self._hr(train.loc[order])
+        return images.pixels, list(train.loc[order, "sha256"])
+
+    def _classifier(self, dataset: Dataset):
+        from classifiers.preprocessing import resize_images
+
+        train = dataset.split(self.suite.data.train_split)
+        keys = [content_key("hr", stages.VERSIONS["hr"], sha256=s, size=self.suite.data.hr_size) for s in train["sha256"]]
+        size = (self.suite.classifier.input_size,) * 2
+
+        def train_images():
+            chunks = [resize_images(self._hr(train.iloc[i : i + 256]).pixels, size) for i in range(0, len(train), 256)]
+            return np.concatenate(chunks), train["label"].to_numpy(), keys
+
+        path = classifier_setup.classifier_file(
+            self.suite.classifier, train_images=train_images, train_keys=keys, seed=self.suite.seed,
+            cache=self.cache, progress=self.options.progress,
+        )
+        history = path.with_suffix(".history.csv")
+        if history.is_file():
+            (self.store.directory / "classifier").mkdir(exist_ok=True)
+            shutil.copyfile(history, self.store.directory / "classifier" / "history.csv")
+        classifier, sha = classifier_setup.load(path)
+        return classifier, {
+            "source": "file" if self.suite.classifier.weights else "trained",
+            "path": str(path), "sha256": sha,
+            "history_csv": "classifier/history.csv" if history.is_file() else None,
+        }
+
+    def _upscalers(self, dataset: Dataset, scale: int, training: list[dict]) -> dict:
+        """name -> (upscaler, model content key) for every SR model of the suite at ``scale``."""
+        train = dataset.split(self.suite.data.train_split)
+        upscalers = {}
+        for entry in self.suite.sr_models:
+            if entry.scales is not None and scale not in entry.scales:
+                continue
+            weights = entry.weights
+            if entry.train is not None:
+                weights = sr_setup.trained_weights(
+                    entry, scale, train_hr=lambda n: self._train_hr_subset(train, n), seed=self.suite.seed,
+                    cache=self.cache, device=self.device, progress=self.options.progress,
+                )
+                name = f"{entry.name}-x{scale}"
+                copied = sr_setup.copy_history(weights, self.store.directory / "training" / name / "history.csv")
+                if copied and not any(t["model"] == name for t in training):
+                    training.append({"model": name, "history_csv": f"training/{name}/history.csv"})
+            model_key = content_key(
+                "model", "1", model=entry.model, scale=scale, tile=entry.tile, precision=entry.precision,
+                weights=weights and sha256_file(weights), device_class="cuda" if "cuda" in self.device else "cpu",
+            )
+            upscalers[entry.name] = (sr_setup.prepare_upscaler(entry, scale, weights, self.device), model_key)
+        return upscalers
+
+    # -- evaluation ---------------------------------------------------------------------------------
+    def _examples(self, cell_label: str, table: pd.DataFrame, variants: list[stages.Images]) -> list[dict]:
+        """Image strips (HR, LR, each SR) for the first images of each class in this cell."""
+        count = self.suite.examples_per_cell
+        chosen = table.groupby("label", sort=False).cumcount().sort_values(kind="stable").index[:count]
+        entries = []
+        for index in chosen:
+            images = {}
+            for variant in variants:
+                relative = f"examples/{_safe(cell_label)}/{_safe(table.at[index, 'image_id'])}__{_safe(variant.name)}.png"
+                write_png(self.store.directory / relative, variant.pixels[index])
+                images[variant.name] = relative
+            entries.append({"cell": cell_label, "image_id": table.at[index, "image_id"],
+                            "label": int(table.at[index, "label"]), "images": images})
+        return entries
+
+    def _evaluate_cell(self, cell, hr, table, upscalers, classifier, classifier_sha, out: _Collected) -> None:
+        progress = self.options.progress
+        lr = stages.degrade_cell(hr, cell, self.suite.seed, self.cache, progress=progress)
+        shown = [hr, lr]
+        for name, (upscaler, model_key) in upscalers.items():
+            sr = stages.upscale(lr, name, upscaler, model_key, self.cache, progress=progress)
+            out.quality.append(
+                stages.quality(hr, sr, self.suite.metrics, self.suite.crop_border, self.cache).assign(cell=cell.label)
+            )
+            out.throughput.append({"cell": cell.label, "variant": name, "device": self.device,
+                                   "images_per_s": stages.throughput(upscaler, lr)})
+            shown.append(sr)
+        for variant in shown:
+            probabilities = stages.predict(classifier, classifier_sha, variant, self.cache)
+            out.predictions.append(pd.DataFrame({
+                "cell": cell.label, "variant": variant.name, "image_id": table["image_id"],
+                "label": table["label"].to_numpy(), "prob": probabilities,
+            }))
+        out.examples += self._examples(cell.label, table, shown)
+
+    # -- the run ------------------------------------------------------------------------------------
+    def run(self) -> Path:
+        from benchmark.stats.analysis import analyze
+        from reports import render_report, write_tables
+
+        suite, store = self.suite, self.store
+        store.write_config(suite)
+        store.write_json("environment.json", environment(suite, self.device))
+        dataset = load_dataset(suite.data, seed=suite.seed, cache=self.cache, progress=self.options.progress)
+        evaluation = dataset.split(suite.data.eval_split)
+        store.write_checksums(dataset.images)
+        classifier, classifier_info = self._classifier(dataset)
+        hr = self._hr(evaluation)
+
+        collected, training = _Collected(), []
+        upscalers_by_scale: dict[int, dict] = {}
+        for cell in suite.cells:
+            if cell.scale not in upscalers_by_scale:
+                upscalers_by_scale[cell.scale] = self._upscalers(dataset, cell.scale, training)
+            self._evaluate_cell(
+                cell, hr, evaluation, upscalers_by_scale[cell.scale], classifier, classifier_info["sha256"], collected
+            )
+
+        index = evaluation.reset_index()[["index", "image_id"]].rename(columns={"index": "image_index"})
+        quality = pd.concat(collected.quality).merge(index, on="image_index").drop(columns="image_index")
+        quality = quality[["cell", "variant", "image_id", "metric", "value"]]
+        predictions = pd.concat(collected.predictions, ignore_index=True)
+        store.write_table("results.parquet", quality)
+        store.write_table("predictions.parquet", predictions)
+        tables = analyze(
+            quality, predictions, threshold=suite.stats.threshold, confidence=suite.stats.confidence,
+            n_bootstrap=suite.stats.n_bootstrap, seed=suite.seed,
+        )
+        store.write_json("examples/index.json", collected.examples)
+        store.write_json("summary.json", {
+            "suite": suite.name, "run_id": self.run_id,
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "synthetic_data": dataset.synthetic, "data_note": dataset.note,
+            "n_images": {"eval": len(evaluation), "train": len(dataset.split(suite.data.train_split))},
+            "cells": [{"cell": c.label, "scenario": c.scenario, "scale": c.scale, "params": c.params} for c in suite.cells],
+            "variants": list(dict.fromkeys(predictions["variant"])),
+            "tables": {name: json.loads(table.to_json(orient="records")) for name, table in tables.items()},
+            "throughput": collected.throughput, "training": training, "classifier": classifier_info,
+        })
+        write_tables(store.directory)
+        return render_report(store.directory)
+
+
+def run_suite(suite: Suite, options: RunOptions) -> Path:
+    """Run ``suite``; returns the path of the report."""
+    return Study(suite, options).run()

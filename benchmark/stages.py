@@ -1,0 +1,97 @@
+"""The cached per-image stages: HR reference -> LR (degrade) -> SR (upscale) -> IQ metrics and P(pneumonia).
+
+Every value is keyed by the content it came from (image sha256, stage parameters, stage version,
+weights sha256), so a re-run computes only what changed and a killed run resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from benchmark.cache import Cache, content_key
+from benchmark.config import CellConfig
+from benchmark.degradations import degrade
+from benchmark.images import read_grayscale, resize_square
+from benchmark.metrics import measure_quality
+from benchmark.seeding import item_rng
+
+# Bump a stage's version when its code changes what it produces; old cache entries are then ignored.
+VERSIONS = {"hr": "1", "lr": "1", "sr": "1", "quality": "1", "predict": "1"}
+
+
+@dataclass(frozen=True)
+class Images:
+    """A variant of the evaluation set: (N, H, W) float32 in [0, 1] and one content key per image."""
+
+    name: str
+    pixels: np.ndarray
+    keys: list[str]
+
+
+def load_hr(table: pd.DataFrame, size: int, cache: Cache, *, progress: bool) -> Images:
+    """HR references: each image read once and resized to ``size`` x ``size``."""
+    keys = [content_key("hr", VERSIONS["hr"], sha256=sha, size=size) for sha in table["sha256"]]
+    paths = list(table["path"])
+    pixels = cache.arrays(
+        "hr", keys, lambda batch: [resize_square(read_grayscale(paths[i]), size) for i in batch],
+        progress=progress, description="HR",
+    )
+    return Images("HR", pixels, keys)
+
+
+def degrade_cell(hr: Images, cell: CellConfig, seed: int, cache: Cache, *, progress: bool) -> Images:
+    """LR images of one cell; each image has its own generator derived from (seed, cell, image)."""
+    identity = json.dumps({"scenario": cell.scenario, "scale": cell.scale, "params": cell.params}, sort_keys=True)
+    keys = [content_key("lr", VERSIONS["lr"], hr=key, cell=identity, seed=seed) for key in hr.keys]
+
+    def compute(batch):
+        return [
+            degrade(cell.scenario, hr.pixels[i], cell.scale, item_rng(seed, identity, hr.keys[i]), cell.params)
+            for i in batch
+        ]
+
+    return Images("LR", cache.arrays("lr", keys, compute, progress=progress, description=f"LR {cell.label}"), keys)
+
+
+def upscale(lr: Images, name: str, upscaler, model_key: str, cache: Cache, *, progress: bool) -> Images:
+    keys = [content_key("sr", VERSIONS["sr"], lr=key, model=model_key) for key in lr.keys]
+    pixels = cache.arrays(
+        "sr", keys, lambda batch: upscaler.upscale(lr.pixels[batch]), progress=progress, description=f"SR {name}"
+    )
+    return Images(name, pixels, keys)
+
+
+def throughput(upscaler, lr: Images, *, max_images: int = 4) -> float:
+    """Images per second of ``upscaler`` on the first few LR images (measured every run, never cached)."""
+    batch = lr.pixels[:max_images]
+    upscaler.upscale(batch[:1])  # warm-up: lazy initialisation and kernel selection are not throughput
+    start = time.perf_counter()
+    upscaler.upscale(batch)
+    return len(batch) / (time.perf_counter() - start)
+
+
+def quality(hr: Images, sr: Images, metrics: list[str], crop_border: int, cache: Cache) -> pd.DataFrame:
+    """Per-image IQ metrics of ``sr`` against ``hr``: columns variant, image_index, metric, value."""
+    rows = []
+    for index, (reference, image, key) in enumerate(zip(hr.pixels, sr.pixels, sr.keys)):
+        values = cache.json(
+            "quality",
+            content_key("quality", VERSIONS["quality"], sr=key, hr=hr.keys[index], metrics=metrics, crop=crop_border),
+            lambda reference=reference, image=image: measure_quality(
+                reference, image, metrics, data_range=1.0, crop_border=crop_border
+            ),
+        )
+        rows += [(sr.name, index, metric, float(value)) for metric, value in values.items()]
+    return pd.DataFrame(rows, columns=["variant", "image_index", "metric", "value"])
+
+
+def predict(classifier, classifier_sha: str, images: Images, cache: Cache) -> np.ndarray:
+    """P(pneumonia) for every image of a variant, cached per (classifier, exact images)."""
+    key = content_key("predict", VERSIONS["predict"], classifier=classifier_sha, images=images.keys)
+    probabilities = cache.json("predict", key, lambda: classifier.predict(images.pixels).tolist())
+    return np.asarray(probabilities, dtype=np.float64)

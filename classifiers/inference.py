@@ -1,0 +1,137 @@
+"""Load a trained pneumonia classifier (ours or a user's Keras file) and predict P(pneumonia)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from classifiers.preprocessing import to_model_input, validate_images
+from classifiers.runtime import keras
+
+
+def _is_sigmoid(layer: keras.layers.Layer) -> bool:
+    """Whether ``layer`` ends in a sigmoid (a Dense/Conv with activation=sigmoid or an Activation)."""
+    activation = getattr(layer, "activation", None)
+    return getattr(activation, "__name__", None) == "sigmoid"
+
+
+class PneumoniaClassifier:
+    """A Keras binary classifier with one sigmoid output, behind the suite's image contract.
+
+    Parameters
+    ----------
+    model
+        Input shape (None, H, W, C) with known H, W and C in {1, 3}; output shape (None, 1) from a
+        sigmoid.
+    path
+        The file it was loaded from, if any (for reports and messages).
+    pixel_scale
+        Factor applied to the [0, 1] images before the model: 1 for models trained on [0, 1]
+        inputs (ours, and the ``rescale=1/255`` tutorials), 255 for models that rescale inside.
+
+    Attributes
+    ----------
+    input_size : tuple[int, int]
+        The model's input (height, width); images are resized to it.
+    channels : int
+        1 or 3; gray images are replicated to 3 channels when the model wants them.
+    """
+
+    def __init__(self, model: keras.Model, path: Path | None = None, pixel_scale: float = 1.0) -> None:
+        where = f" in {path}" if path is not None else ""
+        input_shape = model.input_shape
+        if not (
+            isinstance(input_shape, tuple)
+            and len(input_shape) == 4
+            and all(isinstance(d, int) for d in input_shape[1:3])
+            and input_shape[3] in (1, 3)
+        ):
+            raise ValueError(
+                f"Expected a model with one image input of shape (None, H, W, C), C in {{1, 3}}, "
+                f"got input shape {input_shape}{where}. Give a Keras image classifier with a fixed "
+                "input size."
+            )
+        if model.output_shape != (None, 1) or not _is_sigmoid(model.layers[-1]):
+            raise ValueError(
+                f"Expected a model with a single sigmoid output unit (output shape (None, 1)), got "
+                f"output shape {model.output_shape} from layer {model.layers[-1].name!r}{where}. "
+                "A classifier with two softmax outputs must be converted to one sigmoid unit, "
+                "P(pneumonia)."
+            )
+        if not pixel_scale > 0:
+            raise ValueError(f"Expected pixel_scale > 0, got {pixel_scale}.")
+        self.model = model
+        self.path = path
+        self.pixel_scale = float(pixel_scale)
+        self.input_size: tuple[int, int] = (input_shape[1], input_shape[2])
+        self.channels: int = input_shape[3]
+
+    def prepare(self, batch: np.ndarray) -> np.ndarray:
+        """Validate and preprocess images for the model, exactly as in training.
+
+        (N, H, W) float32 in [0, 1] -> (N, h, w, C) float32 times ``pixel_scale``.
+        """
+        validate_images(batch)
+        x = to_model_input(batch, self.input_size, self.channels)
+        return x if self.pixel_scale == 1.0 else x * np.float32(self.pixel_scale)
+
+    def predict(self, batch: np.ndarray, batch_size: int = 32) -> np.ndarray:
+        """P(pneumonia) of each image.
+
+        Parameters
+        ----------
+        batch
+            float32 (N, H, W) grayscale in [0, 1], any H, W.
+        batch_size
+            Images per forward pass (memory only; results do not depend on it).
+
+        Returns
+        -------
+        np.ndarray
+            float32 (N,) in [0, 1].
+        """
+        validate_images(batch)
+        if batch_size < 1:
+            raise ValueError(f"Expected batch_size >= 1, got {batch_size}.")
+        out = np.empty(len(batch), dtype=np.float32)
+        for start in range(0, len(batch), batch_size):
+            x = self.prepare(batch[start : start + batch_size])
+            out[start : start + batch_size] = np.asarray(self.model(x, training=False))[:, 0]
+        return out
+
+    def __repr__(self) -> str:
+        size, channels = self.input_size, self.channels
+        return f"PneumoniaClassifier(path={self.path}, input_size={size}, channels={channels})"
+
+
+def load_classifier(path: str | Path, *, pixel_scale: float = 1.0) -> PneumoniaClassifier:
+    """Load a ``.keras`` or ``.h5`` pneumonia classifier.
+
+    Parameters
+    ----------
+    path
+        Keras file, from ``train_classifier`` or the user's own.
+    pixel_scale
+        See ``PneumoniaClassifier``; 1 unless the model expects pixels in [0, 255].
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a Keras model or the model is not a single-sigmoid image classifier.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Expected a classifier file at {path}, found none. Train one with the suite's "
+            "`classifier: {train: ...}` section, or give the path of your own .h5/.keras file."
+        )
+    if path.suffix not in (".keras", ".h5"):
+        raise ValueError(f"Expected a .keras or .h5 classifier file, got {path}.")
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"Could not load {path} as a Keras model: {err}") from err
+    return PneumoniaClassifier(model, path=path, pixel_scale=pixel_scale)

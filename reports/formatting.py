@@ -1,0 +1,121 @@
+"""Turn stored numbers into display strings; labels and orderings shared by the page and the TeX tables.
+
+Nothing here computes a statistic: values are only rounded, bracketed or relabelled.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+
+MISSING = "–"  # en dash for None/NaN, as papers print it
+LABEL_NAMES = {0: "normal", 1: "pneumonia"}
+CLASSIFICATION_METRICS = ("accuracy", "sensitivity", "specificity", "auroc", "log_loss", "brier", "ece")
+QUALITY_METRICS = ("psnr", "ssim", "mse", "mae", "lpips")
+METRIC_LABELS = {
+    "accuracy": "Accuracy",
+    "sensitivity": "Sensitivity",
+    "specificity": "Specificity",
+    "auroc": "AUROC",
+    "log_loss": "Log loss",
+    "brier": "Brier",
+    "ece": "ECE",
+    "psnr": "PSNR (dB)",
+    "ssim": "SSIM",
+    "mse": "MSE",
+    "mae": "MAE",
+    "lpips": "LPIPS",
+}
+TEST_LABELS = {"mcnemar": "McNemar", "delong": "DeLong", "bootstrap": "Bootstrap", "wilcoxon": "Wilcoxon"}
+# Reference variants come before the SR models in every table and figure.
+LEADING_VARIANTS = ("HR", "LR")
+
+
+def is_missing(value: Any) -> bool:
+    """True for None, NaN and pandas NA (values the pipeline leaves empty)."""
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def decimals_for(values: Iterable[Any]) -> int:
+    """Decimals that show about three significant digits of the largest value (at least 2, at most 6).
+
+    One count per group of comparable numbers (one metric) keeps a column aligned: 0.912 and 0.087,
+    31.42 and 28.90, 0.00123 and 0.00098.
+    """
+    finite = [abs(float(v)) for v in values if not is_missing(v) and math.isfinite(float(v))]
+    largest = max(finite, default=0.0)
+    if largest == 0.0:
+        return 3
+    return int(min(6, max(2, 2 - math.floor(math.log10(largest)))))
+
+
+def fmt_num(value: Any, decimals: int) -> str:
+    """Fixed-point number, or the missing marker."""
+    if is_missing(value):
+        return MISSING
+    return f"{float(value):.{decimals}f}"
+
+
+def fmt_int(value: Any) -> str:
+    """Whole count (stored as int or float), or the missing marker."""
+    if is_missing(value):
+        return MISSING
+    return str(int(round(float(value))))
+
+
+def fmt_ci(estimate: Any, low: Any, high: Any, decimals: int) -> str:
+    """`0.912 [0.881, 0.936]`; the interval is left out when both bounds are missing."""
+    if is_missing(low) and is_missing(high):
+        return fmt_num(estimate, decimals)
+    return f"{fmt_num(estimate, decimals)} [{fmt_num(low, decimals)}, {fmt_num(high, decimals)}]"
+
+
+def fmt_p(p: Any) -> str:
+    """p-value with three decimals; below 0.001 as `<0.001`."""
+    if is_missing(p):
+        return MISSING
+    return "<0.001" if float(p) < 0.001 else f"{float(p):.3f}"
+
+
+def fmt_percent(fraction: Any) -> str:
+    """Stored fraction in [0, 1] shown as a percentage with one decimal."""
+    if is_missing(fraction):
+        return MISSING
+    return f"{100.0 * float(fraction):.1f}%"
+
+
+def fmt_label(label: Any) -> str:
+    """Class index 0/1 as its name."""
+    if is_missing(label):
+        return MISSING
+    return LABEL_NAMES.get(int(label), str(label))
+
+
+def metric_label(metric: str) -> str:
+    """Display name of a metric key (unknown keys pass through)."""
+    return METRIC_LABELS.get(metric, metric)
+
+
+def test_label(test: str) -> str:
+    """Display name of a paired-test key (unknown keys pass through)."""
+    return TEST_LABELS.get(test, test)
+
+
+def ordered(values: Iterable[Any], preferred: Sequence[Any]) -> list[Any]:
+    """Unique values, those in `preferred` first in its order, the rest in order of appearance."""
+    unique = [v for v in dict.fromkeys(values) if not is_missing(v)]
+    rank = {v: i for i, v in enumerate(preferred)}
+    return sorted(unique, key=lambda v: (rank.get(v, len(rank)), unique.index(v)))
+
+
+def variant_order(summary: dict[str, Any]) -> list[str]:
+    """HR, LR, then the SR variants in the order the suite lists them."""
+    return list(dict.fromkeys([*LEADING_VARIANTS, *summary.get("variants", [])]))

@@ -1,0 +1,193 @@
+"""Read a run directory `runs/<suite>/<run-id>/` for the report, and write files atomically.
+
+Only `summary.json` is required; every other file is optional here and the page says plainly which
+ones were missing, so a report of a partial run is still readable.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from benchmark.errors import UserError
+
+SUMMARY = "summary.json"
+REQUIRED_SUMMARY_KEYS = ("suite", "run_id", "tables")
+RESULTS_COLUMNS = ("cell", "variant", "image_id", "metric", "value")
+PREDICTIONS_COLUMNS = ("cell", "variant", "image_id", "label", "prob")
+
+
+class RunFileMissing(UserError, FileNotFoundError):
+    """A file the report needs is not in the run directory (the CLI shows the message, no traceback)."""
+
+
+class RunFileInvalid(UserError, ValueError):
+    """A run-directory file exists but cannot be read as the pipeline writes it."""
+
+
+@dataclass
+class RunData:
+    """Everything the report reads from one run directory; optional parts are None when absent."""
+
+    run_dir: Path
+    summary: dict[str, Any]
+    config_text: str | None = None
+    environment: dict[str, Any] | None = None
+    manifest_lines: list[str] | None = None
+    manifest_sha256: str | None = None
+    results: pd.DataFrame | None = None
+    predictions: pd.DataFrame | None = None
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def load_summary(run_dir: Path) -> dict[str, Any]:
+    """Read and check `run_dir/summary.json`.
+
+    Raises
+    ------
+    RunFileMissing
+        If the directory or summary.json does not exist (message names the path and the fix).
+    RunFileInvalid
+        If summary.json is not JSON or lacks one of "suite", "run_id", "tables".
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / SUMMARY
+    if not run_dir.is_dir():
+        raise RunFileMissing(
+            f"Expected a run directory, got {str(run_dir)!r} which does not exist. {_run_fix(run_dir)}"
+        )
+    if not path.is_file():
+        raise RunFileMissing(f"Expected {path} (the run summary), but it does not exist. {_run_fix(run_dir)}")
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise RunFileInvalid(
+            f"Expected valid JSON in {path}, got: {err}. Re-run the suite to rewrite it."
+        ) from err
+    if not isinstance(summary, dict):
+        raise RunFileInvalid(
+            f"Expected a JSON object in {path}, got {type(summary).__name__}. Re-run the suite."
+        )
+    absent = [key for key in REQUIRED_SUMMARY_KEYS if key not in summary]
+    if absent:
+        raise RunFileInvalid(
+            f"Expected keys {absent} in {path}, got only {sorted(summary)}. Re-run the suite."
+        )
+    return summary
+
+
+def load_run(run_dir: Path) -> RunData:
+    """Read summary.json (required) and the optional provenance, result and example files."""
+    run_dir = Path(run_dir)
+    run = RunData(run_dir=run_dir, summary=load_summary(run_dir))
+
+    config = run_dir / "config.yaml"
+    if config.is_file():
+        run.config_text = config.read_text(encoding="utf-8")
+    else:
+        run.missing.append(config.name)
+
+    environment = run_dir / "environment.json"
+    if environment.is_file():
+        run.environment = _read_json(environment)
+    else:
+        run.missing.append(environment.name)
+
+    manifest = run_dir / "manifest.sha256"
+    if manifest.is_file():
+        data = manifest.read_bytes()
+        run.manifest_sha256 = hashlib.sha256(data).hexdigest()
+        run.manifest_lines = [line for line in data.decode("utf-8").splitlines() if line.strip()]
+    else:
+        run.missing.append(manifest.name)
+
+    run.results = _read_parquet(run_dir / "results.parquet", RESULTS_COLUMNS, run.missing)
+    run.predictions = _read_parquet(run_dir / "predictions.parquet", PREDICTIONS_COLUMNS, run.missing)
+
+    index = run_dir / "examples" / "index.json"
+    if index.is_file():
+        examples = _read_json(index)
+        if not isinstance(examples, list):
+            raise RunFileInvalid(
+                f"Expected a JSON list of examples in {index}, got {type(examples).__name__}."
+            )
+        run.examples = examples
+    else:
+        run.missing.append("examples/index.json")
+    return run
+
+
+def resolve_inside(run_dir: Path, relative: str) -> Path | None:
+    """Return `run_dir/relative` if it is an existing file inside run_dir, else None.
+
+    Paths come from JSON files in the run directory; refusing ones that leave it keeps a crafted
+    index from embedding arbitrary files into the page.
+    """
+    root = Path(run_dir).resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return path
+
+
+def png_data_uri(data: bytes) -> str:
+    """Embed PNG bytes as a `data:` URI so the page needs no other file."""
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def atomic_write(path: Path, data: bytes) -> Path:
+    """Write bytes to a temp file beside `path`, then rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; reports are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _run_fix(run_dir: Path) -> str:
+    """How to create the run directory; names the suite when the path is `runs/<suite>/<run-id>`."""
+    suite = run_dir.parent.name if run_dir.parent.parent.name == "runs" else "<suite>"
+    return (
+        f"Run `python -m benchmark run --suite {suite}` first; "
+        "it writes the run directory `runs/<suite>/<run-id>/`."
+    )
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise RunFileInvalid(
+            f"Expected valid JSON in {path}, got: {err}. Re-run the suite to rewrite it."
+        ) from err
+
+
+def _read_parquet(path: Path, columns: tuple[str, ...], missing: list[str]) -> pd.DataFrame | None:
+    if not path.is_file():
+        missing.append(path.name)
+        return None
+    frame = pd.read_parquet(path)
+    # DESIGN.md names the column "model"; the pipeline writes "variant". Accept both.
+    if "variant" not in frame.columns and "model" in frame.columns:
+        frame = frame.rename(columns={"model": "variant"})
+    absent = [c for c in columns if c not in frame.columns]
+    if absent:
+        raise RunFileInvalid(
+            f"Expected columns {list(columns)} in {path}, got {list(frame.columns)}. Re-run the suite."
+        )
+    return frame

@@ -1,0 +1,74 @@
+"""Super-resolution model zoo (PyTorch): interpolation baselines and learned generators.
+
+``load_upscaler(name, scale, weights)`` returns an :class:`~sr_models.upscaler.Upscaler` whose
+``upscale`` maps float32 grayscale (N, h, w) in [0, 1] to (N, h*scale, w*scale) in [0, 1].
+Importing this package is cheap: torch is imported only when a learned model is loaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from benchmark.registry import Registry
+from sr_models.upscaler import Upscaler
+
+MODELS = Registry(
+    "SR model",
+    {
+        **{mode: f"sr_models.interpolation:{mode}" for mode in ("nearest", "bilinear", "bicubic", "lanczos")},
+        **{
+            name: f"sr_models.zoo:{name}"
+            for name in ("srresnet", "msrresnet", "srgan", "esrgan", "realesrnet", "realesrgan")
+        },
+    },
+)
+
+
+def available_models() -> list[str]:
+    """Sorted model names accepted by :func:`load_upscaler`."""
+    return MODELS.names()
+
+
+def load_upscaler(
+    model: str,
+    scale: int,
+    weights: str | Path | None = None,
+    *,
+    device: str | None = None,
+    tile: int | None = None,
+    precision: str = "fp32",
+    arch: dict[str, Any] | None = None,
+    tile_overlap: int = 16,
+    batch_size: int = 4,
+) -> Upscaler:
+    """Build the upscaler ``model`` for ``scale``.
+
+    Parameters
+    ----------
+    model : str
+        One of :func:`available_models` (unknown names raise ``benchmark.errors.UserError``).
+    scale : int
+        Upscaling factor; a learned model's weights must be for this scale.
+    weights : path, optional
+        Required for learned models, refused for interpolation ones.
+    device, tile, precision, tile_overlap, batch_size
+        Learned models only; see :class:`sr_models.inference.TorchUpscaler` (device defaults to
+        "cuda" when available; precision is "fp32", "tf32", "fp16" or "bf16").
+    arch : dict, optional
+        ``{"type": "RRDBNet", ...}`` overriding the file's or the family's architecture.
+    """
+    factory = MODELS.get(model)
+    return factory(
+        scale,
+        weights,
+        device=device,
+        tile=tile,
+        precision=precision,
+        arch=arch,
+        tile_overlap=tile_overlap,
+        batch_size=batch_size,
+    )
+
+
+__all__ = ["MODELS", "Upscaler", "available_models", "load_upscaler"]

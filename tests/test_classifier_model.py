@@ -1,0 +1,187 @@
+"""Reference CNN architecture, preprocessing, loading and prediction (no training)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.special import expit
+
+from classifiers import PneumoniaClassifier, build_reference_cnn, grad_cam, load_classifier
+from classifiers.model import minimum_input_size
+from classifiers.preprocessing import resize_images, to_model_input
+from classifiers.runtime import keras
+
+SMALL = 96  # smallest convenient input for the five unpadded conv + pool blocks (minimum 94)
+
+
+def _images(n: int, size: tuple[int, int] = (40, 30), seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).random((n, *size)).astype(np.float32)
+
+
+def _save(model: keras.Model, path) -> str:
+    model.save(path)
+    return path
+
+
+def test_import_classifiers_does_not_import_tensorflow():
+    code = "import sys, classifiers; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_reference_cnn_has_the_studys_layers_in_order():
+    model = build_reference_cnn()
+    assert model.input_shape == (None, 300, 300, 3)
+    assert model.output_shape == (None, 1)
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    convs = [layer for layer in layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [c.filters for c in convs] == [16, 32, 64, 128, 128]
+    for conv in convs:
+        assert conv.kernel_size == (3, 3) and conv.activation.__name__ == "relu"
+        following = layers[layers.index(conv) + 1]
+        assert isinstance(following, keras.layers.MaxPooling2D) and following.pool_size == (2, 2)
+    assert layers.index(convs[-1]) + 2 == layers.index(model.get_layer("flatten"))
+    dense = [layer for layer in layers if isinstance(layer, keras.layers.Dense)]
+    assert [(d.units, d.activation.__name__) for d in dense] == [(512, "relu"), (128, "relu"), (1, "sigmoid")]
+    assert layers[-1] is dense[-1]
+
+
+def test_reference_cnn_parameter_count_matches_the_formula():
+    side, channels, params = 300, 3, 0
+    for filters in (16, 32, 64, 128, 128):
+        params += (3 * 3 * channels + 1) * filters  # kernel weights + one bias per filter
+        side, channels = (side - 2) // 2, filters  # unpadded 3x3 conv, then 2x2 pooling
+    flat = side * side * channels
+    params += (flat + 1) * 512 + (512 + 1) * 128 + (128 + 1) * 1
+    assert flat == 7 * 7 * 128
+    assert build_reference_cnn().count_params() == params
+
+
+def test_reference_cnn_refuses_inputs_too_small_for_five_poolings():
+    assert minimum_input_size() == 94
+    build_reference_cnn(input_size=94)
+    with pytest.raises(ValueError, match="input_size >= 94"):
+        build_reference_cnn(input_size=93)
+
+
+def test_resize_matches_pillows_antialiased_bilinear():
+    images = _images(2, (120, 90))
+    for size in [(60, 45), (40, 30), (77, 51), (240, 180)]:
+        ours = resize_images(images, size)
+        for image, resized in zip(images, ours, strict=True):
+            pil = Image.fromarray(image, mode="F").resize(size[::-1], Image.BILINEAR)
+            np.testing.assert_allclose(resized, np.asarray(pil), atol=1e-4)
+
+
+def test_model_input_replicates_gray_into_identical_channels():
+    x = to_model_input(_images(2), (SMALL, SMALL), 3)
+    assert x.shape == (2, SMALL, SMALL, 3) and x.dtype == np.float32
+    assert np.array_equal(x[..., 0], x[..., 1]) and np.array_equal(x[..., 0], x[..., 2])
+    assert 0.0 <= x.min() and x.max() <= 1.0
+
+
+def _mean_model(channels: int) -> keras.Model:
+    """P = sigmoid(mean pixel): an exactly known classifier."""
+    inputs = keras.Input((SMALL, SMALL, channels))
+    pooled = keras.layers.GlobalAveragePooling2D()(inputs)
+    dense = keras.layers.Dense(1, activation="sigmoid")
+    dense.build((None, channels))
+    dense.set_weights([np.full((channels, 1), 1.0 / channels, np.float32), np.zeros(1, np.float32)])
+    return keras.Model(inputs, dense(pooled))
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_predict_returns_the_models_probability_per_image(channels):
+    levels = np.array([0.0, 0.25, 0.5, 1.0], dtype=np.float32)
+    batch = np.broadcast_to(levels[:, None, None], (4, 50, 70)).astype(np.float32)
+    classifier = PneumoniaClassifier(_mean_model(channels))
+    probs = classifier.predict(batch, batch_size=3)
+    assert probs.shape == (4,) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs, expit(levels), rtol=1e-5)
+    scaled = PneumoniaClassifier(_mean_model(channels), pixel_scale=2.0)
+    np.testing.assert_allclose(scaled.predict(batch), expit(2 * levels), rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("batch", "message"),
+    [
+        (np.zeros((8, 8), np.float32), r"shape \(N, H, W\).*image\[None\]"),
+        (np.zeros((1, 8, 8, 3), np.float32), r"shape \(N, H, W\)"),
+        (np.zeros((1, 8, 8), np.float64), "float32"),
+        (np.full((1, 8, 8), 255.0, np.float32), r"\[0, 1\], got min 255, max 255"),
+        (np.full((1, 8, 8), -0.5, np.float32), "min -0.5"),
+        (np.full((1, 8, 8), np.nan, np.float32), "finite"),
+    ],
+)
+def test_predict_refuses_images_outside_the_contract(batch, message):
+    classifier = PneumoniaClassifier(_mean_model(1))
+    with pytest.raises(ValueError, match=message):
+        classifier.predict(batch)
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_save_load_round_trip_gives_identical_predictions(tmp_path, suffix):
+    keras.utils.set_random_seed(3)
+    model = build_reference_cnn(input_size=SMALL)
+    batch = _images(5)
+    before = PneumoniaClassifier(model).predict(batch)
+    loaded = load_classifier(_save(model, tmp_path / f"cnn{suffix}"))
+    assert loaded.input_size == (SMALL, SMALL) and loaded.channels == 3
+    assert loaded.path == tmp_path / f"cnn{suffix}"
+    np.testing.assert_array_equal(loaded.predict(batch), before)
+
+
+def test_missing_classifier_file_names_the_file_and_the_fix(tmp_path):
+    missing = tmp_path / "nowhere" / "cnn.h5"
+    with pytest.raises(FileNotFoundError, match=r"nowhere/cnn\.h5.*classifier: \{train"):
+        load_classifier(missing)
+
+
+def test_model_with_two_softmax_outputs_is_refused(tmp_path):
+    inputs = keras.Input((SMALL, SMALL, 3))
+    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(inputs))
+    path = _save(keras.Model(inputs, outputs), tmp_path / "softmax.keras")
+    with pytest.raises(ValueError, match=r"single sigmoid output.*\(None, 2\).*softmax\.keras"):
+        load_classifier(path)
+
+
+def test_single_linear_output_is_refused():
+    inputs = keras.Input((SMALL, SMALL, 3))
+    outputs = keras.layers.Dense(1)(keras.layers.Flatten()(inputs))
+    with pytest.raises(ValueError, match="single sigmoid output"):
+        PneumoniaClassifier(keras.Model(inputs, outputs))
+
+
+@pytest.mark.parametrize("shape", [(None, None, 3), (SMALL, SMALL, 2)])
+def test_model_without_fixed_gray_or_rgb_input_is_refused(shape):
+    inputs = keras.Input(shape)
+    outputs = keras.layers.Dense(1, activation="sigmoid")(keras.layers.GlobalAveragePooling2D()(inputs))
+    with pytest.raises(ValueError, match=r"shape \(None, H, W, C\)"):
+        PneumoniaClassifier(keras.Model(inputs, outputs))
+
+
+def test_grad_cam_is_an_image_sized_map_in_unit_range():
+    keras.utils.set_random_seed(4)
+    classifier = PneumoniaClassifier(build_reference_cnn(input_size=SMALL))
+    image = _images(1, (70, 50))[0]
+    for layer in (None, "conv3"):
+        heat = grad_cam(classifier, image, layer_name=layer)
+        assert heat.shape == (70, 50) and heat.dtype == np.float32
+        assert heat.min() >= 0.0 and heat.max() <= 1.0
+        assert heat.max() in (0.0, 1.0)  # divided by its peak, or all zero if nothing raised the score
+
+
+def test_grad_cam_unknown_layer_lists_the_layers():
+    classifier = PneumoniaClassifier(build_reference_cnn(input_size=SMALL))
+    with pytest.raises(ValueError, match="conv5.*got 'conv9'"):
+        grad_cam(classifier, _images(1)[0], layer_name="conv9")
+
+
+def test_grad_cam_refuses_a_layer_without_feature_maps():
+    classifier = PneumoniaClassifier(build_reference_cnn(input_size=SMALL))
+    with pytest.raises(ValueError, match="'dense1'.*convolutional"):
+        grad_cam(classifier, _images(1)[0], layer_name="dense1")

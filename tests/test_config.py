@@ -1,0 +1,116 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from benchmark.config import available_suites, load_suite
+from benchmark.errors import UserError
+
+MINIMAL = {
+    "name": "t",
+    "data": {"phantoms": {"train_per_class": 2, "test_per_class": 2, "size": 64}, "hr_size": 64},
+    "cells": [{"scenario": "bicubic", "scale": 4}],
+    "sr_models": [{"name": "bicubic", "model": "bicubic"}],
+    "classifier": {"train": {"epochs": 1}},
+}
+
+
+def write_suite(tmp_path: Path, raw: dict) -> Path:
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def with_changes(**sections):
+    raw = {key: value for key, value in MINIMAL.items()}
+    raw.update(sections)
+    return raw
+
+
+def test_minimal_suite_loads_into_typed_config(tmp_path):
+    suite = load_suite(str(write_suite(tmp_path, MINIMAL)))
+    assert suite.cells[0].label == "bicubic-x4"
+    assert suite.data.phantoms.size == 64
+    assert suite.seed == 0
+
+
+@pytest.mark.parametrize("name", ["demo", "pneumonia-mini", "pneumonia"])
+def test_shipped_suites_exist(name):
+    assert name in available_suites()
+
+
+def test_demo_and_its_smoke_block_load():
+    assert load_suite("demo").name == "demo"
+    smoke = load_suite("demo", smoke=True)
+    assert smoke.data.hr_size == 128 and len(smoke.cells) == 1
+
+
+def test_unknown_key_is_named_with_the_valid_ones(tmp_path):
+    raw = with_changes(data={**MINIMAL["data"], "hr_sise": 64})
+    with pytest.raises(UserError, match=r"unknown key 'data.hr_sise'.*Valid keys there: manifest, data_root"):
+        load_suite(str(write_suite(tmp_path, raw)))
+
+
+def test_wrong_type_names_the_key_and_value(tmp_path):
+    raw = with_changes(cells=[{"scenario": "bicubic", "scale": "four"}])
+    with pytest.raises(UserError, match=r"cells.0.scale.*'four'"):
+        load_suite(str(write_suite(tmp_path, raw)))
+
+
+def test_missing_manifest_file_is_named(tmp_path):
+    raw = with_changes(data={"manifest": "nowhere.csv", "data_root": "."})
+    with pytest.raises(UserError, match=r"data.manifest file not found: .*nowhere.csv"):
+        load_suite(str(write_suite(tmp_path, raw)))
+
+
+def test_missing_official_weights_name_the_file_and_where_to_get_them(tmp_path):
+    raw = with_changes(sr_models=[{"name": "r", "model": "realesrgan", "weights": "RealESRGAN_x4plus.pth"}])
+    with pytest.raises(UserError, match=r"RealESRGAN_x4plus.pth.*github.com/xinntao/Real-ESRGAN"):
+        load_suite(str(write_suite(tmp_path, raw)))
+
+
+def test_unknown_scenario_suggests_the_closest(tmp_path):
+    raw = with_changes(cells=[{"scenario": "bicubik", "scale": 4}])
+    with pytest.raises(UserError, match=r"Did you mean 'bicubic'"):
+        load_suite(str(write_suite(tmp_path, raw)))
+
+
+def test_unknown_scenario_parameter_lists_the_valid_ones(tmp_path):
+    raw = with_changes(cells=[{"scenario": "bicubic-noise", "scale": 4, "params": {"sigmaa": 0.1}}])
+    with pytest.raises(UserError, match=r"cells\[0\] \(bicubic-noise\).*\['sigmaa'\].*Valid: sigma"):
+        load_suite(str(write_suite(tmp_path, raw)))
+
+
+def test_duplicate_cell_names_must_be_told_apart(tmp_path):
+    cells = [{"scenario": "bicubic", "scale": 4}, {"scenario": "bicubic", "scale": 4, "params": {}}]
+    with pytest.raises(UserError, match="repeated: \\['bicubic-x4'\\]"):
+        load_suite(str(write_suite(tmp_path, with_changes(cells=cells))))
+
+
+def test_real_data_suite_without_data_root_says_how_to_give_it(tmp_path):
+    from benchmark.config import PROJECT_DIR
+
+    raw = with_changes(data={"manifest": str(PROJECT_DIR / "data_manifests/pneumonia-mini.csv")})
+    with pytest.raises(UserError, match="--data-root"):
+        load_suite(str(write_suite(tmp_path, raw)))
+
+
+def test_cli_data_root_takes_precedence_over_the_yaml(tmp_path):
+    suite = load_suite("pneumonia-mini", data_root=tmp_path)
+    assert suite.data.data_root == tmp_path.resolve()
+
+
+def test_unknown_suite_lists_available():
+    with pytest.raises(UserError, match="Available: .*demo"):
+        load_suite("dem0")
+
+
+def test_smoke_without_block_is_refused(tmp_path):
+    with pytest.raises(UserError, match="no `smoke:` block"):
+        load_suite(str(write_suite(tmp_path, MINIMAL)), smoke=True)
+
+
+def test_bad_scenario_parameter_value_is_caught_before_any_work(tmp_path):
+    raw = with_changes(cells=[{"scenario": "bicubic-noise", "scale": 4, "params": {"sigma": -1}}])
+    with pytest.raises(UserError, match=r"cells\[0\] \(bicubic-noise\).*sigma"):
+        load_suite(str(write_suite(tmp_path, raw)))

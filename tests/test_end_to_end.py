@@ -1,0 +1,66 @@
+"""One tiny study through the whole flow: phantoms -> degrade -> SR (bicubic + a tiny trained ESRGAN)
+-> classifier -> statistics -> report, then a re-run that must come entirely from the cache."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchmark.cli import main
+from benchmark.config import PROJECT_DIR
+
+pytestmark = pytest.mark.slow
+
+
+def cache_files(cache: Path) -> set[Path]:
+    return {p for p in cache.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    assert main(["run", "--suite", "demo", "--smoke", "--runs-dir", str(runs), "--run-id", "first", "--quiet"]) == 0
+    return runs
+
+
+def test_run_writes_every_artifact(demo_run):
+    run = demo_run / "demo" / "first"
+    for name in ("config.yaml", "environment.json", "manifest.sha256", "results.parquet", "predictions.parquet",
+                 "summary.json", "report.html", "tables/classification.csv", "examples/index.json"):
+        assert (run / name).is_file(), name
+
+
+def test_predictions_cover_every_variant_and_image(demo_run):
+    predictions = pd.read_parquet(demo_run / "demo" / "first" / "predictions.parquet")
+    assert set(predictions["variant"]) == {"HR", "LR", "bicubic", "esrgan-tiny"}
+    counts = predictions.groupby("variant")["image_id"].nunique()
+    assert (counts == 10).all()  # smoke block: 5 test phantoms per class
+    assert predictions["prob"].between(0, 1).all()
+
+
+def test_summary_is_marked_synthetic_and_has_paired_tests(demo_run):
+    summary = json.loads((demo_run / "demo" / "first" / "summary.json").read_text())
+    assert summary["synthetic_data"] is True
+    tests = pd.DataFrame(summary["tables"]["paired_tests"])
+    assert {"mcnemar", "delong"} <= set(tests["test"])
+    assert "synthetic" in (demo_run / "demo" / "first" / "report.html").read_text().lower()
+
+
+def test_rerun_computes_nothing_new(demo_run):
+    before = cache_files(demo_run / ".cache")
+    assert main(["run", "--suite", "demo", "--smoke", "--runs-dir", str(demo_run), "--run-id", "second", "--quiet"]) == 0
+    assert cache_files(demo_run / ".cache") == before
+    first = pd.read_parquet(demo_run / "demo" / "first" / "predictions.parquet")
+    second = pd.read_parquet(demo_run / "demo" / "second" / "predictions.parquet")
+    pd.testing.assert_frame_equal(first, second)
+
+
+@pytest.mark.skipif(
+    not (PROJECT_DIR.parent / "shared" / "data" / "kermany-224").is_dir(), reason="shared Kermany copy not beside the checkout"
+)
+def test_real_xrays_run_through_the_mini_manifest(tmp_path):
+    assert main(["run", "--suite", "pneumonia-mini", "--smoke", "--runs-dir", str(tmp_path), "--quiet"]) == 0
+    (run,) = (tmp_path / "pneumonia-mini").iterdir()
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["synthetic_data"] is False and summary["n_images"]["eval"] == 12

@@ -1,0 +1,42 @@
+"""Diagnosis flips on a tiny hand-made table."""
+
+import numpy as np
+import pytest
+
+from benchmark.stats.flips import flip_counts, flip_mask
+
+# image:          a    b    c    d    e    f
+LABELS = np.array([1, 1, 0, 0, 1, 0])
+PROB_HR = np.array([0.9, 0.3, 0.2, 0.7, 0.6, 0.1])  # predicts 1 0 0 1 1 0
+PROB_SR = np.array([0.4, 0.8, 0.5, 0.7, 0.55, 0.1])  # predicts 0 1 1 1 1 0
+
+
+def test_flip_mask_marks_changed_predictions():
+    np.testing.assert_array_equal(flip_mask(PROB_HR, PROB_SR), [True, True, True, False, False, False])
+
+
+def test_flip_counts_by_direction_and_effect():
+    # a: HR pneumonia (right) -> normal (wrong); b: HR normal (wrong) -> pneumonia (right);
+    # c: HR normal (right) -> pneumonia (wrong).
+    assert flip_counts(LABELS, PROB_HR, PROB_SR) == {
+        "n": 6, "n_flips": 3, "flip_rate": 0.5, "normal_to_pneumonia": 2, "pneumonia_to_normal": 1,
+        "correct_to_wrong": 2, "wrong_to_correct": 1,
+    }
+
+
+def test_threshold_is_applied_as_greater_or_equal():
+    # At threshold 0.55 image e stays pneumonia (0.55 >= 0.55) and c stays normal (0.5 < 0.55).
+    counts = flip_counts(LABELS, PROB_HR, PROB_SR, threshold=0.55)
+    assert counts["n_flips"] == 2 and counts["normal_to_pneumonia"] == 1
+
+
+def test_identical_probabilities_never_flip():
+    counts = flip_counts(LABELS, PROB_HR, PROB_HR.copy())
+    assert counts["n_flips"] == 0 and counts["flip_rate"] == 0.0
+
+
+def test_misaligned_inputs_name_both_lengths():
+    with pytest.raises(ValueError, match=r"shapes \(6,\) and \(5,\)"):
+        flip_mask(PROB_HR, PROB_SR[:5])
+    with pytest.raises(ValueError, match="5 labels for 6 images"):
+        flip_counts(LABELS[:5], PROB_HR, PROB_SR)
