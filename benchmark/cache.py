@@ -54,15 +54,17 @@ class Cache:
         progress: bool = True,
         description: str = "",
     ) -> np.ndarray:
-        """Stack of cached arrays for ``keys``; ``compute(indices)`` makes the missing ones, a batch at a time.
+        """Stack of cached arrays for ``keys``; ``compute(indices)`` makes the missing ones by batch.
 
         Each item is stored as soon as its batch finishes, so a killed run loses at most one batch.
         """
         missing = [i for i, key in enumerate(keys) if not self.path(stage, key, ".npy").is_file()]
         batches = [missing[start : start + batch_size] for start in range(0, len(missing), batch_size)]
-        with tqdm(total=len(missing), desc=description or stage, unit="img", disable=not progress or not missing) as bar:
+        with tqdm(
+            total=len(missing), desc=description or stage, unit="img", disable=not progress or not missing
+        ) as bar:
             for batch in batches:
-                for index, value in zip(batch, compute(batch)):
+                for index, value in zip(batch, compute(batch), strict=True):
                     self.array(stage, keys[index], lambda value=value: value)
                 bar.update(len(batch))
         return np.stack([np.load(self.path(stage, key, ".npy")) for key in keys])

@@ -1,4 +1,4 @@
-"""The suite's classifier: a user's .keras/.h5 file, or the reference CNN trained on the train split (cached)."""
+"""The suite's classifier: a user's .keras/.h5 file, or the reference CNN trained on the train split."""
 
 from __future__ import annotations
 
@@ -49,15 +49,24 @@ def classifier_file(
 
     recipe = training_recipe(config.train)
     key = content_key(
-        "classifier", CLASSIFIER_VERSION, recipe=dataclasses.asdict(recipe), images=train_keys,
-        seed=seed, input_size=config.input_size,
+        "classifier",
+        CLASSIFIER_VERSION,
+        recipe=dataclasses.asdict(recipe),
+        images=train_keys,
+        seed=seed,
+        input_size=config.input_size,
     )
 
     def train(temporary: Path) -> None:
         images, labels, _ = train_images()
         train_classifier(
-            images, labels, recipe=recipe, seed=seed, out_path=temporary.with_suffix(".keras"),
-            input_size=config.input_size, progress=progress,
+            images,
+            labels,
+            recipe=recipe,
+            seed=seed,
+            out_path=temporary.with_suffix(".keras"),
+            input_size=config.input_size,
+            progress=progress,
         )
         temporary.with_suffix(".keras").replace(temporary)
         temporary.with_suffix(".history.csv").replace(cache.path("classifier", key, ".history.csv"))

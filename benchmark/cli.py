@@ -1,4 +1,7 @@
-"""Command line: ``python -m benchmark {run,list,manifest,degrade,train-sr,report}``."""
+"""Command line: ``python -m benchmark {run,list,manifest,degrade,train-sr,report,check}``.
+
+Exit status: 0 success, 1 a regression found by ``check``, 2 an error the user can fix.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +27,9 @@ def _cmd_run(args) -> None:
     from benchmark.pipeline import RunOptions, run_suite
 
     suite = load_suite(args.suite, data_root=args.data_root, smoke=args.smoke)
-    options = RunOptions(runs_dir=args.runs_dir, run_id=args.run_id, device=args.device, progress=not args.quiet)
+    options = RunOptions(
+        runs_dir=args.runs_dir, run_id=args.run_id, device=args.device, progress=not args.quiet
+    )
     report = run_suite(suite, options)
     print(f"Report: {report.resolve()}")
 
@@ -53,10 +58,13 @@ def _cmd_list(args) -> None:
 def _cmd_manifest_build(args) -> None:
     from benchmark.manifest import build_manifest, write_manifest
 
-    table = build_manifest(args.data_root, splits=args.splits, checksums=not args.no_checksums, progress=not args.quiet)
+    table = build_manifest(
+        args.data_root, splits=args.splits, checksums=not args.no_checksums, progress=not args.quiet
+    )
     write_manifest(table, args.out)
     counts = table.groupby(["split", "label"]).size().to_dict()
-    print(f"Wrote {len(table)} rows to {args.out}: " + ", ".join(f"{s}/{l} {n}" for (s, l), n in counts.items()))
+    summary = ", ".join(f"{split}/{label} {n}" for (split, label), n in counts.items())
+    print(f"Wrote {len(table)} rows to {args.out}: {summary}")
 
 
 def _cmd_manifest_verify(args) -> None:
@@ -67,7 +75,9 @@ def _cmd_manifest_verify(args) -> None:
     filled = int((table["sha256"] == "").sum())
     if args.fill_checksums and filled:
         write_manifest(verified, args.manifest)
-    note = f"; {filled} checksum(s) were not recorded" + (" and are now filled in" if args.fill_checksums else "")
+    note = f"; {filled} checksum(s) were not recorded" + (
+        " and are now filled in" if args.fill_checksums else ""
+    )
     print(f"OK: {len(table)} files present and matching under {args.data_root}{note if filled else ''}.")
 
 
@@ -88,9 +98,17 @@ def _cmd_degrade(args) -> None:
 
     image = read_grayscale(args.input)
     height, width = (side - side % args.scale for side in image.shape)
-    lr = degrade(args.scenario, image[:height, :width], args.scale, item_rng(args.seed, args.input.name), _parse_params(args.param))
+    lr = degrade(
+        args.scenario,
+        image[:height, :width],
+        args.scale,
+        item_rng(args.seed, args.input.name),
+        _parse_params(args.param),
+    )
     write_png(args.output, lr)
-    print(f"Wrote {args.output} ({lr.shape[1]}x{lr.shape[0]}, {args.scenario} x{args.scale}, seed {args.seed}).")
+    print(
+        f"Wrote {args.output} ({lr.shape[1]}x{lr.shape[0]}, {args.scenario} x{args.scale}, seed {args.seed})."
+    )
 
 
 def _cmd_train_sr(args) -> None:
@@ -104,6 +122,19 @@ def _cmd_report(args) -> None:
 
     write_tables(args.run_dir)
     print(f"Report: {render_report(args.run_dir).resolve()}")
+
+
+def _cmd_check(args) -> int:
+    from benchmark import regression
+
+    if args.write_baseline:
+        print(f"Baseline written: {regression.write_baseline(args.run_dir, args.baseline)}")
+        return 0
+    problems = regression.compare(args.run_dir, args.baseline, tolerance=args.tolerance)
+    for line in problems:
+        print(f"REGRESSION {line}")
+    print(f"{len(problems)} difference(s) beyond tolerance {args.tolerance} against {args.baseline}.")
+    return 1 if problems else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,12 +152,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", default=None, help="no progress bars (default in CI)")
     run.set_defaults(handler=_cmd_run)
 
-    commands.add_parser("list", help="suites, degradations, SR models, metrics").set_defaults(handler=_cmd_list)
+    commands.add_parser("list", help="suites, degradations, SR models, metrics").set_defaults(
+        handler=_cmd_list
+    )
 
     manifest = commands.add_parser("manifest", help="build or verify an image manifest").add_subparsers(
         dest="manifest_command", required=True
     )
-    build = manifest.add_parser("build", help="manifest of a Kaggle-layout folder {train,test,val}/{NORMAL,PNEUMONIA}")
+    build = manifest.add_parser(
+        "build", help="manifest of a Kaggle-layout folder {train,test,val}/{NORMAL,PNEUMONIA}"
+    )
     build.add_argument("data_root", type=Path)
     build.add_argument("--out", type=Path, required=True)
     build.add_argument("--splits", nargs="+", default=["train", "val", "test"])
@@ -146,21 +181,27 @@ def build_parser() -> argparse.ArgumentParser:
     degrade.add_argument("--scenario", required=True)
     degrade.add_argument("--scale", type=int, default=4, choices=[2, 4, 8])
     degrade.add_argument("--seed", type=int, default=0)
-    degrade.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="scenario parameter")
+    degrade.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE", help="scenario parameter"
+    )
     degrade.set_defaults(handler=_cmd_degrade)
 
     train = commands.add_parser("train-sr", help="train an SR model from a preset on HR images of a manifest")
     train.add_argument("--model", required=True, help="srgan, esrgan or realesrgan")
     train.add_argument("--preset", help="training preset (see `list`); default: the model's paper preset")
     train.add_argument("--config", type=Path, help="YAML of preset overrides (e.g. gan_steps: 1000)")
-    train.add_argument("--manifest", type=Path, help="manifest of HR training images (default: demo phantoms)")
+    train.add_argument(
+        "--manifest", type=Path, help="manifest of HR training images (default: demo phantoms)"
+    )
     train.add_argument("--data-root", type=Path)
     train.add_argument("--split", default="train")
     train.add_argument("--scale", type=int, default=4, choices=[2, 4])
     train.add_argument("--hr-size", type=int, default=512)
     train.add_argument("--max-images", type=int, default=200)
     train.add_argument("--vgg-weights", type=Path, help="torchvision-format vgg19 state dict")
-    train.add_argument("--out", type=Path, required=True, help="work dir: checkpoints, history.csv, weights.pth")
+    train.add_argument(
+        "--out", type=Path, required=True, help="work dir: checkpoints, history.csv, weights.pth"
+    )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device")
     train.add_argument("--quiet", action="store_true", default=None)
@@ -169,6 +210,15 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="re-render a run's report and tables from its stored results")
     report.add_argument("run_dir", type=Path)
     report.set_defaults(handler=_cmd_report)
+
+    check = commands.add_parser("check", help="compare a run's headline numbers with a stored baseline")
+    check.add_argument("run_dir", type=Path)
+    check.add_argument("--baseline", type=Path, required=True, help="baseline JSON")
+    check.add_argument("--tolerance", type=float, default=1e-3, help="relative (absolute below 1)")
+    check.add_argument(
+        "--write-baseline", action="store_true", help="write the baseline from this run"
+    )
+    check.set_defaults(handler=_cmd_check)
     return parser
 
 
@@ -177,10 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "quiet", False) is None:
         args.quiet = _quiet_default()
     try:
-        args.handler(args)
+        return args.handler(args) or 0
     except _USER_ERRORS as error:
         if args.debug:
             raise
         print(f"error: {error}", file=sys.stderr)
         return 2
-    return 0

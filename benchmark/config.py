@@ -72,7 +72,7 @@ class SRModelConfig(_Strict):
     train: SRTrainConfig | None = None
     scales: list[Literal[2, 4, 8]] | None = Field(None, description="cells it runs on (default: all)")
     tile: int | None = Field(None, ge=16)
-    precision: Literal["fp32", "fp16", "bf16"] = "fp32"
+    precision: Literal["fp32", "tf32", "fp16", "bf16"] = "fp32"
 
     @model_validator(mode="after")
     def _weights_or_train(self):
@@ -84,7 +84,9 @@ class SRModelConfig(_Strict):
 class ClassifierConfig(_Strict):
     weights: Path | None = None
     train: dict[str, Any] | None = Field(None, description="overrides of the reference training recipe")
-    input_size: int = Field(300, ge=94, description="square CNN input; 94 is the least five conv+pool stages allow")
+    input_size: int = Field(
+        300, ge=94, description="square CNN input; 94 is the least five conv+pool stages allow"
+    )
 
     @model_validator(mode="after")
     def _weights_or_train(self):
@@ -115,10 +117,15 @@ class Suite(_Strict):
 
     @model_validator(mode="after")
     def _unique_names(self):
-        for kind, names in (("cell", [c.label for c in self.cells]), ("SR model", [m.name for m in self.sr_models])):
+        for kind, names in (
+            ("cell", [c.label for c in self.cells]),
+            ("SR model", [m.name for m in self.sr_models]),
+        ):
             repeated = sorted({n for n in names if names.count(n) > 1})
             if repeated:
-                raise ValueError(f"{kind} names must be unique; repeated: {repeated} (set `name:` to tell them apart)")
+                raise ValueError(
+                    f"{kind} names must be unique; repeated: {repeated} (set `name:` to tell them apart)"
+                )
         reserved = {"HR", "LR"} & {m.name for m in self.sr_models}
         if reserved:
             raise ValueError(f"SR model names {sorted(reserved)} are reserved for the reference variants")
@@ -137,7 +144,9 @@ def find_suite(name_or_path: str) -> Path:
         return path
     suites = available_suites()
     if name_or_path not in suites:
-        raise UserError(f"Unknown suite {name_or_path!r}. Available: {', '.join(sorted(suites))} (or a .yaml path).")
+        raise UserError(
+            f"Unknown suite {name_or_path!r}. Available: {', '.join(sorted(suites))} (or a .yaml path)."
+        )
     return suites[name_or_path]
 
 
@@ -195,7 +204,9 @@ def _resolve_paths(suite: Suite, base: Path, data_root: Path | None) -> Suite:
     data = suite.data.model_copy(
         update={
             "manifest": _absolute(suite.data.manifest, base),
-            "data_root": data_root.resolve() if data_root is not None else _absolute(suite.data.data_root, base),
+            "data_root": data_root.resolve()
+            if data_root is not None
+            else _absolute(suite.data.data_root, base),
         }
     )
     models = [
@@ -234,7 +245,9 @@ def _check_references(suite: Suite, source: Path) -> None:
             from sr_models.weights import where_to_get
 
             hint = where_to_get(path)
-            raise UserError(f"Suite {source}: {key} file not found: {path}." + (f" Get it from {hint}" if hint else ""))
+            raise UserError(
+                f"Suite {source}: {key} file not found: {path}." + (f" Get it from {hint}" if hint else "")
+            )
     if suite.data.manifest is not None and suite.data.data_root is None:
         raise UserError(
             f"Suite {source} reads real images: give the data root with `--data-root PATH` "

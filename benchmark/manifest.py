@@ -118,13 +118,16 @@ def verify_manifest(table: pd.DataFrame, data_root: Path, *, progress: bool = Tr
             continue
         digest = sha256_file(path)
         if row.sha256 and digest != row.sha256:
-            problems.append(f"checksum mismatch for {path}: manifest {row.sha256[:12]}..., file {digest[:12]}...")
+            problems.append(
+                f"checksum mismatch for {path}: manifest {row.sha256[:12]}..., file {digest[:12]}..."
+            )
         digests.append(digest)
     if problems:
         shown = "\n  ".join(problems[:10])
         more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise UserError(
             f"{len(problems)} of {len(table)} manifest entries failed verification under {data_root}:\n"
-            f"  {shown}{more}\nFix the data copy, or rebuild the manifest with `python -m benchmark manifest build`."
+            f"  {shown}{more}\nFix the data copy, or rebuild the manifest with "
+            "`python -m benchmark manifest build`."
         )
     return table.assign(sha256=digests)

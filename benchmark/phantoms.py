@@ -87,7 +87,7 @@ def make_phantom(label: str, index: int, *, size: int = 512, seed: int = 0) -> n
     image -= 0.32 * lungs
     image += 0.12 * domes * body
     mediastinum = np.exp(-(((x - 0.5) / rng.uniform(0.04, 0.06)) ** 4)) * (y > 0.12)
-    heart = np.exp(-_ellipse(y, x, 0.6, 0.55, 0.13, rng.uniform(0.12, 0.16)) ** 2)
+    heart = np.exp(-(_ellipse(y, x, 0.6, 0.55, 0.13, rng.uniform(0.12, 0.16)) ** 2))
     image += 0.22 * np.maximum(mediastinum, heart)
     image += rng.uniform(0.1, 0.16) * ndimage.gaussian_filter(_ribs(y, x, rng), sigma=0.8) * body
     clavicles = np.exp(-(((y - 0.17 - 0.3 * (x - 0.5) ** 2) / 0.012) ** 2)) * (np.abs(x - 0.5) < 0.3)

@@ -1,4 +1,4 @@
-"""One study, end to end: suite -> images -> classifier and SR models -> per-cell evaluation -> statistics -> report."""
+"""One study end to end: suite -> images -> classifier and SR models -> per-cell evaluation -> report."""
 
 from __future__ import annotations
 
@@ -73,16 +73,26 @@ class Study:
         from classifiers.preprocessing import resize_images
 
         train = dataset.split(self.suite.data.train_split)
-        keys = [content_key("hr", stages.VERSIONS["hr"], sha256=s, size=self.suite.data.hr_size) for s in train["sha256"]]
+        keys = [
+            content_key("hr", stages.VERSIONS["hr"], sha256=s, size=self.suite.data.hr_size)
+            for s in train["sha256"]
+        ]
         size = (self.suite.classifier.input_size,) * 2
 
         def train_images():
-            chunks = [resize_images(self._hr(train.iloc[i : i + 256]).pixels, size) for i in range(0, len(train), 256)]
+            chunks = [
+                resize_images(self._hr(train.iloc[i : i + 256]).pixels, size)
+                for i in range(0, len(train), 256)
+            ]
             return np.concatenate(chunks), train["label"].to_numpy(), keys
 
         path = classifier_setup.classifier_file(
-            self.suite.classifier, train_images=train_images, train_keys=keys, seed=self.suite.seed,
-            cache=self.cache, progress=self.options.progress,
+            self.suite.classifier,
+            train_images=train_images,
+            train_keys=keys,
+            seed=self.suite.seed,
+            cache=self.cache,
+            progress=self.options.progress,
         )
         history = path.with_suffix(".history.csv")
         if history.is_file():
@@ -91,7 +101,8 @@ class Study:
         classifier, sha = classifier_setup.load(path)
         return classifier, {
             "source": "file" if self.suite.classifier.weights else "trained",
-            "path": str(path), "sha256": sha,
+            "path": str(path),
+            "sha256": sha,
             "history_csv": "classifier/history.csv" if history.is_file() else None,
         }
 
@@ -105,16 +116,29 @@ class Study:
             weights = entry.weights
             if entry.train is not None:
                 weights = sr_setup.trained_weights(
-                    entry, scale, train_hr=lambda n: self._train_hr_subset(train, n), seed=self.suite.seed,
-                    cache=self.cache, device=self.device, progress=self.options.progress,
+                    entry,
+                    scale,
+                    train_hr=lambda n: self._train_hr_subset(train, n),
+                    seed=self.suite.seed,
+                    cache=self.cache,
+                    device=self.device,
+                    progress=self.options.progress,
                 )
                 name = f"{entry.name}-x{scale}"
-                copied = sr_setup.copy_history(weights, self.store.directory / "training" / name / "history.csv")
+                copied = sr_setup.copy_history(
+                    weights, self.store.directory / "training" / name / "history.csv"
+                )
                 if copied and not any(t["model"] == name for t in training):
                     training.append({"model": name, "history_csv": f"training/{name}/history.csv"})
             model_key = content_key(
-                "model", "1", model=entry.model, scale=scale, tile=entry.tile, precision=entry.precision,
-                weights=weights and sha256_file(weights), device_class="cuda" if "cuda" in self.device else "cpu",
+                "model",
+                "1",
+                model=entry.model,
+                scale=scale,
+                tile=entry.tile,
+                precision=entry.precision,
+                weights=weights and sha256_file(weights),
+                device_class="cuda" if "cuda" in self.device else "cpu",
             )
             upscalers[entry.name] = (sr_setup.prepare_upscaler(entry, scale, weights, self.device), model_key)
         return upscalers
@@ -128,11 +152,18 @@ class Study:
         for index in chosen:
             images = {}
             for variant in variants:
-                relative = f"examples/{_safe(cell_label)}/{_safe(table.at[index, 'image_id'])}__{_safe(variant.name)}.png"
+                image_name = f"{_safe(table.at[index, 'image_id'])}__{_safe(variant.name)}.png"
+                relative = f"examples/{_safe(cell_label)}/{image_name}"
                 write_png(self.store.directory / relative, variant.pixels[index])
                 images[variant.name] = relative
-            entries.append({"cell": cell_label, "image_id": table.at[index, "image_id"],
-                            "label": int(table.at[index, "label"]), "images": images})
+            entries.append(
+                {
+                    "cell": cell_label,
+                    "image_id": table.at[index, "image_id"],
+                    "label": int(table.at[index, "label"]),
+                    "images": images,
+                }
+            )
         return entries
 
     def _evaluate_cell(self, cell, hr, table, upscalers, classifier, classifier_sha, out: _Collected) -> None:
@@ -142,17 +173,32 @@ class Study:
         for name, (upscaler, model_key) in upscalers.items():
             sr = stages.upscale(lr, name, upscaler, model_key, self.cache, progress=progress)
             out.quality.append(
-                stages.quality(hr, sr, self.suite.metrics, self.suite.crop_border, self.cache).assign(cell=cell.label)
+                stages.quality(hr, sr, self.suite.metrics, self.suite.crop_border, self.cache).assign(
+                    cell=cell.label
+                )
             )
-            out.throughput.append({"cell": cell.label, "variant": name, "device": self.device,
-                                   "images_per_s": stages.throughput(upscaler, lr)})
+            out.throughput.append(
+                {
+                    "cell": cell.label,
+                    "variant": name,
+                    "device": self.device,
+                    "images_per_s": stages.throughput(upscaler, lr),
+                }
+            )
             shown.append(sr)
         for variant in shown:
             probabilities = stages.predict(classifier, classifier_sha, variant, self.cache)
-            out.predictions.append(pd.DataFrame({
-                "cell": cell.label, "variant": variant.name, "image_id": table["image_id"],
-                "label": table["label"].to_numpy(), "prob": probabilities,
-            }))
+            out.predictions.append(
+                pd.DataFrame(
+                    {
+                        "cell": cell.label,
+                        "variant": variant.name,
+                        "image_id": table["image_id"],
+                        "label": table["label"].to_numpy(),
+                        "prob": probabilities,
+                    }
+                )
+            )
         out.examples += self._examples(cell.label, table, shown)
 
     # -- the run ------------------------------------------------------------------------------------
@@ -175,7 +221,13 @@ class Study:
             if cell.scale not in upscalers_by_scale:
                 upscalers_by_scale[cell.scale] = self._upscalers(dataset, cell.scale, training)
             self._evaluate_cell(
-                cell, hr, evaluation, upscalers_by_scale[cell.scale], classifier, classifier_info["sha256"], collected
+                cell,
+                hr,
+                evaluation,
+                upscalers_by_scale[cell.scale],
+                classifier,
+                classifier_info["sha256"],
+                collected,
             )
 
         index = evaluation.reset_index()[["index", "image_id"]].rename(columns={"index": "image_index"})
@@ -185,20 +237,36 @@ class Study:
         store.write_table("results.parquet", quality)
         store.write_table("predictions.parquet", predictions)
         tables = analyze(
-            quality, predictions, threshold=suite.stats.threshold, confidence=suite.stats.confidence,
-            n_bootstrap=suite.stats.n_bootstrap, seed=suite.seed,
+            quality,
+            predictions,
+            threshold=suite.stats.threshold,
+            confidence=suite.stats.confidence,
+            n_bootstrap=suite.stats.n_bootstrap,
+            seed=suite.seed,
         )
         store.write_json("examples/index.json", collected.examples)
-        store.write_json("summary.json", {
-            "suite": suite.name, "run_id": self.run_id,
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "synthetic_data": dataset.synthetic, "data_note": dataset.note,
-            "n_images": {"eval": len(evaluation), "train": len(dataset.split(suite.data.train_split))},
-            "cells": [{"cell": c.label, "scenario": c.scenario, "scale": c.scale, "params": c.params} for c in suite.cells],
-            "variants": list(dict.fromkeys(predictions["variant"])),
-            "tables": {name: json.loads(table.to_json(orient="records")) for name, table in tables.items()},
-            "throughput": collected.throughput, "training": training, "classifier": classifier_info,
-        })
+        store.write_json(
+            "summary.json",
+            {
+                "suite": suite.name,
+                "run_id": self.run_id,
+                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "synthetic_data": dataset.synthetic,
+                "data_note": dataset.note,
+                "n_images": {"eval": len(evaluation), "train": len(dataset.split(suite.data.train_split))},
+                "cells": [
+                    {"cell": c.label, "scenario": c.scenario, "scale": c.scale, "params": c.params}
+                    for c in suite.cells
+                ],
+                "variants": list(dict.fromkeys(predictions["variant"])),
+                "tables": {
+                    name: json.loads(table.to_json(orient="records")) for name, table in tables.items()
+                },
+                "throughput": collected.throughput,
+                "training": training,
+                "classifier": classifier_info,
+            },
+        )
         write_tables(store.directory)
         return render_report(store.directory)
 

@@ -38,17 +38,30 @@ def trained_weights(
     preset = resolve_preset(entry.train.preset, entry.train.overrides)
     images, shas = train_hr(entry.train.max_images)
     key = content_key(
-        "sr-train", SR_TRAIN_VERSION, model=entry.model, scale=scale, preset=repr(preset),
-        images=shas, seed=seed, vgg=entry.train.vgg_weights and sha256_file(entry.train.vgg_weights),
+        "sr-train",
+        SR_TRAIN_VERSION,
+        model=entry.model,
+        scale=scale,
+        preset=repr(preset),
+        images=shas,
+        seed=seed,
+        vgg=entry.train.vgg_weights and sha256_file(entry.train.vgg_weights),
     )
     work_dir = cache.root / "sr-train" / key
     weights = work_dir / "weights.pth"
     if not weights.is_file():
         scenario, params = preset.degradation
         train_upscaler(
-            entry.model, scale, preset=preset, hr_images=images,
-            degrade=training_degradation(scenario, params, scale), seed=seed, work_dir=work_dir,
-            device=device, vgg_weights=entry.train.vgg_weights, progress=progress,
+            entry.model,
+            scale,
+            preset=preset,
+            hr_images=images,
+            degrade=training_degradation(scenario, params, scale),
+            seed=seed,
+            work_dir=work_dir,
+            device=device,
+            vgg_weights=entry.train.vgg_weights,
+            progress=progress,
         )
     return weights
 
@@ -56,7 +69,9 @@ def trained_weights(
 def prepare_upscaler(entry: SRModelConfig, scale: int, weights: Path | None, device: str):
     from sr_models import load_upscaler
 
-    return load_upscaler(entry.model, scale, weights, device=device, tile=entry.tile, precision=entry.precision)
+    return load_upscaler(
+        entry.model, scale, weights, device=device, tile=entry.tile, precision=entry.precision
+    )
 
 
 def copy_history(weights: Path, destination: Path) -> Path | None:

@@ -26,24 +26,36 @@ def _overrides(path: Path | None) -> dict:
 
 
 def train_from_cli(args) -> Path:
+    from benchmark.pipeline import default_device
     from sr_models.presets import resolve_preset
     from sr_models.training import train_upscaler
 
-    from benchmark.pipeline import default_device
-
     preset = resolve_preset(args.preset or args.model, _overrides(args.config))
     if args.manifest is None:
-        data = DataConfig(phantoms=PhantomConfig(), hr_size=args.hr_size)
+        per_class = max(2, -(-args.max_images // 2))
+        phantoms = PhantomConfig(train_per_class=per_class, test_per_class=2, size=args.hr_size)
+        data = DataConfig(phantoms=phantoms, hr_size=args.hr_size)
     else:
         if args.data_root is None:
-            raise UserError("train-sr --manifest needs --data-root (the folder the manifest's paths are relative to).")
-        data = DataConfig(manifest=args.manifest, data_root=args.data_root, hr_size=args.hr_size, train_split=args.split)
+            raise UserError(
+                "train-sr --manifest needs --data-root (the folder the manifest's paths are relative to)."
+            )
+        data = DataConfig(
+            manifest=args.manifest, data_root=args.data_root, hr_size=args.hr_size, train_split=args.split
+        )
     cache = Cache(args.out / ".cache")
     images = load_dataset(data, seed=args.seed, cache=cache, progress=not args.quiet).split(args.split)
     hr = load_hr(images.head(args.max_images), args.hr_size, cache, progress=not args.quiet)
     scenario, params = preset.degradation
     return train_upscaler(
-        args.model, args.scale, preset=preset, hr_images=hr.pixels,
-        degrade=training_degradation(scenario, params, args.scale), seed=args.seed, work_dir=args.out,
-        device=args.device or default_device(), vgg_weights=args.vgg_weights, progress=not args.quiet,
+        args.model,
+        args.scale,
+        preset=preset,
+        hr_images=hr.pixels,
+        degrade=training_degradation(scenario, params, args.scale),
+        seed=args.seed,
+        work_dir=args.out,
+        device=args.device or default_device(),
+        vgg_weights=args.vgg_weights,
+        progress=not args.quiet,
     )

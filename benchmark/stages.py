@@ -38,30 +38,43 @@ def load_hr(table: pd.DataFrame, size: int, cache: Cache, *, progress: bool) -> 
     keys = [content_key("hr", VERSIONS["hr"], sha256=sha, size=size) for sha in table["sha256"]]
     paths = list(table["path"])
     pixels = cache.arrays(
-        "hr", keys, lambda batch: [resize_square(read_grayscale(paths[i]), size) for i in batch],
-        progress=progress, description="HR",
+        "hr",
+        keys,
+        lambda batch: [resize_square(read_grayscale(paths[i]), size) for i in batch],
+        progress=progress,
+        description="HR",
     )
     return Images("HR", pixels, keys)
 
 
 def degrade_cell(hr: Images, cell: CellConfig, seed: int, cache: Cache, *, progress: bool) -> Images:
     """LR images of one cell; each image has its own generator derived from (seed, cell, image)."""
-    identity = json.dumps({"scenario": cell.scenario, "scale": cell.scale, "params": cell.params}, sort_keys=True)
+    identity = json.dumps(
+        {"scenario": cell.scenario, "scale": cell.scale, "params": cell.params}, sort_keys=True
+    )
     keys = [content_key("lr", VERSIONS["lr"], hr=key, cell=identity, seed=seed) for key in hr.keys]
 
     def compute(batch):
         return [
-            degrade(cell.scenario, hr.pixels[i], cell.scale, item_rng(seed, identity, hr.keys[i]), cell.params)
+            degrade(
+                cell.scenario, hr.pixels[i], cell.scale, item_rng(seed, identity, hr.keys[i]), cell.params
+            )
             for i in batch
         ]
 
-    return Images("LR", cache.arrays("lr", keys, compute, progress=progress, description=f"LR {cell.label}"), keys)
+    return Images(
+        "LR", cache.arrays("lr", keys, compute, progress=progress, description=f"LR {cell.label}"), keys
+    )
 
 
 def upscale(lr: Images, name: str, upscaler, model_key: str, cache: Cache, *, progress: bool) -> Images:
     keys = [content_key("sr", VERSIONS["sr"], lr=key, model=model_key) for key in lr.keys]
     pixels = cache.arrays(
-        "sr", keys, lambda batch: upscaler.upscale(lr.pixels[batch]), progress=progress, description=f"SR {name}"
+        "sr",
+        keys,
+        lambda batch: upscaler.upscale(lr.pixels[batch]),
+        progress=progress,
+        description=f"SR {name}",
     )
     return Images(name, pixels, keys)
 
@@ -78,10 +91,12 @@ def throughput(upscaler, lr: Images, *, max_images: int = 4) -> float:
 def quality(hr: Images, sr: Images, metrics: list[str], crop_border: int, cache: Cache) -> pd.DataFrame:
     """Per-image IQ metrics of ``sr`` against ``hr``: columns variant, image_index, metric, value."""
     rows = []
-    for index, (reference, image, key) in enumerate(zip(hr.pixels, sr.pixels, sr.keys)):
+    for index, (reference, image, key) in enumerate(zip(hr.pixels, sr.pixels, sr.keys, strict=True)):
         values = cache.json(
             "quality",
-            content_key("quality", VERSIONS["quality"], sr=key, hr=hr.keys[index], metrics=metrics, crop=crop_border),
+            content_key(
+                "quality", VERSIONS["quality"], sr=key, hr=hr.keys[index], metrics=metrics, crop=crop_border
+            ),
             lambda reference=reference, image=image: measure_quality(
                 reference, image, metrics, data_range=1.0, crop_border=crop_border
             ),

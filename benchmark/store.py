@@ -20,14 +20,26 @@ from benchmark.atomic import atomic_path, write_text
 from benchmark.config import PROJECT_DIR, Suite
 
 PACKAGES = (
-    "numpy", "scipy", "scikit-image", "scikit-learn", "statsmodels", "pandas", "pyarrow",
-    "torch", "tensorflow-cpu", "tensorflow", "keras", "pillow", "seaborn", "jinja2", "pydantic",
+    "numpy",
+    "scipy",
+    "scikit-image",
+    "scikit-learn",
+    "statsmodels",
+    "pandas",
+    "pyarrow",
+    "torch",
+    "tensorflow-cpu",
+    "tensorflow",
+    "keras",
+    "pillow",
+    "seaborn",
+    "jinja2",
+    "pydantic",
 )
 
 
 def new_run_id(suite: Suite) -> str:
     config_hash = json.dumps(suite.model_dump(mode="json"), sort_keys=True).encode()
-    import hashlib
 
     return f"{dt.datetime.now():%Y%m%d-%H%M%S}-{hashlib.sha256(config_hash).hexdigest()[:8]}"
 
@@ -70,7 +82,9 @@ class RunStore:
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def write_config(self, suite: Suite) -> None:
-        write_text(self.directory / "config.yaml", yaml.safe_dump(suite.model_dump(mode="json"), sort_keys=False))
+        write_text(
+            self.directory / "config.yaml", yaml.safe_dump(suite.model_dump(mode="json"), sort_keys=False)
+        )
 
     def write_json(self, name: str, value: Any) -> Path:
         return write_text(self.directory / name, json.dumps(value, indent=2, default=str, allow_nan=True))

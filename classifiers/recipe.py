@@ -56,9 +56,7 @@ class TrainingRecipe:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"Expected optimizer to be one of {OPTIMIZERS}, got {self.optimizer!r}.")
         if not 0 <= self.validation_fraction < 1:
-            raise ValueError(
-                f"Expected validation_fraction in [0, 1), got {self.validation_fraction!r}."
-            )
+            raise ValueError(f"Expected validation_fraction in [0, 1), got {self.validation_fraction!r}.")
         if self.class_weight not in ("balanced", None):
             raise ValueError(f"Expected class_weight 'balanced' or None, got {self.class_weight!r}.")
         patience = self.early_stopping_patience

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from benchmark.stats.schema import TABLE_COLUMNS
 from reports.formatting import (
     CLASSIFICATION_METRICS,
     QUALITY_METRICS,
@@ -31,49 +32,6 @@ from reports.formatting import (
 )
 from reports.rundir import atomic_write, load_summary
 
-# Column schemas of summary["tables"], so an empty table still gets a CSV header.
-SCHEMAS = {
-    "quality": ["cell", "variant", "metric", "n", "mean", "std", "median", "ci_low", "ci_high", "ci_method"],
-    "classification": ["cell", "variant", "metric", "n", "estimate", "ci_low", "ci_high", "ci_method"],
-    "paired_tests": [
-        "cell",
-        "variant",
-        "reference",
-        "test",
-        "metric",
-        "estimate_variant",
-        "estimate_reference",
-        "difference",
-        "ci_low",
-        "ci_high",
-        "statistic",
-        "p_value",
-        "p_adjusted",
-        "n",
-        "note",
-    ],
-    "flips": [
-        "cell",
-        "variant",
-        "n",
-        "n_flips",
-        "flip_rate",
-        "normal_to_pneumonia",
-        "pneumonia_to_normal",
-        "correct_to_wrong",
-        "wrong_to_correct",
-    ],
-    "flipped_images": [
-        "cell",
-        "variant",
-        "image_id",
-        "label",
-        "prob_hr",
-        "prob_variant",
-        "pred_hr",
-        "pred_variant",
-    ],
-}
 TEX_TABLES = ("quality", "classification", "paired_tests", "flips")
 # Text columns are left-aligned, numbers right-aligned, in HTML and TeX alike.
 TEXT_COLUMNS = {
@@ -110,7 +68,7 @@ TEX_SPECIALS = {
 def records_frame(records: Sequence[dict[str, Any]] | None, table: str) -> pd.DataFrame:
     """Stored records as a DataFrame with the schema's columns first (extra columns kept after)."""
     frame = pd.DataFrame(list(records or []))
-    columns = SCHEMAS[table] + [c for c in frame.columns if c not in SCHEMAS[table]]
+    columns = TABLE_COLUMNS[table] + [c for c in frame.columns if c not in TABLE_COLUMNS[table]]
     return frame.reindex(columns=columns)
 
 

@@ -63,5 +63,7 @@ def test_a_killed_batch_loop_keeps_finished_batches(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         cache.arrays("x", keys, dies_on_second_batch, batch_size=2, progress=False)
     recomputed = []
-    cache.arrays("x", keys, lambda b: recomputed.extend(b) or [np.ones(1) for _ in b], batch_size=2, progress=False)
+    cache.arrays(
+        "x", keys, lambda b: recomputed.extend(b) or [np.ones(1) for _ in b], batch_size=2, progress=False
+    )
     assert recomputed == [2, 3]

@@ -114,8 +114,15 @@ def test_training_refuses_an_unknown_model_suffix(data, tmp_path):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("epochs", 0), ("batch_size", 0), ("learning_rate", 0.0), ("optimizer", "sgd"),
-     ("validation_fraction", 1.0), ("class_weight", "auto"), ("early_stopping_patience", 0)],
+    [
+        ("epochs", 0),
+        ("batch_size", 0),
+        ("learning_rate", 0.0),
+        ("optimizer", "sgd"),
+        ("validation_fraction", 1.0),
+        ("class_weight", "auto"),
+        ("early_stopping_patience", 0),
+    ],
 )
 def test_recipe_refuses_invalid_values(field, value):
     with pytest.raises(ValueError, match=field):

@@ -7,7 +7,16 @@ from benchmark.cli import main
 def test_list_shows_every_registry(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for expected in ("suites:", "demo", "degradations:", "realesrgan", "SR models:", "esrgan", "psnr", "auroc"):
+    for expected in (
+        "suites:",
+        "demo",
+        "degradations:",
+        "realesrgan",
+        "SR models:",
+        "esrgan",
+        "psnr",
+        "auroc",
+    ):
         assert expected in out
 
 
@@ -20,8 +29,22 @@ def test_user_error_is_one_line_and_exit_status_2(capsys):
 def test_degrade_writes_the_lr_image(tmp_path, capsys):
     source = tmp_path / "hr.png"
     Image.fromarray(np.full((64, 66), 128, np.uint8)).save(source)
-    assert main(["degrade", "--scenario", "bicubic-noise", "--scale", "4", "--param", "sigma=0.02",
-                 str(source), str(tmp_path / "lr.png")]) == 0
+    assert (
+        main(
+            [
+                "degrade",
+                "--scenario",
+                "bicubic-noise",
+                "--scale",
+                "4",
+                "--param",
+                "sigma=0.02",
+                str(source),
+                str(tmp_path / "lr.png"),
+            ]
+        )
+        == 0
+    )
     with Image.open(tmp_path / "lr.png") as lr:
         assert lr.size == (16, 16)
 
@@ -29,7 +52,20 @@ def test_degrade_writes_the_lr_image(tmp_path, capsys):
 def test_degrade_with_unknown_param_names_the_valid_ones(tmp_path, capsys):
     source = tmp_path / "hr.png"
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(source)
-    assert main(["degrade", "--scenario", "bicubic-noise", "--param", "sgma=1", str(source), str(tmp_path / "o.png")]) == 2
+    assert (
+        main(
+            [
+                "degrade",
+                "--scenario",
+                "bicubic-noise",
+                "--param",
+                "sgma=1",
+                str(source),
+                str(tmp_path / "o.png"),
+            ]
+        )
+        == 2
+    )
     assert "sigma" in capsys.readouterr().err
 
 
@@ -43,3 +79,51 @@ def test_manifest_build_then_verify(tmp_path, capsys):
     assert main(["manifest", "build", str(tmp_path / "data"), "--out", str(out), "--quiet"]) == 0
     assert main(["manifest", "verify", str(out), "--data-root", str(tmp_path / "data"), "--quiet"]) == 0
     assert "OK: 4 files" in capsys.readouterr().out
+
+
+def test_train_sr_writes_weights_that_load_as_an_upscaler(tmp_path, capsys):
+    from sr_models import load_upscaler
+
+    overrides = tmp_path / "short.yaml"
+    overrides.write_text("pretrain_steps: 2\ngan_steps: 2\n")
+    out = tmp_path / "esrgan"
+    assert main(["train-sr", "--model", "esrgan", "--preset", "tiny-esrgan", "--config", str(overrides),
+                 "--hr-size", "64", "--max-images", "4", "--out", str(out), "--quiet"]) == 0
+    assert "Weights:" in capsys.readouterr().out
+    history = (out / "history.csv").read_text().splitlines()
+    assert history[0].startswith("step,stage") and len(history) > 1
+    upscaler = load_upscaler("esrgan", 4, out / "weights.pth", device="cpu")
+    assert upscaler.upscale(np.zeros((1, 8, 8), np.float32)).shape == (1, 32, 32)
+
+
+def test_train_sr_with_perceptual_loss_and_no_vgg_file_says_what_to_do(tmp_path, capsys):
+    overrides = tmp_path / "percep.yaml"
+    overrides.write_text("perceptual_weight: 1.0\npretrain_steps: 1\ngan_steps: 1\n")
+    code = main(["train-sr", "--model", "esrgan", "--preset", "tiny-esrgan", "--config", str(overrides),
+                 "--hr-size", "64", "--max-images", "2", "--out", str(tmp_path / "o"), "--quiet"])
+    assert code == 2
+    assert "vgg19" in capsys.readouterr().err.lower()
+
+
+def write_summary(run_dir, accuracy, psnr):
+    import json
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tables = {
+        "quality": [{"cell": "c", "variant": "bicubic", "metric": "psnr", "mean": psnr}],
+        "classification": [{"cell": "c", "variant": "HR", "metric": "accuracy", "estimate": accuracy}],
+    }
+    (run_dir / "summary.json").write_text(json.dumps({"tables": tables}))
+
+
+def test_check_passes_on_the_baseline_run_and_flags_a_moved_number(tmp_path, capsys):
+    baseline = tmp_path / "baseline.json"
+    write_summary(tmp_path / "good", accuracy=0.75, psnr=30.0)
+    assert main(["check", str(tmp_path / "good"), "--baseline", str(baseline), "--write-baseline"]) == 0
+    assert main(["check", str(tmp_path / "good"), "--baseline", str(baseline)]) == 0
+    write_summary(tmp_path / "moved", accuracy=0.70, psnr=30.0)
+    assert main(["check", str(tmp_path / "moved"), "--baseline", str(baseline)]) == 1
+    out = capsys.readouterr().out
+    assert "REGRESSION classification c/HR/accuracy: baseline 0.75, run 0.7" in out and "psnr" not in out
+    write_summary(tmp_path / "within", accuracy=0.75, psnr=30.02)
+    assert main(["check", str(tmp_path / "within"), "--baseline", str(baseline), "--tolerance", "0.001"]) == 0

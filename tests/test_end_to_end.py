@@ -20,14 +20,26 @@ def cache_files(cache: Path) -> set[Path]:
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
-    assert main(["run", "--suite", "demo", "--smoke", "--runs-dir", str(runs), "--run-id", "first", "--quiet"]) == 0
+    assert (
+        main(["run", "--suite", "demo", "--smoke", "--runs-dir", str(runs), "--run-id", "first", "--quiet"])
+        == 0
+    )
     return runs
 
 
 def test_run_writes_every_artifact(demo_run):
     run = demo_run / "demo" / "first"
-    for name in ("config.yaml", "environment.json", "manifest.sha256", "results.parquet", "predictions.parquet",
-                 "summary.json", "report.html", "tables/classification.csv", "examples/index.json"):
+    for name in (
+        "config.yaml",
+        "environment.json",
+        "manifest.sha256",
+        "results.parquet",
+        "predictions.parquet",
+        "summary.json",
+        "report.html",
+        "tables/classification.csv",
+        "examples/index.json",
+    ):
         assert (run / name).is_file(), name
 
 
@@ -49,7 +61,22 @@ def test_summary_is_marked_synthetic_and_has_paired_tests(demo_run):
 
 def test_rerun_computes_nothing_new(demo_run):
     before = cache_files(demo_run / ".cache")
-    assert main(["run", "--suite", "demo", "--smoke", "--runs-dir", str(demo_run), "--run-id", "second", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--suite",
+                "demo",
+                "--smoke",
+                "--runs-dir",
+                str(demo_run),
+                "--run-id",
+                "second",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert cache_files(demo_run / ".cache") == before
     first = pd.read_parquet(demo_run / "demo" / "first" / "predictions.parquet")
     second = pd.read_parquet(demo_run / "demo" / "second" / "predictions.parquet")
@@ -57,7 +84,8 @@ def test_rerun_computes_nothing_new(demo_run):
 
 
 @pytest.mark.skipif(
-    not (PROJECT_DIR.parent / "shared" / "data" / "kermany-224").is_dir(), reason="shared Kermany copy not beside the checkout"
+    not (PROJECT_DIR.parent / "shared" / "data" / "kermany-224").is_dir(),
+    reason="shared Kermany copy not beside the checkout",
 )
 def test_real_xrays_run_through_the_mini_manifest(tmp_path):
     assert main(["run", "--suite", "pneumonia-mini", "--smoke", "--runs-dir", str(tmp_path), "--quiet"]) == 0

@@ -83,8 +83,9 @@ def test_missing_file_names_the_file(kaggle_tree):
 def test_path_escaping_the_data_root_is_refused(kaggle_tree):
     with pytest.raises(UserError, match="escapes the data root"):
         resolve_image(kaggle_tree, "../outside.jpeg")
-    table = pd.DataFrame([{"path": "../../etc/passwd", "label": "NORMAL", "split": "test", "sha256": "",
-                           "patient_id": "x"}])
+    table = pd.DataFrame(
+        [{"path": "../../etc/passwd", "label": "NORMAL", "split": "test", "sha256": "", "patient_id": "x"}]
+    )
     with pytest.raises(UserError, match="escapes"):
         verify_manifest(table, kaggle_tree, progress=False)
 

@@ -52,7 +52,11 @@ def test_crop_border_compares_only_the_interior(pair):
 def test_ssim_default_matches_skimage_gaussian_settings(pair):
     reference, image = pair
     expected = structural_similarity(
-        reference.astype(float), image.astype(float), data_range=1.0, gaussian_weights=True, sigma=1.5,
+        reference.astype(float),
+        image.astype(float),
+        data_range=1.0,
+        gaussian_weights=True,
+        sigma=1.5,
         use_sample_covariance=False,
     )
     assert ssim(reference, image, data_range=1.0) == pytest.approx(expected, rel=1e-12)

@@ -31,6 +31,7 @@ def test_lungs_are_darker_than_mediastinum():
 
 def test_pneumonia_adds_opacity_inside_the_lungs():
     """Consolidations are brighter lung fields on average across phantoms of each class."""
+
     def lung_mean(label):
         return np.mean([make_phantom(label, i, size=128)[40:90, 15:45].mean() for i in range(8)])
 
@@ -41,5 +42,7 @@ def test_written_set_has_kaggle_layout_and_disjoint_splits(tmp_path):
     rows = write_phantom_set(tmp_path, per_class={"train": 2, "test": 1}, size=32)
     assert len(rows) == 6
     assert (tmp_path / "test" / "PNEUMONIA").is_dir()
-    names = {split: {path.rsplit("/", 1)[1] for path, _, s in rows if s == split} for split in ("train", "test")}
+    names = {
+        split: {path.rsplit("/", 1)[1] for path, _, s in rows if s == split} for split in ("train", "test")
+    }
     assert not names["train"] & names["test"]

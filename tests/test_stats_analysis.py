@@ -38,8 +38,13 @@ def make_quality(cells=("x2", "x4"), seed=1) -> pd.DataFrame:
             for metric, center in (("psnr", 28.0), ("ssim", 0.8)):
                 values = center + 0.01 * center * (offset + rng.normal(0, 1, N_IMAGES))
                 rows += [
-                    {"cell": cell, "variant": variant, "image_id": f"img{i:03d}", "metric": metric,
-                     "value": value}
+                    {
+                        "cell": cell,
+                        "variant": variant,
+                        "image_id": f"img{i:03d}",
+                        "metric": metric,
+                        "value": value,
+                    }
                     for i, value in enumerate(values)
                 ]
     return pd.DataFrame(rows)
@@ -62,30 +67,90 @@ def _labels(predictions: pd.DataFrame, cell: str) -> pd.Series:
 def test_analyze_returns_exactly_the_documented_columns(tables):
     assert list(tables) == ["quality", "classification", "paired_tests", "flips", "flipped_images"]
     assert list(tables["quality"].columns) == [
-        "cell", "variant", "metric", "n", "mean", "std", "median", "ci_low", "ci_high", "ci_method"]
+        "cell",
+        "variant",
+        "metric",
+        "n",
+        "mean",
+        "std",
+        "median",
+        "ci_low",
+        "ci_high",
+        "ci_method",
+    ]
     assert list(tables["classification"].columns) == [
-        "cell", "variant", "metric", "n", "estimate", "ci_low", "ci_high", "ci_method"]
+        "cell",
+        "variant",
+        "metric",
+        "n",
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "ci_method",
+    ]
     assert list(tables["paired_tests"].columns) == [
-        "cell", "variant", "reference", "test", "metric", "estimate_variant", "estimate_reference",
-        "difference", "ci_low", "ci_high", "statistic", "p_value", "p_adjusted", "n", "note"]
+        "cell",
+        "variant",
+        "reference",
+        "test",
+        "metric",
+        "estimate_variant",
+        "estimate_reference",
+        "difference",
+        "ci_low",
+        "ci_high",
+        "statistic",
+        "p_value",
+        "p_adjusted",
+        "n",
+        "note",
+    ]
     assert list(tables["flips"].columns) == [
-        "cell", "variant", "n", "n_flips", "flip_rate", "normal_to_pneumonia", "pneumonia_to_normal",
-        "correct_to_wrong", "wrong_to_correct"]
+        "cell",
+        "variant",
+        "n",
+        "n_flips",
+        "flip_rate",
+        "normal_to_pneumonia",
+        "pneumonia_to_normal",
+        "correct_to_wrong",
+        "wrong_to_correct",
+    ]
     assert list(tables["flipped_images"].columns) == [
-        "cell", "variant", "image_id", "label", "prob_hr", "prob_variant", "pred_hr", "pred_variant"]
+        "cell",
+        "variant",
+        "image_id",
+        "label",
+        "prob_hr",
+        "prob_variant",
+        "pred_hr",
+        "pred_variant",
+    ]
 
 
 def test_every_variant_is_paired_with_hr_and_every_other_variant_once(tables):
     tests = tables["paired_tests"]
     for cell in ("x2", "x4"):
         pairs = set(map(tuple, tests.loc[tests["cell"] == cell, ["variant", "reference"]].to_numpy()))
-        assert pairs == {("LR", "HR"), ("srcnn", "HR"), ("edsr", "HR"), ("srcnn", "LR"), ("edsr", "LR"),
-                         ("edsr", "srcnn")}
+        assert pairs == {
+            ("LR", "HR"),
+            ("srcnn", "HR"),
+            ("edsr", "HR"),
+            ("srcnn", "LR"),
+            ("edsr", "LR"),
+            ("edsr", "srcnn"),
+        }
     kinds = tests.groupby(["test", "metric"]).size().to_dict()
     # 2 cells x 6 pairs for prediction tests; image-quality Wilcoxon only for the 3 non-HR pairs.
-    assert kinds == {("mcnemar", "accuracy"): 12, ("delong", "auroc"): 12, ("bootstrap", "accuracy"): 12,
-                     ("bootstrap", "auroc"): 12, ("wilcoxon", "prob"): 12, ("wilcoxon", "psnr"): 6,
-                     ("wilcoxon", "ssim"): 6}
+    assert kinds == {
+        ("mcnemar", "accuracy"): 12,
+        ("delong", "auroc"): 12,
+        ("bootstrap", "accuracy"): 12,
+        ("bootstrap", "auroc"): 12,
+        ("wilcoxon", "prob"): 12,
+        ("wilcoxon", "psnr"): 6,
+        ("wilcoxon", "ssim"): 6,
+    }
 
 
 def test_classification_estimates_match_scikit_learn(tables):
@@ -123,7 +188,8 @@ def test_bootstrap_intervals_bracket_the_estimate(tables):
     assert ((smooth["ci_low"] < smooth["estimate"]) & (smooth["estimate"] < smooth["ci_high"])).all()
     assert set(rows.loc[rows["metric"] == "auroc", "ci_method"]) == {"delong"}
     assert set(rows.loc[rows["metric"].isin(["log_loss", "brier", "ece"]), "ci_method"]) == {
-        "bootstrap-percentile"}
+        "bootstrap-percentile"
+    }
 
 
 def test_mcnemar_and_wilcoxon_rows_match_scipy_on_the_aligned_images(tables):
@@ -147,8 +213,11 @@ def test_image_quality_wilcoxon_compares_per_image_values(tables):
     quality = make_quality()
     rows = quality[(quality["cell"] == "x2") & (quality["metric"] == "psnr")]
     wide = rows.pivot(index="image_id", columns="variant", values="value")
-    row = tables["paired_tests"].set_index(["cell", "variant", "reference", "test", "metric"]).loc[
-        ("x2", "srcnn", "LR", "wilcoxon", "psnr")]
+    row = (
+        tables["paired_tests"]
+        .set_index(["cell", "variant", "reference", "test", "metric"])
+        .loc[("x2", "srcnn", "LR", "wilcoxon", "psnr")]
+    )
     assert row["p_value"] == pytest.approx(stats.wilcoxon(wide["srcnn"], wide["LR"]).pvalue, rel=1e-12)
     assert row["estimate_variant"] == pytest.approx(wide["srcnn"].median())
 
@@ -178,8 +247,10 @@ def test_flips_match_a_count_from_the_merged_table(tables):
     merged["pred"], merged["pred_hr"] = merged["prob"] >= 0.5, merged["prob_hr"] >= 0.5
     flipped = merged[merged["pred"] != merged["pred_hr"]]
     expected = flipped.groupby(["cell", "variant"]).agg(
-        n_flips=("image_id", "size"), normal_to_pneumonia=("pred", "sum"),
-        wrong_to_correct=("pred", lambda s: int((s.astype(int) == flipped.loc[s.index, "label"]).sum())))
+        n_flips=("image_id", "size"),
+        normal_to_pneumonia=("pred", "sum"),
+        wrong_to_correct=("pred", lambda s: int((s.astype(int) == flipped.loc[s.index, "label"]).sum())),
+    )
     flips = tables["flips"].set_index(["cell", "variant"])
     for key, row in expected.iterrows():
         assert flips.loc[key, "n_flips"] == row["n_flips"]

@@ -19,8 +19,13 @@ def test_flip_counts_by_direction_and_effect():
     # a: HR pneumonia (right) -> normal (wrong); b: HR normal (wrong) -> pneumonia (right);
     # c: HR normal (right) -> pneumonia (wrong).
     assert flip_counts(LABELS, PROB_HR, PROB_SR) == {
-        "n": 6, "n_flips": 3, "flip_rate": 0.5, "normal_to_pneumonia": 2, "pneumonia_to_normal": 1,
-        "correct_to_wrong": 2, "wrong_to_correct": 1,
+        "n": 6,
+        "n_flips": 3,
+        "flip_rate": 0.5,
+        "normal_to_pneumonia": 2,
+        "pneumonia_to_normal": 1,
+        "correct_to_wrong": 2,
+        "wrong_to_correct": 1,
     }
 
 

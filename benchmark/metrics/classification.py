@@ -82,7 +82,8 @@ def _recall(labels, probs, threshold, weights, positive: int, name: str) -> floa
     members = (labels == positive).astype(np.float64)
     hits = members * ((probs >= threshold) == labels)
     return _ratio(
-        weights @ hits, weights @ members,
+        weights @ hits,
+        weights @ members,
         f"{name} needs at least one image with label {positive}; got none among {labels.size} images. "
         "Include both normal (0) and pneumonia (1) images.",
     )
@@ -121,7 +122,8 @@ def auroc(labels, probs, *, weights=None) -> float | np.ndarray:
     if len(present) == 1:
         found = f"only label {present[0]} in {labels.size} images"
     return _ratio(
-        area, positive.sum(axis=-1) * negative.sum(axis=-1),
+        area,
+        positive.sum(axis=-1) * negative.sum(axis=-1),
         f"AUROC needs both classes; got {found}. Include both normal (0) and pneumonia (1) images.",
     )
 
@@ -155,5 +157,8 @@ def ece(labels, probs, *, n_bins: int = 10, weights=None) -> float | np.ndarray:
     # gaps[i, b] = prob - label of image i in its bin b, so weights @ gaps sums the gap of each bin.
     gaps = np.zeros((labels.size, n_bins))
     gaps[np.arange(labels.size), bins] = probs - labels
-    return _ratio(np.abs(weights @ gaps).sum(axis=-1), weights.sum(axis=-1),
-                  "Expected weights with a positive sum, got 0.")
+    return _ratio(
+        np.abs(weights @ gaps).sum(axis=-1),
+        weights.sum(axis=-1),
+        "Expected weights with a positive sum, got 0.",
+    )

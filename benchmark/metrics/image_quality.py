@@ -122,7 +122,11 @@ def ssim(
     reference, image = _prepare(reference, image, data_range, crop_border, min_side=window)
     if gaussian_weights:
         value = structural_similarity(
-            reference, image, data_range=data_range, gaussian_weights=True, sigma=1.5,
+            reference,
+            image,
+            data_range=data_range,
+            gaussian_weights=True,
+            sigma=1.5,
             use_sample_covariance=False,
         )
     else:

@@ -18,7 +18,7 @@ Methods (also stated in the tables where a column allows):
   variant, the difference is the median of the per-image differences - not the difference of the
   medians - with a distribution-free order-statistic CI; images with a non-finite value are dropped).
   ``statistic``: McNemar the smaller discordant count, DeLong z, Wilcoxon scipy's signed-rank
-  statistic, bootstrap NaN.  ``p_adjusted`` is Holm's step-down adjustment (statsmodels) within each
+  statistic, bootstrap NaN.  ``p_adjusted`` is Holm's step-down adjustment (``multiplicity.holm``) within each
   (cell, test, metric) family.  ``note`` explains degenerate cases and is empty otherwise.
 - flips / flipped_images: predicted-label changes of each non-HR variant relative to HR's prediction.
 
@@ -30,40 +30,23 @@ Replicates where a metric is undefined (AUROC of a one-class resample) are dropp
 
 from __future__ import annotations
 
-import hashlib
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.multitest import multipletests
 
 from benchmark.errors import UserError
 from benchmark.metrics import classification as cls
+from benchmark.seeding import item_rng
 from benchmark.stats import intervals, paired
-from benchmark.stats.flips import FLIP_COUNTS, flip_counts, flip_mask, predicted_labels
+from benchmark.stats.flips import flip_counts, flip_mask, predicted_labels
 from benchmark.stats.inputs import REFERENCE, PredictionCell, prediction_cells, quality_cells
+from benchmark.stats.multiplicity import holm
+from benchmark.stats.schema import TABLE_COLUMNS
 
-TABLE_COLUMNS = {
-    "quality": ["cell", "variant", "metric", "n", "mean", "std", "median", "ci_low", "ci_high", "ci_method"],
-    "classification": ["cell", "variant", "metric", "n", "estimate", "ci_low", "ci_high", "ci_method"],
-    "paired_tests": [
-        "cell", "variant", "reference", "test", "metric", "estimate_variant", "estimate_reference",
-        "difference", "ci_low", "ci_high", "statistic", "p_value", "p_adjusted", "n", "note",
-    ],
-    "flips": ["cell", "variant", *FLIP_COUNTS],
-    "flipped_images": [
-        "cell", "variant", "image_id", "label", "prob_hr", "prob_variant", "pred_hr", "pred_variant",
-    ],
-}
 WILCOXON_ZERO_METHOD = "pratt"
 ECE_BINS = 10
 BOOTSTRAP_METHOD = "bootstrap-percentile"
-
-
-def _cell_rng(seed: int, cell) -> np.random.Generator:
-    """Generator for one cell from the user seed and a stable (non-salted) hash of the cell name."""
-    digest = hashlib.sha256(str(cell).encode()).digest()
-    return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
 
 
 def _pairs(variants: list[str]) -> list[tuple[str, str]]:
@@ -93,13 +76,20 @@ def _quality_rows(cell, metric: str, wide: pd.DataFrame, confidence: float) -> l
         values = values[np.isfinite(values)]
         low, high = intervals.t_interval(values, confidence=confidence)
         empty = values.size == 0
-        rows.append({
-            "cell": cell, "variant": variant, "metric": metric, "n": values.size,
-            "mean": np.nan if empty else values.mean(),
-            "std": values.std(ddof=1) if values.size > 1 else np.nan,
-            "median": np.nan if empty else np.median(values),
-            "ci_low": low, "ci_high": high, "ci_method": "t",
-        })
+        rows.append(
+            {
+                "cell": cell,
+                "variant": variant,
+                "metric": metric,
+                "n": values.size,
+                "mean": np.nan if empty else values.mean(),
+                "std": values.std(ddof=1) if values.size > 1 else np.nan,
+                "median": np.nan if empty else np.median(values),
+                "ci_low": low,
+                "ci_high": high,
+                "ci_method": "t",
+            }
+        )
     return rows
 
 
@@ -124,16 +114,22 @@ class _CellAnalysis:
         for variant in self.data.variants:
             probs = self.data.probs[variant]
             correct = predicted_labels(probs, self.threshold) == labels
-            for metric, members in (("accuracy", np.ones(labels.size, bool)), ("sensitivity", labels == 1),
-                                    ("specificity", labels == 0)):
+            for metric, members in (
+                ("accuracy", np.ones(labels.size, bool)),
+                ("sensitivity", labels == 1),
+                ("specificity", labels == 0),
+            ):
                 hits, n = int(correct[members].sum()), int(members.sum())
                 low, high = intervals.wilson_interval(hits, n, confidence=self.confidence)
                 rows.append(self._row(variant, metric, n, hits / n, low, high, "wilson"))
             low, high = paired.delong_interval(labels, probs, confidence=self.confidence)
             estimate = cls.auroc(labels, probs)
             rows.append(self._row(variant, "auroc", labels.size, estimate, low, high, "delong"))
-            estimates = {"log_loss": cls.log_loss(labels, probs), "brier": cls.brier(labels, probs),
-                         "ece": cls.ece(labels, probs, n_bins=ECE_BINS)}
+            estimates = {
+                "log_loss": cls.log_loss(labels, probs),
+                "brier": cls.brier(labels, probs),
+                "ece": cls.ece(labels, probs, n_bins=ECE_BINS),
+            }
             for metric, estimate in estimates.items():
                 replicates = self.replicates[variant][metric]
                 low, high = intervals.percentile_interval(replicates, confidence=self.confidence)
@@ -141,8 +137,16 @@ class _CellAnalysis:
         return rows
 
     def _row(self, variant, metric, n, estimate, low, high, method) -> dict:
-        return {"cell": self.cell, "variant": variant, "metric": metric, "n": n, "estimate": float(estimate),
-                "ci_low": low, "ci_high": high, "ci_method": method}
+        return {
+            "cell": self.cell,
+            "variant": variant,
+            "metric": metric,
+            "n": n,
+            "estimate": float(estimate),
+            "ci_low": low,
+            "ci_high": high,
+            "ci_method": method,
+        }
 
     def paired_rows(self, variant: str, reference: str) -> list[dict]:
         labels, n = self.data.labels, self.data.labels.size
@@ -153,70 +157,139 @@ class _CellAnalysis:
 
         accuracy_v = cls.accuracy(labels, probs_v, threshold=self.threshold)
         accuracy_r = cls.accuracy(labels, probs_r, threshold=self.threshold)
-        accuracy_ci = intervals.percentile_interval(rep_v["accuracy"] - rep_r["accuracy"],
-                                                    confidence=self.confidence)
+        accuracy_ci = intervals.percentile_interval(
+            rep_v["accuracy"] - rep_r["accuracy"], confidence=self.confidence
+        )
         correct_v = predicted_labels(probs_v, self.threshold) == labels
         correct_r = predicted_labels(probs_r, self.threshold) == labels
-        rows.append(_test_row(base, "mcnemar", "accuracy", accuracy_v, accuracy_r, accuracy_ci,
-                              paired.mcnemar_test(correct_v, correct_r)))
+        rows.append(
+            _test_row(
+                base,
+                "mcnemar",
+                "accuracy",
+                accuracy_v,
+                accuracy_r,
+                accuracy_ci,
+                paired.mcnemar_test(correct_v, correct_r),
+            )
+        )
 
         delong = paired.delong_test(labels, probs_v, probs_r, confidence=self.confidence)
-        rows.append(_test_row(base, "delong", "auroc", delong.auc_variant, delong.auc_reference,
-                              (delong.ci_low, delong.ci_high),
-                              paired.PairedResult(delong.statistic, delong.p_value, delong.note)))
+        rows.append(
+            _test_row(
+                base,
+                "delong",
+                "auroc",
+                delong.auc_variant,
+                delong.auc_reference,
+                (delong.ci_low, delong.ci_high),
+                paired.PairedResult(delong.statistic, delong.p_value, delong.note),
+            )
+        )
 
-        for metric, estimate_v, estimate_r in (("accuracy", accuracy_v, accuracy_r),
-                                               ("auroc", delong.auc_variant, delong.auc_reference)):
+        for metric, estimate_v, estimate_r in (
+            ("accuracy", accuracy_v, accuracy_r),
+            ("auroc", delong.auc_variant, delong.auc_reference),
+        ):
             differences = rep_v[metric] - rep_r[metric]
             ci = intervals.percentile_interval(differences, confidence=self.confidence)
-            rows.append(_test_row(base, "bootstrap", metric, estimate_v, estimate_r, ci,
-                                  paired.bootstrap_p_value(differences)))
+            rows.append(
+                _test_row(
+                    base,
+                    "bootstrap",
+                    metric,
+                    estimate_v,
+                    estimate_r,
+                    ci,
+                    paired.bootstrap_p_value(differences),
+                )
+            )
 
         rows.append(_wilcoxon_row(base, "prob", probs_v, probs_r, self.confidence))
         return rows
 
     def flip_rows(self, variant: str) -> tuple[dict, list[dict]]:
         labels, prob_hr, prob_v = self.data.labels, self.data.probs[REFERENCE], self.data.probs[variant]
-        summary = {"cell": self.cell, "variant": variant,
-                   **flip_counts(labels, prob_hr, prob_v, threshold=self.threshold)}
+        summary = {
+            "cell": self.cell,
+            "variant": variant,
+            **flip_counts(labels, prob_hr, prob_v, threshold=self.threshold),
+        }
         flipped = np.flatnonzero(flip_mask(prob_hr, prob_v, threshold=self.threshold))
-        images = [{
-            "cell": self.cell, "variant": variant, "image_id": self.data.image_ids[i],
-            "label": int(labels[i]), "prob_hr": float(prob_hr[i]), "prob_variant": float(prob_v[i]),
-            "pred_hr": int(predicted_labels(prob_hr[i], self.threshold)),
-            "pred_variant": int(predicted_labels(prob_v[i], self.threshold)),
-        } for i in flipped]
+        images = [
+            {
+                "cell": self.cell,
+                "variant": variant,
+                "image_id": self.data.image_ids[i],
+                "label": int(labels[i]),
+                "prob_hr": float(prob_hr[i]),
+                "prob_variant": float(prob_v[i]),
+                "pred_hr": int(predicted_labels(prob_hr[i], self.threshold)),
+                "pred_variant": int(predicted_labels(prob_v[i], self.threshold)),
+            }
+            for i in flipped
+        ]
         return summary, images
 
 
-def _test_row(base: dict, test: str, metric: str, estimate_v: float, estimate_r: float,
-              ci: tuple[float, float], result: paired.PairedResult, difference: float | None = None) -> dict:
+def _test_row(
+    base: dict,
+    test: str,
+    metric: str,
+    estimate_v: float,
+    estimate_r: float,
+    ci: tuple[float, float],
+    result: paired.PairedResult,
+    difference: float | None = None,
+) -> dict:
     return {
-        **base, "test": test, "metric": metric, "estimate_variant": float(estimate_v),
+        **base,
+        "test": test,
+        "metric": metric,
+        "estimate_variant": float(estimate_v),
         "estimate_reference": float(estimate_r),
         "difference": float(estimate_v - estimate_r) if difference is None else float(difference),
-        "ci_low": ci[0], "ci_high": ci[1], "statistic": result.statistic, "p_value": result.p_value,
-        "p_adjusted": np.nan, "note": result.note,
+        "ci_low": ci[0],
+        "ci_high": ci[1],
+        "statistic": result.statistic,
+        "p_value": result.p_value,
+        "p_adjusted": np.nan,
+        "note": result.note,
     }
 
 
-def _wilcoxon_row(base: dict, metric: str, values_v: np.ndarray, values_r: np.ndarray,
-                  confidence: float) -> dict:
+def _wilcoxon_row(
+    base: dict, metric: str, values_v: np.ndarray, values_r: np.ndarray, confidence: float
+) -> dict:
     """Wilcoxon row on per-image values; images where either value is non-finite are dropped."""
     finite = np.isfinite(values_v) & np.isfinite(values_r)
     dropped = int((~finite).sum())
     if not finite.any():
-        return _test_row({**base, "n": 0}, "wilcoxon", metric, np.nan, np.nan, (np.nan, np.nan),
-                         paired.PairedResult(np.nan, np.nan, f"all {dropped} images have non-finite values"))
+        return _test_row(
+            {**base, "n": 0},
+            "wilcoxon",
+            metric,
+            np.nan,
+            np.nan,
+            (np.nan, np.nan),
+            paired.PairedResult(np.nan, np.nan, f"all {dropped} images have non-finite values"),
+        )
     differences = values_v[finite] - values_r[finite]
     ci = intervals.median_interval(differences, confidence=confidence)
     result = paired.wilcoxon_test(values_v[finite], values_r[finite], zero_method=WILCOXON_ZERO_METHOD)
-    note = "; ".join(filter(None, [result.note, f"{dropped} images with non-finite values dropped"
-                                   if dropped else ""]))
-    return _test_row({**base, "n": int(finite.sum())}, "wilcoxon", metric, np.median(values_v[finite]),
-                     np.median(values_r[finite]), ci,
-                     paired.PairedResult(result.statistic, result.p_value, note),
-                     difference=np.median(differences))
+    note = "; ".join(
+        filter(None, [result.note, f"{dropped} images with non-finite values dropped" if dropped else ""])
+    )
+    return _test_row(
+        {**base, "n": int(finite.sum())},
+        "wilcoxon",
+        metric,
+        np.median(values_v[finite]),
+        np.median(values_r[finite]),
+        ci,
+        paired.PairedResult(result.statistic, result.p_value, note),
+        difference=np.median(differences),
+    )
 
 
 def _holm(tests: pd.DataFrame) -> pd.DataFrame:
@@ -224,7 +297,7 @@ def _holm(tests: pd.DataFrame) -> pd.DataFrame:
     for _, family in tests.groupby(["cell", "test", "metric"], sort=False):
         valid = family.index[family["p_value"].notna()]
         if len(valid):
-            tests.loc[valid, "p_adjusted"] = multipletests(tests.loc[valid, "p_value"], method="holm")[1]
+            tests.loc[valid, "p_adjusted"] = holm(tests.loc[valid, "p_value"].to_numpy())
     return tests
 
 
@@ -269,7 +342,9 @@ def analyze(
         pairs = _pairs(variants)
         if cell in predicted:
             data = predicted[cell]
-            weights = intervals.bootstrap_weights(data.labels.size, n_bootstrap, _cell_rng(seed, cell))
+            weights = intervals.bootstrap_weights(
+                data.labels.size, n_bootstrap, item_rng(seed, "bootstrap", cell)
+            )
             analysis = _CellAnalysis(cell, data, threshold=threshold, confidence=confidence, weights=weights)
             rows["classification"] += analysis.classification_rows()
             for variant, reference in pairs:
@@ -283,9 +358,11 @@ def analyze(
             for variant, reference in pairs:
                 if variant in wide.columns and reference in wide.columns:
                     base = {"cell": cell, "variant": variant, "reference": reference}
-                    rows["paired_tests"].append(_wilcoxon_row(
-                        base, metric, wide[variant].to_numpy(), wide[reference].to_numpy(), confidence
-                    ))
+                    rows["paired_tests"].append(
+                        _wilcoxon_row(
+                            base, metric, wide[variant].to_numpy(), wide[reference].to_numpy(), confidence
+                        )
+                    )
     tables = {name: pd.DataFrame(rows[name], columns=columns) for name, columns in TABLE_COLUMNS.items()}
     tables["paired_tests"] = _holm(tables["paired_tests"])
     return tables

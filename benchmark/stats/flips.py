@@ -10,7 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 FLIP_COUNTS = (
-    "n", "n_flips", "flip_rate", "normal_to_pneumonia", "pneumonia_to_normal", "correct_to_wrong",
+    "n",
+    "n_flips",
+    "flip_rate",
+    "normal_to_pneumonia",
+    "pneumonia_to_normal",
+    "correct_to_wrong",
     "wrong_to_correct",
 )
 

@@ -165,14 +165,25 @@ def delong_test(
         p_value = 1.0 if difference == 0 else 0.0
         statistic = 0.0 if difference == 0 else float(np.copysign(np.inf, difference))
         return DeLongResult(
-            float(aucs[0]), float(aucs[1]), difference, difference, difference, statistic, p_value,
+            float(aucs[0]),
+            float(aucs[1]),
+            difference,
+            difference,
+            difference,
+            statistic,
+            p_value,
             "zero variance of the AUROC difference (identical rankings)",
         )
     standard_error = np.sqrt(variance)
     low, high = normal_interval(difference, standard_error, confidence=confidence)
     statistic = difference / standard_error
     return DeLongResult(
-        float(aucs[0]), float(aucs[1]), difference, low, high, float(statistic),
+        float(aucs[0]),
+        float(aucs[1]),
+        difference,
+        low,
+        high,
+        float(statistic),
         float(2 * stats.norm.sf(abs(statistic))),
     )
 
