@@ -223,6 +223,13 @@ def _resolve_paths(suite: Suite, base: Path, data_root: Path | None) -> Suite:
     return suite.model_copy(update={"data": data, "sr_models": models, "classifier": classifier})
 
 
+def _where_to_get(path: Path) -> str:
+    from sr_models.weights import where_to_get
+
+    source = where_to_get(path)
+    return f" Get it from {source}" if source else ""
+
+
 def _check_references(suite: Suite, source: Path) -> None:
     """Names and files a suite refers to, checked before any work starts."""
     from benchmark.degradations import check_params
@@ -240,14 +247,13 @@ def _check_references(suite: Suite, source: Path) -> None:
         IMAGE_QUALITY_METRICS.check(metric)
     files = [("data.manifest", suite.data.manifest), ("classifier.weights", suite.classifier.weights)]
     files += [(f"sr_models[{m.name}].weights", m.weights) for m in suite.sr_models]
-    for key, path in files:
-        if path is not None and not path.is_file():
-            from sr_models.weights import where_to_get
-
-            hint = where_to_get(path)
-            raise UserError(
-                f"Suite {source}: {key} file not found: {path}." + (f" Get it from {hint}" if hint else "")
-            )
+    missing = [
+        f"{key} file not found: {path}.{_where_to_get(path)}"
+        for key, path in files
+        if path and not path.is_file()
+    ]
+    if missing:
+        raise UserError(f"Suite {source}:\n  " + "\n  ".join(missing))
     if suite.data.manifest is not None and suite.data.data_root is None:
         raise UserError(
             f"Suite {source} reads real images: give the data root with `--data-root PATH` "

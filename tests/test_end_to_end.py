@@ -87,8 +87,10 @@ def test_rerun_computes_nothing_new(demo_run):
     not (PROJECT_DIR.parent / "shared" / "data" / "kermany-224").is_dir(),
     reason="shared Kermany copy not beside the checkout",
 )
-def test_real_xrays_run_through_the_mini_manifest(tmp_path):
+def test_real_xrays_run_through_the_mini_manifest_and_match_the_stored_baseline(tmp_path, capsys):
     assert main(["run", "--suite", "pneumonia-mini", "--smoke", "--runs-dir", str(tmp_path), "--quiet"]) == 0
     (run,) = (tmp_path / "pneumonia-mini").iterdir()
     summary = json.loads((run / "summary.json").read_text())
     assert summary["synthetic_data"] is False and summary["n_images"]["eval"] == 12
+    baseline = PROJECT_DIR / "data_manifests" / "baselines" / "pneumonia-mini-smoke.json"
+    assert main(["check", str(run), "--baseline", str(baseline)]) == 0, capsys.readouterr().out
