@@ -7,13 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold
 
 from benchmark.cache import Cache, content_key
 from benchmark.config import ClassifierConfig
 from benchmark.errors import UserError
 from benchmark.manifest import sha256_file
 
-CLASSIFIER_VERSION = "1"
+CLASSIFIER_VERSION = "2"  # 2: validation held out by patient
 
 
 def training_recipe(overrides: dict):
@@ -29,10 +30,29 @@ def training_recipe(overrides: dict):
         raise UserError(f"classifier.train: {error}") from None
 
 
+def patient_validation_split(
+    labels: np.ndarray, patients: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation) indices holding out about ``fraction`` of the patients, stratified by label.
+
+    Kermany has several images per patient; a split by image would put one patient's images on both
+    sides and make validation (and early stopping) optimistic.
+    """
+    fewest_patients = min(len(set(patients[labels == label])) for label in (0, 1))
+    if fewest_patients < 2:
+        raise UserError(
+            "A validation split needs at least 2 patients of each class in the training split; "
+            "set classifier.train.validation_fraction: 0 or add training images."
+        )
+    folds = min(max(2, round(1 / fraction)), fewest_patients)
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return next(splitter.split(np.zeros(len(labels)), labels, groups=patients))
+
+
 def classifier_file(
     config: ClassifierConfig,
     *,
-    train_images: Callable[[], tuple[np.ndarray, np.ndarray, list[str]]],
+    train_images: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]],
     train_keys: list[str],
     seed: int,
     cache: Cache,
@@ -40,8 +60,8 @@ def classifier_file(
 ) -> Path:
     """Path of the classifier to evaluate with: the user's file, or a trained one cached by content.
 
-    ``train_keys`` identify the training images (their HR cache keys); ``train_images()`` loads them
-    only when the model has to be trained.
+    ``train_keys`` identify the training images (their HR cache keys); ``train_images()`` loads
+    (images, labels, patient ids) only when the model has to be trained.
     """
     if config.weights is not None:
         return config.weights
@@ -58,10 +78,15 @@ def classifier_file(
     )
 
     def train(temporary: Path) -> None:
-        images, labels, _ = train_images()
+        images, labels, patients = train_images()
+        validation = None
+        if recipe.validation_fraction > 0:
+            fit, held = patient_validation_split(labels, patients, recipe.validation_fraction, seed)
+            images, labels, validation = images[fit], labels[fit], (images[held], labels[held])
         train_classifier(
             images,
             labels,
+            validation=validation,
             recipe=recipe,
             seed=seed,
             out_path=temporary.with_suffix(".keras"),

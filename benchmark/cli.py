@@ -214,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="compare a run's headline numbers with a stored baseline")
     check.add_argument("run_dir", type=Path)
     check.add_argument("--baseline", type=Path, required=True, help="baseline JSON")
-    check.add_argument("--tolerance", type=float, default=1e-3, help="relative (absolute below 1)")
+    check.add_argument("--tolerance", type=float, default=1e-4, help="relative (absolute below 1)")
     check.add_argument(
         "--write-baseline", action="store_true", help="write the baseline from this run"
     )

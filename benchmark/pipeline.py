@@ -84,7 +84,7 @@ class Study:
                 resize_images(self._hr(train.iloc[i : i + 256]).pixels, size)
                 for i in range(0, len(train), 256)
             ]
-            return np.concatenate(chunks), train["label"].to_numpy(), keys
+            return np.concatenate(chunks), train["label"].to_numpy(), train["patient_id"].to_numpy()
 
         path = classifier_setup.classifier_file(
             self.suite.classifier,
