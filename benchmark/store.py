@@ -44,14 +44,14 @@ def new_run_id(suite: Suite) -> str:
     return f"{dt.datetime.now():%Y%m%d-%H%M%S}-{hashlib.sha256(config_hash).hexdigest()[:8]}"
 
 
-def _git_commit() -> str | None:
+def _git(*arguments: str) -> str | None:
     try:
         result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=5
+            ["git", *arguments], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=5
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return result.stdout.strip() or None
+    return result.stdout.strip() if result.returncode == 0 else None
 
 
 def environment(suite: Suite, device: str) -> dict[str, Any]:
@@ -67,7 +67,8 @@ def environment(suite: Suite, device: str) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "device": device,
         "packages": versions,
-        "git_commit": _git_commit(),
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no")),
         "seed": suite.seed,
         "command": sys.argv,
         "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

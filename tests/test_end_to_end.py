@@ -94,3 +94,34 @@ def test_real_xrays_run_through_the_mini_manifest_and_match_the_stored_baseline(
     assert summary["synthetic_data"] is False and summary["n_images"]["eval"] == 12
     baseline = PROJECT_DIR / "data_manifests" / "baselines" / "pneumonia-mini-smoke.json"
     assert main(["check", str(run), "--baseline", str(baseline)]) == 0, capsys.readouterr().out
+
+
+def test_suite_with_official_layout_weights_and_a_user_classifier_file(tmp_path):
+    """`model: realesrgan, weights: ...` (keys under params_ema, as in RealESRGAN_x4plus.pth) and
+    `classifier: {weights: my.keras}` run end to end; nothing is trained."""
+    import torch
+    import yaml
+
+    from classifiers import build_reference_cnn
+    from sr_models.archs.rrdbnet import RRDBNet
+
+    torch.manual_seed(0)
+    net = RRDBNet(num_in_ch=3, num_out_ch=3, scale=4, num_feat=8, num_block=1, num_grow_ch=4)
+    torch.save({"params_ema": net.state_dict()}, tmp_path / "RealESRGAN_tiny.pth")
+    build_reference_cnn(input_size=96).save(tmp_path / "mine.keras")
+    suite = {
+        "name": "weights-given",
+        "data": {"phantoms": {"train_per_class": 2, "test_per_class": 3, "size": 64}, "hr_size": 64},
+        "cells": [{"scenario": "bicubic", "scale": 4}],
+        "sr_models": [{"name": "rg", "model": "realesrgan", "weights": "RealESRGAN_tiny.pth"}],
+        "classifier": {"weights": "mine.keras"},
+        "stats": {"n_bootstrap": 200},
+    }
+    (tmp_path / "suite.yaml").write_text(yaml.safe_dump(suite))
+    runs = tmp_path / "runs"
+    assert main(["run", "--suite", str(tmp_path / "suite.yaml"), "--runs-dir", str(runs), "--quiet"]) == 0
+    (run,) = (runs / "weights-given").iterdir()
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["classifier"]["source"] == "file" and not (runs / ".cache" / "sr-train").exists()
+    predictions = pd.read_parquet(run / "predictions.parquet")
+    assert set(predictions["variant"]) == {"HR", "LR", "rg"}
