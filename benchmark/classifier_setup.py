@@ -65,7 +65,7 @@ def classifier_file(
     """
     if config.weights is not None:
         return config.weights
-    from classifiers import train_classifier
+    from classifiers import history_path, train_classifier
 
     recipe = training_recipe(config.train)
     key = content_key(
@@ -89,12 +89,11 @@ def classifier_file(
             validation=validation,
             recipe=recipe,
             seed=seed,
-            out_path=temporary.with_suffix(".keras"),
+            out_path=temporary,
             input_size=config.input_size,
             progress=progress,
         )
-        temporary.with_suffix(".keras").replace(temporary)
-        temporary.with_suffix(".history.csv").replace(cache.path("classifier", key, ".history.csv"))
+        history_path(temporary).replace(history_path(cache.path("classifier", key, ".keras")))
 
     return cache.file("classifier", key, ".keras", train)
 

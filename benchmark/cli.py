@@ -215,9 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("run_dir", type=Path)
     check.add_argument("--baseline", type=Path, required=True, help="baseline JSON")
     check.add_argument("--tolerance", type=float, default=1e-4, help="relative (absolute below 1)")
-    check.add_argument(
-        "--write-baseline", action="store_true", help="write the baseline from this run"
-    )
+    check.add_argument("--write-baseline", action="store_true", help="write the baseline from this run")
     check.set_defaults(handler=_cmd_check)
     return parser
 

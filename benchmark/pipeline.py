@@ -70,6 +70,7 @@ class Study:
         return images.pixels, list(train.loc[order, "sha256"])
 
     def _classifier(self, dataset: Dataset):
+        from classifiers import history_path
         from classifiers.preprocessing import resize_images
 
         train = dataset.split(self.suite.data.train_split)
@@ -94,7 +95,7 @@ class Study:
             cache=self.cache,
             progress=self.options.progress,
         )
-        history = path.with_suffix(".history.csv")
+        history = history_path(path)
         if history.is_file():
             (self.store.directory / "classifier").mkdir(exist_ok=True)
             shutil.copyfile(history, self.store.directory / "classifier" / "history.csv")

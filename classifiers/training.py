@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +10,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 
+from benchmark.atomic import atomic_path
 from classifiers.model import build_reference_cnn
 from classifiers.preprocessing import resize_images, to_channels, validate_images
 from classifiers.recipe import TrainingRecipe
@@ -94,21 +92,6 @@ class _Batches(keras.utils.PyDataset):
     def on_epoch_end(self) -> None:
         if self.rng is not None:
             self.order = self.rng.permutation(len(self.images))
-
-
-def _write_atomically(path: Path, write: Callable[[str], object]) -> None:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it onto ``path``.
-
-    A crash mid-write leaves the previous ``path`` (or none), never a truncated file.
-    """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def train_classifier(
@@ -225,6 +208,8 @@ def train_classifier(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     table = pd.DataFrame(history.history)
     table.insert(0, "epoch", np.arange(1, len(table) + 1))
-    _write_atomically(history_path(out_path), lambda tmp: table.to_csv(tmp, index=False))
-    _write_atomically(out_path, model.save)
+    with atomic_path(history_path(out_path)) as temporary:
+        table.to_csv(temporary, index=False)
+    with atomic_path(out_path) as temporary:
+        model.save(temporary)
     return out_path

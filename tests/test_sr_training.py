@@ -166,7 +166,7 @@ def test_perceptual_loss_trains_with_local_vgg_weights(tmp_path):
 
 def test_degradation_of_the_wrong_size_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"\(8, 8\)"):
-        _train("srgan", tmp_path, degrade=lambda hr, rng: hr[::2, ::2])
+        _train("esrgan", tmp_path, degrade=lambda hr, rng: hr[::2, ::2])
 
 
 def test_model_must_match_the_preset_family(tmp_path):
