@@ -12,7 +12,7 @@ from benchmark.cache import Cache, content_key
 from benchmark.config import DataConfig
 from benchmark.phantoms import write_phantom_set
 
-PHANTOM_VERSION = "1"
+PHANTOM_VERSION = "2"
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ def _consolidations(y, x, lungs: np.ndarray, rng: np.random.Generator) -> np.nda
         region = np.exp(-_ellipse(y, x, cy, cx, rng.uniform(0.07, 0.14), rng.uniform(0.05, 0.1)))
         texture = ndimage.gaussian_filter(rng.standard_normal((size, size)), sigma=size / 50)
         patches = np.clip(texture / texture.std() + 0.8, 0, None)
-        opacity += region * patches * rng.uniform(0.2, 0.3)
+        opacity += region * patches * rng.uniform(0.3, 0.45)
     return ndimage.gaussian_filter(opacity * lungs, sigma=size / 200)
 
 

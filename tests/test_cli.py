@@ -87,8 +87,27 @@ def test_train_sr_writes_weights_that_load_as_an_upscaler(tmp_path, capsys):
     overrides = tmp_path / "short.yaml"
     overrides.write_text("pretrain_steps: 2\ngan_steps: 2\n")
     out = tmp_path / "esrgan"
-    assert main(["train-sr", "--model", "esrgan", "--preset", "tiny-esrgan", "--config", str(overrides),
-                 "--hr-size", "64", "--max-images", "4", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train-sr",
+                "--model",
+                "esrgan",
+                "--preset",
+                "tiny-esrgan",
+                "--config",
+                str(overrides),
+                "--hr-size",
+                "64",
+                "--max-images",
+                "4",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "Weights:" in capsys.readouterr().out
     history = (out / "history.csv").read_text().splitlines()
     assert history[0].startswith("step,stage") and len(history) > 1
@@ -99,8 +118,24 @@ def test_train_sr_writes_weights_that_load_as_an_upscaler(tmp_path, capsys):
 def test_train_sr_with_perceptual_loss_and_no_vgg_file_says_what_to_do(tmp_path, capsys):
     overrides = tmp_path / "percep.yaml"
     overrides.write_text("perceptual_weight: 1.0\npretrain_steps: 1\ngan_steps: 1\n")
-    code = main(["train-sr", "--model", "esrgan", "--preset", "tiny-esrgan", "--config", str(overrides),
-                 "--hr-size", "64", "--max-images", "2", "--out", str(tmp_path / "o"), "--quiet"])
+    code = main(
+        [
+            "train-sr",
+            "--model",
+            "esrgan",
+            "--preset",
+            "tiny-esrgan",
+            "--config",
+            str(overrides),
+            "--hr-size",
+            "64",
+            "--max-images",
+            "2",
+            "--out",
+            str(tmp_path / "o"),
+            "--quiet",
+        ]
+    )
     assert code == 2
     assert "vgg19" in capsys.readouterr().err.lower()
 
