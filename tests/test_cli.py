@@ -81,62 +81,28 @@ def test_manifest_build_then_verify(tmp_path, capsys):
     assert "OK: 4 files" in capsys.readouterr().out
 
 
+def train_sr(tmp_path, overrides: str, max_images: int) -> int:
+    """`train-sr` of the tiny ESRGAN preset on phantoms, with preset overrides from a YAML file."""
+    config = tmp_path / "overrides.yaml"
+    config.write_text(overrides)
+    arguments = ["--model", "esrgan", "--preset", "tiny-esrgan", "--config", str(config), "--hr-size", "64"]
+    out = ["--max-images", str(max_images), "--out", str(tmp_path / "esrgan"), "--quiet"]
+    return main(["train-sr", *arguments, *out])
+
+
 def test_train_sr_writes_weights_that_load_as_an_upscaler(tmp_path, capsys):
     from sr_models import load_upscaler
 
-    overrides = tmp_path / "short.yaml"
-    overrides.write_text("pretrain_steps: 2\ngan_steps: 2\n")
-    out = tmp_path / "esrgan"
-    assert (
-        main(
-            [
-                "train-sr",
-                "--model",
-                "esrgan",
-                "--preset",
-                "tiny-esrgan",
-                "--config",
-                str(overrides),
-                "--hr-size",
-                "64",
-                "--max-images",
-                "4",
-                "--out",
-                str(out),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert train_sr(tmp_path, "pretrain_steps: 2\ngan_steps: 2\n", max_images=4) == 0
     assert "Weights:" in capsys.readouterr().out
-    history = (out / "history.csv").read_text().splitlines()
+    history = (tmp_path / "esrgan" / "history.csv").read_text().splitlines()
     assert history[0].startswith("step,stage") and len(history) > 1
-    upscaler = load_upscaler("esrgan", 4, out / "weights.pth", device="cpu")
+    upscaler = load_upscaler("esrgan", 4, tmp_path / "esrgan" / "weights.pth", device="cpu")
     assert upscaler.upscale(np.zeros((1, 8, 8), np.float32)).shape == (1, 32, 32)
 
 
 def test_train_sr_with_perceptual_loss_and_no_vgg_file_says_what_to_do(tmp_path, capsys):
-    overrides = tmp_path / "percep.yaml"
-    overrides.write_text("perceptual_weight: 1.0\npretrain_steps: 1\ngan_steps: 1\n")
-    code = main(
-        [
-            "train-sr",
-            "--model",
-            "esrgan",
-            "--preset",
-            "tiny-esrgan",
-            "--config",
-            str(overrides),
-            "--hr-size",
-            "64",
-            "--max-images",
-            "2",
-            "--out",
-            str(tmp_path / "o"),
-            "--quiet",
-        ]
-    )
-    assert code == 2
+    assert train_sr(tmp_path, "perceptual_weight: 1.0\npretrain_steps: 1\ngan_steps: 1\n", max_images=2) == 2
     assert "vgg19" in capsys.readouterr().err.lower()
 
 
