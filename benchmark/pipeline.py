@@ -63,11 +63,12 @@ class Study:
     def _hr(self, table: pd.DataFrame) -> stages.Images:
         return stages.load_hr(table, self.suite.data.hr_size, self.cache, progress=self.options.progress)
 
-    def _train_hr_subset(self, train: pd.DataFrame, count: int) -> tuple[np.ndarray, list[str]]:
-        """``count`` train images, alternating classes so both are represented."""
-        order = train.groupby("label", sort=False).cumcount().sort_values(kind="stable").index[:count]
-        images = self._hr(train.loc[order])
-        return images.pixels, list(train.loc[order, "sha256"])
+    @staticmethod
+    def _alternating(table: pd.DataFrame, count: int) -> pd.DataFrame:
+        """The first ``count`` rows taking the classes in turn, so both are represented."""
+        return table.loc[
+            table.groupby("label", sort=False).cumcount().sort_values(kind="stable").index[:count]
+        ]
 
     def _classifier(self, dataset: Dataset):
         from classifiers import history_path
@@ -116,10 +117,12 @@ class Study:
                 continue
             weights = entry.weights
             if entry.train is not None:
+                subset = self._alternating(train, entry.train.max_images)
                 weights = sr_setup.trained_weights(
                     entry,
                     scale,
-                    train_hr=lambda n: self._train_hr_subset(train, n),
+                    image_shas=list(subset["sha256"]),
+                    load_images=lambda subset=subset: self._hr(subset).pixels,
                     seed=self.suite.seed,
                     cache=self.cache,
                     device=self.device,
@@ -147,8 +150,7 @@ class Study:
     # -- evaluation ---------------------------------------------------------------------------------
     def _examples(self, cell_label: str, table: pd.DataFrame, variants: list[stages.Images]) -> list[dict]:
         """Image strips (HR, LR, each SR) for the first images of each class in this cell."""
-        count = self.suite.examples_per_cell
-        chosen = table.groupby("label", sort=False).cumcount().sort_values(kind="stable").index[:count]
+        chosen = self._alternating(table, self.suite.examples_per_cell).index
         entries = []
         for index in chosen:
             images = {}

@@ -25,25 +25,28 @@ def trained_weights(
     entry: SRModelConfig,
     scale: int,
     *,
-    train_hr: Callable[[int], tuple[np.ndarray, list[str]]],
+    image_shas: list[str],
+    load_images: Callable[[], np.ndarray],
     seed: int,
     cache: Cache,
     device: str,
     progress: bool,
 ) -> Path:
-    """Train ``entry`` at ``scale`` (or reuse the cached result); the work dir doubles as the resume point."""
+    """Train ``entry`` at ``scale`` (or reuse the cached result); the work dir doubles as the resume point.
+
+    ``image_shas`` identify the HR training images; ``load_images()`` loads them only if training runs.
+    """
     from sr_models.presets import resolve_preset
     from sr_models.training import train_upscaler
 
     preset = resolve_preset(entry.train.preset, entry.train.overrides)
-    images, shas = train_hr(entry.train.max_images)
     key = content_key(
         "sr-train",
         SR_TRAIN_VERSION,
         model=entry.model,
         scale=scale,
         preset=repr(preset),
-        images=shas,
+        images=image_shas,
         seed=seed,
         vgg=entry.train.vgg_weights and sha256_file(entry.train.vgg_weights),
     )
@@ -55,7 +58,7 @@ def trained_weights(
             entry.model,
             scale,
             preset=preset,
-            hr_images=images,
+            hr_images=load_images(),
             degrade=training_degradation(scenario, params, scale),
             seed=seed,
             work_dir=work_dir,
