@@ -75,10 +75,7 @@ class Study:
         from classifiers.preprocessing import resize_images
 
         train = dataset.split(self.suite.data.train_split)
-        keys = [
-            content_key("hr", stages.VERSIONS["hr"], sha256=s, size=self.suite.data.hr_size)
-            for s in train["sha256"]
-        ]
+        keys = stages.hr_keys(train["sha256"], self.suite.data.hr_size)
         size = (self.suite.classifier.input_size,) * 2
 
         def train_images():

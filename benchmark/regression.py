@@ -46,7 +46,8 @@ def compare(run_dir: Path, baseline_path: Path, *, tolerance: float) -> list[str
     """Every difference beyond ``tolerance`` (relative, or absolute below 1) as a readable line."""
     if not baseline_path.is_file():
         raise UserError(
-            f"Baseline not found: {baseline_path}. Write one with `check RUN --write-baseline FILE`."
+            f"Baseline not found: {baseline_path}. "
+            "Write one with `check RUN --baseline FILE --write-baseline`."
         )
     baseline = json.loads(baseline_path.read_text())
     actual = headline_numbers(Path(run_dir) / "summary.json")

@@ -33,9 +33,14 @@ class Images:
     keys: list[str]
 
 
+def hr_keys(shas, size: int) -> list[str]:
+    """Cache keys of the HR references of images with these sha256 checksums at ``size``."""
+    return [content_key("hr", VERSIONS["hr"], sha256=sha, size=size) for sha in shas]
+
+
 def load_hr(table: pd.DataFrame, size: int, cache: Cache, *, progress: bool) -> Images:
     """HR references: each image read once and resized to ``size`` x ``size``."""
-    keys = [content_key("hr", VERSIONS["hr"], sha256=sha, size=size) for sha in table["sha256"]]
+    keys = hr_keys(table["sha256"], size)
     paths = list(table["path"])
     pixels = cache.arrays(
         "hr",
