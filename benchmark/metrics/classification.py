@@ -17,6 +17,7 @@ drop degenerate bootstrap replicates.
 from __future__ import annotations
 
 import numpy as np
+from sklearn.metrics import roc_curve
 
 # scikit-learn's log_loss clips probabilities to the float64 machine epsilon; so do we.
 _LOG_LOSS_EPS = np.finfo(np.float64).eps
@@ -99,14 +100,56 @@ def specificity(labels, probs, *, threshold: float = 0.5, weights=None) -> float
     return _recall(labels, probs, threshold, weights, 0, "specificity")
 
 
-def auroc(labels, probs, *, weights=None) -> float | np.ndarray:
-    """Area under the ROC curve in [0, 1]: P(positive outscores negative), ties counting one half.
-
-    Computed with one sort of ``probs`` for all weight rows: per group of tied scores, the weight of
-    positives times (weight of negatives scored lower + half the tied negatives).
-    """
+def _confusion(labels, probs, threshold, weights) -> dict[str, float | np.ndarray]:
+    """Weighted true/false positive/negative counts at ``prob >= threshold``."""
     labels, probs, weights = _check(labels, probs, weights)
-    order = np.argsort(probs, kind="stable")
+    predicted = (probs >= threshold).astype(np.float64)
+    return {
+        "tp": weights @ (predicted * labels),
+        "fp": weights @ (predicted * (1 - labels)),
+        "tn": weights @ ((1 - predicted) * (1 - labels)),
+        "fn": weights @ ((1 - predicted) * labels),
+    }
+
+
+def confusion_counts(labels, probs, *, threshold: float = 0.5) -> dict[str, int]:
+    """Confusion matrix as ``{"tp", "fp", "tn", "fn"}`` image counts, pneumonia (1) the positive class."""
+    return {name: int(round(float(count))) for name, count in _confusion(labels, probs, threshold, None).items()}
+
+
+def ppv(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
+    """Positive predictive value (precision): fraction of images called pneumonia that have label 1."""
+    counts = _confusion(labels, probs, threshold, weights)
+    return _ratio(
+        counts["tp"],
+        counts["tp"] + counts["fp"],
+        f"PPV needs at least one image with prob >= {threshold}; got none. Report it as undefined.",
+    )
+
+
+def npv(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
+    """Negative predictive value: fraction of images called normal that have label 0."""
+    counts = _confusion(labels, probs, threshold, weights)
+    return _ratio(
+        counts["tn"],
+        counts["tn"] + counts["fn"],
+        f"NPV needs at least one image with prob < {threshold}; got none. Report it as undefined.",
+    )
+
+
+def f1(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
+    """F1 score of the pneumonia class: ``2 TP / (2 TP + FP + FN)``."""
+    counts = _confusion(labels, probs, threshold, weights)
+    return _ratio(
+        2 * counts["tp"],
+        2 * counts["tp"] + counts["fp"] + counts["fn"],
+        "F1 needs a pneumonia image or a pneumonia prediction; got neither.",
+    )
+
+
+def _tied_groups(probs: np.ndarray, labels: np.ndarray, weights: np.ndarray, descending: bool):
+    """Per group of tied scores (in score order), the weight of positives and of negatives: (..., G)."""
+    order = np.argsort(-probs if descending else probs, kind="stable")
     sorted_probs, sorted_weights = probs[order], weights[..., order]
     positive = sorted_weights * labels[order]
     negative = sorted_weights - positive
@@ -115,6 +158,17 @@ def auroc(labels, probs, *, weights=None) -> float | np.ndarray:
         starts = np.flatnonzero(np.r_[True, ~tied])
         positive = np.add.reduceat(positive, starts, axis=-1)
         negative = np.add.reduceat(negative, starts, axis=-1)
+    return positive, negative
+
+
+def auroc(labels, probs, *, weights=None) -> float | np.ndarray:
+    """Area under the ROC curve in [0, 1]: P(positive outscores negative), ties counting one half.
+
+    Computed with one sort of ``probs`` for all weight rows: per group of tied scores, the weight of
+    positives times (weight of negatives scored lower + half the tied negatives).
+    """
+    labels, probs, weights = _check(labels, probs, weights)
+    positive, negative = _tied_groups(probs, labels, weights, descending=False)
     below = np.cumsum(negative, axis=-1) - negative
     area = (positive * (below + 0.5 * negative)).sum(axis=-1)
     present = np.unique(labels).astype(int).tolist()
@@ -126,6 +180,43 @@ def auroc(labels, probs, *, weights=None) -> float | np.ndarray:
         positive.sum(axis=-1) * negative.sum(axis=-1),
         f"AUROC needs both classes; got {found}. Include both normal (0) and pneumonia (1) images.",
     )
+
+
+def auprc(labels, probs, *, weights=None) -> float | np.ndarray:
+    """Area under the precision-recall curve as average precision, in [0, 1].
+
+    ``sum_k (R_k - R_{k-1}) P_k`` over the distinct score thresholds from high to low (tied scores one
+    step), exactly scikit-learn's ``average_precision_score``: no interpolation, no trapezoid.
+    """
+    labels, probs, weights = _check(labels, probs, weights)
+    positive, negative = _tied_groups(probs, labels, weights, descending=True)
+    true_positives = np.cumsum(positive, axis=-1)
+    called = true_positives + np.cumsum(negative, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(called > 0, true_positives / np.where(called > 0, called, 1.0), 0.0)
+    return _ratio(
+        (positive * precision).sum(axis=-1),
+        positive.sum(axis=-1),
+        "AUPRC needs at least one pneumonia image (label 1); got none. Include both classes.",
+    )
+
+
+def youden_threshold(labels, probs) -> float:
+    """Threshold maximising Youden's J = sensitivity + specificity - 1 for ``prob >= threshold``.
+
+    Candidates are the observed scores (scikit-learn's ``roc_curve`` with every point kept); ties in J
+    go to the highest threshold.  Needs both classes.
+    """
+    labels, probs, _ = _check(labels, probs, None)
+    if np.unique(labels).size < 2:
+        raise ValueError(
+            f"Youden's threshold needs both classes; got only label {int(labels[0])} in {labels.size} "
+            "images. Include both normal (0) and pneumonia (1) images."
+        )
+    false_positive_rate, true_positive_rate, thresholds = roc_curve(labels, probs, drop_intermediate=False)
+    finite = np.isfinite(thresholds)  # the first point (threshold inf) predicts nothing positive
+    youden = np.where(finite, true_positive_rate - false_positive_rate, -np.inf)
+    return float(thresholds[int(np.argmax(youden))])
 
 
 def log_loss(labels, probs, *, weights=None) -> float | np.ndarray:

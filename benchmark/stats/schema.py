@@ -1,28 +1,46 @@
 """Column schemas of the summary tables, shared by the analysis that fills them and the report."""
 
-from benchmark.stats.flips import FLIP_COUNTS
+from benchmark.stats.flips import FLIP_COUNTS, FLIP_RATES
 
 TABLE_COLUMNS = {
     "quality": ["cell", "variant", "metric", "n", "mean", "std", "median", "ci_low", "ci_high", "ci_method"],
-    "classification": ["cell", "variant", "metric", "n", "estimate", "ci_low", "ci_high", "ci_method"],
+    "classification": [
+        "cell",
+        "variant",
+        "metric",
+        "threshold",
+        "threshold_value",
+        "n",
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "ci_method",
+    ],
+    "confusion": ["cell", "variant", "threshold", "threshold_value", "n", "tp", "fp", "tn", "fn"],
     "paired_tests": [
         "cell",
         "variant",
         "reference",
         "test",
         "metric",
+        "threshold",
+        "method",
         "estimate_variant",
         "estimate_reference",
         "difference",
         "ci_low",
         "ci_high",
         "statistic",
+        "effect_size",
         "p_value",
         "p_adjusted",
+        "p_adjusted_bh",
+        "only_variant_correct",
+        "only_reference_correct",
         "n",
         "note",
     ],
-    "flips": ["cell", "variant", *FLIP_COUNTS],
+    "flips": ["cell", "variant", "threshold", *FLIP_COUNTS, *FLIP_RATES],
     "flipped_images": [
         "cell",
         "variant",
