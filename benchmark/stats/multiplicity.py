@@ -22,12 +22,19 @@ METHODS = {"holm": "holm", "bh": "fdr_bh"}
 
 @contextmanager
 def frozen_heap() -> Iterator[None]:
-    """Keep the objects that exist now out of any garbage collection inside the block."""
-    gc.freeze()
+    """Keep the objects that exist now out of any garbage collection inside the block.
+
+    If something else has already frozen the heap, it is left as it is (``gc.unfreeze`` would undo that
+    freeze too).
+    """
+    owner = gc.get_freeze_count() == 0
+    if owner:
+        gc.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()
+        if owner:
+            gc.unfreeze()
 
 
 def adjust(p_values: np.ndarray, method: str) -> np.ndarray:
