@@ -48,10 +48,10 @@ def test_adjust_families_adjusts_each_family_alone_and_skips_nan():
         }
     )
     adjusted = adjust_families(tests, ["family"], {"holm": "holm", "bh": "bh"})
-    for family, methods in (("a", [0, 1]), ("b", [3, 4, 5])):
-        p = tests.loc[methods, "p_value"].to_numpy()
-        np.testing.assert_allclose(adjusted.loc[methods, "holm"], multipletests(p, method="holm")[1])
-        np.testing.assert_allclose(adjusted.loc[methods, "bh"], multipletests(p, method="fdr_bh")[1])
+    for rows in ([0, 1], [3, 4, 5]):
+        p = tests.loc[rows, "p_value"].to_numpy()
+        np.testing.assert_allclose(adjusted.loc[rows, "holm"], multipletests(p, method="holm")[1])
+        np.testing.assert_allclose(adjusted.loc[rows, "bh"], multipletests(p, method="fdr_bh")[1])
     assert np.isnan(adjusted.loc[2, "holm"]) and np.isnan(adjusted.loc[2, "bh"])
     assert "holm" not in tests.columns  # the input is not modified
 

@@ -114,7 +114,9 @@ def _confusion(labels, probs, threshold, weights) -> dict[str, float | np.ndarra
 
 def confusion_counts(labels, probs, *, threshold: float = 0.5) -> dict[str, int]:
     """Confusion matrix as ``{"tp", "fp", "tn", "fn"}`` image counts, pneumonia (1) the positive class."""
-    return {name: int(round(float(count))) for name, count in _confusion(labels, probs, threshold, None).items()}
+    return {
+        name: int(round(float(count))) for name, count in _confusion(labels, probs, threshold, None).items()
+    }
 
 
 def ppv(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:

@@ -44,10 +44,10 @@ def score_metric(metric: str, labels, probs, weights=None):
     return getattr(cls, metric)(labels, probs, weights=weights)
 
 
-def _defined(compute) -> float:
-    """The metric's value, or NaN where it is undefined on this sample (e.g. PPV with no positive call)."""
+def _defined(metric_function, *arguments) -> float:
+    """``metric_function(*arguments)``, or NaN where it is undefined (e.g. PPV with no positive call)."""
     try:
-        return float(compute())
+        return float(metric_function(*arguments))
     except ValueError:
         return float("nan")
 
@@ -120,7 +120,7 @@ class CellAnalysis:
             for threshold in self.thresholds:
                 predicted = predicted_labels(probs, threshold.value)
                 for metric in THRESHOLD_METRICS:
-                    estimate = _defined(lambda m=metric: threshold_metric(m, labels, probs, threshold.value))
+                    estimate = _defined(threshold_metric, metric, labels, probs, threshold.value)
                     replicates = self.replicates[variant, threshold.name, metric]
                     n = _fraction_of(metric, labels, predicted)
                     rows.append(self._row(variant, metric, n, estimate, replicates, threshold))
@@ -211,7 +211,12 @@ class CellAnalysis:
             "variant": variant,
             "threshold": fixed.name,
             **flip_summary(
-                labels, prob_hr, prob_v, threshold=fixed.value, weights=self.weights, confidence=self.confidence
+                labels,
+                prob_hr,
+                prob_v,
+                threshold=fixed.value,
+                weights=self.weights,
+                confidence=self.confidence,
             ),
         }
         flipped = np.flatnonzero(flip_mask(prob_hr, prob_v, threshold=fixed.value))
@@ -267,7 +272,9 @@ def paired_row(
     }
 
 
-def wilcoxon_row(base: dict, metric: str, values_v: np.ndarray, values_r: np.ndarray, confidence: float) -> dict:
+def wilcoxon_row(
+    base: dict, metric: str, values_v: np.ndarray, values_r: np.ndarray, confidence: float
+) -> dict:
     """Wilcoxon row on per-image values; images where either value is non-finite are dropped."""
     finite = np.isfinite(values_v) & np.isfinite(values_r)
     dropped = int((~finite).sum())
@@ -297,4 +304,3 @@ def wilcoxon_row(base: dict, metric: str, values_v: np.ndarray, values_r: np.nda
         paired.PairedResult(result.statistic, result.p_value, note, result.method, result.effect_size),
         difference=np.median(differences),
     )
-

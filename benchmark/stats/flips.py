@@ -116,7 +116,9 @@ def flip_summary(
     )
     for name, count in (("harmful", counts["correct_to_wrong"]), ("helpful", counts["wrong_to_correct"])):
         summary[f"{name}_rate"] = count / n
-        summary[f"{name}_ci_low"], summary[f"{name}_ci_high"] = wilson_interval(count, n, confidence=confidence)
+        summary[f"{name}_ci_low"], summary[f"{name}_ci_high"] = wilson_interval(
+            count, n, confidence=confidence
+        )
     change = np.abs(np.asarray(prob_variant, np.float64) - np.asarray(prob_hr, np.float64))
     summary["mean_abs_prob_change"] = float(change.mean())
     replicates = (weights @ change) / weights.sum(axis=1)

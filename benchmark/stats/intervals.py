@@ -92,7 +92,9 @@ def bootstrap_weights(n: int, n_bootstrap: int, rng: np.random.Generator) -> np.
     return rng.multinomial(n, np.full(n, 1.0 / n), size=n_bootstrap).astype(np.float64)
 
 
-def stratified_bootstrap_weights(labels: np.ndarray, n_bootstrap: int, rng: np.random.Generator) -> np.ndarray:
+def stratified_bootstrap_weights(
+    labels: np.ndarray, n_bootstrap: int, rng: np.random.Generator
+) -> np.ndarray:
     """(n_bootstrap, n) stratified bootstrap counts: each class resampled within itself.
 
     Every replicate keeps the observed number of pneumonia and normal images, so no replicate lacks a
