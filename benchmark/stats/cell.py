@@ -16,10 +16,10 @@ from benchmark.metrics import classification as cls
 from benchmark.stats import intervals, paired
 from benchmark.stats.flips import flip_mask, flip_summary, predicted_labels
 from benchmark.stats.inputs import REFERENCE, PredictionCell
+from benchmark.stats.schema import YOUDEN_THRESHOLD
 
 ECE_BINS = 10
 BOOTSTRAP_METHOD = "stratified-bootstrap-percentile"
-YOUDEN = "youden-hr"
 THRESHOLD_METRICS = ("accuracy", "sensitivity", "specificity", "ppv", "npv", "f1")
 SCORE_METRICS = ("auroc", "auprc", "log_loss", "brier", "ece")
 PAIRED_BOOTSTRAP_METRICS = ("accuracy", "sensitivity", "specificity", "brier", "auroc")
@@ -79,7 +79,10 @@ class CellAnalysis:
         self.cell, self.data, self.confidence, self.weights = cell, data, confidence, weights
         self.fixed = Threshold(f"{threshold:g}", float(threshold))
         hr_probs = data.probs[REFERENCE]
-        self.thresholds = (self.fixed, Threshold(YOUDEN, cls.youden_threshold(data.labels, hr_probs)))
+        self.thresholds = (
+            self.fixed,
+            Threshold(YOUDEN_THRESHOLD, cls.youden_threshold(data.labels, hr_probs)),
+        )
 
     @cached_property
     def replicates(self) -> dict[tuple[str, str, str], np.ndarray]:
