@@ -155,6 +155,17 @@ def test_delong_auc_is_the_mann_whitney_u_statistic(scored):
         assert auc == pytest.approx(u / (np.sum(labels == 1) * np.sum(labels == 0)), rel=1e-12)
 
 
+def test_delong_auc_matches_hanley_and_mcneil_1982_rating_example():
+    """Hanley & McNeil (1982), Radiology 143:29, Table 1: five-point ratings of 58 normal and 51 abnormal
+    CT images; the Wilcoxon area is 0.893.  (Their SE, 0.032, uses their exponential approximation,
+    not DeLong's variance, so only the area is compared.)"""
+    normal = np.repeat([1, 2, 3, 4, 5], [33, 6, 6, 11, 2])
+    abnormal = np.repeat([1, 2, 3, 4, 5], [3, 2, 2, 11, 33])
+    labels = np.r_[np.zeros(58), np.ones(51)].astype(int)
+    aucs, _ = paired.delong_covariance(labels, np.r_[normal, abnormal][None, :].astype(float))
+    assert aucs[0] == pytest.approx(0.893, abs=5e-4)
+
+
 def test_delong_needs_two_images_of_each_class():
     with pytest.raises(ValueError, match="at least 2 images of each class, got 1 with label 1"):
         paired.delong_covariance(np.array([1, 0, 0, 0]), np.array([[0.9, 0.1, 0.2, 0.3]]))

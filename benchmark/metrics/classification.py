@@ -72,32 +72,41 @@ def _weighted_mean(per_image: np.ndarray, weights: np.ndarray) -> float | np.nda
     return _ratio(weights @ per_image, weights.sum(axis=-1), "Expected weights with a positive sum, got 0.")
 
 
-def accuracy(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
-    """Fraction of images with ``(prob >= threshold) == label``, in [0, 1]."""
-    labels, probs, weights = _check(labels, probs, weights)
-    return _weighted_mean(((probs >= threshold) == labels).astype(np.float64), weights)
-
-
-def _recall(labels, probs, threshold, weights, positive: int, name: str) -> float | np.ndarray:
-    labels, probs, weights = _check(labels, probs, weights)
-    members = (labels == positive).astype(np.float64)
-    hits = members * ((probs >= threshold) == labels)
-    return _ratio(
-        weights @ hits,
-        weights @ members,
-        f"{name} needs at least one image with label {positive}; got none among {labels.size} images. "
-        "Include both normal (0) and pneumonia (1) images.",
-    )
-
-
-def sensitivity(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
-    """True-positive rate: fraction of pneumonia images (label 1) with ``prob >= threshold``."""
-    return _recall(labels, probs, threshold, weights, 1, "sensitivity")
-
-
-def specificity(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
-    """True-negative rate: fraction of normal images (label 0) with ``prob < threshold``."""
-    return _recall(labels, probs, threshold, weights, 0, "specificity")
+THRESHOLD_METRICS = ("accuracy", "sensitivity", "specificity", "ppv", "npv", "f1")
+_BOTH_CLASSES = "Include both normal (0) and pneumonia (1) images."
+# Each threshold metric as numerator / denominator of the confusion counts, and why 0/0 can happen.
+_FROM_COUNTS = {
+    "accuracy": (
+        lambda c: c["tp"] + c["tn"],
+        lambda c: c["tp"] + c["fp"] + c["tn"] + c["fn"],
+        "Expected weights with a positive sum, got 0.",
+    ),
+    "sensitivity": (
+        lambda c: c["tp"],
+        lambda c: c["tp"] + c["fn"],
+        "sensitivity needs at least one image with label 1; got none among {n} images. " + _BOTH_CLASSES,
+    ),
+    "specificity": (
+        lambda c: c["tn"],
+        lambda c: c["tn"] + c["fp"],
+        "specificity needs at least one image with label 0; got none among {n} images. " + _BOTH_CLASSES,
+    ),
+    "ppv": (
+        lambda c: c["tp"],
+        lambda c: c["tp"] + c["fp"],
+        "PPV needs at least one image with prob >= {threshold}; got none. Report it as undefined.",
+    ),
+    "npv": (
+        lambda c: c["tn"],
+        lambda c: c["tn"] + c["fn"],
+        "NPV needs at least one image with prob < {threshold}; got none. Report it as undefined.",
+    ),
+    "f1": (
+        lambda c: 2 * c["tp"],
+        lambda c: 2 * c["tp"] + c["fp"] + c["fn"],
+        "F1 needs a pneumonia image or a pneumonia prediction; got neither.",
+    ),
+}
 
 
 def _confusion(labels, probs, threshold, weights) -> dict[str, float | np.ndarray]:
@@ -114,39 +123,62 @@ def _confusion(labels, probs, threshold, weights) -> dict[str, float | np.ndarra
 
 def confusion_counts(labels, probs, *, threshold: float = 0.5) -> dict[str, int]:
     """Confusion matrix as ``{"tp", "fp", "tn", "fn"}`` image counts, pneumonia (1) the positive class."""
+    counts = _confusion(labels, probs, threshold, None)
+    return {name: int(round(float(count))) for name, count in counts.items()}
+
+
+def threshold_metrics(
+    labels, probs, *, threshold: float = 0.5, weights=None, metrics=THRESHOLD_METRICS
+) -> dict[str, float | np.ndarray]:
+    """Several of ``THRESHOLD_METRICS`` from one confusion count (faster than one call each).
+
+    Prediction = ``prob >= threshold``; pneumonia (1) is the positive class.  Each value is what the
+    function of that name returns.
+    """
+    counts = _confusion(labels, probs, threshold, weights)
+    n = np.asarray(labels).size
     return {
-        name: int(round(float(count))) for name, count in _confusion(labels, probs, threshold, None).items()
+        metric: _ratio(
+            _FROM_COUNTS[metric][0](counts),
+            _FROM_COUNTS[metric][1](counts),
+            _FROM_COUNTS[metric][2].format(n=n, threshold=threshold),
+        )
+        for metric in metrics
     }
+
+
+def _threshold_metric(metric: str, labels, probs, threshold, weights) -> float | np.ndarray:
+    return threshold_metrics(labels, probs, threshold=threshold, weights=weights, metrics=(metric,))[metric]
+
+
+def accuracy(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
+    """Fraction of images with ``(prob >= threshold) == label``, in [0, 1]."""
+    return _threshold_metric("accuracy", labels, probs, threshold, weights)
+
+
+def sensitivity(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
+    """True-positive rate: fraction of pneumonia images (label 1) with ``prob >= threshold``."""
+    return _threshold_metric("sensitivity", labels, probs, threshold, weights)
+
+
+def specificity(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
+    """True-negative rate: fraction of normal images (label 0) with ``prob < threshold``."""
+    return _threshold_metric("specificity", labels, probs, threshold, weights)
 
 
 def ppv(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
     """Positive predictive value (precision): fraction of images called pneumonia that have label 1."""
-    counts = _confusion(labels, probs, threshold, weights)
-    return _ratio(
-        counts["tp"],
-        counts["tp"] + counts["fp"],
-        f"PPV needs at least one image with prob >= {threshold}; got none. Report it as undefined.",
-    )
+    return _threshold_metric("ppv", labels, probs, threshold, weights)
 
 
 def npv(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
     """Negative predictive value: fraction of images called normal that have label 0."""
-    counts = _confusion(labels, probs, threshold, weights)
-    return _ratio(
-        counts["tn"],
-        counts["tn"] + counts["fn"],
-        f"NPV needs at least one image with prob < {threshold}; got none. Report it as undefined.",
-    )
+    return _threshold_metric("npv", labels, probs, threshold, weights)
 
 
 def f1(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
     """F1 score of the pneumonia class: ``2 TP / (2 TP + FP + FN)``."""
-    counts = _confusion(labels, probs, threshold, weights)
-    return _ratio(
-        2 * counts["tp"],
-        2 * counts["tp"] + counts["fp"] + counts["fn"],
-        "F1 needs a pneumonia image or a pneumonia prediction; got neither.",
-    )
+    return _threshold_metric("f1", labels, probs, threshold, weights)
 
 
 def _tied_groups(probs: np.ndarray, labels: np.ndarray, weights: np.ndarray, descending: bool):

@@ -13,6 +13,7 @@ from functools import cached_property
 import numpy as np
 
 from benchmark.metrics import classification as cls
+from benchmark.metrics.classification import THRESHOLD_METRICS
 from benchmark.stats import intervals, paired
 from benchmark.stats.flips import flip_mask, flip_summary, predicted_labels
 from benchmark.stats.inputs import REFERENCE, PredictionCell
@@ -20,7 +21,6 @@ from benchmark.stats.schema import YOUDEN_THRESHOLD
 
 ECE_BINS = 10
 BOOTSTRAP_METHOD = "stratified-bootstrap-percentile"
-THRESHOLD_METRICS = ("accuracy", "sensitivity", "specificity", "ppv", "npv", "f1")
 SCORE_METRICS = ("auroc", "auprc", "log_loss", "brier", "ece")
 PAIRED_BOOTSTRAP_METRICS = ("accuracy", "sensitivity", "specificity", "brier", "auroc")
 WILCOXON_ZERO_METHOD = "pratt"
@@ -34,22 +34,20 @@ class Threshold:
     value: float
 
 
-def threshold_metric(metric: str, labels, probs, threshold: float, weights=None):
-    return getattr(cls, metric)(labels, probs, threshold=threshold, weights=weights)
+def threshold_estimates(labels, probs, threshold: float, weights=None) -> dict[str, float | np.ndarray]:
+    """Every threshold metric: (B,) replicates for (B, n) ``weights``; without weights the plain
+    estimates as floats, NaN where a metric is undefined (PPV without a pneumonia call)."""
+    if weights is not None:
+        return cls.threshold_metrics(labels, probs, threshold=threshold, weights=weights)
+    ones = np.ones((1, np.asarray(labels).size))  # one row: NaN instead of an error when undefined
+    rows = cls.threshold_metrics(labels, probs, threshold=threshold, weights=ones)
+    return {metric: float(values[0]) for metric, values in rows.items()}
 
 
 def score_metric(metric: str, labels, probs, weights=None):
     if metric == "ece":
         return cls.ece(labels, probs, n_bins=ECE_BINS, weights=weights)
     return getattr(cls, metric)(labels, probs, weights=weights)
-
-
-def _defined(metric_function, *arguments) -> float:
-    """``metric_function(*arguments)``, or NaN where it is undefined (e.g. PPV with no positive call)."""
-    try:
-        return float(metric_function(*arguments))
-    except ValueError:
-        return float("nan")
 
 
 def _fraction_of(metric: str, labels: np.ndarray, predicted: np.ndarray) -> int:
@@ -93,10 +91,8 @@ class CellAnalysis:
             for metric in SCORE_METRICS:
                 out[variant, "", metric] = score_metric(metric, labels, probs, weights)
             for threshold in self.thresholds:
-                for metric in THRESHOLD_METRICS:
-                    out[variant, threshold.name, metric] = threshold_metric(
-                        metric, labels, probs, threshold.value, weights
-                    )
+                for metric, values in threshold_estimates(labels, probs, threshold.value, weights).items():
+                    out[variant, threshold.name, metric] = values
         return out
 
     def _row(self, variant: str, metric: str, n: int, estimate: float, replicates, threshold) -> dict:
@@ -122,8 +118,7 @@ class CellAnalysis:
             probs = self.data.probs[variant]
             for threshold in self.thresholds:
                 predicted = predicted_labels(probs, threshold.value)
-                for metric in THRESHOLD_METRICS:
-                    estimate = _defined(threshold_metric, metric, labels, probs, threshold.value)
+                for metric, estimate in threshold_estimates(labels, probs, threshold.value).items():
                     replicates = self.replicates[variant, threshold.name, metric]
                     n = _fraction_of(metric, labels, predicted)
                     rows.append(self._row(variant, metric, n, estimate, replicates, threshold))
@@ -154,7 +149,7 @@ class CellAnalysis:
 
         def estimates(metric: str) -> tuple[float, float]:
             if metric in THRESHOLD_METRICS:
-                return tuple(threshold_metric(metric, labels, p, fixed.value) for p in (probs_v, probs_r))
+                return tuple(threshold_estimates(labels, p, fixed.value)[metric] for p in (probs_v, probs_r))
             return tuple(score_metric(metric, labels, p) for p in (probs_v, probs_r))
 
         def bootstrap_ci(metric: str) -> tuple[np.ndarray, tuple[float, float]]:
