@@ -142,9 +142,8 @@ def analyze(
     -------
     dict
         DataFrames "quality", "classification", "confusion", "paired_tests", "flips", "flipped_images"
-        with the
-        columns of ``TABLE_COLUMNS`` (methods in the module docstring).  Raises ``UserError`` for
-        invalid inputs (missing image ids, one-class cells, ...).
+        with the columns of ``TABLE_COLUMNS`` (methods in the module docstring).  Raises ``UserError``
+        for invalid inputs (missing image ids, one-class cells, ...).
     """
     _check_options(threshold, confidence, n_bootstrap, seed)
     predicted = prediction_cells(predictions) if len(predictions) else {}
