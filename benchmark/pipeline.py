@@ -204,6 +204,7 @@ class Study:
     # -- the run ------------------------------------------------------------------------------------
     def run(self) -> Path:
         from benchmark.stats.analysis import analyze
+        from benchmark.stats.schema import RESULTS_FILE, tidy_results, write_results
         from reports import render_report, write_tables
 
         suite, store = self.suite, self.store
@@ -234,7 +235,7 @@ class Study:
         quality = pd.concat(collected.quality).merge(index, on="image_index").drop(columns="image_index")
         quality = quality[["cell", "variant", "image_id", "metric", "value"]]
         predictions = pd.concat(collected.predictions, ignore_index=True)
-        store.write_table("results.parquet", quality)
+        write_results(store.directory / RESULTS_FILE, tidy_results(self.run_id, quality, predictions))
         store.write_table("predictions.parquet", predictions)
         tables = analyze(
             quality,

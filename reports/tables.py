@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.stats.schema import TABLE_COLUMNS
+from benchmark.stats.schema import TABLE_COLUMNS, at_fixed_threshold
 from reports.formatting import (
     CLASSIFICATION_METRICS,
     QUALITY_METRICS,
@@ -128,7 +128,8 @@ def _metric_matrix(
 
 def classification_frame(records: Sequence[dict[str, Any]], variants: Sequence[str]) -> pd.DataFrame:
     """Classification metrics per (cell, variant): `estimate [CI]`."""
-    return _metric_matrix(records, "classification", "estimate", CLASSIFICATION_METRICS, variants)
+    fixed = at_fixed_threshold(list(records))  # one row per metric; Youden-HR rows only in the CSV
+    return _metric_matrix(fixed, "classification", "estimate", CLASSIFICATION_METRICS, variants)
 
 
 def quality_frame(records: Sequence[dict[str, Any]], variants: Sequence[str]) -> pd.DataFrame:
