@@ -4,6 +4,7 @@ Nothing is cached on failure (a value is only renamed into place once fully writ
 resumes by recomputing just the missing entries. Runs sharing one cache compute each entry once: the
 compute-and-store of an entry holds a file lock (``root/.locks``; the OS releases it when a process
 dies, even by ``kill -9``), and an entry that appeared while waiting is loaded, not recomputed.
+Locks are striped by the key's first two hex digits (at most 256 lock files per stage).
 """
 
 from __future__ import annotations
@@ -32,15 +33,22 @@ class Cache:
 
     def __init__(self, root: Path):
         self.root = Path(root)
+        self._locks: dict[Path, FileLock] = {}
 
     def path(self, stage: str, key: str, suffix: str) -> Path:
         return self.root / stage / key[:2] / f"{key}{suffix}"
 
     def lock(self, stage: str, key: str) -> FileLock:
-        """The lock held while the entry ``key`` of ``stage`` is computed and stored."""
-        path = self.root / ".locks" / stage / f"{key}.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return FileLock(path)
+        """The lock held while the entry ``key`` of ``stage`` is computed and stored.
+
+        One object per lock file, so a nested acquire of the same stripe in this process re-enters it
+        instead of waiting for itself.
+        """
+        path = self.root / ".locks" / stage / f"{key[:2]}.lock"
+        if path not in self._locks:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._locks[path] = FileLock(path)
+        return self._locks[path]
 
     def array(self, stage: str, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
         """Load the cached array for ``key`` or compute, store and return it."""

@@ -85,7 +85,9 @@ def load_dataset(
     table = _subset(table, config.eval_split, config.max_eval_per_class)
     table = _subset(table, config.train_split, config.max_train_per_class)
     table = table[table["split"].isin({config.eval_split, config.train_split})]
-    table, problems = screen(table, root, min_side=min_side, cache=cache, progress=progress)
+    table, problems = screen(
+        table, root, min_side=min_side, cache=cache, eval_split=config.eval_split, progress=progress
+    )
     table = apply_policy(table, problems, on_bad_image, root)
     images = pd.DataFrame(
         {

@@ -43,27 +43,37 @@ def decoded_problem(path, min_side: int) -> tuple[str, str] | None:
     return None
 
 
-def _duplicates(table: pd.DataFrame, candidates: list[int]) -> dict[int, tuple[str, str]]:
-    """Rows whose bytes repeat an earlier row's: counted twice, or leaking between train and test."""
-    first_of: dict[str, int] = {}
+def _duplicates(table: pd.DataFrame, candidates: list[int], eval_split: str) -> dict[int, tuple[str, str]]:
+    """Rows repeating the bytes of an evaluation image: counted twice, or leaking from training into it.
+
+    The first evaluation copy is kept and every other copy flagged. Repeats within training only are left
+    alone: they weight training but falsify no number (Kermany's own train split holds a few).
+    """
+    rows = table.loc[candidates]
     problems = {}
-    for position in candidates:
-        sha = table.at[position, "sha256"]
-        if sha in first_of:
-            first = first_of[sha]
+    for _, group in rows.groupby("sha256", sort=False):
+        in_eval = group[group["split"] == eval_split]
+        if len(group) < 2 or in_eval.empty:
+            continue
+        kept = in_eval.index[0]
+        for position in group.index.drop(kept):
             problems[position] = (
                 "duplicate",
-                f"has the same content as {table.at[first, 'path']} ({table.at[first, 'split']}); "
-                "a repeated image is counted twice, or leaks between splits. "
-                "Remove one copy from the manifest.",
+                f"has the same content as the evaluation image {table.at[kept, 'path']}: it would be "
+                + ("counted twice" if table.at[position, "split"] == eval_split else "trained on and tested")
+                + ". Remove one copy from the manifest.",
             )
-        else:
-            first_of[sha] = position
     return problems
 
 
 def screen(
-    table: pd.DataFrame, data_root, *, min_side: int, cache: Cache, progress: bool = True
+    table: pd.DataFrame,
+    data_root,
+    *,
+    min_side: int,
+    cache: Cache,
+    eval_split: str = "test",
+    progress: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Verify, deduplicate and decode-check every manifest row.
 
@@ -75,7 +85,7 @@ def screen(
     table = table.reset_index(drop=True)
     digests, problems = manifests.file_problems(table, data_root, progress=progress)
     table = table.assign(sha256=digests)
-    problems |= _duplicates(table, [p for p in range(len(table)) if p not in problems])
+    problems |= _duplicates(table, [p for p in range(len(table)) if p not in problems], eval_split)
     for position in tqdm(range(len(table)), desc="check images", unit="img", disable=not progress):
         if position in problems:
             continue

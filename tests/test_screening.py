@@ -50,7 +50,9 @@ def test_every_kind_of_bad_image_is_found_with_its_reason(tree, tmp_path):
     (tree / "test/PNEUMONIA/PNEUMONIA0.png").write_bytes(b"not a png")  # corrupt, recorded as such
     Image.fromarray(radiograph(99, 8, 8)).save(tree / "test/PNEUMONIA/PNEUMONIA1.png")  # too small
     Image.fromarray(radiograph(98, 16, 64)).save(tree / "test/PNEUMONIA/PNEUMONIA2.png")  # 4:1
-    Image.fromarray(radiograph(0)).save(tree / "train/PNEUMONIA/PNEUMONIA0.png")  # same bytes as NORMAL0
+    Image.fromarray(radiograph(22)).save(tree / "train/NORMAL/NORMAL0.png")  # = test/NORMAL/NORMAL2: leak
+    Image.fromarray(radiograph(22)).save(tree / "test/NORMAL/NORMAL3.png")  # = test/NORMAL/NORMAL2: twice
+    Image.fromarray(radiograph(1)).save(tree / "train/PNEUMONIA/PNEUMONIA0.png")  # repeated in train: fine
     table = build_manifest(tree, progress=False)
     changed = table["path"] == "test/NORMAL/NORMAL1.png"
     table.loc[changed, "sha256"] = recorded["test/NORMAL/NORMAL1.png"]
@@ -65,13 +67,18 @@ def test_every_kind_of_bad_image_is_found_with_its_reason(tree, tmp_path):
         "test/PNEUMONIA/PNEUMONIA0.png": "unreadable",
         "test/PNEUMONIA/PNEUMONIA1.png": "too-small",
         "test/PNEUMONIA/PNEUMONIA2.png": "aspect-ratio",
-        "train/PNEUMONIA/PNEUMONIA0.png": "duplicate",
+        "test/NORMAL/NORMAL3.png": "duplicate",
+        "train/NORMAL/NORMAL0.png": "duplicate",
     }
     with pytest.raises(UserError) as info:
         apply_policy(table, problems, "fail", tree)
     message = str(info.value)
-    assert "6 of 12 images" in message and "--on-bad-image skip" in message
-    assert "train/PNEUMONIA/PNEUMONIA0.png: has the same content as train/NORMAL/NORMAL0.png" in message
+    assert "7 of 13 images" in message and "--on-bad-image skip" in message
+    assert (
+        "train/NORMAL/NORMAL0.png: has the same content as the evaluation image test/NORMAL/NORMAL2"
+        in message
+    )
+    assert "trained on and tested" in message and "counted twice" in message
     kept = apply_policy(table, problems, "skip", tree)
     assert len(kept) == 6 and not set(kept["path"]) & set(reasons)
 
