@@ -114,7 +114,9 @@ def _cmd_degrade(args) -> None:
 def _cmd_train_sr(args) -> None:
     from benchmark.sr_train_cli import train_from_cli
 
-    print(f"Weights: {train_from_cli(args)}")
+    weights = train_from_cli(args)
+    if weights is not None:  # None on torchrun ranks other than 0
+        print(f"Weights: {weights}")
 
 
 def _cmd_report(args) -> None:
