@@ -26,9 +26,16 @@ def _cmd_run(args) -> None:
     from benchmark.config import load_suite
     from benchmark.pipeline import RunOptions, run_suite
 
+    if args.workers < 1:
+        raise UserError(f"Expected --workers >= 1, got {args.workers}. Use 1 to compute in this process.")
     suite = load_suite(args.suite, data_root=args.data_root, smoke=args.smoke)
     options = RunOptions(
-        runs_dir=args.runs_dir, run_id=args.run_id, device=args.device, progress=not args.quiet
+        runs_dir=args.runs_dir,
+        run_id=args.run_id,
+        device=args.device,
+        progress=not args.quiet,
+        executor=args.executor,
+        workers=args.workers,
     )
     report = run_suite(suite, options)
     print(f"Report: {report.resolve()}")
@@ -152,6 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", help="torch device for SR models (default: cuda if available, else cpu)")
     run.add_argument("--smoke", action="store_true", help="apply the suite's `smoke:` block (small CI run)")
     run.add_argument("--quiet", action="store_true", default=None, help="no progress bars (default in CI)")
+    run.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="where the cell x SR model x image-shard grid runs (ray: RAY_ADDRESS or a new local instance)",
+    )
+    run.add_argument("--workers", type=int, default=1, help="local worker processes (default 1: in-process)")
     run.set_defaults(handler=_cmd_run)
 
     commands.add_parser("list", help="suites, degradations, SR models, metrics").set_defaults(
