@@ -21,6 +21,9 @@ from tqdm.auto import tqdm
 
 from benchmark.atomic import atomic_path
 
+# Images computed (and held in memory) at a time by ``Cache.arrays``; also the executors' shard size.
+BATCH_SIZE = 8
+
 
 def content_key(stage: str, version: str, **parts: Any) -> str:
     """sha256 of a canonical JSON of everything that changes a stage's output."""
@@ -70,7 +73,7 @@ class Cache:
         keys: list[str],
         compute: Callable[[list[int]], np.ndarray],
         *,
-        batch_size: int = 8,
+        batch_size: int = BATCH_SIZE,
         progress: bool = True,
         description: str = "",
     ) -> np.ndarray:

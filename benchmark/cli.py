@@ -26,6 +26,8 @@ def _cmd_run(args) -> None:
     from benchmark.config import load_suite
     from benchmark.pipeline import RunOptions, run_suite
 
+    if args.workers < 1:
+        raise UserError(f"Expected --workers >= 1, got {args.workers}. Use 1 to compute in this process.")
     suite = load_suite(args.suite, data_root=args.data_root, smoke=args.smoke)
     options = RunOptions(
         runs_dir=args.runs_dir,
@@ -33,6 +35,8 @@ def _cmd_run(args) -> None:
         device=args.device,
         progress=not args.quiet,
         on_bad_image=args.on_bad_image,
+        executor=args.executor,
+        workers=args.workers,
     )
     report = run_suite(suite, options)
     print(f"Report: {report.resolve()}")
@@ -118,7 +122,9 @@ def _cmd_degrade(args) -> None:
 def _cmd_train_sr(args) -> None:
     from benchmark.sr_train_cli import train_from_cli
 
-    print(f"Weights: {train_from_cli(args)}")
+    weights = train_from_cli(args)
+    if weights is not None:  # None on torchrun ranks other than 0
+        print(f"Weights: {weights}")
 
 
 def _cmd_report(args) -> None:
@@ -160,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="fail",
         help="an unusable image stops the run (fail, default) or is left out and counted (skip)",
     )
+    run.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="where the cell x SR model x image-shard grid runs (ray: RAY_ADDRESS or a new local instance)",
+    )
+    run.add_argument("--workers", type=int, default=1, help="local worker processes (default 1: in-process)")
     run.set_defaults(handler=_cmd_run)
 
     commands.add_parser("list", help="suites, degradations, SR models, metrics").set_defaults(

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark import classifier_setup, sr_setup, stages
+from benchmark import classifier_setup, executors, sr_setup, stages
 from benchmark.atomic import write_text
 from benchmark.cache import Cache, content_key
 from benchmark.config import Suite
@@ -30,6 +30,8 @@ class RunOptions:
     device: str | None = None
     progress: bool = True
     on_bad_image: str = "fail"  # or "skip": leave bad images out, recorded in skipped_images.csv
+    executor: str = "local"  # or "ray": where the grid of cell x SR model x image shard is computed
+    workers: int = 1  # local processes; 1 computes everything in this process
 
 
 def default_device() -> str:
@@ -108,7 +110,7 @@ class Study:
         }
 
     def _upscalers(self, dataset: Dataset, scale: int, training: list[dict]) -> dict:
-        """name -> (upscaler, model content key) for every SR model of the suite at ``scale``."""
+        """name -> (upscaler, executors.ModelSpec) for every SR model of the suite at ``scale``."""
         train = dataset.split(self.suite.data.train_split)
         upscalers = {}
         for entry in self.suite.sr_models:
@@ -143,7 +145,8 @@ class Study:
                 weights=weights and sha256_file(weights),
                 device_class="cuda" if "cuda" in self.device else "cpu",
             )
-            upscalers[entry.name] = (sr_setup.prepare_upscaler(entry, scale, weights, self.device), model_key)
+            spec = executors.ModelSpec(entry, scale, weights, self.device, model_key)
+            upscalers[entry.name] = (sr_setup.prepare_upscaler(entry, scale, weights, self.device), spec)
         return upscalers
 
     # -- evaluation ---------------------------------------------------------------------------------
@@ -172,12 +175,12 @@ class Study:
         progress = self.options.progress
         lr = stages.degrade_cell(hr, cell, self.suite.seed, self.cache, progress=progress)
         shown = [hr, lr]
-        for name, (upscaler, model_key) in upscalers.items():
+        for name, (upscaler, spec) in upscalers.items():
             sr = stages.upscale(
                 lr,
                 name,
                 upscaler,
-                model_key,
+                spec.key,
                 self.cache,
                 progress=progress,
                 image_ids=list(table["image_id"]),
@@ -236,10 +239,24 @@ class Study:
         hr = self._hr(evaluation)
 
         collected, training = _Collected(), []
-        upscalers_by_scale: dict[int, dict] = {}
+        upscalers_by_scale = {
+            scale: self._upscalers(dataset, scale, training)
+            for scale in dict.fromkeys(c.scale for c in suite.cells)
+        }
+        if self.options.executor != "local" or self.options.workers > 1:
+            executors.fill_cache(
+                suite,
+                hr.keys,
+                {
+                    scale: {n: spec for n, (_, spec) in ups.items()}
+                    for scale, ups in upscalers_by_scale.items()
+                },
+                self.cache,
+                executor=self.options.executor,
+                workers=self.options.workers,
+                progress=self.options.progress,
+            )
         for cell in suite.cells:
-            if cell.scale not in upscalers_by_scale:
-                upscalers_by_scale[cell.scale] = self._upscalers(dataset, cell.scale, training)
             self._evaluate_cell(
                 cell,
                 hr,

@@ -25,10 +25,30 @@ def _overrides(path: Path | None) -> dict:
     return overrides
 
 
-def train_from_cli(args) -> Path:
+def train_from_cli(args) -> Path | None:
+    """Train as the arguments say and return the weights file.
+
+    Under torchrun this process is one data-parallel rank of the run (docs/scaling.md); ranks other
+    than 0 return None, so the run is reported once.
+    """
+    import torch.distributed as dist
+
+    from sr_models.training.distributed import init_from_environment
+
+    ranks = init_from_environment()
+    try:
+        weights = _train(args, ranks)
+        return weights if ranks.is_main else None
+    finally:
+        if ranks.distributed:
+            dist.destroy_process_group()
+
+
+def _train(args, ranks) -> Path:
     from benchmark.pipeline import default_device
     from sr_models.presets import resolve_preset
     from sr_models.training import train_upscaler
+    from sr_models.training.distributed import barrier
 
     preset = resolve_preset(args.preset or args.model, _overrides(args.config))
     if args.manifest is None:
@@ -43,9 +63,15 @@ def train_from_cli(args) -> Path:
         data = DataConfig(
             manifest=args.manifest, data_root=args.data_root, hr_size=args.hr_size, train_split=args.split
         )
+    progress = not args.quiet and ranks.is_main
     cache = Cache(args.out / ".cache")
-    images = load_dataset(data, seed=args.seed, cache=cache, progress=not args.quiet).split(args.split)
-    hr = load_hr(images.head(args.max_images), args.hr_size, cache, progress=not args.quiet)
+    # Rank 0 fills the image cache while the others wait; they then read it instead of recomputing.
+    if not ranks.is_main:
+        barrier(ranks)
+    images = load_dataset(data, seed=args.seed, cache=cache, progress=progress).split(args.split)
+    hr = load_hr(images.head(args.max_images), args.hr_size, cache, progress=progress)
+    if ranks.is_main:
+        barrier(ranks)
     scenario, params = preset.degradation
     return train_upscaler(
         args.model,
@@ -57,5 +83,5 @@ def train_from_cli(args) -> Path:
         work_dir=args.out,
         device=args.device or default_device(),
         vgg_weights=args.vgg_weights,
-        progress=not args.quiet,
+        progress=progress,
     )

@@ -2,7 +2,8 @@
 
 One iteration follows BasicSR's ``SRGANModel``/``ESRGANModel``/``RealESRGANModel.optimize_parameters``:
 a generator update with the discriminator frozen, then a discriminator update on the real patch and
-the detached SR output.
+the detached SR output. Under torchrun each rank trains on its share of every batch with
+DistributedDataParallel (see :mod:`sr_models.training.distributed`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from sr_models.losses import (
 )
 from sr_models.presets import TrainingPreset, resolve_preset
 from sr_models.training.data import Degrade, sample_batch
+from sr_models.training.distributed import Ranks, barrier, current_ranks, mean_over_ranks, wrap
 from sr_models.training.networks import build_discriminator, build_perceptual, full_arch
 from sr_models.training.state import History, latest_checkpoint, load_checkpoint, save_checkpoint
 from sr_models.weights import save_weights
@@ -41,7 +43,12 @@ def _scalar(x: torch.Tensor) -> torch.Tensor:
 
 
 class _Run:
-    """Networks, optimisers and one-step updates of a training run (all on ``device``)."""
+    """Networks, optimisers and one-step updates of a training run (all on ``device``).
+
+    ``net_g``/``net_d`` are the plain modules (optimised, checkpointed, EMA-averaged); ``train_g``/
+    ``train_d`` the same modules in DistributedDataParallel when distributed, used for the forward
+    passes whose gradients are to be averaged over ranks.
+    """
 
     def __init__(
         self,
@@ -49,6 +56,7 @@ class _Run:
         arch: dict[str, Any],
         device: torch.device,
         perceptual: PerceptualLoss | None,
+        ranks: Ranks,
     ):
         self.preset, self.device = preset, device
         self.cuda = device.type == "cuda"
@@ -58,6 +66,8 @@ class _Run:
         self.in_ch, self.out_ch = arch["num_in_ch"], arch["num_out_ch"]
         self.net_d = build_discriminator(preset, self.out_ch).to(device, memory_format=self.memory_format)
         self.net_d.train()
+        self.train_g = wrap(self.net_g, ranks, device)
+        self.train_d = wrap(self.net_d, ranks, device)
         self.ema = None
         if preset.ema_decay is not None:
             self.ema = AveragedModel(
@@ -120,15 +130,16 @@ class _Run:
 
     def pretrain_step(self, lr: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         with self._autocast():
-            l_pix = self.pixel(self.net_g(lr), target)
+            l_pix = self.pixel(self.train_g(lr), target)
         self._generator_step(l_pix)
         return {"l_pix": _scalar(l_pix)}
 
     def gan_step(self, lr: torch.Tensor, gt: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         p, ragan = self.preset, self.preset.gan_type == "ragan"
+        # The frozen discriminator runs unwrapped: DDP would wait for gradients of its parameters.
         self.net_d.requires_grad_(False)
         with self._autocast():
-            sr = self.net_g(lr)
+            sr = self.train_g(lr)
             losses = {"l_pix": self.pixel(sr, target)}
             if self.perceptual is not None:
                 losses["l_percep"] = self.perceptual(sr, target)
@@ -144,7 +155,7 @@ class _Run:
 
         self.net_d.requires_grad_(True)
         with self._autocast():
-            real_logits, fake_logits = self.net_d(gt), self.net_d(sr.detach())
+            real_logits, fake_logits = self.train_d(gt), self.train_d(sr.detach())
             if ragan:
                 l_d_real, l_d_fake = relativistic_discriminator_loss(real_logits, fake_logits)
             else:
@@ -260,6 +271,13 @@ def train_upscaler(
     progress
         Show a tqdm progress bar.
 
+    Under torchrun (process group initialised, e.g. by
+    :func:`sr_models.training.distributed.init_from_environment`) every rank draws the same global batch
+    from the shared seeded generator and trains on its contiguous share of it; gradients are averaged, so
+    the weights match a single process's up to floating-point summation order (batch-norm
+    discriminators on CPU excepted: gloo has no SyncBatchNorm). Rank 0 alone writes checkpoints,
+    history and weights; checkpoints resume with any number of ranks.
+
     Returns
     -------
     ``work_dir / "weights.pth"`` written with ``sr_models.weights.save_weights`` (``params``, the
@@ -270,6 +288,9 @@ def train_upscaler(
     perceptual = build_perceptual(preset, vgg_weights)
     arch = full_arch(preset.arch, scale)
     dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    ranks = current_ranks()
+    dev = ranks.device(dev)
+    share = ranks.share(preset.batch_size)
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     fingerprint = _fingerprint(model, scale, seed, preset, images)
@@ -281,7 +302,7 @@ def train_upscaler(
     # fork_rng: seeding must not leak into the caller's global torch RNG state.
     with torch.random.fork_rng(devices=cuda_devices, device_type="cuda"):
         torch.manual_seed(seed)
-        run = _Run(preset, arch, dev, perceptual)
+        run = _Run(preset, arch, dev, perceptual, ranks)
         input_multiple = getattr(run.net_g, "input_multiple", 1)
         if (preset.hr_patch // scale) % input_multiple:
             raise ValueError(
@@ -316,8 +337,13 @@ def train_upscaler(
             rng.bit_generator.state = state["np_rng"]
             step = state["step"]
 
-        history = History(work_dir / "history.csv", resume_step=step)
-        bar = tqdm(total=total, initial=step, disable=not progress, desc=f"train {model} x{scale}")
+        history = History(work_dir / "history.csv", resume_step=step) if ranks.is_main else None
+        bar = tqdm(
+            total=total,
+            initial=step,
+            disable=not progress or not ranks.is_main,
+            desc=f"train {model} x{scale}",
+        )
         while step < total:
             stage = "pretrain" if step < preset.pretrain_steps else "gan"
             run.start_stage(stage)
@@ -330,6 +356,9 @@ def train_upscaler(
                 rng=rng,
                 usm=preset.usm_gt,
             )
+            # Every rank draws the whole batch (the generator's stream is then independent of the number
+            # of ranks, so the union of the shares is the single-process batch) and keeps its share.
+            lr, gt, target = lr[share], gt[share], target[share]
             lr_t, target_t = run.to_tensor(lr, run.in_ch), run.to_tensor(target, run.out_ch)
             if stage == "pretrain":
                 losses = run.pretrain_step(lr_t, target_t)
@@ -338,28 +367,37 @@ def train_upscaler(
             step += 1
             bar.update()
             if step % preset.log_every == 0 or step == total:
-                values = {k: float(v) for k, v in losses.items()}  # one device sync per logged step
-                history.add(step, stage, values)
+                # One device sync per logged step; the mean over ranks is the global batch's loss.
+                values = {k: float(v) for k, v in mean_over_ranks(losses, ranks).items()}
+                if history is not None:
+                    history.add(step, stage, values)
                 bar.set_postfix(stage=stage, **{k: f"{v:.4g}" for k, v in values.items()})
             if step % preset.checkpoint_every == 0 or step == total:
-                save_checkpoint(
-                    work_dir,
-                    step,
-                    {
-                        "step": step,
-                        "fingerprint": fingerprint,
-                        "run": run.state_dict(),
-                        "torch_rng": torch.get_rng_state(),
-                        "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
-                        "np_rng": rng.bit_generator.state,
-                    },
-                )
-                history.flush()
+                barrier(ranks)
+                if ranks.is_main:
+                    save_checkpoint(
+                        work_dir,
+                        step,
+                        {
+                            "step": step,
+                            "fingerprint": fingerprint,
+                            "run": run.state_dict(),
+                            "torch_rng": torch.get_rng_state(),
+                            "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
+                            "np_rng": rng.bit_generator.state,
+                        },
+                    )
+                    history.flush()
+                barrier(ranks)  # no rank runs ahead of a checkpoint that is not yet on disk
         bar.close()
 
-    return save_weights(
-        work_dir / "weights.pth",
-        _cpu_state(run.net_g),
-        arch=arch,
-        params_ema=_cpu_state(run.ema.module) if run.ema is not None else None,
-    )
+    weights = work_dir / "weights.pth"
+    if ranks.is_main:
+        save_weights(
+            weights,
+            _cpu_state(run.net_g),
+            arch=arch,
+            params_ema=_cpu_state(run.ema.module) if run.ema is not None else None,
+        )
+    barrier(ranks)
+    return weights
