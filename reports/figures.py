@@ -136,6 +136,9 @@ def classification_and_flips(
         columns=["variant", "metric", "estimate", "ci_low", "ci_high"]
     )
     flip = pd.DataFrame(list(flips)).reindex(columns=["variant", "n", "n_flips", *FLIP_COLORS])
+    # Several records per variant (e.g. one per decision threshold): the first stored, as in the headline.
+    clf = clf.drop_duplicates(["variant", "metric"])
+    flip = flip.drop_duplicates(["variant"])
     stored = set(clf["metric"])
     metrics = [m for m in CLASSIFICATION_PLOTTED if m in stored]
     panels = len(metrics) + (not flip.empty)

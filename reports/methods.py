@@ -68,7 +68,8 @@ def _models(config: dict[str, Any]) -> str:
             how += f", trained with preset {train.get('preset')}"
         if model.get("precision") and model["precision"] != "fp32":
             how += f", {model['precision']}"
-        described.append(f"{model.get('name')} ({how})")
+        name = model.get("name")
+        described.append(name if how == name else f"{name} ({how})")
     return f"The LR images were upscaled by {_join(described)}." if described else ""
 
 

@@ -62,12 +62,15 @@ class FigureGallery:
     The page's copy is the paper PNG scaled down, not a third rendering: drawing dominates report time.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, paper: bool = True) -> None:
+        self.paper = paper  # False: embed only (no files), drawn once at page resolution
         self.files: dict[str, bytes] = {}
 
     def add(self, name: str, title: str, fig: Figure | None) -> dict[str, str] | None:
         if fig is None:
             return None
+        if not self.paper:
+            return {"title": title, "uri": png_data_uri(figures.encode(fig)), "file": ""}
         paper = figures.encode(fig, "png", figures.PAPER_DPI)
         self.files[f"{name}.png"] = paper
         self.files[f"{name}.pdf"] = figures.encode(fig, "pdf")
@@ -336,7 +339,7 @@ def _training(run: RunData, classifier: dict[str, Any], gallery: FigureGallery) 
             except (pd.errors.EmptyDataError, pd.errors.ParserError):
                 fig = None  # the page says the history could not be read
         shown = gallery.add(f"training_{_slug(title)}", title, fig)
-        curves.append({"title": title, "path": relative, "uri": shown["uri"] if shown else None})
+        curves.append({"title": title, "path": relative, **(shown or {"uri": None, "file": ""})})
     return curves
 
 
