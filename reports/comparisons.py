@@ -69,6 +69,21 @@ def _encode(pixels: np.ndarray, largest: int | None = None) -> str:
     return png_data_uri(buffer.getvalue())
 
 
+def _difference_map(diff: np.ndarray, top_value: float) -> str:
+    """|variant − HR| in the magma colour map, as a palette PNG (one byte a pixel, not three)."""
+    levels = (np.clip(diff / top_value, 0, 1) * 255).round().astype(np.uint8)
+    image = Image.fromarray(levels, mode="L").convert("P")
+    lut = (colormaps["magma"](np.arange(256) / 255.0)[:, :3] * 255).round().astype(np.uint8)
+    image.putpalette(lut.ravel().tolist())
+    if max(image.size) > MAP_SIDE:
+        image = image.resize(
+            (MAP_SIDE * image.width // max(image.size), MAP_SIDE * image.height // max(image.size))
+        )
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return png_data_uri(buffer.getvalue())
+
+
 def _gray(data: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(data)) as image:
         return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
@@ -163,8 +178,7 @@ def build_comparison(
             if crop.size:
                 panel.crop_uri = _encode((crop * 255).round().astype(np.uint8))
             if variant in diffs:
-                colored = colormaps["magma"](np.clip(diffs[variant] / top_value, 0, 1))[..., :3]
-                panel.diff_uri = _encode((colored * 255).round().astype(np.uint8), MAP_SIDE)
+                panel.diff_uri = _difference_map(diffs[variant], top_value)
         heat_path = resolve_inside(run_dir, str(heat_paths[variant])) if variant in heat_paths else None
         if heat_path is not None and heat_path.read_bytes().startswith(PNG_MAGIC):
             panel.gradcam_uri = _encode(_overlay(gray, _gray(heat_path.read_bytes())), MAP_SIDE)

@@ -13,25 +13,20 @@ from reports.rundir import atomic_write, load_summary
 from reports.tables import (
     ci_note,
     classification_frame,
-    extra_cells,
     flips_frame,
+    generic_frame,
     paired_frame,
     quality_frame,
     records_frame,
 )
 
+# Tables with a layout of their own; any other stored table is exported with the generic one.
 BUILDERS = {
     "quality": (quality_frame, "Image quality against HR, mean [CI]"),
     "classification": (classification_frame, "Classification, estimate [CI]"),
     "paired_tests": (paired_frame, "Paired tests of each variant against its reference, raw and adjusted p"),
     "flips": (flips_frame, "Predictions that change class relative to HR"),
 }
-
-
-def _generic_frame(records: list[dict]) -> pd.DataFrame:
-    """Display strings of a table the report has no layout for (e.g. one added by a newer analysis)."""
-    rows = [{"Cell": r.get("cell"), **extra_cells(r, {"cell"})} for r in records]
-    return pd.DataFrame(rows)
 
 
 def write_tables(run_dir: Path) -> list[Path]:
@@ -80,7 +75,7 @@ def write_tables(run_dir: Path) -> list[Path]:
             caption = f"{caption} ({origin})" + (f". CI methods: {note}" if note else "")
             tex = to_latex(build(records, variants), caption, f"tab:{name}")
         elif records and all("cell" in r for r in records):
-            tex = to_latex(_generic_frame(records), f"{column_label(name)} ({origin})", f"tab:{name}")
+            tex = to_latex(generic_frame(records), f"{column_label(name)} ({origin})", f"tab:{name}")
         else:
             tex = None
         write(name, records_frame(records, name), tex)

@@ -34,6 +34,10 @@ METRIC_LABELS = {
     "f1": "F1",
     "auprc": "AUPRC",
     "prob": "P(pneumonia)",
+    "tp": "TP",
+    "fp": "FP",
+    "tn": "TN",
+    "fn": "FN",
 }
 TEST_LABELS = {"mcnemar": "McNemar", "delong": "DeLong", "bootstrap": "Bootstrap", "wilcoxon": "Wilcoxon"}
 # Multiple-comparison corrections by the suffix of their p-value column (`p_adjusted` is Holm).

@@ -29,6 +29,7 @@ from reports.tables import (
     classification_frame,
     flipped_images_frame,
     flips_frame,
+    generic_frame,
     paired_frame,
     quality_frame,
     throughput_frame,
@@ -38,6 +39,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 MANIFEST_HEAD = 5
 CI_CELL = re.compile(r"^(\S+) (\[.+\])$")
 CELL_TABLES = ("classification", "quality", "flips")
+SHOWN_TABLES = ("classification", "quality", "paired_tests", "flips", "flipped_images")
 
 
 def render_report(run_dir: Path) -> Path:
@@ -289,6 +291,11 @@ def _cell_section(
         "flips": html_table(in_cell["flips"], ("Cell",)),
         "flipped": html_table(in_cell["flipped"], ("Cell",)),
         "n_flipped": len(in_cell["flipped"]),
+        "other_tables": [
+            {"name": name, "table": html_table(generic_frame(rows_of(name)), ("Cell",))}
+            for name in tables
+            if name not in SHOWN_TABLES and rows_of(name)
+        ],
         "figures": [f for f in shown if f],
         "comparisons": comparisons,
         "most_flipped": [

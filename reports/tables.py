@@ -233,6 +233,11 @@ def flips_frame(records: Sequence[dict[str, Any]], variants: Sequence[str]) -> p
     return pd.DataFrame(rows, columns=None if rows else ["Cell", "Variant"])
 
 
+def generic_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Display strings of a table the report has no layout for (e.g. one added by a newer analysis)."""
+    return pd.DataFrame([{"Cell": r.get("cell"), **extra_cells(r, {"cell"})} for r in records])
+
+
 def flipped_images_frame(records: Sequence[dict[str, Any]], variants: Sequence[str]) -> pd.DataFrame:
     """One row per image whose predicted class differs from its HR prediction."""
     frame = records_frame(records, "flipped_images")

@@ -266,7 +266,7 @@ def _add_results_and_histories(run: Path, summary: dict, results: list[dict], sr
 
 
 def add_newer_columns(run: Path) -> None:
-    """Columns a newer analysis may store: decision thresholds, BH-adjusted p, discordant counts, harm CIs.
+    """What a newer analysis may store: thresholds, BH-adjusted p, discordant counts, harm CIs, a new table.
 
     Threshold-dependent metrics get a second record at an HR-Youden threshold of 0.42; AUROC keeps none.
     """
@@ -286,6 +286,10 @@ def add_newer_columns(run: Path) -> None:
         r["n_discordant"] = 7
     for r in tables["flips"]:
         r.update({"harmful": 0.1, "harmful_ci_low": 0.03, "harmful_ci_high": 0.3})
+    tables["confusion"] = [
+        {"cell": c, "variant": "LR", "threshold": 0.5, "tp": 9, "fp": 2, "tn": 8, "fn": 1}
+        for c in {r["cell"] for r in tables["flips"]}
+    ]
     path.write_text(json.dumps(summary))
 
 

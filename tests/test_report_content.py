@@ -80,6 +80,8 @@ def test_newer_columns_appear_in_the_cell_tables(newer: tuple[Path, str, str]) -
     assert "0.788" in cell  # LR accuracy 0.80 at the Youden threshold: 0.80 - 0.0123
     assert '<th class="num">N discordant</th>' in cell and '<th class="num">p (BH)</th>' in cell
     assert '0.100 <span class="ci">[0.030, 0.300]</span>' in cell  # harmful with its CI
+    confusion = cell[cell.index("Table <code>confusion</code>") :]
+    assert '<th class="num">TP</th>' in confusion and '<td class="num">9</td>' in confusion
 
 
 def test_hostile_file_names_render_escaped(newer: tuple[Path, str, str]) -> None:
@@ -124,6 +126,8 @@ def test_headline_and_per_test_tables_are_exported(newer: tuple[Path, str, str])
     assert row["PSNR (dB)"] == 34.0 and row["PSNR (dB) CI low"] == pytest.approx(34.0 * 0.97)
     for test in ("mcnemar", "delong"):
         assert "\\toprule" in (run / "tables" / f"paired_{test}.tex").read_text()
+    assert pd.read_csv(run / "tables" / "confusion.csv")["tp"].tolist() == [9]
+    assert "TP" in (run / "tables" / "confusion.tex").read_text()
 
 
 def test_compare_renders_two_runs_side_by_side(tmp_path: Path) -> None:
