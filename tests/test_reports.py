@@ -140,6 +140,15 @@ def test_corrupt_summary_names_the_file(tmp_path: Path) -> None:
         write_tables(run)
 
 
+@pytest.mark.parametrize("tables", [[], {"quality": {"cell": "a"}}, {"flips": [1, 2]}])
+def test_malformed_tables_in_summary_name_the_file(tmp_path: Path, tables) -> None:
+    run = make_run(tmp_path, lean=True)
+    summary = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**summary, "tables": tables}))
+    with pytest.raises(RunFileInvalid, match=r"summary\.json.*list of records"):
+        write_tables(run)
+
+
 def test_predictions_without_expected_columns_name_the_file(tmp_path: Path) -> None:
     run = make_run(tmp_path, lean=True)
     pd.DataFrame({"cell": ["a"], "p": [0.5]}).to_parquet(run / "predictions.parquet")
