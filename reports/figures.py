@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib import MatplotlibDeprecationWarning
+from matplotlib import MatplotlibDeprecationWarning, rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
@@ -36,7 +36,12 @@ X_COLUMNS = ("step", "epoch", "iteration", "iter")
 @contextmanager
 def style() -> Iterator[None]:
     # Context managers instead of sns.set_theme(): the caller's global matplotlib state stays untouched.
-    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.85):
+    # Names from the run are text, never mathtext: "$" in a model name must not be parsed (or fail).
+    with (
+        sns.axes_style("whitegrid"),
+        sns.plotting_context("notebook", font_scale=0.85),
+        rc_context({"text.parse_math": False}),
+    ):
         yield
 
 

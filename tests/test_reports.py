@@ -89,10 +89,11 @@ def test_synthetic_banner_shown_only_for_synthetic_runs(tmp_path: Path, syntheti
 
 
 def test_malicious_variant_name_is_escaped(tmp_path: Path) -> None:
-    run = make_run(tmp_path, sr_models=["bicubic", EVIL], lean=True)
+    # "$\\frac$" would be invalid mathtext: figures draw names as plain text.
+    run = make_run(tmp_path, sr_models=["bicubic", EVIL, "$\\frac$"], lean=True)
     html = render_report(run).read_text(encoding="utf-8")
     assert EVIL not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "$\\frac$" in html
 
 
 def test_example_path_outside_the_run_dir_is_not_embedded(tmp_path: Path) -> None:
