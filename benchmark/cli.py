@@ -28,7 +28,11 @@ def _cmd_run(args) -> None:
 
     suite = load_suite(args.suite, data_root=args.data_root, smoke=args.smoke)
     options = RunOptions(
-        runs_dir=args.runs_dir, run_id=args.run_id, device=args.device, progress=not args.quiet
+        runs_dir=args.runs_dir,
+        run_id=args.run_id,
+        device=args.device,
+        progress=not args.quiet,
+        on_bad_image=args.on_bad_image,
     )
     report = run_suite(suite, options)
     print(f"Report: {report.resolve()}")
@@ -156,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", help="torch device for SR models (default: cuda if available, else cpu)")
     run.add_argument("--smoke", action="store_true", help="apply the suite's `smoke:` block (small CI run)")
     run.add_argument("--quiet", action="store_true", default=None, help="no progress bars (default in CI)")
+    run.add_argument(
+        "--on-bad-image",
+        choices=["fail", "skip"],
+        default="fail",
+        help="an unusable image stops the run (fail, default) or is left out and counted (skip)",
+    )
     run.set_defaults(handler=_cmd_run)
 
     commands.add_parser("list", help="suites, degradations, SR models, metrics").set_defaults(

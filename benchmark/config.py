@@ -14,6 +14,7 @@ from benchmark.errors import UserError
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
 SUITE_DIRS = (PACKAGE_DIR / "suites", PROJECT_DIR / "data_manifests")
+MIN_LR_SIDE = 8  # the smallest LR side a cell may make (data.hr_size / scale)
 
 
 class _Strict(BaseModel):
@@ -125,6 +126,18 @@ class Suite(_Strict):
             if repeated:
                 raise ValueError(
                     f"{kind} names must be unique; repeated: {repeated} (set `name:` to tell them apart)"
+                )
+        for cell in self.cells:
+            size, scale = self.data.hr_size, cell.scale
+            if size % scale:
+                raise ValueError(
+                    f"data.hr_size {size} is not divisible by scale {scale} (cell {cell.label}); "
+                    f"use {size - size % scale} or {size - size % scale + scale}"
+                )
+            if size // scale < MIN_LR_SIDE:
+                raise ValueError(
+                    f"data.hr_size {size} at scale {scale} (cell {cell.label}) makes {size // scale} px "
+                    f"LR images, below the {MIN_LR_SIDE} px least; use hr_size {MIN_LR_SIDE * scale} or more"
                 )
         reserved = {"HR", "LR"} & {m.name for m in self.sr_models}
         if reserved:

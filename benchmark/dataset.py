@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -11,17 +11,23 @@ from benchmark import manifest as manifests
 from benchmark.cache import Cache, content_key
 from benchmark.config import DataConfig
 from benchmark.phantoms import write_phantom_set
+from benchmark.screening import SKIPPED_COLUMNS, apply_policy, screen, skip_note
 
 PHANTOM_VERSION = "2"
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """``images`` columns: image_id, path (absolute), label (0/1), split, sha256, patient_id."""
+    """``images`` columns: image_id, path (absolute), label (0/1), split, sha256, patient_id.
+
+    ``skipped``: the bad images left out under ``--on-bad-image skip`` (columns image_id, split, reason,
+    detail).
+    """
 
     images: pd.DataFrame
     synthetic: bool
     note: str
+    skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SKIPPED_COLUMNS))
 
     def split(self, name: str) -> pd.DataFrame:
         return self.images[self.images["split"] == name].reset_index(drop=True)
@@ -36,8 +42,10 @@ def _phantom_manifest(
     root = cache.root / "phantoms" / key
     manifest_path = root / "manifest.csv"
     if not manifest_path.is_file():
-        write_phantom_set(root, per_class=per_split, size=phantoms.size, seed=seed)
-        manifests.write_manifest(manifests.build_manifest(root, progress=progress), manifest_path)
+        with cache.lock("phantoms", key):
+            if not manifest_path.is_file():
+                write_phantom_set(root, per_class=per_split, size=phantoms.size, seed=seed)
+                manifests.write_manifest(manifests.build_manifest(root, progress=progress), manifest_path)
     return manifests.read_manifest(manifest_path), root
 
 
@@ -50,8 +58,21 @@ def _subset(table: pd.DataFrame, split: str, per_class: int | None) -> pd.DataFr
     return pd.concat([table[~in_split], kept]).sort_index()
 
 
-def load_dataset(config: DataConfig, *, seed: int, cache: Cache, progress: bool = True) -> Dataset:
-    """Resolve, subset and verify (sha256) the images of a suite."""
+def load_dataset(
+    config: DataConfig,
+    *,
+    seed: int,
+    cache: Cache,
+    progress: bool = True,
+    on_bad_image: str = "fail",
+    min_side: int = 16,
+) -> Dataset:
+    """Resolve, subset, verify (sha256) and screen the images of a suite.
+
+    Bad images (missing, changed, unreadable, colour, smaller than ``min_side``, repeated...) raise one
+    ``UserError`` listing them all, or with ``on_bad_image="skip"`` are left out and returned in
+    ``Dataset.skipped``.
+    """
     if config.phantoms is not None:
         table, root = _phantom_manifest(config, seed, cache, progress)
         synthetic, note = (
@@ -64,7 +85,10 @@ def load_dataset(config: DataConfig, *, seed: int, cache: Cache, progress: bool 
     table = _subset(table, config.eval_split, config.max_eval_per_class)
     table = _subset(table, config.train_split, config.max_train_per_class)
     table = table[table["split"].isin({config.eval_split, config.train_split})]
-    table = manifests.verify_manifest(table.reset_index(drop=True), root, progress=progress)
+    table, problems = screen(
+        table, root, min_side=min_side, cache=cache, eval_split=config.eval_split, progress=progress
+    )
+    table = apply_policy(table, problems, on_bad_image, root)
     images = pd.DataFrame(
         {
             "image_id": table["path"],
@@ -75,4 +99,9 @@ def load_dataset(config: DataConfig, *, seed: int, cache: Cache, progress: bool 
             "patient_id": table["patient_id"],
         }
     )
-    return Dataset(images=images, synthetic=synthetic, note=note)
+    return Dataset(
+        images=images,
+        synthetic=synthetic,
+        note=note + skip_note(problems),
+        skipped=problems[SKIPPED_COLUMNS],
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import re
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from benchmark.errors import UserError
 COLUMNS = ["path", "label", "split", "sha256", "patient_id"]
 LABELS = {"NORMAL": 0, "PNEUMONIA": 1}
 SPLITS = ("train", "val", "test")
-IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
+IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".dcm", ".dicom")
 _PATIENT_PATTERNS = (re.compile(r"^(person\d+)_"), re.compile(r"^((?:NORMAL2-)?IM-\d+)-"))
 
 
@@ -38,10 +39,11 @@ def patient_id(file_name: str) -> str:
 
 
 def resolve_image(data_root: Path, relative: str) -> Path:
-    """Absolute path of a manifest entry; refuses entries that escape the data root."""
+    """Absolute path of a manifest entry; refuses absolute entries and entries that escape the data root
+    (``../``, or a symlink inside the root pointing out of it)."""
     root = Path(data_root).resolve()
     path = (root / relative).resolve()
-    if not path.is_relative_to(root):
+    if Path(relative).is_absolute() or not path.is_relative_to(root):
         raise UserError(
             f"Manifest path {relative!r} escapes the data root {root}. "
             "Manifest paths must be relative paths inside the data root."
@@ -65,11 +67,19 @@ def read_manifest(path: Path) -> pd.DataFrame:
         if len(bad):
             row = bad[0]
             raise UserError(
-                f"Manifest {path}, row {row + 2}: {column} {table.at[row, column]!r} is not one of {allowed}."
+                f"Manifest {path}, row {row + 2}: {column} {table.at[row, column]!r} is not one of "
+                f"{allowed}. Correct that row (values are case-sensitive) or remove it."
             )
-    duplicated = table["path"][table["path"].duplicated()]
+    # "a/b.png", "./a/b.png" and "a//b.png" name one file
+    normalised = table["path"].map(posixpath.normpath)
+    duplicated = normalised.index[normalised.duplicated()]
     if len(duplicated):
-        raise UserError(f"Manifest {path} lists {duplicated.iloc[0]!r} more than once.")
+        row = duplicated[0]
+        first = normalised.index[normalised == normalised[row]][0]
+        raise UserError(
+            f"Manifest {path}, row {row + 2}: {table.at[row, 'path']!r} names the same file as row "
+            f"{first + 2} ({table.at[first, 'path']!r}). Remove one of the two rows."
+        )
     return table[COLUMNS].reset_index(drop=True)
 
 
@@ -103,31 +113,56 @@ def build_manifest(data_root: Path, *, splits=SPLITS, checksums: bool = True, pr
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def file_problems(
+    table: pd.DataFrame, data_root: Path, *, progress: bool = True
+) -> tuple[list[str], dict[int, tuple[str, str]]]:
+    """sha256 of every manifest file, and the rows whose file is missing or differs from its checksum.
+
+    Returns
+    -------
+    digests : one per row; the recorded checksum where the file is missing.
+    problems : row position -> (reason, detail), reason "missing" or "checksum".
+
+    Raises
+    ------
+    UserError
+        If a path escapes the data root (never skippable: the manifest itself must be fixed).
+    """
+    problems, digests = {}, []
+    rows = tqdm(table.itertuples(), total=len(table), desc="verify", unit="img", disable=not progress)
+    for position, row in enumerate(rows):
+        path = resolve_image(data_root, row.path)
+        if not path.is_file():
+            problems[position] = ("missing", f"missing file {path}")
+            digests.append(row.sha256)
+            continue
+        digest = sha256_file(path)
+        if row.sha256 and digest != row.sha256:
+            problems[position] = (
+                "checksum",
+                f"checksum mismatch for {path}: manifest {row.sha256[:12]}..., file {digest[:12]}...",
+            )
+        digests.append(digest)
+    return digests, problems
+
+
+def problem_list(problems: list[str], shown: int = 10) -> str:
+    """The first ``shown`` problems, one per indented line, and how many more there are."""
+    more = f"\n  ... and {len(problems) - shown} more" if len(problems) > shown else ""
+    return "  " + "\n  ".join(problems[:shown]) + more
+
+
 def verify_manifest(table: pd.DataFrame, data_root: Path, *, progress: bool = True) -> pd.DataFrame:
     """Check every file exists and matches its recorded sha256; return the table with checksums filled in.
 
     Rows without a recorded checksum get the computed one (the shipped ``pneumonia.csv`` names files
     only, since checksums depend on the user's copy). Raises ``UserError`` listing every problem.
     """
-    problems, digests = [], []
-    for row in tqdm(table.itertuples(), total=len(table), desc="verify", unit="img", disable=not progress):
-        path = resolve_image(data_root, row.path)
-        if not path.is_file():
-            problems.append(f"missing file {path}")
-            digests.append(row.sha256)
-            continue
-        digest = sha256_file(path)
-        if row.sha256 and digest != row.sha256:
-            problems.append(
-                f"checksum mismatch for {path}: manifest {row.sha256[:12]}..., file {digest[:12]}..."
-            )
-        digests.append(digest)
+    digests, problems = file_problems(table, data_root, progress=progress)
     if problems:
-        shown = "\n  ".join(problems[:10])
-        more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise UserError(
             f"{len(problems)} of {len(table)} manifest entries failed verification under {data_root}:\n"
-            f"  {shown}{more}\nFix the data copy, or rebuild the manifest with "
-            "`python -m benchmark manifest build`."
+            f"{problem_list([detail for _, detail in problems.values()])}\nFix the data copy, or rebuild "
+            "the manifest with `python -m benchmark manifest build`."
         )
     return table.assign(sha256=digests)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark import classifier_setup, sr_setup, stages
+from benchmark.atomic import write_text
 from benchmark.cache import Cache, content_key
 from benchmark.config import Suite
 from benchmark.dataset import Dataset, load_dataset
@@ -28,6 +29,7 @@ class RunOptions:
     run_id: str | None = None
     device: str | None = None
     progress: bool = True
+    on_bad_image: str = "fail"  # or "skip": leave bad images out, recorded in skipped_images.csv
 
 
 def default_device() -> str:
@@ -188,7 +190,15 @@ class Study:
         lr = stages.degrade_cell(hr, cell, self.suite.seed, self.cache, progress=progress)
         shown = [hr, lr]
         for name, (upscaler, model_key) in upscalers.items():
-            sr = stages.upscale(lr, name, upscaler, model_key, self.cache, progress=progress)
+            sr = stages.upscale(
+                lr,
+                name,
+                upscaler,
+                model_key,
+                self.cache,
+                progress=progress,
+                image_ids=list(table["image_id"]),
+            )
             out.quality.append(
                 stages.quality(hr, sr, self.suite.metrics, self.suite.crop_border, self.cache).assign(
                     cell=cell.label
@@ -224,12 +234,22 @@ class Study:
     # -- the run ------------------------------------------------------------------------------------
     def run(self) -> Path:
         from benchmark.stats.analysis import analyze
+        from benchmark.stats.schema import RESULTS_FILE, tidy_results, write_results
         from reports import render_report, write_tables
 
         suite, store = self.suite, self.store
         store.write_config(suite)
         store.write_json("environment.json", environment(suite, self.device))
-        dataset = load_dataset(suite.data, seed=suite.seed, cache=self.cache, progress=self.options.progress)
+        dataset = load_dataset(
+            suite.data,
+            seed=suite.seed,
+            cache=self.cache,
+            progress=self.options.progress,
+            on_bad_image=self.options.on_bad_image,
+            min_side=suite.data.hr_size // min(cell.scale for cell in suite.cells),
+        )
+        if not dataset.skipped.empty:
+            write_text(store.directory / "skipped_images.csv", dataset.skipped.to_csv(index=False))
         evaluation = dataset.split(suite.data.eval_split)
         store.write_checksums(dataset.images)
         classifier, classifier_info = self._classifier(dataset)
@@ -254,7 +274,7 @@ class Study:
         quality = pd.concat(collected.quality).merge(index, on="image_index").drop(columns="image_index")
         quality = quality[["cell", "variant", "image_id", "metric", "value"]]
         predictions = pd.concat(collected.predictions, ignore_index=True)
-        store.write_table("results.parquet", quality)
+        write_results(store.directory / RESULTS_FILE, tidy_results(self.run_id, quality, predictions))
         store.write_table("predictions.parquet", predictions)
         tables = analyze(
             quality,
@@ -274,6 +294,11 @@ class Study:
                 "synthetic_data": dataset.synthetic,
                 "data_note": dataset.note,
                 "n_images": {"eval": len(evaluation), "train": len(dataset.split(suite.data.train_split))},
+                "skipped_images": {
+                    "policy": self.options.on_bad_image,
+                    "count": len(dataset.skipped),
+                    "by_reason": dataset.skipped["reason"].value_counts().to_dict(),
+                },
                 "cells": [
                     {"cell": c.label, "scenario": c.scenario, "scale": c.scale, "params": c.params}
                     for c in suite.cells

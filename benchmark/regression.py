@@ -13,6 +13,7 @@ from pathlib import Path
 
 from benchmark.atomic import write_text
 from benchmark.errors import UserError
+from benchmark.stats.schema import YOUDEN_THRESHOLD
 
 TABLES = {"quality": "mean", "classification": "estimate"}
 
@@ -22,10 +23,13 @@ def headline_numbers(summary_path: Path) -> dict[str, dict[str, float]]:
     if not summary_path.is_file():
         raise UserError(f"No summary at {summary_path}. Run the suite first (`python -m benchmark run ...`).")
     tables = json.loads(summary_path.read_text())["tables"]
-    return {
-        table: {f"{row['cell']}/{row['variant']}/{row['metric']}": row[column] for row in tables[table]}
-        for table, column in TABLES.items()
-    }
+    return {table: {_key(row): row[column] for row in tables[table]} for table, column in TABLES.items()}
+
+
+def _key(row: dict) -> str:
+    """``cell/variant/metric``, with ``@youden-hr`` for rows at HR's Youden threshold."""
+    key = f"{row['cell']}/{row['variant']}/{row['metric']}"
+    return f"{key}@{YOUDEN_THRESHOLD}" if row.get("threshold") == YOUDEN_THRESHOLD else key
 
 
 def write_baseline(run_dir: Path, path: Path) -> Path:

@@ -53,19 +53,21 @@ def trained_weights(
     work_dir = cache.root / "sr-train" / key
     weights = work_dir / "weights.pth"
     if not weights.is_file():
-        scenario, params = preset.degradation
-        train_upscaler(
-            entry.model,
-            scale,
-            preset=preset,
-            hr_images=load_images(),
-            degrade=training_degradation(scenario, params, scale),
-            seed=seed,
-            work_dir=work_dir,
-            device=device,
-            vgg_weights=entry.train.vgg_weights,
-            progress=progress,
-        )
+        with cache.lock("sr-train", key):  # one trainer per work dir, even across concurrent runs
+            if not weights.is_file():
+                scenario, params = preset.degradation
+                train_upscaler(
+                    entry.model,
+                    scale,
+                    preset=preset,
+                    hr_images=load_images(),
+                    degrade=training_degradation(scenario, params, scale),
+                    seed=seed,
+                    work_dir=work_dir,
+                    device=device,
+                    vgg_weights=entry.train.vgg_weights,
+                    progress=progress,
+                )
     return weights
 
 

@@ -16,9 +16,11 @@ import pandas as pd
 from benchmark.cache import Cache, content_key
 from benchmark.config import CellConfig
 from benchmark.degradations import degrade
+from benchmark.errors import UserError
 from benchmark.images import read_grayscale, resize_square
 from benchmark.metrics import measure_quality
 from benchmark.seeding import item_rng
+from sr_models.upscaler import NonFiniteOutput
 
 # Bump a stage's version when its code changes what it produces; old cache entries are then ignored.
 VERSIONS = {"hr": "1", "lr": "1", "sr": "1", "quality": "1", "predict": "1"}
@@ -72,15 +74,24 @@ def degrade_cell(hr: Images, cell: CellConfig, seed: int, cache: Cache, *, progr
     )
 
 
-def upscale(lr: Images, name: str, upscaler, model_key: str, cache: Cache, *, progress: bool) -> Images:
+def upscale(
+    lr: Images, name: str, upscaler, model_key: str, cache: Cache, *, progress: bool, image_ids=None
+) -> Images:
+    """SR images of one model; NaN or Inf output stops the run naming the model and the images
+    (``image_ids``, one per LR image), and is never cached."""
     keys = [content_key("sr", VERSIONS["sr"], lr=key, model=model_key) for key in lr.keys]
-    pixels = cache.arrays(
-        "sr",
-        keys,
-        lambda batch: upscaler.upscale(lr.pixels[batch]),
-        progress=progress,
-        description=f"SR {name}",
-    )
+
+    def compute(batch):
+        try:
+            return upscaler.upscale(lr.pixels[batch])
+        except NonFiniteOutput as error:
+            names = [image_ids[batch[i]] if image_ids is not None else batch[i] for i in error.positions]
+            raise UserError(
+                f"SR model {name!r} returned NaN or Inf for {len(names)} image(s): {names}. "
+                "Check its weights (a diverged training run?), or run it at precision fp32."
+            ) from None
+
+    pixels = cache.arrays("sr", keys, compute, progress=progress, description=f"SR {name}")
     return Images(name, pixels, keys)
 
 

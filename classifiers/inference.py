@@ -131,7 +131,8 @@ def load_classifier(path: str | Path, *, pixel_scale: float = 1.0) -> PneumoniaC
     if path.suffix not in (".keras", ".h5"):
         raise ValueError(f"Expected a .keras or .h5 classifier file, got {path}.")
     try:
-        model = keras.models.load_model(path, compile=False)
+        # safe_mode: a Lambda layer's Python code is refused, never run (Keras' default, made explicit).
+        model = keras.models.load_model(path, compile=False, safe_mode=True)
     except (OSError, ValueError) as err:
         raise ValueError(f"Could not load {path} as a Keras model: {err}") from err
     return PneumoniaClassifier(model, path=path, pixel_scale=pixel_scale)

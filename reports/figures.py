@@ -22,6 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
+from benchmark.stats.schema import at_fixed_threshold
 from reports.formatting import is_missing, metric_label, ordered
 
 DPI = 110  # embedded in the page
@@ -137,7 +138,7 @@ def classification_and_flips(
     classification, flips : sequence of dict
         summary["tables"]["classification"] and ["flips"] rows of one cell.
     """
-    clf = pd.DataFrame(list(classification)).reindex(
+    clf = pd.DataFrame(at_fixed_threshold(list(classification))).reindex(
         columns=["variant", "metric", "estimate", "ci_low", "ci_high"]
     )
     flip = pd.DataFrame(list(flips)).reindex(columns=["variant", "n", "n_flips", *FLIP_COLORS])

@@ -17,10 +17,10 @@ import pandas as pd
 
 from benchmark.atomic import atomic_path
 from benchmark.errors import UserError
+from benchmark.stats.schema import RESULTS_FILE, analysis_inputs, read_results
 
 SUMMARY = "summary.json"
 REQUIRED_SUMMARY_KEYS = ("suite", "run_id", "tables")
-RESULTS_COLUMNS = ("cell", "variant", "image_id", "metric", "value")
 PREDICTIONS_COLUMNS = ("cell", "variant", "image_id", "label", "prob")
 
 
@@ -124,7 +124,11 @@ def load_run(run_dir: Path) -> RunData:
     else:
         run.missing.append(manifest.name)
 
-    run.results = _read_parquet(run_dir / "results.parquet", RESULTS_COLUMNS, run.missing)
+    results = run_dir / RESULTS_FILE
+    if results.is_file():  # the tidy results table; the report shows its image-quality rows
+        run.results = analysis_inputs(read_results(results))[0]
+    else:
+        run.missing.append(results.name)
     run.predictions = _read_parquet(run_dir / "predictions.parquet", PREDICTIONS_COLUMNS, run.missing)
 
     index = run_dir / "examples" / "index.json"

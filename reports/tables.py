@@ -158,6 +158,7 @@ def _metric_matrix(
 
 def classification_frame(records: Sequence[dict[str, Any]], variants: Sequence[str]) -> pd.DataFrame:
     """Classification metrics per (cell, variant): `estimate [CI]`."""
+    # Records at several thresholds (fixed and HR-Youden) become one row each, with a threshold column.
     return _metric_matrix(records, "classification", "estimate", CLASSIFICATION_METRICS, variants)
 
 

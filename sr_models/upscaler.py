@@ -26,6 +26,21 @@ def check_batch(batch: np.ndarray, name: str = "batch") -> None:
         )
 
 
+class WrongOutputSize(ValueError):
+    """An SR model returned an image that is not exactly ``scale`` times its input."""
+
+
+class NonFiniteOutput(ValueError):
+    """An SR model returned NaN or Inf; ``positions`` are the offending images' places in the batch."""
+
+    def __init__(self, model: str, positions: list[int]):
+        self.model, self.positions = model, positions
+        super().__init__(
+            f"SR model {model!r} returned NaN or Inf for the image(s) at batch position(s) {positions}. "
+            "Check its weights (a diverged training run?), or run it at precision fp32."
+        )
+
+
 class Upscaler(ABC):
     """Super-resolves grayscale images by an integer ``scale``.
 
@@ -63,8 +78,16 @@ class Upscaler(ABC):
         self.seconds += time.perf_counter() - start
         self.images += len(stack)
         expected = (len(stack), stack.shape[1] * self.scale, stack.shape[2] * self.scale)
-        if out.shape != expected:  # a bug in a subclass, not a user error
-            raise RuntimeError(f"{type(self).__name__} returned shape {out.shape}, expected {expected}.")
+        if out.shape != expected:
+            raise WrongOutputSize(
+                f"SR model {self.name!r} returned shape {out.shape} for input {stack.shape}; expected "
+                f"{expected} (x{self.scale}). Its weights are probably for another scale or layout: use "
+                f"weights made for x{self.scale}, or list only the scales it supports under `scales:`."
+            )
+        # Checked before clipping, which would turn +-Inf into 1 or 0 and hide the fault.
+        finite = np.isfinite(out).reshape(len(out), -1).all(axis=1)
+        if not finite.all():
+            raise NonFiniteOutput(self.name, np.flatnonzero(~finite).tolist())
         out = np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
         return out[0] if single else out
 

@@ -22,13 +22,28 @@ def _reference(name, labels, probs, weights=None):
         "accuracy": lambda: skm.accuracy_score(labels, predicted, sample_weight=weights),
         "sensitivity": lambda: skm.recall_score(labels, predicted, sample_weight=weights),
         "specificity": lambda: skm.recall_score(labels, predicted, pos_label=0, sample_weight=weights),
+        "ppv": lambda: skm.precision_score(labels, predicted, sample_weight=weights),
+        "npv": lambda: skm.precision_score(labels, predicted, pos_label=0, sample_weight=weights),
+        "f1": lambda: skm.f1_score(labels, predicted, sample_weight=weights),
+        "auprc": lambda: skm.average_precision_score(labels, probs, sample_weight=weights),
         "auroc": lambda: skm.roc_auc_score(labels, probs, sample_weight=weights),
         "log_loss": lambda: skm.log_loss(labels, probs, sample_weight=weights, labels=[0, 1]),
         "brier": lambda: skm.brier_score_loss(labels, probs, sample_weight=weights),
     }[name]()
 
 
-SKLEARN_METRICS = ["accuracy", "sensitivity", "specificity", "auroc", "log_loss", "brier"]
+SKLEARN_METRICS = [
+    "accuracy",
+    "sensitivity",
+    "specificity",
+    "ppv",
+    "npv",
+    "f1",
+    "auroc",
+    "auprc",
+    "log_loss",
+    "brier",
+]
 
 
 @pytest.mark.parametrize("name", SKLEARN_METRICS)
@@ -64,6 +79,48 @@ def test_auroc_counts_ties_as_one_half_like_scikit_learn(data):
     labels, probs = data
     coarse = np.round(probs, 1)  # many tied scores
     assert cls.auroc(labels, coarse) == pytest.approx(skm.roc_auc_score(labels, coarse), rel=1e-12)
+
+
+def test_auprc_with_ties_is_scikit_learns_average_precision(data):
+    labels, probs = data
+    coarse = np.round(probs, 1)
+    weights = np.random.default_rng(3).integers(0, 3, labels.size).astype(float)
+    assert cls.auprc(labels, coarse) == pytest.approx(skm.average_precision_score(labels, coarse), rel=1e-12)
+    assert cls.auprc(labels, coarse, weights=weights) == pytest.approx(
+        skm.average_precision_score(labels, coarse, sample_weight=weights), rel=1e-12
+    )
+
+
+def test_confusion_counts_match_scikit_learn(data):
+    labels, probs = data
+    tn, fp, fn, tp = skm.confusion_matrix(labels, (probs >= 0.3).astype(int)).ravel()
+    assert cls.confusion_counts(labels, probs, threshold=0.3) == {"tp": tp, "fp": fp, "tn": tn, "fn": fn}
+
+
+@pytest.mark.parametrize("decimals", [1, 2, 6])
+def test_youden_threshold_maximises_j_over_every_observed_score(data, decimals):
+    labels, probs = data
+    probs = np.round(probs, decimals)
+    candidates = np.unique(probs)
+    youden = [
+        skm.recall_score(labels, probs >= t) + skm.recall_score(labels, probs >= t, pos_label=0) - 1
+        for t in candidates
+    ]
+    best = candidates[np.flatnonzero(np.isclose(youden, max(youden), rtol=0, atol=1e-12))].max()
+    assert cls.youden_threshold(labels, probs) == best
+
+
+def test_youden_threshold_separates_perfectly_separable_scores():
+    labels, probs = np.array([0, 0, 0, 1, 1]), np.array([0.1, 0.2, 0.3, 0.7, 0.9])
+    assert cls.youden_threshold(labels, probs) == 0.7
+
+
+def test_ppv_without_a_positive_call_raises_and_is_nan_in_bootstrap_rows():
+    labels, probs = np.array([0, 1, 1]), np.array([0.2, 0.4, 0.9])
+    with pytest.raises(ValueError, match="PPV needs at least one image with prob >= 0.95"):
+        cls.ppv(labels, probs, threshold=0.95)
+    rows = cls.ppv(labels, probs, weights=np.array([[1, 1, 1], [2, 1, 0]]))
+    assert rows[0] == 1.0 and np.isnan(rows[1])
 
 
 def test_log_loss_clips_certain_wrong_predictions_like_scikit_learn():

@@ -5,11 +5,12 @@ import pandas as pd
 import pytest
 from scipy import stats
 from sklearn import metrics as skm
-from statsmodels.stats.proportion import proportion_confint
+from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.weightstats import DescrStatsW
 
 from benchmark.errors import UserError
 from benchmark.stats.analysis import analyze
+from benchmark.stats.schema import TABLE_COLUMNS
 
 VARIANTS = ("HR", "LR", "srcnn", "edsr")
 N_IMAGES = 40
@@ -65,67 +66,31 @@ def _labels(predictions: pd.DataFrame, cell: str) -> pd.Series:
 
 
 def test_analyze_returns_exactly_the_documented_columns(tables):
-    assert list(tables) == ["quality", "classification", "paired_tests", "flips", "flipped_images"]
-    assert list(tables["quality"].columns) == [
+    assert list(tables) == list(TABLE_COLUMNS)
+    assert list(tables) == [
+        "quality",
+        "classification",
+        "confusion",
+        "paired_tests",
+        "flips",
+        "flipped_images",
+    ]
+    for name, columns in TABLE_COLUMNS.items():
+        assert list(tables[name].columns) == columns, name
+    assert TABLE_COLUMNS["classification"][:5] == [
         "cell",
         "variant",
         "metric",
-        "n",
-        "mean",
-        "std",
-        "median",
-        "ci_low",
-        "ci_high",
-        "ci_method",
+        "threshold",
+        "threshold_value",
     ]
-    assert list(tables["classification"].columns) == [
-        "cell",
-        "variant",
-        "metric",
-        "n",
-        "estimate",
-        "ci_low",
-        "ci_high",
-        "ci_method",
-    ]
-    assert list(tables["paired_tests"].columns) == [
-        "cell",
-        "variant",
-        "reference",
-        "test",
-        "metric",
-        "estimate_variant",
-        "estimate_reference",
-        "difference",
-        "ci_low",
-        "ci_high",
-        "statistic",
-        "p_value",
-        "p_adjusted",
-        "n",
-        "note",
-    ]
-    assert list(tables["flips"].columns) == [
-        "cell",
-        "variant",
-        "n",
-        "n_flips",
-        "flip_rate",
-        "normal_to_pneumonia",
-        "pneumonia_to_normal",
-        "correct_to_wrong",
-        "wrong_to_correct",
-    ]
-    assert list(tables["flipped_images"].columns) == [
-        "cell",
-        "variant",
-        "image_id",
-        "label",
-        "prob_hr",
-        "prob_variant",
-        "pred_hr",
-        "pred_variant",
-    ]
+    assert {
+        "only_variant_correct",
+        "only_reference_correct",
+        "effect_size",
+        "p_adjusted_bh",
+        "method",
+    } <= set(TABLE_COLUMNS["paired_tests"])
 
 
 def test_every_variant_is_paired_with_hr_and_every_other_variant_once(tables):
@@ -146,6 +111,9 @@ def test_every_variant_is_paired_with_hr_and_every_other_variant_once(tables):
         ("mcnemar", "accuracy"): 12,
         ("delong", "auroc"): 12,
         ("bootstrap", "accuracy"): 12,
+        ("bootstrap", "sensitivity"): 12,
+        ("bootstrap", "specificity"): 12,
+        ("bootstrap", "brier"): 12,
         ("bootstrap", "auroc"): 12,
         ("wilcoxon", "prob"): 12,
         ("wilcoxon", "psnr"): 6,
@@ -153,43 +121,88 @@ def test_every_variant_is_paired_with_hr_and_every_other_variant_once(tables):
     }
 
 
-def test_classification_estimates_match_scikit_learn(tables):
+def _youden(labels: np.ndarray, probs: np.ndarray) -> float:
+    """Brute force: the observed score maximising sensitivity + specificity - 1 (ties: the highest)."""
+    candidates = np.unique(probs)
+    j = [np.mean(probs[labels == 1] >= t) + np.mean(probs[labels == 0] < t) - 1 for t in candidates]
+    return float(candidates[np.flatnonzero(np.isclose(j, max(j), rtol=0, atol=1e-12)).max()])
+
+
+def test_classification_estimates_match_scikit_learn_at_both_thresholds(tables):
     predictions = make_predictions()
-    table = tables["classification"].set_index(["cell", "variant", "metric"])
+    table = tables["classification"].set_index(["cell", "variant", "metric", "threshold"])
     for cell in ("x2", "x4"):
         labels = _labels(predictions, cell).to_numpy()
-        for variant, probs in _wide(predictions, cell).items():
-            predicted = (probs.to_numpy() >= 0.5).astype(int)
+        wide = _wide(predictions, cell)
+        youden = _youden(labels, wide["HR"].to_numpy())
+        for variant, probs in wide.items():
             expected = {
-                "accuracy": skm.accuracy_score(labels, predicted),
-                "sensitivity": skm.recall_score(labels, predicted),
-                "specificity": skm.recall_score(labels, predicted, pos_label=0),
                 "auroc": skm.roc_auc_score(labels, probs),
+                "auprc": skm.average_precision_score(labels, probs),
                 "log_loss": skm.log_loss(labels, probs),
                 "brier": skm.brier_score_loss(labels, probs),
             }
             for metric, value in expected.items():
-                assert table.loc[(cell, variant, metric), "estimate"] == pytest.approx(value, rel=1e-12)
+                assert table.loc[(cell, variant, metric, ""), "estimate"] == pytest.approx(value, rel=1e-12)
+            for name, threshold in (("0.5", 0.5), ("youden-hr", youden)):
+                predicted = (probs.to_numpy() >= threshold).astype(int)
+                expected = {
+                    "accuracy": skm.accuracy_score(labels, predicted),
+                    "sensitivity": skm.recall_score(labels, predicted),
+                    "specificity": skm.recall_score(labels, predicted, pos_label=0),
+                    "ppv": skm.precision_score(labels, predicted, zero_division=np.nan),
+                    "npv": skm.precision_score(labels, predicted, pos_label=0, zero_division=np.nan),
+                    "f1": skm.f1_score(labels, predicted),
+                }
+                for metric, value in expected.items():
+                    row = table.loc[(cell, variant, metric, name)]
+                    assert row["threshold_value"] == threshold
+                    assert row["estimate"] == pytest.approx(value, rel=1e-12, nan_ok=True)
 
 
-def test_proportions_have_wilson_intervals_from_statsmodels(tables):
-    rows = tables["classification"]
-    for row in rows[rows["metric"].isin(["accuracy", "sensitivity", "specificity"])].itertuples():
-        successes = round(row.estimate * row.n)
-        expected = proportion_confint(successes, row.n, alpha=0.05, method="wilson")
-        assert (row.ci_low, row.ci_high) == pytest.approx(expected, rel=1e-12)
-        assert row.ci_method == "wilson"
-    assert set(rows.loc[rows["metric"] == "sensitivity", "n"]) == {N_IMAGES // 2}
+def test_confusion_table_matches_scikit_learn_and_the_youden_threshold_is_hrs(tables):
+    predictions = make_predictions()
+    confusion = tables["confusion"].set_index(["cell", "variant", "threshold"])
+    for cell in ("x2", "x4"):
+        labels = _labels(predictions, cell).to_numpy()
+        wide = _wide(predictions, cell)
+        youden = _youden(labels, wide["HR"].to_numpy())
+        for variant, probs in wide.items():
+            for name, threshold in (("0.5", 0.5), ("youden-hr", youden)):
+                tn, fp, fn, tp = skm.confusion_matrix(labels, probs.to_numpy() >= threshold).ravel()
+                row = confusion.loc[(cell, variant, name)]
+                assert (row["tp"], row["fp"], row["tn"], row["fn"]) == (tp, fp, tn, fn)
+                assert row["threshold_value"] == threshold
+
+
+def test_classification_intervals_are_stratified_bootstrap_percentiles(tables):
+    """The interval of a metric is the percentile interval of the metric recomputed (by scikit-learn) on
+    stratified resamples drawn with the cell's generator."""
+    from benchmark.seeding import item_rng
+    from benchmark.stats.intervals import stratified_bootstrap_weights
+
+    predictions = make_predictions()
+    labels = _labels(predictions, "x4").to_numpy()
+    probs = _wide(predictions, "x4")["edsr"].to_numpy()
+    counts = stratified_bootstrap_weights(labels, 300, item_rng(0, "bootstrap", "x4")).astype(int)
+    resamples = [np.repeat(np.arange(labels.size), row) for row in counts]
+    assert all(labels[r].sum() == labels.sum() for r in resamples)  # class sizes kept
+    table = tables["classification"].set_index(["cell", "variant", "metric", "threshold"])
+    for metric, score in (("auroc", skm.roc_auc_score), ("brier", skm.brier_score_loss)):
+        expected = np.quantile([score(labels[r], probs[r]) for r in resamples], [0.025, 0.975])
+        row = table.loc[("x4", "edsr", metric, "")]
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx(expected, rel=1e-12)
+    sensitivity = [skm.recall_score(labels[r], probs[r] >= 0.5) for r in resamples]
+    row = table.loc[("x4", "edsr", "sensitivity", "0.5")]
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(np.quantile(sensitivity, [0.025, 0.975]))
+    assert set(tables["classification"]["ci_method"]) == {"stratified-bootstrap-percentile"}
+    assert set(tables["classification"].loc[lambda t: t["metric"] == "sensitivity", "n"]) == {N_IMAGES // 2}
 
 
 def test_bootstrap_intervals_bracket_the_estimate(tables):
     rows = tables["classification"]
-    smooth = rows[rows["metric"].isin(["log_loss", "brier", "auroc"])]
+    smooth = rows[rows["metric"].isin(["log_loss", "brier", "auroc", "auprc"])]
     assert ((smooth["ci_low"] < smooth["estimate"]) & (smooth["estimate"] < smooth["ci_high"])).all()
-    assert set(rows.loc[rows["metric"] == "auroc", "ci_method"]) == {"delong"}
-    assert set(rows.loc[rows["metric"].isin(["log_loss", "brier", "ece"]), "ci_method"]) == {
-        "bootstrap-percentile"
-    }
 
 
 def test_mcnemar_and_wilcoxon_rows_match_scipy_on_the_aligned_images(tables):
@@ -201,12 +214,37 @@ def test_mcnemar_and_wilcoxon_rows_match_scipy_on_the_aligned_images(tables):
     correct_r = (wide["LR"].to_numpy() >= 0.5) == labels
     b, c = int(np.sum(correct_v & ~correct_r)), int(np.sum(~correct_v & correct_r))
     mcnemar = tests.loc[("x4", "edsr", "LR", "mcnemar", "accuracy")]
+    assert b + c < 25 and mcnemar["method"] == "exact-binomial"
     assert mcnemar["p_value"] == pytest.approx(stats.binomtest(min(b, c), b + c).pvalue if b + c else 1.0)
+    assert (mcnemar["only_variant_correct"], mcnemar["only_reference_correct"]) == (b, c)
     assert mcnemar["difference"] == pytest.approx(correct_v.mean() - correct_r.mean())
     wilcoxon = tests.loc[("x4", "edsr", "LR", "wilcoxon", "prob")]
     expected = stats.wilcoxon(wide["edsr"], wide["LR"], zero_method="pratt")
     assert wilcoxon["p_value"] == pytest.approx(expected.pvalue, rel=1e-12)
     assert wilcoxon["difference"] == pytest.approx(np.median(wide["edsr"] - wide["LR"]))
+    assert -1 <= wilcoxon["effect_size"] <= 1 and wilcoxon["method"] == "pratt"
+
+
+def test_paired_bootstrap_differences_are_resampled_jointly(tables):
+    """Sensitivity difference CI = percentile interval of scikit-learn's per-resample differences."""
+    from benchmark.seeding import item_rng
+    from benchmark.stats.intervals import stratified_bootstrap_weights
+
+    predictions = make_predictions()
+    labels = _labels(predictions, "x2").to_numpy()
+    wide = _wide(predictions, "x2")
+    counts = stratified_bootstrap_weights(labels, 300, item_rng(0, "bootstrap", "x2")).astype(int)
+    differences = []
+    for row in counts:
+        r = np.repeat(np.arange(labels.size), row)
+        differences.append(
+            skm.recall_score(labels[r], wide["srcnn"].to_numpy()[r] >= 0.5)
+            - skm.recall_score(labels[r], wide["HR"].to_numpy()[r] >= 0.5)
+        )
+    tests = tables["paired_tests"].set_index(["cell", "variant", "reference", "test", "metric"])
+    row = tests.loc[("x2", "srcnn", "HR", "bootstrap", "sensitivity")]
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(np.quantile(differences, [0.025, 0.975]))
+    assert row["threshold"] == "0.5" and row["method"] == "stratified-bootstrap-percentile"
 
 
 def test_image_quality_wilcoxon_compares_per_image_values(tables):
@@ -222,21 +260,15 @@ def test_image_quality_wilcoxon_compares_per_image_values(tables):
     assert row["estimate_variant"] == pytest.approx(wide["srcnn"].median())
 
 
-def _holm(p_values: np.ndarray) -> np.ndarray:
-    """Holm (1979) step-down by hand: sorted p_(i) times (m - i), running maximum, capped at 1."""
-    order = np.argsort(p_values)
-    adjusted = np.empty_like(p_values)
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, (len(p_values) - rank) * p_values[index])
-        adjusted[index] = min(1.0, running)
-    return adjusted
-
-
-def test_p_adjusted_is_holm_within_each_cell_test_metric_family(tables):
+def test_p_adjusted_is_holm_and_bh_within_each_cell_test_metric_family(tables):
     for _, family in tables["paired_tests"].groupby(["cell", "test", "metric"]):
-        np.testing.assert_allclose(family["p_adjusted"], _holm(family["p_value"].to_numpy()), rtol=1e-12)
-    assert (tables["paired_tests"]["p_adjusted"] >= tables["paired_tests"]["p_value"]).all()
+        p = family["p_value"].to_numpy()
+        np.testing.assert_allclose(family["p_adjusted"], multipletests(p, method="holm")[1], rtol=1e-12)
+        np.testing.assert_allclose(family["p_adjusted_bh"], multipletests(p, method="fdr_bh")[1], rtol=1e-12)
+    tests = tables["paired_tests"]
+    # Holm controls the family-wise error, so it never adjusts less than BH (up to rounding).
+    assert (tests["p_adjusted"] >= tests["p_adjusted_bh"] * (1 - 1e-12)).all()
+    assert (tests["p_adjusted_bh"] >= tests["p_value"]).all()
 
 
 def test_flips_match_a_count_from_the_merged_table(tables):
@@ -257,6 +289,8 @@ def test_flips_match_a_count_from_the_merged_table(tables):
         assert flips.loc[key, "normal_to_pneumonia"] == row["normal_to_pneumonia"]
         assert flips.loc[key, "wrong_to_correct"] == row["wrong_to_correct"]
         assert flips.loc[key, "flip_rate"] == pytest.approx(row["n_flips"] / N_IMAGES)
+        harmful = row["n_flips"] - row["wrong_to_correct"]
+        assert flips.loc[key, "harmful_rate"] == pytest.approx(harmful / N_IMAGES)
     images = tables["flipped_images"]
     assert len(images) == flips["n_flips"].sum() == len(flipped)
     assert (images["pred_hr"] != images["pred_variant"]).all()
@@ -298,7 +332,14 @@ def test_same_seed_gives_identical_tables_and_cells_are_independent(tables):
 def test_empty_quality_gives_an_empty_quality_table():
     tables = analyze(make_quality().iloc[:0], make_predictions(cells=("x2",)), n_bootstrap=50)
     assert tables["quality"].empty and list(tables["quality"].columns)[-1] == "ci_method"
-    assert set(tables["paired_tests"]["metric"]) == {"accuracy", "auroc", "prob"}
+    assert set(tables["paired_tests"]["metric"]) == {
+        "accuracy",
+        "sensitivity",
+        "specificity",
+        "brier",
+        "auroc",
+        "prob",
+    }
 
 
 def test_quality_alone_still_gives_summaries_and_quality_tests():

@@ -1,9 +1,10 @@
-"""Diagnosis flips on a tiny hand-made table."""
+"""Diagnosis flips on a tiny hand-made table; rates against statsmodels, the mean change against numpy."""
 
 import numpy as np
 import pytest
+from statsmodels.stats.proportion import proportion_confint
 
-from benchmark.stats.flips import flip_counts, flip_mask
+from benchmark.stats.flips import flip_counts, flip_mask, flip_summary
 
 # image:          a    b    c    d    e    f
 LABELS = np.array([1, 1, 0, 0, 1, 0])
@@ -45,3 +46,23 @@ def test_misaligned_inputs_name_both_lengths():
         flip_mask(PROB_HR, PROB_SR[:5])
     with pytest.raises(ValueError, match="5 labels for 6 images"):
         flip_counts(LABELS[:5], PROB_HR, PROB_SR)
+
+
+def test_flip_summary_rates_have_wilson_intervals_and_the_mean_change_a_bootstrap_one():
+    rng = np.random.default_rng(0)
+    weights = rng.multinomial(6, np.full(6, 1 / 6), size=500).astype(float)
+    summary = flip_summary(LABELS, PROB_HR, PROB_SR, threshold=0.5, weights=weights)
+    # harmful: a (1 -> 0, label 1); helpful: b (0 -> 1, label 1); c is harmful (0 -> 1, label 0).
+    assert summary["correct_to_wrong"] == 2 and summary["wrong_to_correct"] == 1
+    assert summary["harmful_rate"] == pytest.approx(2 / 6) and summary["helpful_rate"] == pytest.approx(1 / 6)
+    expected = proportion_confint(2, 6, method="wilson")
+    assert (summary["harmful_ci_low"], summary["harmful_ci_high"]) == pytest.approx(expected, rel=1e-12)
+    expected = proportion_confint(3, 6, method="wilson")
+    assert (summary["flip_rate_ci_low"], summary["flip_rate_ci_high"]) == pytest.approx(expected, rel=1e-12)
+    change = np.abs(PROB_SR - PROB_HR)  # 0.5, 0.5, 0.3, 0, 0.05, 0
+    assert summary["mean_abs_prob_change"] == pytest.approx(1.35 / 6)
+    resampled = [change[np.repeat(np.arange(6), row.astype(int))].mean() for row in weights]
+    expected = np.quantile(resampled, [0.025, 0.975])
+    assert (summary["mean_abs_prob_change_ci_low"], summary["mean_abs_prob_change_ci_high"]) == pytest.approx(
+        expected, rel=1e-12
+    )

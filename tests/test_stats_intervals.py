@@ -65,3 +65,12 @@ def test_bootstrap_weights_are_reproducible_from_the_generator_seed():
 def test_confidence_outside_zero_one_is_rejected(confidence):
     with pytest.raises(ValueError, match="strictly between 0 and 1"):
         intervals.check_confidence(confidence)
+
+
+def test_stratified_bootstrap_weights_resample_each_class_within_itself():
+    labels = np.r_[np.zeros(30), np.ones(12)].astype(int)
+    weights = intervals.stratified_bootstrap_weights(labels, 200, np.random.default_rng(1))
+    assert weights.shape == (200, 42)
+    np.testing.assert_array_equal(weights[:, labels == 0].sum(axis=1), 30)
+    np.testing.assert_array_equal(weights[:, labels == 1].sum(axis=1), 12)
+    assert weights[:, labels == 1].mean() == pytest.approx(1.0)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 from sklearn.metrics import roc_auc_score
+from statsmodels.stats.contingency_tables import mcnemar
 
 from benchmark.stats import paired
 
@@ -19,6 +20,33 @@ def test_mcnemar_exact_equals_binomial_test_on_discordant_pairs():
     assert result.p_value == pytest.approx(stats.binomtest(3, 12, 0.5).pvalue, rel=1e-12)
     assert result.p_value == pytest.approx(0.14599609375)
     assert result.statistic == 3 and result.note == ""
+
+
+@pytest.mark.parametrize(
+    ("table", "method"),
+    [
+        ((5, 3, 9, 7), "exact-binomial"),
+        ((40, 10, 14, 6), "exact-binomial"),  # 24 discordant pairs: still exact
+        ((40, 10, 15, 6), "chi2-continuity"),  # 25: chi-square with continuity correction
+        ((100, 31, 12, 20), "chi2-continuity"),
+    ],
+)
+def test_mcnemar_matches_statsmodels_on_hand_made_tables(table, method):
+    both, only_variant, only_reference, neither = table
+    result = paired.mcnemar_test(*_correctness(*table))
+    exact = method == "exact-binomial"
+    expected = mcnemar([[both, only_variant], [only_reference, neither]], exact=exact, correction=True)
+    assert result.method == method
+    assert result.p_value == pytest.approx(expected.pvalue, rel=1e-12)
+    assert result.statistic == pytest.approx(expected.statistic, rel=1e-12)
+    assert (result.only_variant, result.only_reference) == (only_variant, only_reference)
+
+
+def test_mcnemar_chi_square_is_the_continuity_corrected_formula():
+    """(|b - c| - 1)^2 / (b + c) on b = 31, c = 12: 18^2 / 43, against the chi-square(1) tail."""
+    result = paired.mcnemar_test(*_correctness(100, 31, 12, 20))
+    assert result.statistic == pytest.approx(18**2 / 43, rel=1e-12)
+    assert result.p_value == pytest.approx(stats.chi2.sf(18**2 / 43, 1), rel=1e-12)
 
 
 def test_mcnemar_without_discordant_pairs_has_p_one():
@@ -119,6 +147,25 @@ def test_delong_interval_is_the_clipped_wald_interval(scored):
     assert (low, high) == pytest.approx((theta[0] - half_width, min(1.0, theta[0] + half_width)))
 
 
+def test_delong_auc_is_the_mann_whitney_u_statistic(scored):
+    labels, scores = scored
+    aucs, _ = paired.delong_covariance(labels, scores)
+    for auc, row in zip(aucs, scores, strict=True):
+        u = stats.mannwhitneyu(row[labels == 1], row[labels == 0]).statistic
+        assert auc == pytest.approx(u / (np.sum(labels == 1) * np.sum(labels == 0)), rel=1e-12)
+
+
+def test_delong_auc_matches_hanley_and_mcneil_1982_rating_example():
+    """Hanley & McNeil (1982), Radiology 143:29, Table 1: five-point ratings of 58 normal and 51 abnormal
+    CT images; the Wilcoxon area is 0.893.  (Their SE, 0.032, uses their exponential approximation,
+    not DeLong's variance, so only the area is compared.)"""
+    normal = np.repeat([1, 2, 3, 4, 5], [33, 6, 6, 11, 2])
+    abnormal = np.repeat([1, 2, 3, 4, 5], [3, 2, 2, 11, 33])
+    labels = np.r_[np.zeros(58), np.ones(51)].astype(int)
+    aucs, _ = paired.delong_covariance(labels, np.r_[normal, abnormal][None, :].astype(float))
+    assert aucs[0] == pytest.approx(0.893, abs=5e-4)
+
+
 def test_delong_needs_two_images_of_each_class():
     with pytest.raises(ValueError, match="at least 2 images of each class, got 1 with label 1"):
         paired.delong_covariance(np.array([1, 0, 0, 0]), np.array([[0.9, 0.1, 0.2, 0.3]]))
@@ -158,6 +205,26 @@ def test_wilcoxon_zsplit_option_matches_scipy():
     variant = np.where(np.arange(30) < 4, reference, reference + rng.normal(0, 0.1, 30))
     result = paired.wilcoxon_test(variant, reference, zero_method="zsplit")
     assert result.p_value == pytest.approx(stats.wilcoxon(variant, reference, zero_method="zsplit").pvalue)
+
+
+def test_rank_biserial_matches_a_hand_computation():
+    """d = 3, -1, 2, 0, 5, -4.  pratt ranks |d| with the zero: 0->1, 1->2, 2->3, 3->4, 4->5, 5->6;
+    R+ = 4 + 3 + 6 = 13, R- = 2 + 5 = 7, r = 6 / 20.  wilcox drops the zero first: ranks 1..5 with
+    R+ = 3 + 2 + 5 = 10, R- = 1 + 4 = 5, r = 5 / 15.  zsplit: pratt's sums with R0 = 1 in the total."""
+    differences = np.array([3.0, -1.0, 2.0, 0.0, 5.0, -4.0])
+    assert paired.rank_biserial(differences, zero_method="pratt") == pytest.approx(6 / 20)
+    assert paired.rank_biserial(differences, zero_method="wilcox") == pytest.approx(5 / 15)
+    assert paired.rank_biserial(differences, zero_method="zsplit") == pytest.approx(6 / 21)
+
+
+def test_rank_biserial_equals_the_wilcoxon_statistic_rescaled():
+    """Without zeros or ties r = 4 T+ / (n (n + 1)) - 1, T+ scipy's signed-rank sum of positive ranks."""
+    rng = np.random.default_rng(4)
+    variant, reference = rng.normal(0.3, 1, 30), rng.normal(0, 1, 30)
+    positive_sum = stats.wilcoxon(variant, reference, alternative="greater").statistic
+    result = paired.wilcoxon_test(variant, reference)
+    assert result.effect_size == pytest.approx(4 * positive_sum / (30 * 31) - 1, rel=1e-12)
+    assert result.method == "pratt"
 
 
 def test_wilcoxon_of_identical_values_has_p_one():

@@ -17,6 +17,7 @@ drop degenerate bootstrap replicates.
 from __future__ import annotations
 
 import numpy as np
+from sklearn.metrics import roc_curve
 
 # scikit-learn's log_loss clips probabilities to the float64 machine epsilon; so do we.
 _LOG_LOSS_EPS = np.finfo(np.float64).eps
@@ -71,32 +72,127 @@ def _weighted_mean(per_image: np.ndarray, weights: np.ndarray) -> float | np.nda
     return _ratio(weights @ per_image, weights.sum(axis=-1), "Expected weights with a positive sum, got 0.")
 
 
+THRESHOLD_METRICS = ("accuracy", "sensitivity", "specificity", "ppv", "npv", "f1")
+_BOTH_CLASSES = "Include both normal (0) and pneumonia (1) images."
+# Each threshold metric as numerator / denominator of the confusion counts, and why 0/0 can happen.
+_FROM_COUNTS = {
+    "accuracy": (
+        lambda c: c["tp"] + c["tn"],
+        lambda c: c["tp"] + c["fp"] + c["tn"] + c["fn"],
+        "Expected weights with a positive sum, got 0.",
+    ),
+    "sensitivity": (
+        lambda c: c["tp"],
+        lambda c: c["tp"] + c["fn"],
+        "sensitivity needs at least one image with label 1; got none among {n} images. " + _BOTH_CLASSES,
+    ),
+    "specificity": (
+        lambda c: c["tn"],
+        lambda c: c["tn"] + c["fp"],
+        "specificity needs at least one image with label 0; got none among {n} images. " + _BOTH_CLASSES,
+    ),
+    "ppv": (
+        lambda c: c["tp"],
+        lambda c: c["tp"] + c["fp"],
+        "PPV needs at least one image with prob >= {threshold}; got none. Report it as undefined.",
+    ),
+    "npv": (
+        lambda c: c["tn"],
+        lambda c: c["tn"] + c["fn"],
+        "NPV needs at least one image with prob < {threshold}; got none. Report it as undefined.",
+    ),
+    "f1": (
+        lambda c: 2 * c["tp"],
+        lambda c: 2 * c["tp"] + c["fp"] + c["fn"],
+        "F1 needs a pneumonia image or a pneumonia prediction; got neither.",
+    ),
+}
+
+
+def _confusion(labels, probs, threshold, weights) -> dict[str, float | np.ndarray]:
+    """Weighted true/false positive/negative counts at ``prob >= threshold``."""
+    labels, probs, weights = _check(labels, probs, weights)
+    predicted = (probs >= threshold).astype(np.float64)
+    return {
+        "tp": weights @ (predicted * labels),
+        "fp": weights @ (predicted * (1 - labels)),
+        "tn": weights @ ((1 - predicted) * (1 - labels)),
+        "fn": weights @ ((1 - predicted) * labels),
+    }
+
+
+def confusion_counts(labels, probs, *, threshold: float = 0.5) -> dict[str, int]:
+    """Confusion matrix as ``{"tp", "fp", "tn", "fn"}`` image counts, pneumonia (1) the positive class."""
+    counts = _confusion(labels, probs, threshold, None)
+    return {name: int(round(float(count))) for name, count in counts.items()}
+
+
+def threshold_metrics(
+    labels, probs, *, threshold: float = 0.5, weights=None, metrics=THRESHOLD_METRICS
+) -> dict[str, float | np.ndarray]:
+    """Several of ``THRESHOLD_METRICS`` from one confusion count (faster than one call each).
+
+    Prediction = ``prob >= threshold``; pneumonia (1) is the positive class.  Each value is what the
+    function of that name returns.
+    """
+    counts = _confusion(labels, probs, threshold, weights)
+    n = np.asarray(labels).size
+    return {
+        metric: _ratio(
+            _FROM_COUNTS[metric][0](counts),
+            _FROM_COUNTS[metric][1](counts),
+            _FROM_COUNTS[metric][2].format(n=n, threshold=threshold),
+        )
+        for metric in metrics
+    }
+
+
+def _threshold_metric(metric: str, labels, probs, threshold, weights) -> float | np.ndarray:
+    return threshold_metrics(labels, probs, threshold=threshold, weights=weights, metrics=(metric,))[metric]
+
+
 def accuracy(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
     """Fraction of images with ``(prob >= threshold) == label``, in [0, 1]."""
-    labels, probs, weights = _check(labels, probs, weights)
-    return _weighted_mean(((probs >= threshold) == labels).astype(np.float64), weights)
-
-
-def _recall(labels, probs, threshold, weights, positive: int, name: str) -> float | np.ndarray:
-    labels, probs, weights = _check(labels, probs, weights)
-    members = (labels == positive).astype(np.float64)
-    hits = members * ((probs >= threshold) == labels)
-    return _ratio(
-        weights @ hits,
-        weights @ members,
-        f"{name} needs at least one image with label {positive}; got none among {labels.size} images. "
-        "Include both normal (0) and pneumonia (1) images.",
-    )
+    return _threshold_metric("accuracy", labels, probs, threshold, weights)
 
 
 def sensitivity(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
     """True-positive rate: fraction of pneumonia images (label 1) with ``prob >= threshold``."""
-    return _recall(labels, probs, threshold, weights, 1, "sensitivity")
+    return _threshold_metric("sensitivity", labels, probs, threshold, weights)
 
 
 def specificity(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
     """True-negative rate: fraction of normal images (label 0) with ``prob < threshold``."""
-    return _recall(labels, probs, threshold, weights, 0, "specificity")
+    return _threshold_metric("specificity", labels, probs, threshold, weights)
+
+
+def ppv(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
+    """Positive predictive value (precision): fraction of images called pneumonia that have label 1."""
+    return _threshold_metric("ppv", labels, probs, threshold, weights)
+
+
+def npv(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
+    """Negative predictive value: fraction of images called normal that have label 0."""
+    return _threshold_metric("npv", labels, probs, threshold, weights)
+
+
+def f1(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
+    """F1 score of the pneumonia class: ``2 TP / (2 TP + FP + FN)``."""
+    return _threshold_metric("f1", labels, probs, threshold, weights)
+
+
+def _tied_groups(probs: np.ndarray, labels: np.ndarray, weights: np.ndarray, descending: bool):
+    """Per group of tied scores (in score order), the weight of positives and of negatives: (..., G)."""
+    order = np.argsort(-probs if descending else probs, kind="stable")
+    sorted_probs, sorted_weights = probs[order], weights[..., order]
+    positive = sorted_weights * labels[order]
+    negative = sorted_weights - positive
+    tied = sorted_probs[1:] == sorted_probs[:-1]
+    if tied.any():  # merge runs of tied scores into one group each
+        starts = np.flatnonzero(np.r_[True, ~tied])
+        positive = np.add.reduceat(positive, starts, axis=-1)
+        negative = np.add.reduceat(negative, starts, axis=-1)
+    return positive, negative
 
 
 def auroc(labels, probs, *, weights=None) -> float | np.ndarray:
@@ -106,15 +202,7 @@ def auroc(labels, probs, *, weights=None) -> float | np.ndarray:
     positives times (weight of negatives scored lower + half the tied negatives).
     """
     labels, probs, weights = _check(labels, probs, weights)
-    order = np.argsort(probs, kind="stable")
-    sorted_probs, sorted_weights = probs[order], weights[..., order]
-    positive = sorted_weights * labels[order]
-    negative = sorted_weights - positive
-    tied = sorted_probs[1:] == sorted_probs[:-1]
-    if tied.any():  # merge runs of tied scores into one group each
-        starts = np.flatnonzero(np.r_[True, ~tied])
-        positive = np.add.reduceat(positive, starts, axis=-1)
-        negative = np.add.reduceat(negative, starts, axis=-1)
+    positive, negative = _tied_groups(probs, labels, weights, descending=False)
     below = np.cumsum(negative, axis=-1) - negative
     area = (positive * (below + 0.5 * negative)).sum(axis=-1)
     present = np.unique(labels).astype(int).tolist()
@@ -126,6 +214,43 @@ def auroc(labels, probs, *, weights=None) -> float | np.ndarray:
         positive.sum(axis=-1) * negative.sum(axis=-1),
         f"AUROC needs both classes; got {found}. Include both normal (0) and pneumonia (1) images.",
     )
+
+
+def auprc(labels, probs, *, weights=None) -> float | np.ndarray:
+    """Area under the precision-recall curve as average precision, in [0, 1].
+
+    ``sum_k (R_k - R_{k-1}) P_k`` over the distinct score thresholds from high to low (tied scores one
+    step), exactly scikit-learn's ``average_precision_score``: no interpolation, no trapezoid.
+    """
+    labels, probs, weights = _check(labels, probs, weights)
+    positive, negative = _tied_groups(probs, labels, weights, descending=True)
+    true_positives = np.cumsum(positive, axis=-1)
+    called = true_positives + np.cumsum(negative, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(called > 0, true_positives / np.where(called > 0, called, 1.0), 0.0)
+    return _ratio(
+        (positive * precision).sum(axis=-1),
+        positive.sum(axis=-1),
+        "AUPRC needs at least one pneumonia image (label 1); got none. Include both classes.",
+    )
+
+
+def youden_threshold(labels, probs) -> float:
+    """Threshold maximising Youden's J = sensitivity + specificity - 1 for ``prob >= threshold``.
+
+    Candidates are the observed scores (scikit-learn's ``roc_curve`` with every point kept); ties in J
+    go to the highest threshold.  Needs both classes.
+    """
+    labels, probs, _ = _check(labels, probs, None)
+    if np.unique(labels).size < 2:
+        raise ValueError(
+            f"Youden's threshold needs both classes; got only label {int(labels[0])} in {labels.size} "
+            "images. Include both normal (0) and pneumonia (1) images."
+        )
+    false_positive_rate, true_positive_rate, thresholds = roc_curve(labels, probs, drop_intermediate=False)
+    finite = np.isfinite(thresholds)  # the first point (threshold inf) predicts nothing positive
+    youden = np.where(finite, true_positive_rate - false_positive_rate, -np.inf)
+    return float(thresholds[int(np.argmax(youden))])
 
 
 def log_loss(labels, probs, *, weights=None) -> float | np.ndarray:

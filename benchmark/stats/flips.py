@@ -2,12 +2,16 @@
 
 Hand-written (a few comparisons; no library counts this): a flip is ``pred_variant != pred_hr`` with
 ``pred = prob >= threshold`` (1 = pneumonia).  Flips are relative to HR's prediction, not to the true
-label; ``correct_to_wrong`` / ``wrong_to_correct`` then say whether the flip hurt or helped.
+label; ``correct_to_wrong`` (harmful) / ``wrong_to_correct`` (helpful) say whether the flip hurt or
+helped.  ``flip_summary`` adds their rates with Wilson intervals (statsmodels) and the mean absolute
+change in P(pneumonia) with a bootstrap percentile interval.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from benchmark.stats.intervals import percentile_interval, wilson_interval
 
 FLIP_COUNTS = (
     "n",
@@ -17,6 +21,19 @@ FLIP_COUNTS = (
     "pneumonia_to_normal",
     "correct_to_wrong",
     "wrong_to_correct",
+)
+FLIP_RATES = (
+    "flip_rate_ci_low",
+    "flip_rate_ci_high",
+    "harmful_rate",
+    "harmful_ci_low",
+    "harmful_ci_high",
+    "helpful_rate",
+    "helpful_ci_low",
+    "helpful_ci_high",
+    "mean_abs_prob_change",
+    "mean_abs_prob_change_ci_low",
+    "mean_abs_prob_change_ci_high",
 )
 
 
@@ -73,3 +90,38 @@ def flip_counts(
         "correct_to_wrong": int(np.sum(flipped & hr_correct)),
         "wrong_to_correct": int(np.sum(flipped & ~hr_correct)),
     }
+
+
+def flip_summary(
+    labels: np.ndarray,
+    prob_hr: np.ndarray,
+    prob_variant: np.ndarray,
+    *,
+    threshold: float,
+    weights: np.ndarray,
+    confidence: float = 0.95,
+) -> dict[str, float]:
+    """``flip_counts`` plus rates with intervals (keys ``FLIP_COUNTS + FLIP_RATES``).
+
+    Rates are per image of the cell: flip_rate, harmful_rate = correct_to_wrong / n and helpful_rate =
+    wrong_to_correct / n, each with a Wilson interval.  mean_abs_prob_change is the mean of
+    ``|prob_variant - prob_hr|`` over all images, with the percentile interval of its (B,) replicates
+    under the bootstrap count rows ``weights`` (B, n).
+    """
+    counts = flip_counts(labels, prob_hr, prob_variant, threshold=threshold)
+    n = counts["n"]
+    summary: dict[str, float] = dict(counts)
+    summary["flip_rate_ci_low"], summary["flip_rate_ci_high"] = wilson_interval(
+        counts["n_flips"], n, confidence=confidence
+    )
+    for name, count in (("harmful", counts["correct_to_wrong"]), ("helpful", counts["wrong_to_correct"])):
+        summary[f"{name}_rate"] = count / n
+        summary[f"{name}_ci_low"], summary[f"{name}_ci_high"] = wilson_interval(
+            count, n, confidence=confidence
+        )
+    change = np.abs(np.asarray(prob_variant, np.float64) - np.asarray(prob_hr, np.float64))
+    summary["mean_abs_prob_change"] = float(change.mean())
+    replicates = (weights @ change) / weights.sum(axis=1)
+    low, high = percentile_interval(replicates, confidence=confidence)
+    summary["mean_abs_prob_change_ci_low"], summary["mean_abs_prob_change_ci_high"] = low, high
+    return summary

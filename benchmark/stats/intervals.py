@@ -1,5 +1,5 @@
 """Confidence intervals: Wilson for proportions, t for means, order statistics for medians,
-bootstrap percentile, and the bootstrap replicates themselves.
+bootstrap percentile, and the (stratified) bootstrap replicates themselves.
 
 Every function returns ``(low, high)`` as floats; NaN where the interval is undefined (e.g. a t-interval
 of one value), never an exception for that case.  The DeLong AUROC interval lives with the DeLong
@@ -90,3 +90,20 @@ def bootstrap_weights(n: int, n_bootstrap: int, rng: np.random.Generator) -> np.
     if n < 1:
         raise ValueError(f"Expected at least one image to resample, got n={n}.")
     return rng.multinomial(n, np.full(n, 1.0 / n), size=n_bootstrap).astype(np.float64)
+
+
+def stratified_bootstrap_weights(
+    labels: np.ndarray, n_bootstrap: int, rng: np.random.Generator
+) -> np.ndarray:
+    """(n_bootstrap, n) stratified bootstrap counts: each class resampled within itself.
+
+    Every replicate keeps the observed number of pneumonia and normal images, so no replicate lacks a
+    class (AUROC, sensitivity and specificity stay defined) and the class balance is that of the test
+    set, as in a case-control design.  Rows are ``bootstrap_weights`` drawn per class.
+    """
+    labels = np.asarray(labels)
+    weights = np.zeros((n_bootstrap, labels.size))
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        weights[:, members] = bootstrap_weights(members.size, n_bootstrap, rng)
+    return weights

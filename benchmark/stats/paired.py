@@ -1,6 +1,7 @@
 """Paired tests of two variants evaluated on the same images: McNemar, DeLong, bootstrap, Wilcoxon.
 
-McNemar and Wilcoxon wrap statsmodels/scipy and only add the degenerate cases.  DeLong is hand-written
+McNemar and Wilcoxon wrap statsmodels/scipy and only add the degenerate cases, the choice between
+exact and chi-square McNemar, and Wilcoxon's rank-biserial effect size.  DeLong is hand-written
 because neither scipy, statsmodels nor scikit-learn has it; it is the fast mid-rank algorithm of Sun & Xu
 (2014), numerically identical to the O(n^2) structural components of DeLong et al. (1988).
 """
@@ -16,15 +17,30 @@ from statsmodels.stats.contingency_tables import mcnemar
 from benchmark.stats.intervals import check_confidence, normal_interval
 
 WILCOXON_ZERO_METHODS = ("pratt", "zsplit", "wilcox")
+MCNEMAR_EXACT_BELOW = 25  # discordant pairs; below this the exact binomial test is used
 
 
 @dataclass(frozen=True)
 class PairedResult:
-    """Outcome of one paired test; ``note`` explains degenerate cases and is empty otherwise."""
+    """Outcome of one paired test; ``note`` explains degenerate cases and is empty otherwise.
+
+    ``method`` names the variant of the test used (e.g. "exact-binomial"); ``effect_size`` is NaN for
+    tests without one.
+    """
 
     statistic: float
     p_value: float
     note: str = ""
+    method: str = ""
+    effect_size: float = float("nan")
+
+
+@dataclass(frozen=True)
+class McNemarResult(PairedResult):
+    """McNemar's test with its discordant counts: ``only_variant`` = images only the variant got right."""
+
+    only_variant: int = 0
+    only_reference: int = 0
 
 
 @dataclass(frozen=True)
@@ -51,8 +67,13 @@ def _as_pair(variant: np.ndarray, reference: np.ndarray, what: str) -> tuple[np.
     return variant, reference
 
 
-def mcnemar_test(correct_variant: np.ndarray, correct_reference: np.ndarray) -> PairedResult:
-    """Exact McNemar test of paired correctness (binomial test on the discordant pairs).
+def mcnemar_test(
+    correct_variant: np.ndarray, correct_reference: np.ndarray, *, exact_below: int = MCNEMAR_EXACT_BELOW
+) -> McNemarResult:
+    """McNemar's test of paired correctness (statsmodels ``mcnemar``).
+
+    Exact binomial test on the discordant pairs when there are fewer than ``exact_below`` of them (the
+    chi-square approximation is poor there), else the chi-square test with continuity correction.
 
     Parameters
     ----------
@@ -60,20 +81,30 @@ def mcnemar_test(correct_variant: np.ndarray, correct_reference: np.ndarray) -> 
 
     Returns
     -------
-    PairedResult
-        statistic = min(discordant counts) as statsmodels reports for ``exact=True``; with no discordant
+    McNemarResult
+        statistic = min(discordant counts) for the exact test (as statsmodels reports it), the
+        chi-square value otherwise; ``method`` "exact-binomial" or "chi2-continuity"; with no discordant
         pair the p-value is 1 and the note says so.
     """
     variant, reference = _as_pair(correct_variant, correct_reference, "correctness flags")
     variant, reference = variant.astype(bool), reference.astype(bool)
     only_variant = int(np.sum(variant & ~reference))
     only_reference = int(np.sum(~variant & reference))
-    if only_variant + only_reference == 0:
-        return PairedResult(0.0, 1.0, "no discordant pairs")
+    discordant = only_variant + only_reference
+    exact = discordant < exact_below
+    method = "exact-binomial" if exact else "chi2-continuity"
+    if discordant == 0:
+        return McNemarResult(0.0, 1.0, "no discordant pairs", method, only_variant=0, only_reference=0)
     both, neither = int(np.sum(variant & reference)), int(np.sum(~variant & ~reference))
     table = [[both, only_variant], [only_reference, neither]]
-    result = mcnemar(table, exact=True)
-    return PairedResult(float(result.statistic), float(result.pvalue))
+    result = mcnemar(table, exact=exact, correction=True)
+    return McNemarResult(
+        float(result.statistic),
+        float(result.pvalue),
+        method=method,
+        only_variant=only_variant,
+        only_reference=only_reference,
+    )
 
 
 def delong_components(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -206,6 +237,25 @@ def bootstrap_p_value(differences: np.ndarray) -> PairedResult:
     return PairedResult(float("nan"), float(min(1.0, 2 * tail / (valid.size + 1))), note)
 
 
+def rank_biserial(differences: np.ndarray, *, zero_method: str = "pratt") -> float:
+    """Matched-pairs rank-biserial correlation of (n,) paired differences, in [-1, 1].
+
+    ``(R+ - R-) / (R+ + R- + R0)`` (Kerby 2014): R+ and R- are the sums of the ranks of ``|d|`` of the
+    positive and negative differences.  Zero differences are handled as the Wilcoxon test handles them:
+    "wilcox" drops them before ranking; "pratt" ranks them and then leaves them out of both sums;
+    "zsplit" ranks them and counts their ranks (R0) in the denominator only (half to each sign).
+    Hand-written: scipy and statsmodels have no rank-biserial correlation.  1 means every non-zero
+    difference is positive; 0 when every difference is zero.
+    """
+    differences = np.asarray(differences, dtype=np.float64)
+    if zero_method == "wilcox":
+        differences = differences[differences != 0]
+    ranks = stats.rankdata(np.abs(differences))
+    positive, negative = ranks[differences > 0].sum(), ranks[differences < 0].sum()
+    total = positive + negative + (ranks[differences == 0].sum() if zero_method == "zsplit" else 0.0)
+    return float((positive - negative) / total) if total > 0 else 0.0
+
+
 def wilcoxon_test(
     values_variant: np.ndarray, values_reference: np.ndarray, *, zero_method: str = "pratt"
 ) -> PairedResult:
@@ -214,7 +264,8 @@ def wilcoxon_test(
     ``zero_method="pratt"`` (default) keeps zero differences in the ranking and then drops them from
     the rank sum, which is more conservative than discarding them first ("wilcox") when zeros are
     common (e.g. probabilities saturated at 0 or 1).  The number of zero differences goes in the note;
-    if every difference is zero the p-value is 1.
+    if every difference is zero the p-value is 1.  ``effect_size`` is the matched-pairs rank-biserial
+    correlation (``rank_biserial``) with the same zero handling; ``method`` is the zero method.
     """
     if zero_method not in WILCOXON_ZERO_METHODS:
         raise ValueError(f"Expected zero_method in {WILCOXON_ZERO_METHODS}, got {zero_method!r}.")
@@ -223,7 +274,8 @@ def wilcoxon_test(
     differences = variant - reference
     zeros = int(np.sum(differences == 0))
     if zeros == differences.size:
-        return PairedResult(0.0, 1.0, f"all {zeros} differences are zero")
+        return PairedResult(0.0, 1.0, f"all {zeros} differences are zero", zero_method, 0.0)
     result = stats.wilcoxon(variant, reference, zero_method=zero_method, method="auto")
     note = f"{zeros} of {differences.size} differences are zero ({zero_method})" if zeros else ""
-    return PairedResult(float(result.statistic), float(result.pvalue), note)
+    effect = rank_biserial(differences, zero_method=zero_method)
+    return PairedResult(float(result.statistic), float(result.pvalue), note, zero_method, effect)
