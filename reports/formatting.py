@@ -143,6 +143,13 @@ def fmt_percent(fraction: Any) -> str:
     return f"{100.0 * float(fraction):.1f}%"
 
 
+def fmt_percent_ci(fraction: Any, low: Any, high: Any) -> str:
+    """`12.5% [4.1%, 27.0%]`; the interval is left out when both bounds are missing."""
+    if is_missing(low) and is_missing(high):
+        return fmt_percent(fraction)
+    return f"{fmt_percent(fraction)} [{fmt_percent(low)}, {fmt_percent(high)}]"
+
+
 def fmt_label(label: Any) -> str:
     """Class index 0/1 as its name."""
     if is_missing(label):

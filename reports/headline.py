@@ -23,13 +23,13 @@ from reports.formatting import (
     fmt_ci,
     fmt_int,
     fmt_p,
-    fmt_percent,
+    fmt_percent_ci,
     is_missing,
     metric_label,
     ordered,
     test_label,
 )
-from reports.tables import qualifiers, records_frame
+from reports.tables import blank, qualifiers, records_frame
 
 REFERENCE = "HR"
 
@@ -103,10 +103,10 @@ def _primary_setting(headline: Headline, frame: pd.DataFrame) -> pd.DataFrame:
     names = qualifiers(frame)
     if not names:
         return frame
-    qualified = frame.dropna(subset=names, how="all")
-    first = qualified.iloc[0][names]
-    keep = frame[names].isna().all(axis=1) | (frame[names] == first).all(axis=1)
-    headline.setting = ", ".join(f"{n} = {v}" for n, v in first.items())
+    empty = blank(frame[names])
+    first = frame.loc[~empty.all(axis=1), names].iloc[0]
+    keep = empty.all(axis=1) | (frame[names] == first).all(axis=1)
+    headline.setting = f"{names[0]} = {first[names[0]]}"  # e.g. "threshold = 0.5"
     return frame[keep]
 
 
@@ -139,7 +139,12 @@ def _flip_columns(headline: Headline, frame: pd.DataFrame) -> dict[tuple, dict[s
     return {
         (cell, variant): {
             "Flips": Entry(f"{fmt_int(r['n_flips'])}/{fmt_int(r['n'])}", _number(r["n_flips"])),
-            "Flip rate": Entry(fmt_percent(r["flip_rate"]), _number(r["flip_rate"])),
+            "Flip rate": Entry(
+                fmt_percent_ci(r["flip_rate"], r.get("flip_rate_ci_low"), r.get("flip_rate_ci_high")),
+                _number(r["flip_rate"]),
+                _number(r.get("flip_rate_ci_low")),
+                _number(r.get("flip_rate_ci_high")),
+            ),
         }
         for (cell, variant), r in _first_records(frame, ["cell", "variant"]).items()
     }

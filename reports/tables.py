@@ -23,7 +23,7 @@ from reports.formatting import (
     fmt_label,
     fmt_num,
     fmt_p,
-    fmt_percent,
+    fmt_percent_ci,
     is_missing,
     metric_label,
     ordered,
@@ -76,8 +76,13 @@ def qualifiers(frame: pd.DataFrame, keys: Sequence[str] = ("cell", "variant", "m
     candidates = [c for c in frame.columns if c not in (*keys, *VALUE_COLUMNS)]
     if frame.empty or not candidates:
         return []
-    grouped = frame.astype({c: str for c in candidates}).where(frame.notna()).groupby(list(keys))
+    grouped = frame.astype({c: str for c in candidates}).where(~blank(frame)).groupby(list(keys))
     return [c for c in candidates if grouped[c].nunique(dropna=True).gt(1).any()]
+
+
+def blank(frame: pd.DataFrame) -> pd.DataFrame:
+    """True where a value is missing or an empty string (how records store "no threshold")."""
+    return frame.isna() | frame.astype(str).eq("")
 
 
 def qualifier_settings(group: list[dict[str, Any]], names: list[str]) -> list[tuple[list[dict], tuple]]:
@@ -85,7 +90,7 @@ def qualifier_settings(group: list[dict[str, Any]], names: list[str]) -> list[tu
 
     Records without a qualifier value (AUROC needs no threshold) belong to every setting.
     """
-    shared = [r for r in group if all(is_missing(r[q]) for q in names)]
+    shared = [r for r in group if all(is_missing(r[q]) or r[q] == "" for q in names)]
     settings = list(dict.fromkeys(tuple(r[q] for q in names) for r in group if r not in shared)) or [()]
     return [
         (shared + [r for r in group if r not in shared and tuple(r[q] for q in names) == s], s)
@@ -107,13 +112,14 @@ def fmt_value(value: Any) -> str:
 def extra_cells(record: dict[str, Any], shown: set[str]) -> dict[str, str]:
     """Display cells for the stored columns a layout does not name (new columns appear, never vanish).
 
-    `x`, `x_ci_low`, `x_ci_high` become one `x [low, high]` cell; `p_*` columns are p-values.
+    `x` (or `x_rate`), `x_ci_low`, `x_ci_high` become one `x [low, high]` cell; `p_*` columns are p-values.
     """
     cells = {}
     for column, value in record.items():
         if column in shown or column.endswith(("_ci_low", "_ci_high")):
             continue
-        low, high = record.get(f"{column}_ci_low"), record.get(f"{column}_ci_high")
+        base = column if f"{column}_ci_low" in record else column.removesuffix("_rate")  # harmful_rate
+        low, high = record.get(f"{base}_ci_low"), record.get(f"{base}_ci_high")
         if column.startswith("p_"):
             cells[column_label(column)] = fmt_p(value)
         elif low is not None or high is not None:
@@ -217,14 +223,25 @@ FLIP_LAYOUT = {
 def flips_frame(records: Sequence[dict[str, Any]], variants: Sequence[str]) -> pd.DataFrame:
     """Prediction flips against HR per (cell, variant), counts as stored (and any further stored column)."""
     frame = records_frame(records, "flips")
-    shown = {"cell", "variant", "n", "n_flips", "flip_rate", *FLIP_LAYOUT}
+    shown = {
+        "cell",
+        "variant",
+        "n",
+        "n_flips",
+        "flip_rate",
+        "flip_rate_ci_low",
+        "flip_rate_ci_high",
+        *FLIP_LAYOUT,
+    }
     rows = [
         {
             "Cell": cell,
             "Variant": variant,
             "n": fmt_int(r["n"]),
             "Flips": fmt_int(r["n_flips"]),
-            "Flip rate": fmt_percent(r["flip_rate"]),
+            "Flip rate": fmt_percent_ci(
+                r["flip_rate"], r.get("flip_rate_ci_low"), r.get("flip_rate_ci_high")
+            ),
             **{label: fmt_int(r[key]) for key, label in FLIP_LAYOUT.items() if key in r},
             **extra_cells(r, shown),
         }

@@ -275,17 +275,19 @@ def add_newer_columns(run: Path) -> None:
     tables = summary["tables"]
     rows = []
     for r in tables["classification"]:
-        if r["metric"] == "auroc":
-            rows.append({**r, "threshold": None})
-        else:
-            rows.append({**r, "threshold": 0.5})
-            rows.append({**r, "threshold": 0.42, "estimate": r["estimate"] - 0.0123})
+        if r["metric"] in ("accuracy", "sensitivity", "specificity"):
+            rows.append({**r, "threshold": "0.5", "threshold_value": 0.5})
+            youden = {"threshold": "youden-hr", "threshold_value": 0.42, "estimate": r["estimate"] - 0.0123}
+            rows.append({**r, **youden})
+        else:  # as benchmark.stats stores threshold-free metrics
+            rows.append({**r, "threshold": "", "threshold_value": None})
     tables["classification"] = rows
     for r in tables["paired_tests"]:
         r["p_adjusted_bh"] = 0.0271
         r["n_discordant"] = 7
     for r in tables["flips"]:
-        r.update({"harmful": 0.1, "harmful_ci_low": 0.03, "harmful_ci_high": 0.3})
+        r.update({"harmful_rate": 0.1, "harmful_ci_low": 0.03, "harmful_ci_high": 0.3})
+        r.update({"flip_rate_ci_low": 0.05, "flip_rate_ci_high": 0.36})
     tables["confusion"] = [
         {"cell": c, "variant": "LR", "threshold": 0.5, "tp": 9, "fp": 2, "tn": 8, "fn": 1}
         for c in {r["cell"] for r in tables["flips"]}

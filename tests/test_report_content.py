@@ -69,7 +69,8 @@ def test_headline_shows_tests_vs_hr_with_every_stored_correction(newer: tuple[Pa
         assert f'<th class="num">{column}</th>' in html
     values = {(sort, text) for _, sort, text in _headline_cells(html)}
     assert ("0.48", "0.480") in values and ("0.0271", "0.027") in values and ("3.0", "3/20") in values
-    assert "at threshold = 0.5" in html
+    assert "at threshold = 0.5," in html
+    assert '15.0% <span class="ci">[5.0%, 36.0%]</span>' in html
     assert "sortable" in html and "addEventListener" in html
 
 
