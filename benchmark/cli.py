@@ -1,4 +1,4 @@
-"""Command line: ``python -m benchmark {run,list,manifest,degrade,train-sr,report,check}``.
+"""Command line: ``python -m benchmark {run,list,manifest,degrade,train-sr,report,compare,check}``.
 
 Exit status: 0 success, 1 a regression found by ``check``, 2 an error the user can fix.
 """
@@ -134,6 +134,12 @@ def _cmd_report(args) -> None:
     print(f"Report: {render_report(args.run_dir).resolve()}")
 
 
+def _cmd_compare(args) -> None:
+    from reports.compare import render_comparison
+
+    print(f"Comparison: {render_comparison(args.run_a, args.run_b, args.out).resolve()}")
+
+
 def _cmd_check(args) -> int:
     from benchmark import regression
 
@@ -233,6 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="re-render a run's report and tables from its stored results")
     report.add_argument("run_dir", type=Path)
     report.set_defaults(handler=_cmd_report)
+
+    compare = commands.add_parser("compare", help="side-by-side page of two runs' headline results")
+    compare.add_argument("run_a", type=Path)
+    compare.add_argument("run_b", type=Path)
+    compare.add_argument("--out", type=Path, help="HTML file (default: RUN_A/compare_<suite>_<run-id>.html)")
+    compare.set_defaults(handler=_cmd_compare)
 
     check = commands.add_parser("check", help="compare a run's headline numbers with a stored baseline")
     check.add_argument("run_dir", type=Path)

@@ -48,6 +48,20 @@ class _Collected:
     examples: list[dict] = field(default_factory=list)
 
 
+def most_flipped_positions(probabilities: dict[str, np.ndarray], threshold: float) -> list[int]:
+    """Positions of images whose predicted class differs from HR's for some variant, most variants first.
+
+    Chooses which images the report shows as flipped examples; the flip statistics are in benchmark.stats.
+    """
+    hr = np.asarray(probabilities["HR"]) >= threshold
+    counts = np.zeros(hr.size, dtype=int)
+    for name, p in probabilities.items():
+        if name != "HR":
+            counts += (np.asarray(p) >= threshold) != hr
+    order = np.argsort(-counts, kind="stable")
+    return [int(i) for i in order if counts[i] > 0]
+
+
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
@@ -150,9 +164,12 @@ class Study:
         return upscalers
 
     # -- evaluation ---------------------------------------------------------------------------------
-    def _examples(self, cell_label: str, table: pd.DataFrame, variants: list[stages.Images]) -> list[dict]:
-        """Image strips (HR, LR, each SR) for the first images of each class in this cell."""
-        chosen = self._alternating(table, self.suite.examples_per_cell).index
+    def _examples(
+        self, cell_label: str, table: pd.DataFrame, variants: list[stages.Images], flipped: list[int]
+    ) -> list[dict]:
+        """Image strips (HR, LR, each SR) for the first images of each class and the most flipped ones."""
+        first = self._alternating(table, self.suite.examples_per_cell).index
+        chosen = list(dict.fromkeys([*first, *flipped[: self.suite.examples_per_cell]]))
         entries = []
         for index in chosen:
             images = {}
@@ -199,8 +216,10 @@ class Study:
                 }
             )
             shown.append(sr)
+        predicted = {}
         for variant in shown:
             probabilities = stages.predict(classifier, classifier_sha, variant, self.cache)
+            predicted[variant.name] = probabilities
             out.predictions.append(
                 pd.DataFrame(
                     {
@@ -212,7 +231,8 @@ class Study:
                     }
                 )
             )
-        out.examples += self._examples(cell.label, table, shown)
+        flipped = most_flipped_positions(predicted, self.suite.stats.threshold)
+        out.examples += self._examples(cell.label, table, shown, flipped)
 
     # -- the run ------------------------------------------------------------------------------------
     def run(self) -> Path:

@@ -4,8 +4,8 @@ Reports only read what the run stored (summary.json, parquet files, examples, hi
 compute a statistic.
 """
 
+from reports.exports import write_tables
 from reports.render import render_report
 from reports.rundir import RunFileInvalid, RunFileMissing
-from reports.tables import write_tables
 
 __all__ = ["RunFileInvalid", "RunFileMissing", "render_report", "write_tables"]

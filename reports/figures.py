@@ -1,4 +1,4 @@
-"""Report figures as PNG bytes (seaborn on matplotlib's Agg canvas).
+"""Report figures (seaborn on matplotlib's Agg canvas), the shared style and palette, and their files.
 
 Figures only draw stored numbers: per-image values as box plots, stored estimates with their stored
 CI bounds as error bars, stored counts as bars. Nothing is aggregated here, so seaborn's own
@@ -17,14 +17,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib import MatplotlibDeprecationWarning
+from matplotlib import MatplotlibDeprecationWarning, rc_context
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from PIL import Image
 
 from benchmark.stats.schema import at_fixed_threshold
 from reports.formatting import is_missing, metric_label, ordered
 
-DPI = 110
+DPI = 110  # embedded in the page
+PAPER_DPI = 300  # figures/*.png beside figures/*.pdf
 Color = Any  # a matplotlib colour
 IQ_PLOTTED = ("psnr", "ssim")
 CLASSIFICATION_PLOTTED = ("accuracy", "auroc")
@@ -33,17 +35,36 @@ X_COLUMNS = ("step", "epoch", "iteration", "iter")
 
 
 @contextmanager
-def _style() -> Iterator[None]:
+def style() -> Iterator[None]:
     # Context managers instead of sns.set_theme(): the caller's global matplotlib state stays untouched.
-    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.85):
+    # Names from the run are text, never mathtext: "$" in a model name must not be parsed (or fail).
+    with (
+        sns.axes_style("whitegrid"),
+        sns.plotting_context("notebook", font_scale=0.85),
+        rc_context({"text.parse_math": False}),
+    ):
         yield
 
 
-def _png(fig: Figure) -> bytes:
-    """Render on an explicit Agg canvas: no pyplot figure manager, GUI backend or global figure list."""
+def encode(fig: Figure, fmt: str = "png", dpi: int = DPI) -> bytes:
+    """Render on an explicit Agg canvas: no pyplot figure manager, GUI backend or global figure list.
+
+    PDF metadata carries no creation date, so re-rendering the same run gives the same bytes.
+    """
     FigureCanvasAgg(fig)
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI)
+    metadata = {"CreationDate": None} if fmt == "pdf" else None
+    fig.savefig(buffer, format=fmt, dpi=dpi, metadata=metadata)
+    return buffer.getvalue()
+
+
+def downscale(png: bytes, factor: float) -> bytes:
+    """A PNG resized by `factor` (Lanczos), for embedding a paper-resolution figure in the page."""
+    with Image.open(io.BytesIO(png)) as image:
+        size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
+        small = image.convert("RGBA").resize(size, Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    small.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
 
 
@@ -56,7 +77,7 @@ def variant_colors(variants: Sequence[str]) -> dict[str, Color]:
 
 def iq_distributions(
     results: pd.DataFrame, variants: Sequence[str], colors: dict[str, Color]
-) -> bytes | None:
+) -> Figure | None:
     """Per-image PSNR/SSIM (or the first two stored metrics) per variant: box plot plus every image.
 
     Parameters
@@ -70,7 +91,7 @@ def iq_distributions(
     stored = ordered(frame["metric"], [])
     metrics = [m for m in IQ_PLOTTED if m in stored] or stored[:2]
     order = ordered(frame["variant"], variants)
-    with _style():
+    with style():
         fig = Figure(figsize=(4.2 * len(metrics) + 0.8, 0.45 * len(order) + 1.4), layout="constrained")
         axes = fig.subplots(1, len(metrics), squeeze=False, sharey=True)[0]
         # Fixed seed: the jitter is cosmetic, and a fixed one keeps the page byte-identical across renders.
@@ -101,7 +122,7 @@ def iq_distributions(
                     boxprops={"alpha": 0.8, "zorder": 2},
                 )
             ax.set(title=f"{metric_label(metric)} per image", xlabel=metric_label(metric), ylabel="")
-        return _png(fig)
+        return fig
 
 
 def classification_and_flips(
@@ -109,7 +130,7 @@ def classification_and_flips(
     flips: Sequence[dict[str, Any]],
     variants: Sequence[str],
     colors: dict[str, Color],
-) -> bytes | None:
+) -> Figure | None:
     """Accuracy and AUROC with their stored CIs, and stored flip counts, on one shared variant axis.
 
     Parameters
@@ -121,13 +142,16 @@ def classification_and_flips(
         columns=["variant", "metric", "estimate", "ci_low", "ci_high"]
     )
     flip = pd.DataFrame(list(flips)).reindex(columns=["variant", "n", "n_flips", *FLIP_COLORS])
+    # Several records per variant (e.g. one per decision threshold): the first stored, as in the headline.
+    clf = clf.drop_duplicates(["variant", "metric"])
+    flip = flip.drop_duplicates(["variant"])
     stored = set(clf["metric"])
     metrics = [m for m in CLASSIFICATION_PLOTTED if m in stored]
     panels = len(metrics) + (not flip.empty)
     if not panels:
         return None
     order = ordered([*clf["variant"], *flip["variant"]], variants)
-    with _style():
+    with style():
         fig = Figure(figsize=(3.3 * panels + 0.8, 0.42 * len(order) + 1.5), layout="constrained")
         axes = fig.subplots(1, panels, squeeze=False, sharey=True)[0]
         for ax, metric in zip(axes, metrics, strict=False):  # the last axis may hold the flips
@@ -137,7 +161,7 @@ def classification_and_flips(
             _draw_flips(axes[-1], flip.set_index("variant"), order)
         axes[0].set(yticks=range(len(order)), ylim=(len(order) - 0.5, -0.5))  # first variant on top
         axes[0].set_yticklabels(order)
-        return _png(fig)
+        return fig
 
 
 def _draw_intervals(ax: Any, rows: pd.DataFrame, order: list[str], colors: dict[str, Color]) -> None:
@@ -178,7 +202,7 @@ def _draw_flips(ax: Any, rows: pd.DataFrame, order: list[str]) -> None:
     ax.figure.legend(loc="outside lower right", ncol=2, fontsize=8, frameon=False)
 
 
-def history_curves(history: pd.DataFrame, title: str) -> bytes | None:
+def history_curves(history: pd.DataFrame, title: str) -> Figure | None:
     """Training curves from a history CSV: one panel per loss (train and `val_` lines together).
 
     Stage changes (column "stage", e.g. pretrain → gan) are marked with dashed vertical lines.
@@ -193,7 +217,7 @@ def history_curves(history: pd.DataFrame, title: str) -> bytes | None:
         return None
     ncols = min(len(panels), 4)
     nrows = math.ceil(len(panels) / ncols)
-    with _style():
+    with style():
         fig = Figure(figsize=(3.4 * ncols, 2.6 * nrows + 0.4), layout="constrained")
         # Shared x keeps stage boundaries aligned across panels (val_ columns may start later).
         axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True).ravel()
@@ -222,7 +246,7 @@ def history_curves(history: pd.DataFrame, title: str) -> bytes | None:
         for ax in axes[len(panels) :]:
             ax.set_visible(False)
         fig.suptitle(title)
-        return _png(fig)
+        return fig
 
 
 def _mark_stages(ax: Any, x: np.ndarray, stage: pd.Series) -> None:

@@ -28,8 +28,59 @@ METRIC_LABELS = {
     "mse": "MSE",
     "mae": "MAE",
     "lpips": "LPIPS",
+    "gmsd": "GMSD",
+    "ppv": "PPV",
+    "npv": "NPV",
+    "f1": "F1",
+    "auprc": "AUPRC",
+    "prob": "P(pneumonia)",
+    "tp": "TP",
+    "fp": "FP",
+    "tn": "TN",
+    "fn": "FN",
 }
 TEST_LABELS = {"mcnemar": "McNemar", "delong": "DeLong", "bootstrap": "Bootstrap", "wilcoxon": "Wilcoxon"}
+# Multiple-comparison corrections by the suffix of their p-value column (`p_adjusted` is Holm).
+CORRECTION_LABELS = {
+    "": "Holm",
+    "holm": "Holm",
+    "bh": "BH",
+    "fdr_bh": "BH",
+    "by": "BY",
+    "bonferroni": "Bonferroni",
+}
+# Which way is better, for marking the best value of a column; metrics not listed are not marked.
+HIGHER_IS_BETTER = {
+    "accuracy",
+    "sensitivity",
+    "specificity",
+    "auroc",
+    "auprc",
+    "ppv",
+    "npv",
+    "f1",
+    "psnr",
+    "ssim",
+    "wrong_to_correct",
+    "helpful",
+}
+LOWER_IS_BETTER = {
+    "log_loss",
+    "brier",
+    "ece",
+    "mse",
+    "mae",
+    "lpips",
+    "gmsd",
+    "n_flips",
+    "flip_rate",
+    "correct_to_wrong",
+    "harmful",
+}
+# Text columns are left-aligned, numbers right-aligned, in HTML and TeX alike.
+TEXT_COLUMNS = {
+    *("Cell", "Variant", "Reference", "Test", "Metric", "Note", "Image", "Label", "Prediction", "Device"),
+}
 # Reference variants come before the SR models in every table and figure.
 LEADING_VARIANTS = ("HR", "LR")
 
@@ -92,6 +143,13 @@ def fmt_percent(fraction: Any) -> str:
     return f"{100.0 * float(fraction):.1f}%"
 
 
+def fmt_percent_ci(fraction: Any, low: Any, high: Any) -> str:
+    """`12.5% [4.1%, 27.0%]`; the interval is left out when both bounds are missing."""
+    if is_missing(low) and is_missing(high):
+        return fmt_percent(fraction)
+    return f"{fmt_percent(fraction)} [{fmt_percent(low)}, {fmt_percent(high)}]"
+
+
 def fmt_label(label: Any) -> str:
     """Class index 0/1 as its name."""
     if is_missing(label):
@@ -102,6 +160,27 @@ def fmt_label(label: Any) -> str:
 def metric_label(metric: str) -> str:
     """Display name of a metric key (unknown keys pass through)."""
     return METRIC_LABELS.get(metric, metric)
+
+
+def correction_label(column: str) -> str | None:
+    """`p_adjusted` -> "Holm", `p_adjusted_bh` -> "BH"; None for columns that are not adjusted p-values."""
+    if not column.startswith("p_adjusted"):
+        return None
+    suffix = column.removeprefix("p_adjusted").lstrip("_")
+    return CORRECTION_LABELS.get(suffix, suffix.upper())
+
+
+def column_label(column: str) -> str:
+    """Display name of a stored column without a special layout (`n_discordant` -> "N discordant")."""
+    correction = correction_label(column)
+    if correction:
+        return f"p ({correction})"
+    return METRIC_LABELS.get(column, column.replace("_", " ").capitalize())
+
+
+def better_direction(metric: str) -> int:
+    """+1 if higher is better, -1 if lower is better, 0 if unknown (not marked)."""
+    return 1 if metric in HIGHER_IS_BETTER else -1 if metric in LOWER_IS_BETTER else 0
 
 
 def test_label(test: str) -> str:

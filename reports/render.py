@@ -1,7 +1,8 @@
-"""Render `runs/<suite>/<run-id>/report.html`: one self-contained page (tables, figures, image strips).
+"""Render `runs/<suite>/<run-id>/report.html`: one self-contained page (tables, figures, image comparisons).
 
 Everything the page shows is read from the run directory; images and figures are embedded as data
-URIs, and the template is autoescaped, so names from the run cannot inject markup.
+URIs, the only script is inline (table sorting), and the template is autoescaped, so names from the run
+cannot inject markup. Every figure is also written to `figures/` as PDF and 300-dpi PNG for papers.
 """
 
 from __future__ import annotations
@@ -14,32 +15,35 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
+from matplotlib.figure import Figure
 
-from reports import figures
-from reports.formatting import fmt_label, fmt_num, is_missing, ordered, variant_order
+from reports import figures, figures_cell, figures_overview
+from reports.comparisons import build_comparison, most_flipped
+from reports.formatting import TEXT_COLUMNS, fmt_label, ordered, variant_order
+from reports.header import class_counts, header_facts
+from reports.headline import build_headline
+from reports.methods import methods_paragraph
 from reports.rundir import RunData, atomic_write, load_run, png_data_uri, resolve_inside
 from reports.tables import (
-    TEXT_COLUMNS,
     ci_note,
     classification_frame,
     flipped_images_frame,
     flips_frame,
-    overview_frame,
+    generic_frame,
     paired_frame,
     quality_frame,
     throughput_frame,
 )
 
 TEMPLATES = Path(__file__).parent / "templates"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MANIFEST_HEAD = 5
 CI_CELL = re.compile(r"^(\S+) (\[.+\])$")
+CELL_TABLES = ("classification", "quality", "flips")
+SHOWN_TABLES = ("classification", "quality", "paired_tests", "flips", "flipped_images")
 
 
 def render_report(run_dir: Path) -> Path:
-    """Write `run_dir/report.html` (atomically) and return its path.
-
-    The figures embedded in the page are also saved as PNG files in `run_dir/figures/` for papers.
+    """Write `run_dir/report.html` (atomically) and the figures for papers; return the page's path.
 
     Raises
     ------
@@ -47,14 +51,40 @@ def render_report(run_dir: Path) -> Path:
         If run_dir or its summary.json does not exist; the message says to run the suite first.
     """
     run = load_run(Path(run_dir))
-    context, figure_files = _context(run)
-    for name, png in figure_files.items():
-        atomic_write(run.run_dir / "figures" / name, png)
-    html = _environment().get_template("report.html.j2").render(**context)
+    gallery = FigureGallery()
+    context = _context(run, gallery)
+    gallery.save(run.run_dir / "figures")
+    html = environment().get_template("report.html.j2").render(**context)
     return atomic_write(run.run_dir / "report.html", html.encode("utf-8"))
 
 
-def _environment() -> Environment:
+class FigureGallery:
+    """Figures of one page: saved as PDF and 300-dpi PNG for papers, embedded as a smaller PNG.
+
+    The page's copy is the paper PNG scaled down, not a third rendering: drawing dominates report time.
+    """
+
+    def __init__(self, paper: bool = True) -> None:
+        self.paper = paper  # False: embed only (no files), drawn once at page resolution
+        self.files: dict[str, bytes] = {}
+
+    def add(self, name: str, title: str, fig: Figure | None) -> dict[str, str] | None:
+        if fig is None:
+            return None
+        if not self.paper:
+            return {"title": title, "uri": png_data_uri(figures.encode(fig)), "file": ""}
+        paper = figures.encode(fig, "png", figures.PAPER_DPI)
+        self.files[f"{name}.png"] = paper
+        self.files[f"{name}.pdf"] = figures.encode(fig, "pdf")
+        page = figures.downscale(paper, figures.DPI / figures.PAPER_DPI)
+        return {"title": title, "uri": png_data_uri(page), "file": f"figures/{name}.pdf"}
+
+    def save(self, directory: Path) -> None:
+        for name, data in self.files.items():
+            atomic_write(directory / name, data)
+
+
+def environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         # The template is named *.html.j2; enable escaping for it and for any string template.
@@ -77,7 +107,7 @@ def _ci_cell(text: Any) -> Markup:
     return Markup('{} <span class="ci">{}</span>').format(match[1], match[2])
 
 
-def _html_table(frame: pd.DataFrame, drop: tuple[str, ...] = ()) -> dict[str, Any] | None:
+def html_table(frame: pd.DataFrame, drop: tuple[str, ...] = ()) -> dict[str, Any] | None:
     """Columns, alignment and rows of a display frame for the template; None when empty."""
     frame = frame.drop(columns=[c for c in drop if c in frame.columns])
     if frame.empty:
@@ -94,20 +124,28 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "cell"
 
 
-def _context(run: RunData) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """Template variables, plus the figure PNGs by file name."""
+def run_cells(summary: dict[str, Any]) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """Cell names in suite order (plus any only the tables name) and each cell's metadata."""
+    tables = summary["tables"]
+    meta = {c["cell"]: c for c in summary.get("cells", []) if isinstance(c, dict) and "cell" in c}
+    named = [r.get("cell") for name in CELL_TABLES for r in tables.get(name) or []]
+    return ordered([*meta, *named], list(meta)), meta
+
+
+def run_variants(summary: dict[str, Any]) -> list[str]:
+    """HR, LR, the SR variants in suite order, then any only the tables name."""
+    tables = summary["tables"]
+    named = [r.get("variant") for name in CELL_TABLES for r in tables.get(name) or []]
+    return ordered(named, variant_order(summary))
+
+
+def _context(run: RunData, gallery: FigureGallery) -> dict[str, Any]:
+    """Template variables."""
     summary = run.summary
     tables = summary["tables"]
     variants = variant_order(summary)
-    cell_meta = {c["cell"]: c for c in summary.get("cells", []) if isinstance(c, dict) and "cell" in c}
-    table_cells = [
-        r.get("cell") for name in ("classification", "quality", "flips") for r in tables.get(name) or []
-    ]
-    cells = ordered([*cell_meta, *table_cells], list(cell_meta))
-    all_variants = ordered(
-        [r.get("variant") for name in ("classification", "quality", "flips") for r in tables.get(name) or []],
-        variants,
-    )
+    cells, cell_meta = run_cells(summary)
+    all_variants = run_variants(summary)
     colors = figures.variant_colors(all_variants)
 
     display = {
@@ -117,31 +155,67 @@ def _context(run: RunData) -> tuple[dict[str, Any], dict[str, bytes]]:
         "flips": flips_frame(tables.get("flips") or [], variants),
         "flipped": flipped_images_frame(tables.get("flipped_images") or [], variants),
     }
-    figure_files: dict[str, bytes] = {}
+    classification = tables.get("classification") or []
+    overview = [
+        gallery.add(
+            "overview_estimates",
+            "Accuracy and AUROC with stored CIs per model and cell (scenario × scale)",
+            figures_overview.estimates_by_cell(classification, cells, all_variants, colors),
+        ),
+        gallery.add(
+            "overview_vs_scale",
+            "Accuracy and AUROC against the scale factor with stored CIs",
+            figures_overview.metric_vs_scale(classification, cell_meta, all_variants, colors),
+        ),
+        gallery.add(
+            "overview_flips",
+            "Flip matrix: share of images whose predicted class differs from HR",
+            figures_overview.flip_matrix(tables.get("flips") or [], cells, all_variants),
+        ),
+    ]
     cell_sections = [
-        _cell_section(run, i, cell, cell_meta.get(cell, {}), display, variants, colors, figure_files)
+        _cell_section(run, i, cell, cell_meta.get(cell, {}), display, variants, colors, gallery)
         for i, cell in enumerate(cells, start=1)
     ]
     classifier = summary.get("classifier") or {}
-    context = {
+    headline = build_headline(tables, cells, variants)
+    throughput = summary.get("throughput") or []
+    return {
         "suite": summary["suite"],
         "run_id": summary["run_id"],
-        "created": summary.get("created") or "",
+        "facts": header_facts(run),
         "synthetic": bool(summary.get("synthetic_data")),
         "data_note": summary.get("data_note") or "",
         "variants": all_variants,
         "missing": run.missing,
-        "overview_auroc": _html_table(overview_frame(display["classification"], "AUROC", cells, variants)),
-        "overview_flips": _html_table(overview_frame(display["flips"], "Flip rate", cells, variants)),
+        "methods": methods_paragraph(run.config_text, summary, class_counts(run)),
+        "headline": headline,
+        "groups": _column_groups(headline),
+        "overview_figures": [f for f in overview if f],
         "cells": cell_sections,
-        "training": _training(run, classifier, figure_files),
-        "throughput": _html_table(throughput_frame(summary.get("throughput") or [], variants)),
+        "training": _training(run, classifier, gallery),
+        "throughput": html_table(throughput_frame(throughput, variants)),
+        "throughput_figure": gallery.add(
+            "throughput",
+            "SR throughput per model",
+            figures_overview.throughput_bars(throughput, cells, all_variants, colors),
+        ),
         "classifier": {k: classifier.get(k) for k in ("source", "path", "sha256")},
-        "classification_ci": ci_note(tables.get("classification") or []),
+        "classification_ci": ci_note(classification),
         "quality_ci": ci_note(tables.get("quality") or []),
         "provenance": _provenance(run),
     }
-    return context, figure_files
+
+
+def _column_groups(headline: Any) -> list[dict[str, Any]]:
+    """(group title, number of columns) runs for the headline's two-row header."""
+    groups: list[dict[str, Any]] = []
+    for column in headline.columns:
+        if groups and groups[-1]["title"] == column.group:
+            groups[-1]["span"] += 1
+        else:
+            groups.append({"title": column.group, "span": 1})
+    return groups
 
 
 def _cell_section(
@@ -152,7 +226,7 @@ def _cell_section(
     display: dict[str, pd.DataFrame],
     variants: list[str],
     colors: dict[str, Any],
-    figure_files: dict[str, bytes],
+    gallery: FigureGallery,
 ) -> dict[str, Any]:
     """Everything shown for one cell (scenario × scale)."""
     tables = run.summary["tables"]
@@ -163,45 +237,76 @@ def _cell_section(
     def rows_of(name: str) -> list[dict[str, Any]]:
         return [r for r in tables.get(name) or [] if r.get("cell") == cell]
 
+    predictions = None if run.predictions is None else run.predictions[run.predictions["cell"] == cell]
+    results = None if run.results is None else run.results[run.results["cell"] == cell]
+    slug = _slug(cell)
     drawn = [
         (
-            "Accuracy and AUROC with stored CIs; prediction flips vs HR",
             "classification",
+            "Accuracy and AUROC with stored CIs; prediction flips vs HR",
             figures.classification_and_flips(rows_of("classification"), rows_of("flips"), variants, colors),
         ),
         (
-            "Per-image image quality against HR",
             "quality",
+            "Per-image image quality against HR",
+            None if results is None else figures.iq_distributions(results, variants, colors),
+        ),
+        (
+            "roc",
+            "ROC curves from the stored per-image probabilities; legend: stored AUROC",
             None
-            if run.results is None
-            else figures.iq_distributions(run.results[run.results["cell"] == cell], variants, colors),
+            if predictions is None
+            else figures_cell.roc_curves(predictions, rows_of("classification"), variants, colors),
+        ),
+        (
+            "reliability",
+            "Reliability diagrams (10 equal-width bins); titles: stored ECE",
+            None
+            if predictions is None
+            else figures_cell.reliability_diagrams(predictions, rows_of("classification"), variants, colors),
+        ),
+        (
+            "quality_vs_change",
+            "Per-image image quality against the change of P(pneumonia) from HR",
+            None
+            if predictions is None or results is None
+            else figures_cell.quality_vs_change(
+                results, predictions, rows_of("flipped_images"), variants, colors
+            ),
         ),
     ]
-    shown = []
-    for title, key, png in drawn:
-        if png is not None:
-            figure_files[f"{_slug(cell)}_{key}.png"] = png
-            shown.append({"title": title, "uri": png_data_uri(png)})
+    shown = [gallery.add(f"{slug}_{key}", title, fig) for key, title, fig in drawn]
     params = meta.get("params")
+    comparisons = _comparisons(run, cell, variants)
+    stored = {c.image_id for c in comparisons}
     return {
         "id": f"cell-{index}",
         "name": cell,
         "scenario": meta.get("scenario"),
         "scale": meta.get("scale"),
         "params": json.dumps(params, sort_keys=True, default=str) if params else "",
-        "classification": _html_table(in_cell["classification"], ("Cell",)),
-        "quality": _html_table(in_cell["quality"], ("Cell",)),
-        "paired": _html_table(in_cell["paired"], ("Cell",)),
-        "flips": _html_table(in_cell["flips"], ("Cell",)),
-        "flipped": _html_table(in_cell["flipped"], ("Cell",)),
+        "classification": html_table(in_cell["classification"], ("Cell",)),
+        "quality": html_table(in_cell["quality"], ("Cell",)),
+        "paired": html_table(in_cell["paired"], ("Cell",)),
+        "flips": html_table(in_cell["flips"], ("Cell",)),
+        "flipped": html_table(in_cell["flipped"], ("Cell",)),
         "n_flipped": len(in_cell["flipped"]),
-        "figures": shown,
-        "strips": _strips(run, cell, variants),
+        "other_tables": [
+            {"name": name, "table": html_table(generic_frame(rows_of(name)), ("Cell",))}
+            for name in tables
+            if name not in SHOWN_TABLES and rows_of(name)
+        ],
+        "figures": [f for f in shown if f],
+        "comparisons": comparisons,
+        "most_flipped": [
+            {"image_id": i, "count": n, "stored": i in stored}
+            for i, n in most_flipped(rows_of("flipped_images"))
+        ],
     }
 
 
-def _strips(run: RunData, cell: str, variants: list[str]) -> list[dict[str, Any]]:
-    """HR / LR / SR images of the cell's examples, each with its stored P(pneumonia)."""
+def _comparisons(run: RunData, cell: str, variants: list[str]) -> list[Any]:
+    """Comparisons of the cell's stored examples, the most often flipped images first."""
     probs: dict[tuple[str, str], float] = {}
     if run.predictions is not None:
         rows = run.predictions[run.predictions["cell"] == cell]
@@ -209,33 +314,22 @@ def _strips(run: RunData, cell: str, variants: list[str]) -> list[dict[str, Any]
             (str(i), str(v)): p
             for i, v, p in zip(rows["image_id"], rows["variant"], rows["prob"], strict=True)
         }
-    strips = []
-    for example in run.examples:
-        if not isinstance(example, dict) or example.get("cell") != cell:
-            continue
-        image_id = str(example.get("image_id", ""))
-        images = example.get("images") or {}
-        items = []
-        for variant in ordered(images, variants):
-            path = resolve_inside(run.run_dir, str(images[variant]))
-            data = path.read_bytes() if path is not None else b""
-            prob = probs.get((image_id, str(variant)))
-            items.append(
-                {
-                    "variant": variant,
-                    "uri": png_data_uri(data) if data.startswith(PNG_MAGIC) else None,
-                    "path": str(images[variant]),
-                    "pixelated": variant == "LR",
-                    "prob": None if is_missing(prob) else fmt_num(prob, 3),
-                }
-            )
-        strips.append({"image_id": image_id, "label": fmt_label(example.get("label")), "images": items})
-    return strips
+    flipped = [r for r in run.summary["tables"].get("flipped_images") or [] if r.get("cell") == cell]
+    flips = {
+        (str(r.get("image_id")), str(r.get("variant"))): _flip_text(r.get("pred_hr"), r.get("pred_variant"))
+        for r in flipped
+    }
+    rank = {image_id: i for i, (image_id, _) in enumerate(most_flipped(flipped, limit=len(flipped)))}
+    examples = [e for e in run.examples if isinstance(e, dict) and e.get("cell") == cell]
+    examples.sort(key=lambda e: rank.get(str(e.get("image_id")), len(rank)))
+    return [build_comparison(run.run_dir, e, variants, probs, flips) for e in examples]
 
 
-def _training(
-    run: RunData, classifier: dict[str, Any], figure_files: dict[str, bytes]
-) -> list[dict[str, Any]]:
+def _flip_text(before: Any, after: Any) -> str:
+    return f"{fmt_label(before)} → {fmt_label(after)}"
+
+
+def _training(run: RunData, classifier: dict[str, Any], gallery: FigureGallery) -> list[dict[str, Any]]:
     """Loss curves of each SR model and of the classifier, from their history CSVs."""
     sources = [
         (f"SR model {t.get('model')}", t.get("history_csv")) for t in run.summary.get("training") or []
@@ -245,15 +339,14 @@ def _training(
     curves = []
     for title, relative in sources:
         path = resolve_inside(run.run_dir, str(relative)) if relative else None
-        png = None
+        fig = None
         if path is not None:
             try:
-                png = figures.history_curves(pd.read_csv(path), title)
+                fig = figures.history_curves(pd.read_csv(path), title)
             except (pd.errors.EmptyDataError, pd.errors.ParserError):
-                png = None  # the page says the history could not be read
-        if png is not None:
-            figure_files[f"training_{_slug(title)}.png"] = png
-        curves.append({"title": title, "path": relative, "uri": png_data_uri(png) if png else None})
+                fig = None  # the page says the history could not be read
+        shown = gallery.add(f"training_{_slug(title)}", title, fig)
+        curves.append({"title": title, "path": relative, **(shown or {"uri": None, "file": ""})})
     return curves
 
 

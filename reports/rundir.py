@@ -81,6 +81,21 @@ def load_summary(run_dir: Path) -> dict[str, Any]:
         raise RunFileInvalid(
             f"Expected keys {absent} in {path}, got only {sorted(summary)}. Re-run the suite."
         )
+    tables = summary["tables"]
+    malformed = (
+        [str(type(tables).__name__)]
+        if not isinstance(tables, dict)
+        else [
+            n
+            for n, rows in tables.items()
+            if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows)
+        ]
+    )
+    if malformed:
+        raise RunFileInvalid(
+            f'Expected "tables" in {path} to map each table name to a list of records, got {malformed}. '
+            "Re-run the suite."
+        )
     return summary
 
 

@@ -1,74 +1,44 @@
-"""Display tables built from the stored summary records, and the paper-ready CSV/TeX files.
+"""Display tables built from the stored summary records.
 
 Each `*_frame` function returns a DataFrame of display strings (first columns "Cell", "Variant") that
-both the HTML page and the TeX files use, so the two never disagree. The CSV files are the raw
-records, for machines.
+both the HTML page and the TeX files use, so the two never disagree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from benchmark.stats.schema import TABLE_COLUMNS, at_fixed_threshold
+from benchmark.stats.schema import TABLE_COLUMNS
 from reports.formatting import (
     CLASSIFICATION_METRICS,
     QUALITY_METRICS,
+    column_label,
+    correction_label,
     decimals_for,
     fmt_ci,
     fmt_int,
     fmt_label,
     fmt_num,
     fmt_p,
-    fmt_percent,
+    fmt_percent_ci,
     is_missing,
     metric_label,
     ordered,
     test_label,
-    variant_order,
 )
-from reports.rundir import atomic_write, load_summary
 
-TEX_TABLES = ("quality", "classification", "paired_tests", "flips")
-# Text columns are left-aligned, numbers right-aligned, in HTML and TeX alike.
-TEXT_COLUMNS = {
-    "Cell",
-    "Variant",
-    "Reference",
-    "Test",
-    "Metric",
-    "Note",
-    "Image",
-    "Label",
-    "Prediction",
-    "Device",
-}
-P_ADJUSTED = "p (Holm)"
-TEX_SPECIALS = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-    "<": r"\textless{}",
-    ">": r"\textgreater{}",
-    "→": r"$\to$",
-    "–": "--",
-}
+# Columns holding a record's numbers, never a qualifier that splits records of one metric.
+VALUE_COLUMNS = {"n", "estimate", "mean", "std", "median", "ci_low", "ci_high", "ci_method", "se"}
 
 
 def records_frame(records: Sequence[dict[str, Any]] | None, table: str) -> pd.DataFrame:
     """Stored records as a DataFrame with the schema's columns first (extra columns kept after)."""
     frame = pd.DataFrame(list(records or []))
-    columns = TABLE_COLUMNS[table] + [c for c in frame.columns if c not in TABLE_COLUMNS[table]]
+    known = TABLE_COLUMNS.get(table, [])
+    columns = known + [c for c in frame.columns if c not in known]
     return frame.reindex(columns=columns)
 
 
@@ -98,6 +68,67 @@ def _digits_by(frame: pd.DataFrame, by: list[str], columns: list[str]) -> dict[A
     }
 
 
+def qualifiers(frame: pd.DataFrame, keys: Sequence[str] = ("cell", "variant", "metric")) -> list[str]:
+    """Columns that tell apart records sharing `keys`, e.g. a decision `threshold` (0.5 and HR-Youden).
+
+    Read from the records, not from a fixed list, so a table that gains such a column shows it.
+    """
+    candidates = [c for c in frame.columns if c not in (*keys, *VALUE_COLUMNS)]
+    if frame.empty or not candidates:
+        return []
+    grouped = frame.astype({c: str for c in candidates}).where(~blank(frame)).groupby(list(keys))
+    return [c for c in candidates if grouped[c].nunique(dropna=True).gt(1).any()]
+
+
+def blank(frame: pd.DataFrame) -> pd.DataFrame:
+    """True where a value is missing or an empty string (how records store "no threshold")."""
+    return frame.isna() | frame.astype(str).eq("")
+
+
+def qualifier_settings(group: list[dict[str, Any]], names: list[str]) -> list[tuple[list[dict], tuple]]:
+    """Split one (cell, variant) group by its qualifier values, in stored order.
+
+    Records without a qualifier value (AUROC needs no threshold) belong to every setting.
+    """
+    shared = [r for r in group if all(is_missing(r[q]) or r[q] == "" for q in names)]
+    settings = list(dict.fromkeys(tuple(r[q] for q in names) for r in group if r not in shared)) or [()]
+    return [
+        (shared + [r for r in group if r not in shared and tuple(r[q] for q in names) == s], s)
+        for s in settings
+    ]
+
+
+def fmt_value(value: Any) -> str:
+    """A stored value of a column without a special layout: counts as integers, numbers with 3 digits."""
+    if is_missing(value):
+        return fmt_num(None, 0)
+    if isinstance(value, bool | str):
+        return str(value)
+    if float(value).is_integer() and abs(float(value)) >= 1:
+        return str(int(value))
+    return f"{float(value):.3g}"
+
+
+def extra_cells(record: dict[str, Any], shown: set[str]) -> dict[str, str]:
+    """Display cells for the stored columns a layout does not name (new columns appear, never vanish).
+
+    `x` (or `x_rate`), `x_ci_low`, `x_ci_high` become one `x [low, high]` cell; `p_*` columns are p-values.
+    """
+    cells = {}
+    for column, value in record.items():
+        if column in shown or column.endswith(("_ci_low", "_ci_high")):
+            continue
+        base = column if f"{column}_ci_low" in record else column.removesuffix("_rate")  # harmful_rate
+        low, high = record.get(f"{base}_ci_low"), record.get(f"{base}_ci_high")
+        if column.startswith("p_"):
+            cells[column_label(column)] = fmt_p(value)
+        elif low is not None or high is not None:
+            cells[column_label(column)] = fmt_ci(value, low, high, decimals_for([value, low, high]))
+        else:
+            cells[column_label(column)] = fmt_value(value)
+    return cells
+
+
 def _metric_matrix(
     records: Sequence[dict[str, Any]],
     table: str,
@@ -105,31 +136,36 @@ def _metric_matrix(
     metrics_first: Sequence[str],
     variants: Sequence[str],
 ) -> pd.DataFrame:
-    """Rows (cell, variant), one column per metric holding `value [ci_low, ci_high]`."""
+    """Rows (cell, variant[, qualifiers]), one column per metric holding `value [ci_low, ci_high]`."""
     frame = records_frame(records, table)
     metrics = ordered(frame["metric"], metrics_first)
     digits = _digits_by(frame, ["metric"], [value, "ci_low", "ci_high"])
+    names = qualifiers(frame)
     rows = []
     for (cell, variant), group in _ordered_groups(frame, ["cell", "variant"], [[], variants]):
-        by_metric = {r["metric"]: r for r in group}
-        row = {
-            "Cell": cell,
-            "Variant": variant,
-            "n": "/".join(fmt_int(n) for n in ordered((r["n"] for r in group), [])),
-        }
-        for metric in metrics:
-            r = by_metric.get(metric)
-            row[metric_label(metric)] = (
-                fmt_ci(r[value], r["ci_low"], r["ci_high"], digits[metric]) if r else fmt_num(None, 0)
-            )
-        rows.append(row)
+        for chosen, setting in qualifier_settings(group, names):
+            by_metric: dict[str, dict[str, Any]] = {}
+            for r in chosen:
+                by_metric.setdefault(r["metric"], r)
+            row = {
+                "Cell": cell,
+                "Variant": variant,
+                **{column_label(q): fmt_value(v) for q, v in zip(names, setting, strict=True)},
+                "n": "/".join(fmt_int(n) for n in ordered((r["n"] for r in chosen), [])),
+            }
+            for metric in metrics:
+                r = by_metric.get(metric)
+                row[metric_label(metric)] = (
+                    fmt_ci(r[value], r["ci_low"], r["ci_high"], digits[metric]) if r else fmt_num(None, 0)
+                )
+            rows.append(row)
     return pd.DataFrame(rows, columns=None if rows else ["Cell", "Variant"])
 
 
 def classification_frame(records: Sequence[dict[str, Any]], variants: Sequence[str]) -> pd.DataFrame:
     """Classification metrics per (cell, variant): `estimate [CI]`."""
-    fixed = at_fixed_threshold(list(records))  # one row per metric; Youden-HR rows only in the CSV
-    return _metric_matrix(fixed, "classification", "estimate", CLASSIFICATION_METRICS, variants)
+    # Records at several thresholds (fixed and HR-Youden) become one row each, with a threshold column.
+    return _metric_matrix(records, "classification", "estimate", CLASSIFICATION_METRICS, variants)
 
 
 def quality_frame(records: Sequence[dict[str, Any]], variants: Sequence[str]) -> pd.DataFrame:
@@ -138,11 +174,13 @@ def quality_frame(records: Sequence[dict[str, Any]], variants: Sequence[str]) ->
 
 
 def paired_frame(records: Sequence[dict[str, Any]], variants: Sequence[str]) -> pd.DataFrame:
-    """Paired tests, tests against HR first, with raw and Holm-adjusted p-values."""
+    """Paired tests, tests against HR first, with raw and every stored adjusted p-value."""
     frame = records_frame(records, "paired_tests")
     estimate_digits = _digits_by(frame, ["test", "metric"], ["estimate_variant", "estimate_reference"])
     difference_digits = _digits_by(frame, ["test", "metric"], ["difference", "ci_low", "ci_high"])
     statistic_digits = _digits_by(frame, ["test"], ["statistic"])
+    adjusted = [c for c in frame.columns if correction_label(c)]
+    shown = {*TABLE_COLUMNS["paired_tests"], *adjusted}
     rows = []
     keys = ["cell", "reference", "variant"]
     for (cell, reference, variant), group in _ordered_groups(frame, keys, [[], variants, variants]):
@@ -165,22 +203,35 @@ def paired_frame(records: Sequence[dict[str, Any]], variants: Sequence[str]) -> 
                     ),
                     "Statistic": fmt_num(r["statistic"], statistic_digits.get(r["test"], 3)),
                     "p": fmt_p(r["p_value"]),
-                    P_ADJUSTED: fmt_p(r["p_adjusted"]),
+                    **{column_label(c): fmt_p(r[c]) for c in adjusted},
                     "n": fmt_int(r["n"]),
+                    **extra_cells(r, shown),
                     "Note": "" if is_missing(r["note"]) else " ".join(str(r["note"]).split()),
                 }
             )
     return pd.DataFrame(rows, columns=None if rows else ["Cell", "Variant"])
 
 
+FLIP_LAYOUT = {
+    "normal_to_pneumonia": "normal → pneumonia",
+    "pneumonia_to_normal": "pneumonia → normal",
+    "correct_to_wrong": "correct → wrong",
+    "wrong_to_correct": "wrong → correct",
+}
+
+
 def flips_frame(records: Sequence[dict[str, Any]], variants: Sequence[str]) -> pd.DataFrame:
-    """Prediction flips against HR per (cell, variant), counts as stored."""
+    """Prediction flips against HR per (cell, variant), counts as stored (and any further stored column)."""
     frame = records_frame(records, "flips")
-    counts = {
-        "normal → pneumonia": "normal_to_pneumonia",
-        "pneumonia → normal": "pneumonia_to_normal",
-        "correct → wrong": "correct_to_wrong",
-        "wrong → correct": "wrong_to_correct",
+    shown = {
+        "cell",
+        "variant",
+        "n",
+        "n_flips",
+        "flip_rate",
+        "flip_rate_ci_low",
+        "flip_rate_ci_high",
+        *FLIP_LAYOUT,
     }
     rows = [
         {
@@ -188,12 +239,21 @@ def flips_frame(records: Sequence[dict[str, Any]], variants: Sequence[str]) -> p
             "Variant": variant,
             "n": fmt_int(r["n"]),
             "Flips": fmt_int(r["n_flips"]),
-            "Flip rate": fmt_percent(r["flip_rate"]),
-            **{label: fmt_int(r[key]) for label, key in counts.items()},
+            "Flip rate": fmt_percent_ci(
+                r["flip_rate"], r.get("flip_rate_ci_low"), r.get("flip_rate_ci_high")
+            ),
+            **{label: fmt_int(r[key]) for key, label in FLIP_LAYOUT.items() if key in r},
+            **extra_cells(r, shown),
         }
-        for (cell, variant), (r, *_) in _ordered_groups(frame, ["cell", "variant"], [[], variants])
+        for (cell, variant), group in _ordered_groups(frame, ["cell", "variant"], [[], variants])
+        for r in group
     ]
     return pd.DataFrame(rows, columns=None if rows else ["Cell", "Variant"])
+
+
+def generic_frame(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Display strings of a table the report has no layout for (e.g. one added by a newer analysis)."""
+    return pd.DataFrame([{"Cell": r.get("cell"), **extra_cells(r, {"cell"})} for r in records])
 
 
 def flipped_images_frame(records: Sequence[dict[str, Any]], variants: Sequence[str]) -> pd.DataFrame:
@@ -232,17 +292,6 @@ def throughput_frame(records: Sequence[dict[str, Any]], variants: Sequence[str])
     return pd.DataFrame(rows, columns=None if rows else ["Cell", "Variant"])
 
 
-def overview_frame(
-    display: pd.DataFrame, column: str, cells: Sequence[str], variants: Sequence[str]
-) -> pd.DataFrame:
-    """One display column of a (cell, variant) frame pivoted to rows = cells, columns = variants."""
-    if display.empty or column not in display.columns:
-        return pd.DataFrame()
-    wide = display.pivot(index="Cell", columns="Variant", values=column)
-    wide = wide.reindex(index=ordered(wide.index, cells), columns=ordered(wide.columns, variants))
-    return wide.fillna(fmt_num(None, 0)).reset_index().rename_axis(columns=None)
-
-
 def ci_note(records: Sequence[dict[str, Any]]) -> str:
     """Which stored CI method applies to which metric, e.g. `wilson (accuracy); bootstrap (auroc)`."""
     frame = pd.DataFrame(list(records or [])).reindex(columns=["metric", "ci_method"]).dropna()
@@ -251,90 +300,3 @@ def ci_note(records: Sequence[dict[str, Any]]) -> str:
         metrics = ordered(frame.loc[frame["ci_method"] == method, "metric"], [])
         parts.append(f"{method} ({', '.join(metric_label(m) for m in metrics)})")
     return "; ".join(parts)
-
-
-def tex_escape(text: Any) -> str:
-    """Escape text for LaTeX.
-
-    Hand-written because pandas' `escape="latex"` leaves `<` and `>` (printed as ¡ ¿ under the default
-    OT1 font encoding) and the arrow, which pdflatex cannot typeset from UTF-8.
-    """
-    return "".join(TEX_SPECIALS.get(ch, ch) for ch in str(text))
-
-
-def to_latex(display: pd.DataFrame, caption: str, label: str) -> str:
-    """Booktabs table: cell name printed once per group, `\\midrule` between cells."""
-    if display.empty:
-        return f"% No records for {label} in this run.\n"
-    frame = display.copy()
-    starts = frame["Cell"].ne(frame["Cell"].shift()).to_numpy()
-    frame["Cell"] = frame["Cell"].where(starts, "")
-    align = "".join("l" if c in TEXT_COLUMNS else "r" for c in frame.columns)
-    latex = (
-        frame.style.hide(axis="index")
-        .format(tex_escape)
-        .format_index(tex_escape, axis=1)
-        .to_latex(
-            hrules=True,
-            column_format=align,
-            caption=tex_escape(caption),
-            label=label,
-            position_float="centering",
-        )
-    )
-    # Styler writes one line per data row between \midrule and \bottomrule; separate the cells there.
-    head, body = latex.split("\\midrule\n", 1)
-    body_rows, tail = body.split("\\bottomrule", 1)
-    lines = body_rows.splitlines(keepends=True)
-    marked = [
-        ("\\midrule\n" if start and i else "") + line
-        for i, (start, line) in enumerate(zip(starts, lines, strict=True))
-    ]
-    return (
-        "% Needs \\usepackage{booktabs}.\n" + head + "\\midrule\n" + "".join(marked) + "\\bottomrule" + tail
-    )
-
-
-def write_tables(run_dir: Path) -> list[Path]:
-    """Write `tables/{quality,classification,paired_tests,flips}.{csv,tex}` and `flipped_images.csv`.
-
-    CSV files hold the stored records unchanged (they round-trip with `pandas.read_csv`); TeX files hold
-    the formatted tables (`estimate [CI low, CI high]`, p-values as `<0.001`) with booktabs rules.
-
-    Parameters
-    ----------
-    run_dir : Path
-        `runs/<suite>/<run-id>/` containing summary.json.
-
-    Returns
-    -------
-    list[Path]
-        The files written, CSV before TeX for each table.
-    """
-    run_dir = Path(run_dir)
-    summary = load_summary(run_dir)
-    tables, variants = summary["tables"], variant_order(summary)
-    builders = {
-        "quality": (quality_frame, "Image quality against HR, mean [CI]"),
-        "classification": (classification_frame, "Classification, estimate [CI]"),
-        "paired_tests": (
-            paired_frame,
-            "Paired tests of each variant against its reference; p adjusted by Holm",
-        ),
-        "flips": (flips_frame, "Predictions that change class relative to HR"),
-    }
-    out_dir = run_dir / "tables"
-    written = []
-    for name in [*TEX_TABLES, "flipped_images"]:
-        records = tables.get(name) or []
-        csv = records_frame(records, name).to_csv(index=False).encode("utf-8")
-        written.append(atomic_write(out_dir / f"{name}.csv", csv))
-        if name in builders:
-            build, caption = builders[name]
-            note = ci_note(records) if name in ("quality", "classification") else ""
-            full_caption = f"{caption} ({summary['suite']}, run {summary['run_id']})" + (
-                f". CI methods: {note}" if note else ""
-            )
-            tex = to_latex(build(records, variants), full_caption, f"tab:{name}")
-            written.append(atomic_write(out_dir / f"{name}.tex", tex.encode("utf-8")))
-    return written

@@ -11,263 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from report_run import BANNER, CELLS, EVIL, N_IMAGES, assert_self_contained, make_run
 
 from benchmark.errors import UserError
 from reports import RunFileInvalid, RunFileMissing, render_report, write_tables
 from reports.formatting import decimals_for, fmt_ci, fmt_p, fmt_percent
-
-CELLS = [
-    {"cell": "bicubic-x4", "scenario": "bicubic", "scale": 4, "params": {}},
-    {"cell": "blur-noise-x2", "scenario": "blur_noise", "scale": 2, "params": {"sigma": 1.2, "noise": 0.01}},
-]
-SR_MODELS = ["bicubic", "esrgan-tiny"]
-N_IMAGES = 20
-BANNER = "The images in this run are synthetic phantoms, not patient data; numbers say nothing about clinical"
-EVIL = "<script>alert(1)</script>"
-
-
-def _png(path: Path, size: int, rng: np.random.Generator) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(rng.integers(0, 256, (size, size), dtype=np.uint8), mode="L").save(path)
-
-
-def _classification(cell: str, variant: str, i: int) -> list[dict]:
-    rows = []
-    for j, metric in enumerate(
-        ["accuracy", "sensitivity", "specificity", "auroc", "log_loss", "brier", "ece"]
-    ):
-        est = 0.85 - 0.05 * i - 0.01 * j
-        method = "wilson" if metric in ("accuracy", "sensitivity", "specificity") else "bootstrap"
-        rows.append(
-            {
-                "cell": cell,
-                "variant": variant,
-                "metric": metric,
-                "n": N_IMAGES,
-                "estimate": est,
-                "ci_low": est - 0.21,
-                "ci_high": est + 0.098,
-                "ci_method": method,
-            }
-        )
-    return rows
-
-
-def make_run(
-    root: Path, synthetic: bool = True, sr_models: list[str] = SR_MODELS, lean: bool = False
-) -> Path:
-    """A small but complete run directory, as the pipeline would write it.
-
-    A lean run has one cell and no per-image results or training histories, so rendering it draws a
-    single figure: the behaviours those tests check do not need the rest, and figures are the slow part.
-    """
-    cells = CELLS[:1] if lean else CELLS
-    rng = np.random.default_rng(7)
-    run = root / "runs" / "demo" / "20240101-000000"
-    run.mkdir(parents=True)
-    variants = ["HR", "LR", *sr_models]
-    (run / "config.yaml").write_text("suite: demo\ncells:\n  - scenario: bicubic\n    scale: 4\nseed: 1234\n")
-    (run / "environment.json").write_text(
-        json.dumps(
-            {
-                "python": "3.11.9",
-                "seed": 1234,
-                "device": "cpu",
-                "git_commit": "abc123",
-                "packages": {"numpy": "2.0"},
-            }
-        )
-    )
-    (run / "manifest.sha256").write_text(
-        "".join(f"{i:064x}  images/img{i:03d}.png\n" for i in range(N_IMAGES))
-    )
-
-    ids = [f"img{i:03d}" for i in range(N_IMAGES)]
-    labels = np.arange(N_IMAGES) % 2
-    results, predictions, quality, classification, paired, flips, flipped, examples = (
-        [],
-        [],
-        [],
-        [],
-        [],
-        [],
-        [],
-        [],
-    )
-    for cell in (c["cell"] for c in cells):
-        for i, variant in enumerate(variants):
-            probs = np.clip(labels * 0.6 + 0.2 + rng.normal(0, 0.15, N_IMAGES), 0.01, 0.99)
-            predictions += [
-                {"cell": cell, "variant": variant, "image_id": im, "label": int(lab), "prob": p}
-                for im, lab, p in zip(ids, labels, probs, strict=True)
-            ]
-            classification += _classification(cell, variant, i)
-            if variant == "HR":
-                continue
-            for metric, centre in [
-                ("psnr", 28.0 + 2 * i),
-                ("ssim", 0.7 + 0.05 * i),
-                ("mse", 0.002),
-                ("mae", 0.03),
-            ]:
-                values = centre * (1 + rng.normal(0, 0.05, N_IMAGES))
-                results += [
-                    {"cell": cell, "variant": variant, "image_id": im, "metric": metric, "value": v}
-                    for im, v in zip(ids, values, strict=True)
-                ]
-                quality.append(
-                    {
-                        "cell": cell,
-                        "variant": variant,
-                        "metric": metric,
-                        "n": N_IMAGES,
-                        "mean": centre,
-                        "std": 0.1,
-                        "median": centre,
-                        "ci_low": centre * 0.97,
-                        "ci_high": centre * 1.03,
-                        "ci_method": "bootstrap",
-                    }
-                )
-            paired.append(
-                {
-                    "cell": cell,
-                    "variant": variant,
-                    "reference": "HR",
-                    "test": "mcnemar",
-                    "metric": "accuracy",
-                    "estimate_variant": 0.8,
-                    "estimate_reference": 0.85,
-                    "difference": -0.05,
-                    "ci_low": -0.2,
-                    "ci_high": 0.1,
-                    "statistic": 0.5,
-                    "p_value": 0.48,
-                    "p_adjusted": 0.96,
-                    "n": N_IMAGES,
-                    "note": None,
-                }
-            )
-            paired.append(
-                {
-                    "cell": cell,
-                    "variant": variant,
-                    "reference": "HR",
-                    "test": "delong",
-                    "metric": "auroc",
-                    "estimate_variant": 0.7,
-                    "estimate_reference": 0.95,
-                    "difference": -0.25,
-                    "ci_low": -0.35,
-                    "ci_high": -0.15,
-                    "statistic": -4.4,
-                    "p_value": 1.2e-5,
-                    "p_adjusted": 3.6e-5,
-                    "n": N_IMAGES,
-                    "note": float("nan"),
-                }
-            )
-            flips.append(
-                {
-                    "cell": cell,
-                    "variant": variant,
-                    "n": N_IMAGES,
-                    "n_flips": 3,
-                    "flip_rate": 0.15,
-                    "normal_to_pneumonia": 2,
-                    "pneumonia_to_normal": 1,
-                    "correct_to_wrong": 2,
-                    "wrong_to_correct": 1,
-                }
-            )
-            flipped += [
-                {
-                    "cell": cell,
-                    "variant": variant,
-                    "image_id": ids[k],
-                    "label": int(labels[k]),
-                    "prob_hr": 0.3,
-                    "prob_variant": 0.7,
-                    "pred_hr": 0,
-                    "pred_variant": 1,
-                }
-                for k in (1, 4, 9)
-            ]
-        images = {}
-        for variant in variants:
-            rel = (
-                f"examples/{cell}/img000_{variant.replace('<', '_').replace('>', '_').replace('/', '_')}.png"
-            )
-            _png(run / rel, 8 if variant == "LR" else 32, rng)
-            images[variant] = rel
-        examples.append({"cell": cell, "image_id": ids[0], "label": 0, "images": images})
-
-    pd.DataFrame(predictions).to_parquet(run / "predictions.parquet")
-    (run / "examples" / "index.json").write_text(json.dumps(examples))
-    summary = {
-        "suite": "demo",
-        "run_id": run.name,
-        "created": "2024-01-01T00:00:00+00:00",
-        "synthetic_data": synthetic,
-        "data_note": "Demo phantoms generated from seed 1234." if synthetic else "Kermany test split.",
-        "cells": cells,
-        "variants": variants,
-        "tables": {
-            "quality": quality,
-            "classification": classification,
-            "paired_tests": paired,
-            "flips": flips,
-            "flipped_images": flipped,
-        },
-        "throughput": [
-            {"cell": c["cell"], "variant": v, "images_per_s": 120.5, "device": "cpu"}
-            for c in cells
-            for v in sr_models
-        ],
-        "training": [],
-        "classifier": {
-            "source": "file",
-            "path": "weights/clf.keras",
-            "sha256": "f" * 64,
-            "history_csv": None,
-        },
-    }
-    if not lean:
-        _add_results_and_histories(run, summary, results, sr_models)
-    (run / "summary.json").write_text(json.dumps(summary))
-    return run
-
-
-def _add_results_and_histories(run: Path, summary: dict, results: list[dict], sr_models: list[str]) -> None:
-    pd.DataFrame(results).to_parquet(run / "results.parquet")
-    history = pd.DataFrame(
-        {
-            "step": range(0, 200, 10),
-            "stage": ["pretrain"] * 10 + ["gan"] * 10,
-            "l_pix": np.linspace(0.1, 0.01, 20),
-            "l_gan": [np.nan] * 10 + [0.7] * 10,
-        }
-    )
-    for model in sr_models[1:]:
-        (run / "training" / model).mkdir(parents=True)
-        history.to_csv(run / "training" / model / "history.csv", index=False)
-    (run / "classifier").mkdir()
-    pd.DataFrame(
-        {
-            "epoch": [1, 2, 3],
-            "loss": [0.7, 0.5, 0.4],
-            "accuracy": [0.6, 0.75, 0.8],
-            "val_loss": [0.72, 0.6, 0.55],
-            "val_accuracy": [0.55, 0.7, 0.72],
-        }
-    ).to_csv(run / "classifier" / "history.csv", index=False)
-    summary["training"] = [{"model": m, "history_csv": f"training/{m}/history.csv"} for m in sr_models[1:]]
-    summary["classifier"] = {
-        "source": "trained",
-        "path": "classifier/model.keras",
-        "sha256": "f" * 64,
-        "history_csv": "classifier/history.csv",
-    }
 
 
 @pytest.fixture(scope="module")
@@ -283,12 +31,7 @@ def test_report_is_written_as_report_html_in_the_run_dir(rendered: tuple[Path, s
 
 
 def test_report_has_no_external_references(rendered: tuple[Path, str]) -> None:
-    _, html = rendered
-    targets = re.findall(r"""(?:src|href)\s*=\s*["']([^"']*)["']""", html, flags=re.I)
-    assert targets, "expected images and in-page links"
-    assert all(t.startswith(("data:image/png;base64,", "#")) for t in targets), targets
-    assert "http://" not in html and "https://" not in html
-    assert "<script" not in html.lower() and "<link" not in html.lower() and "url(" not in html
+    assert_self_contained(rendered[1])
 
 
 def test_report_shows_stored_numbers_formatted(rendered: tuple[Path, str]) -> None:
@@ -320,11 +63,22 @@ def test_report_embeds_every_strip_image_as_its_png_bytes(rendered: tuple[Path, 
 
 def test_report_embeds_figures_and_saves_them_for_papers(rendered: tuple[Path, str]) -> None:
     run, html = rendered
-    saved = sorted((run / "figures").glob("*.png"))
-    # Per cell: classification CIs with flips, IQ distributions; plus SR training and classifier curves.
-    assert len(saved) == 2 * len(CELLS) + 2
-    for path in saved:
-        assert base64.b64encode(path.read_bytes()).decode() in html
+    per_cell = ("classification", "quality", "roc", "reliability", "quality_vs_change")
+    expected = {f"{c['cell']}_{kind}" for c in CELLS for kind in per_cell} | {
+        "overview_estimates",
+        "overview_flips",
+        "throughput",
+        "training_SR_model_esrgan-tiny",
+        "training_Classifier",
+    }
+    saved = {p.stem for p in (run / "figures").glob("*.png")}
+    assert saved == expected
+    for name in expected:
+        with Image.open(run / "figures" / f"{name}.png") as image:
+            assert round(image.info["dpi"][0]) == 300
+        assert (run / "figures" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
+        assert f"figures/{name}.pdf" in html  # each embedded figure names its paper file
+    assert len(re.findall(r'<figure><img src="data:image/png;base64,', html)) == len(expected)
 
 
 @pytest.mark.parametrize("synthetic", [True, False])
@@ -335,10 +89,11 @@ def test_synthetic_banner_shown_only_for_synthetic_runs(tmp_path: Path, syntheti
 
 
 def test_malicious_variant_name_is_escaped(tmp_path: Path) -> None:
-    run = make_run(tmp_path, sr_models=["bicubic", EVIL], lean=True)
+    # "$\\frac$" would be invalid mathtext: figures draw names as plain text.
+    run = make_run(tmp_path, sr_models=["bicubic", EVIL, "$\\frac$"], lean=True)
     html = render_report(run).read_text(encoding="utf-8")
     assert EVIL not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "$\\frac$" in html
 
 
 def test_example_path_outside_the_run_dir_is_not_embedded(tmp_path: Path) -> None:
@@ -383,6 +138,15 @@ def test_corrupt_summary_names_the_file(tmp_path: Path) -> None:
     run = make_run(tmp_path, lean=True)
     (run / "summary.json").write_text("{not json")
     with pytest.raises(RunFileInvalid, match=r"summary\.json"):
+        write_tables(run)
+
+
+@pytest.mark.parametrize("tables", [[], {"quality": {"cell": "a"}}, {"flips": [1, 2]}])
+def test_malformed_tables_in_summary_name_the_file(tmp_path: Path, tables) -> None:
+    run = make_run(tmp_path, lean=True)
+    summary = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**summary, "tables": tables}))
+    with pytest.raises(RunFileInvalid, match=r"summary\.json.*list of records"):
         write_tables(run)
 
 

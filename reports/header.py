@@ -1,0 +1,82 @@
+"""The facts at the top of a report: what data, which code, which environment, which seeds, how long."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import yaml
+
+from reports.formatting import fmt_label
+from reports.rundir import RunData
+
+PACKAGES_SHOWN = ("torch", "tensorflow", "tensorflow-cpu", "keras", "numpy", "scikit-learn", "statsmodels")
+
+
+def class_counts(run: RunData) -> dict[str, int]:
+    """Test images per class, counted from the HR rows of the stored predictions (first cell)."""
+    predictions = run.predictions
+    if predictions is None or predictions.empty:
+        return {}
+    first = predictions[predictions["cell"] == predictions["cell"].iloc[0]]
+    rows = first[first["variant"] == "HR"] if (first["variant"] == "HR").any() else first
+    counts = rows.drop_duplicates("image_id")["label"].value_counts().sort_index()
+    return {fmt_label(label): int(n) for label, n in counts.items()}
+
+
+def _duration(started: Any, finished: Any) -> str:
+    try:
+        seconds = (
+            dt.datetime.fromisoformat(str(finished)) - dt.datetime.fromisoformat(str(started))
+        ).total_seconds()
+    except ValueError:
+        return ""
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {seconds:02d} s"
+
+
+def _seeds(run: RunData) -> str:
+    seeds = {}
+    if run.config_text:
+        try:
+            config = yaml.safe_load(run.config_text)
+        except yaml.YAMLError:
+            config = None
+        if isinstance(config, dict) and config.get("seed") is not None:
+            seeds["suite"] = config["seed"]
+    environment = run.environment or {}
+    if environment.get("seed") is not None and environment["seed"] != seeds.get("suite"):
+        seeds["environment"] = environment["seed"]
+    return ", ".join(f"{k} {v}" for k, v in seeds.items())
+
+
+def header_facts(run: RunData) -> list[tuple[str, str]]:
+    """(label, text) pairs for the header; facts the run did not record are left out."""
+    summary, environment = run.summary, run.environment or {}
+    counts = class_counts(run)
+    n_images = summary.get("n_images") or {}
+    facts = [
+        ("Suite", f"{summary['suite']} · run {summary['run_id']}"),
+        ("Date", str(summary.get("created") or "")),
+    ]
+    data = ", ".join(f"{n} {label}" for label, n in counts.items())
+    if n_images.get("train") is not None:
+        data += f"{'; ' if data else ''}{n_images['train']} training images"
+    facts.append(("Test images", data))
+    if run.manifest_sha256:
+        facts.append(("Manifest", f"{len(run.manifest_lines or [])} checksums, sha256 {run.manifest_sha256}"))
+    commit = environment.get("git_commit")
+    if commit:
+        dirty = " (with uncommitted changes)" if environment.get("git_uncommitted_changes") else ""
+        facts.append(("Code version", f"git {commit}{dirty}"))
+    packages = environment.get("packages") or {}
+    shown = [f"{name} {packages[name]}" for name in PACKAGES_SHOWN if name in packages]
+    python = str(environment.get("python", "")).split(" ")[0]
+    env = ", ".join(
+        p for p in [f"Python {python}" if python else "", *shown, str(environment.get("device") or "")] if p
+    )
+    facts.append(("Environment", env))
+    facts.append(("Seeds", _seeds(run)))
+    facts.append(("Total time", _duration(environment.get("started"), summary.get("created"))))
+    return [(label, text) for label, text in facts if text]

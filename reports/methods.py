@@ -1,0 +1,160 @@
+"""A "Methods" paragraph a paper can adapt, written from the run's config.yaml and stored tables.
+
+Every fact comes from the resolved config or the stored records (which tests, which CI methods, which
+corrections the run reports); keys a config lacks are left out of the text rather than guessed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from reports.formatting import correction_label, metric_label, ordered, test_label
+from reports.tables import ci_note
+
+CORRECTION_NAMES = {"Holm": "Holm's step-down method", "BH": "the Benjamini-Hochberg procedure"}
+
+
+def _join(items: list[str]) -> str:
+    items = [i for i in items if i]
+    if len(items) <= 2:
+        return " and ".join(items)
+    return ", ".join(items[:-1]) + f" and {items[-1]}"
+
+
+def _data(config: dict[str, Any], summary: dict[str, Any], counts: dict[str, int]) -> str:
+    data = config.get("data") or {}
+    per_class = _join([f"{n} {label}" for label, n in counts.items()])
+    total = sum(counts.values()) or (summary.get("n_images") or {}).get("eval")
+    source = (
+        "synthetic chest-radiograph phantoms (no patient data)"
+        if summary.get("synthetic_data")
+        else f"the images listed in `{data['manifest']}`"
+        if data.get("manifest")
+        else "the suite's images"
+    )
+    text = f"We evaluated {total} test images{f' ({per_class})' if per_class else ''} from {source}."
+    if data.get("hr_size"):
+        size = data["hr_size"]
+        text += f" Each high-resolution (HR) reference was resized once to {size}×{size} pixels."
+    return text
+
+
+def _cells(config: dict[str, Any], summary: dict[str, Any]) -> str:
+    cells = config.get("cells") or summary.get("cells") or []
+    described = []
+    for cell in cells:
+        params = cell.get("params") or {}
+        extra = f" ({json.dumps(params, sort_keys=True)})" if params else ""
+        described.append(f"{cell.get('scenario')} ×{cell.get('scale')}{extra}")
+    return (
+        f"Low-resolution (LR) inputs were produced by the degradation scenarios {_join(described)}."
+        if described
+        else ""
+    )
+
+
+def _models(config: dict[str, Any]) -> str:
+    described = []
+    for model in config.get("sr_models") or []:
+        how = model.get("model", "")
+        train = model.get("train") or {}
+        if model.get("weights"):
+            how += f", weights `{model['weights']}`"
+        elif train:
+            how += f", trained with preset {train.get('preset')}"
+        if model.get("precision") and model["precision"] != "fp32":
+            how += f", {model['precision']}"
+        name = model.get("name")
+        described.append(name if how == name else f"{name} ({how})")
+    return f"The LR images were upscaled by {_join(described)}." if described else ""
+
+
+def _classifier(config: dict[str, Any]) -> str:
+    classifier = config.get("classifier") or {}
+    stats = config.get("stats") or {}
+    if classifier.get("weights"):
+        source = f"the CNN in `{classifier['weights']}`"
+    elif classifier.get("train"):
+        epochs = classifier["train"].get("epochs")
+        source = "the reference five-layer CNN trained on HR training images"
+        source += f" for up to {epochs} epochs" if epochs else ""
+    else:
+        return ""
+    size = classifier.get("input_size")
+    threshold = stats.get("threshold")
+    return (
+        f"HR, LR and every super-resolved image were classified by {source}"
+        + (f" at {size}×{size} input" if size else "")
+        + (f", calling pneumonia at P ≥ {threshold}" if threshold is not None else "")
+        + "."
+    )
+
+
+def _statistics(config: dict[str, Any], tables: dict[str, Any]) -> str:
+    metrics = [metric_label(m) for m in config.get("metrics") or []]
+    stats = config.get("stats") or {}
+    parts = []
+    if metrics:
+        border = config.get("crop_border")
+        parts.append(
+            f"Image quality against HR was measured per image by {_join(metrics)}"
+            + (f" after cropping {border} border pixels" if border else "")
+            + "."
+        )
+    level = stats.get("confidence")
+    notes = [ci_note(tables.get(name) or []) for name in ("classification", "quality")]
+    notes = [n for n in notes if n]
+    if notes:
+        confidence = f"{100 * level:g}% " if level else ""
+        parts.append(f"We report {confidence}confidence intervals by method: {'; '.join(notes)}.")
+    paired = pd.DataFrame(tables.get("paired_tests") or [])
+    if not paired.empty and {"test", "metric"} <= set(paired.columns):
+        tests = []
+        for test in ordered(paired["test"], []):
+            metrics_tested = ordered(paired.loc[paired["test"] == test, "metric"], [])
+            tests.append(f"{test_label(test)} ({_join([metric_label(m) for m in metrics_tested])})")
+        references = _join([str(r) for r in ordered(paired.get("reference", pd.Series(dtype=str)), ["HR"])])
+        corrections = [correction_label(c) for c in paired.columns if correction_label(c)]
+        sentence = (
+            f"Each variant was compared with {references} on the same images by paired tests: {_join(tests)}"
+        )
+        if corrections:
+            names = _join([CORRECTION_NAMES.get(c, c) for c in corrections])
+            sentence += f"; p-values were adjusted for multiple comparisons by {names}"
+        parts.append(sentence + ".")
+    if stats.get("n_bootstrap"):
+        parts.append(f"Bootstrap intervals used {stats['n_bootstrap']} resamples")
+        parts[-1] += f" with seed {config['seed']}." if config.get("seed") is not None else "."
+    if tables.get("flips"):
+        parts.append("A flip is a change of the predicted class relative to the prediction on the HR image.")
+    return " ".join(parts)
+
+
+def methods_paragraph(config_text: str | None, summary: dict[str, Any], counts: dict[str, int]) -> str:
+    """The paragraph, or an empty string when the run has no config.yaml.
+
+    Parameters
+    ----------
+    counts : dict
+        Test images per class name, as counted from the stored predictions.
+    """
+    if not config_text:
+        return ""
+    try:
+        config = yaml.safe_load(config_text) or {}
+    except yaml.YAMLError:
+        return ""  # the page shows config.yaml verbatim; no paragraph from a file that does not parse
+    if not isinstance(config, dict):
+        return ""
+    sentences = [
+        _data(config, summary, counts),
+        _cells(config, summary),
+        _models(config),
+        _classifier(config),
+        _statistics(config, summary.get("tables") or {}),
+    ]
+    return " ".join(s for s in sentences if s)

@@ -1,0 +1,21 @@
+"""Which images a run stores as examples of flipped predictions (shown first in the report)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmark.pipeline import most_flipped_positions
+
+
+def test_most_flipped_images_come_first_and_unflipped_are_left_out() -> None:
+    probabilities = {
+        "HR": np.array([0.9, 0.1, 0.6, 0.2, 0.5]),
+        "LR": np.array([0.2, 0.1, 0.4, 0.7, 0.5]),  # flips images 0, 2, 3
+        "esrgan": np.array([0.3, 0.1, 0.7, 0.8, 0.49]),  # flips images 0, 3, 4
+    }
+    # Image 0 and 3 flip twice, 2 and 4 once (0.5 is pneumonia: P >= threshold); image 1 never.
+    assert most_flipped_positions(probabilities, threshold=0.5) == [0, 3, 2, 4]
+
+
+def test_no_variant_besides_hr_flips_nothing() -> None:
+    assert most_flipped_positions({"HR": np.array([0.2, 0.8])}, threshold=0.5) == []
