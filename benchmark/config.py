@@ -101,6 +101,14 @@ class StatsConfig(_Strict):
     n_bootstrap: int = Field(2000, ge=100)
 
 
+class QualityConfig(_Strict):
+    """How IQ metrics are computed (``benchmark.metrics.batch``): ``basicsr`` rounds images to uint8 and
+    crops ``scale`` pixels per side, as BasicSR's calculate_psnr/calculate_ssim, for numbers comparable
+    with SR papers."""
+
+    convention: Literal["skimage", "basicsr"] = "skimage"
+
+
 class Suite(_Strict):
     name: str
     description: str = ""
@@ -111,6 +119,7 @@ class Suite(_Strict):
     classifier: ClassifierConfig
     metrics: list[str] = Field(default_factory=lambda: ["psnr", "ssim", "mse", "mae"])
     crop_border: int = Field(0, ge=0, description="pixels cropped from each side before IQ metrics")
+    quality: QualityConfig = Field(default_factory=QualityConfig)
     stats: StatsConfig = Field(default_factory=StatsConfig)
     examples_per_cell: int = Field(2, ge=0)
     smoke: dict[str, Any] | None = Field(None, description="overrides applied by `run --smoke` (CI)")
@@ -126,6 +135,8 @@ class Suite(_Strict):
                 raise ValueError(
                     f"{kind} names must be unique; repeated: {repeated} (set `name:` to tell them apart)"
                 )
+        if self.quality.convention == "basicsr" and self.crop_border:
+            raise ValueError("quality.convention basicsr crops each cell's scale itself; remove crop_border")
         reserved = {"HR", "LR"} & {m.name for m in self.sr_models}
         if reserved:
             raise ValueError(f"SR model names {sorted(reserved)} are reserved for the reference variants")

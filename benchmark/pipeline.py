@@ -172,8 +172,10 @@ class Study:
         shown = [hr, lr]
         for name, (upscaler, model_key) in upscalers.items():
             sr = stages.upscale(lr, name, upscaler, model_key, self.cache, progress=progress)
+            convention = self.suite.quality.convention
+            crop = cell.scale if convention == "basicsr" else self.suite.crop_border
             out.quality.append(
-                stages.quality(hr, sr, self.suite.metrics, self.suite.crop_border, self.cache).assign(
+                stages.quality(hr, sr, self.suite.metrics, crop, self.cache, convention=convention).assign(
                     cell=cell.label
                 )
             )

@@ -16,8 +16,9 @@ def prepare(
     *,
     min_side: int = 1,
     ndim: int = 2,
+    keep_float32: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Validate a reference/image pair (or stack pair) and return both as cropped float64 arrays.
+    """Validate a reference/image pair (or stack pair) and return both cropped, as float64 arrays.
 
     Parameters
     ----------
@@ -27,6 +28,7 @@ def prepare(
     crop_border : pixels removed from each side of the last two axes.
     min_side : least side length left after cropping (the metric's window).
     ndim : 2 for one image, 3 for a stack.
+    keep_float32 : return float32 input as it is (cropped views, no copy) instead of float64.
     """
     if not np.isscalar(data_range) or not np.isfinite(data_range) or data_range <= 0:
         raise ValueError(
@@ -40,11 +42,11 @@ def prepare(
         )
     arrays = []
     for name, array in (("reference", reference), ("image", image)):
-        array = np.asarray(array, dtype=np.float64)
+        array = np.asarray(array)
+        if not (keep_float32 and array.dtype == np.float32):
+            array = array.astype(np.float64, copy=False)
         if array.ndim != ndim:
             raise ValueError(f"Expected {name} to be {_LAYOUT[ndim]}, got shape {array.shape}. {_FIX[ndim]}")
-        if not np.all(np.isfinite(array)):
-            raise ValueError(f"Expected finite {name} pixel values, got NaN or inf. Check the upstream step.")
         arrays.append(array)
     reference, image = arrays
     if reference.shape != image.shape:
@@ -54,8 +56,11 @@ def prepare(
         )
     if reference.size == 0:
         raise ValueError(f"Expected at least one pixel, got shape {reference.shape}. Pass non-empty images.")
-    low = min(reference.min(), image.min())
-    high = max(reference.max(), image.max())
+    # min and max are NaN or infinite exactly when some pixel is, so one pass checks both.
+    low = float(min(reference.min(), image.min()))
+    high = float(max(reference.max(), image.max()))
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ValueError("Expected finite pixel values, got NaN or inf. Check the upstream step.")
     if high - low > data_range * (1 + 1e-6):
         raise ValueError(
             f"Expected pixel values spanning at most data_range={data_range}, got min {low:.6g} and "
