@@ -57,8 +57,8 @@ def prepare(
     if reference.size == 0:
         raise ValueError(f"Expected at least one pixel, got shape {reference.shape}. Pass non-empty images.")
     # min and max are NaN or infinite exactly when some pixel is, so one pass checks both.
-    low = float(min(reference.min(), image.min()))
-    high = float(max(reference.max(), image.max()))
+    low = float(np.minimum(reference.min(), image.min()))
+    high = float(np.maximum(reference.max(), image.max()))
     if not (np.isfinite(low) and np.isfinite(high)):
         raise ValueError("Expected finite pixel values, got NaN or inf. Check the upstream step.")
     if high - low > data_range * (1 + 1e-6):
