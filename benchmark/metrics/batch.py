@@ -50,33 +50,49 @@ def _ssim_means(reference: np.ndarray, image: np.ndarray, data_range: float) -> 
     """
     x = reference.astype(np.float32, copy=False)
     y = image.astype(np.float32, copy=False)
-    total = x + y - np.float32(data_range)
-    difference = x - y
-    maps = correlate_valid(
-        np.stack([total, difference, total * total, difference * difference]), _SSIM_TAPS.astype(np.float32)
-    )
-    mean_t, mean_d, square_t, square_d = maps
-    var_t = square_t - mean_t * mean_t
-    var_d = square_d - mean_d * mean_d
-    mean_t += np.float32(data_range)
+    # In-place arithmetic throughout: fresh temporaries of this size cost more than the sums.
+    stack = np.empty((4,) + x.shape, dtype=np.float32)
+    total, difference, total_squared, difference_squared = stack
+    np.add(x, y, out=total)
+    total -= np.float32(data_range)
+    np.subtract(x, y, out=difference)
+    np.multiply(total, total, out=total_squared)
+    np.multiply(difference, difference, out=difference_squared)
+    mean_t, mean_d, var_t, var_d = correlate_valid(stack, _SSIM_TAPS.astype(np.float32))
+    var_t -= mean_t * mean_t
+    var_d -= mean_d * mean_d
     half = np.float32(0.5)
     c1, c2 = np.float32((_K1 * data_range) ** 2), np.float32((_K2 * data_range) ** 2)
-    contrast_structure = (half * (var_t - var_d) + c2) / (half * (var_t + var_d) + c2)
+    contrast_structure = var_t - var_d  # (2 sigma_xy + c2) / (sigma_x^2 + sigma_y^2 + c2)
+    contrast_structure *= half
+    contrast_structure += c2
+    var_t += var_d
+    var_t *= half
+    var_t += c2
+    contrast_structure /= var_t
+    mean_t += np.float32(data_range)
     mean_t *= mean_t
     mean_d *= mean_d
-    luminance = (half * (mean_t - mean_d) + c1) / (half * (mean_t + mean_d) + c1)
-    luminance *= contrast_structure
+    ssim_map = mean_t - mean_d  # (2 mu_x mu_y + c1) / (mu_x^2 + mu_y^2 + c1) * contrast_structure
+    ssim_map *= half
+    ssim_map += c1
+    mean_t += mean_d
+    mean_t *= half
+    mean_t += c1
+    ssim_map /= mean_t
+    ssim_map *= contrast_structure
     return (
-        luminance.mean(axis=(-2, -1), dtype=np.float64),
+        ssim_map.mean(axis=(-2, -1), dtype=np.float64),
         contrast_structure.mean(axis=(-2, -1), dtype=np.float64),
     )
 
 
 def _halve(stack: np.ndarray, odd_pad: str) -> np.ndarray:
     """2x2 mean pooling of the last two axes; an odd side gets one zero row/column at ``odd_pad``."""
-    pads = [(0, 0)] * (stack.ndim - 2)
-    pads += [((side % 2, 0) if odd_pad == "front" else (0, side % 2)) for side in stack.shape[-2:]]
-    stack = np.pad(stack, pads)
+    if any(side % 2 for side in stack.shape[-2:]):
+        pads = [(0, 0)] * (stack.ndim - 2)
+        pads += [((side % 2, 0) if odd_pad == "front" else (0, side % 2)) for side in stack.shape[-2:]]
+        stack = np.pad(stack, pads)
     height, width = stack.shape[-2] // 2, stack.shape[-1] // 2
     return stack.reshape(stack.shape[:-2] + (height, 2, width, 2)).mean(axis=(-3, -1), dtype=np.float64)
 
@@ -135,8 +151,8 @@ def _gradient_magnitude(stack: np.ndarray) -> np.ndarray:
 def _gmsd(reference, image, data_range):
     """GMSD as ``image_quality.gmsd``: 2x2 mean and downsampling, Prewitt magnitudes, std of similarity."""
     scale = 255.0 / data_range
-    g_ref = _gradient_magnitude(_halve(np.multiply(reference, scale, dtype=np.float64), "back"))
-    g_img = _gradient_magnitude(_halve(np.multiply(image, scale, dtype=np.float64), "back"))
+    g_ref = _gradient_magnitude(_halve(reference, "back") * scale)
+    g_img = _gradient_magnitude(_halve(image, "back") * scale)
     similarity = (2 * g_ref * g_img + _GMSD_CONSTANT) / (g_ref**2 + g_img**2 + _GMSD_CONSTANT)
     return np.std(similarity, axis=(-2, -1), ddof=1)
 
