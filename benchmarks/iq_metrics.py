@@ -5,7 +5,7 @@
 
 Peers, one call per image: scikit-image's ``peak_signal_noise_ratio``, ``structural_similarity``
 (Gaussian window, sigma 1.5, population covariance) and ``mean_squared_error``; NumPy for MAE (scikit-
-image has none); the per-image ``gmsd`` (scipy.ndimage); pytorch_msssim's ``ms_ssim`` for MS-SSIM; a
+image has none); the per-image ``gmsd`` (scipy.ndimage); pytorch_msssim's ``ms_ssim`` (float64 window); a
 direct 15x15 ``scipy.ndimage.correlate`` with MATLAB's fspecial('log', 15, 1.5) for HFEN.  Pairs are
 real X-rays from ../shared/data/kermany-hr (HR at ``--size``, the other image bicubic down x4 and back
 up) or uniform noise with a noisy copy.  BLAS, OpenMP and torch run ``--threads`` threads (1: the same
@@ -27,6 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from benchmark.images import read_grayscale, resize_square
 from benchmark.metrics import measure_quality_batch
+from benchmark.metrics.filters import gaussian_taps
 from benchmark.metrics.image_quality import gmsd
 
 # ../shared/data beside the checkout (or beside the folder of worktrees).
@@ -58,9 +59,13 @@ def hfen_peer(reference: np.ndarray, image: np.ndarray) -> float:
     return float(np.linalg.norm(log_image - log_reference) / np.linalg.norm(log_reference))
 
 
+# pytorch_msssim's default window is float32 (MS-SSIM 6e-7 off on X-rays); pass the float64 Gaussian.
+WINDOW = torch.from_numpy(gaussian_taps(11, 1.5))[None, None, None]
+
+
 def ms_ssim_peer(reference: np.ndarray, image: np.ndarray) -> float:
     pair = [torch.from_numpy(array)[None, None] for array in (reference, image)]
-    return float(ms_ssim(*pair, data_range=1.0))
+    return float(ms_ssim(*pair, data_range=1.0, win=WINDOW))
 
 
 PEERS = {

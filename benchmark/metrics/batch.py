@@ -93,13 +93,18 @@ def _halve(stack: np.ndarray, odd_pad: str) -> np.ndarray:
         pads = [(0, 0)] * (stack.ndim - 2)
         pads += [((side % 2, 0) if odd_pad == "front" else (0, side % 2)) for side in stack.shape[-2:]]
         stack = np.pad(stack, pads)
-    height, width = stack.shape[-2] // 2, stack.shape[-1] // 2
-    return stack.reshape(stack.shape[:-2] + (height, 2, width, 2)).mean(axis=(-3, -1), dtype=np.float64)
+    top, bottom = stack[..., 0::2, :], stack[..., 1::2, :]
+    pairs = np.add(top, bottom, dtype=np.float64)  # four strided adds beat a mean over split axes
+    return (pairs[..., 0::2] + pairs[..., 1::2]) * 0.25
 
 
 def _difference(reference, image) -> np.ndarray:
-    """image - reference in float64, one row per image."""
-    return np.subtract(image, reference, dtype=np.float64).reshape(len(image), -1)
+    """image - reference in the input dtype, one row per image.
+
+    For float32 input the float32 difference is within 2^-24 (relative) of the exact one, so MSE is
+    within 1.2e-7 relative and PSNR within 5.2e-7 dB of the float64 values, and twice as fast.
+    """
+    return np.subtract(image, reference).reshape(len(image), -1)
 
 
 def _psnr(reference, image, data_range):
@@ -110,12 +115,13 @@ def _psnr(reference, image, data_range):
 
 def _mse(reference, image, data_range):
     difference = _difference(reference, image)
-    return np.einsum("ij,ij->i", difference, difference) / difference.shape[1]
+    # float32 products are exact in float64, so only the difference itself is rounded.
+    return np.einsum("ij,ij->i", difference, difference, dtype=np.float64) / difference.shape[1]
 
 
 def _mae(reference, image, data_range):
     difference = _difference(reference, image)
-    return np.abs(difference, out=difference).mean(axis=1)
+    return np.abs(difference, out=difference).mean(axis=1, dtype=np.float64)
 
 
 def _ssim(reference, image, data_range):
@@ -145,7 +151,7 @@ def _gradient_magnitude(stack: np.ndarray) -> np.ndarray:
     # conv2 flips the kernel [1 0 -1]: the right neighbour minus the left one (and below minus above).
     gx = (vertical[..., 2:] - vertical[..., :-2]) / 3.0
     gy = (horizontal[..., 2:, :] - horizontal[..., :-2, :]) / 3.0
-    return np.hypot(gx, gy)
+    return np.sqrt(gx * gx + gy * gy)  # not np.hypot: ten times slower, equal within 1 ulp here
 
 
 def _gmsd(reference, image, data_range):
