@@ -1,13 +1,18 @@
 """Full-reference image-quality metrics of one image against its HR reference.
 
 Every metric is a pure function ``metric(reference, image, *, data_range, crop_border=0) -> float`` on
-two (H, W) grayscale arrays.  ``data_range`` is required (the span the pixel values can take, 1.0 for
-the benchmark's [0, 1] float32 images) because guessing it from the data silently changes PSNR/SSIM.
-``crop_border`` pixels are removed from every side of both images first, as BasicSR does to ignore the
-border an upscaler cannot reconstruct.  Values are computed in float64.
+two (H, W) grayscale arrays.  Conventions:
 
-Conventions follow scikit-image (``skimage.metrics``); ``ssim`` defaults to the Gaussian-window variant
-of Wang et al. 2004, which is also what BasicSR reports (see ``ssim``).
+- ``data_range`` is required (the span the pixel values can take, 1.0 for the benchmark's [0, 1]
+  float32 images) because guessing it from the data silently changes PSNR/SSIM.
+- ``crop_border`` pixels are removed from every side of both images first, as BasicSR does to ignore
+  the border an upscaler cannot reconstruct (0 unless the suite says otherwise).
+- Values are computed in float64 and follow scikit-image (``skimage.metrics``); ``ssim`` is the
+  Gaussian-window variant of Wang et al. 2004, which is also what BasicSR reports (see ``ssim``).
+- ``ms_ssim`` and ``hfen`` exist only in batched form (``benchmark.metrics.batch``) and call it on one
+  image; the pipeline computes every metric with ``measure_quality_batch``, which equals these
+  functions within 1e-6 and also offers BasicSR's uint8 convention.
+- LPIPS is not provided (it needs learned weights; see the project README).
 """
 
 from __future__ import annotations
