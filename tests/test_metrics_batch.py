@@ -131,7 +131,8 @@ def test_results_do_not_depend_on_the_chunk_size(monkeypatch):
     whole = measure_quality_batch(references, images, names)
     monkeypatch.setattr(batch, "_CHUNK_PIXELS", 1)  # one image per chunk
     for name, values in measure_quality_batch(references, images, names).items():
-        np.testing.assert_allclose(values, whole[name], rtol=1e-12)  # BLAS may sum in another order
+        # BLAS may order float32 sums differently for other matrix shapes; far below TOLERANCE.
+        np.testing.assert_allclose(values, whole[name], rtol=0, atol=TOLERANCE / 10)
 
 
 def test_identical_images_give_ideal_values_without_warnings():

@@ -25,7 +25,7 @@ import numpy as np
 
 from benchmark.metrics import IMAGE_QUALITY_METRICS
 from benchmark.metrics.checks import prepare
-from benchmark.metrics.filters import correlate_valid, gaussian_taps
+from benchmark.metrics.filters import correlate_valid, gaussian_taps, interleave
 
 CONVENTIONS = ("skimage", "basicsr")
 # Wang et al. 2004 / 2003 constants and the MS-SSIM scale weights of Wang, Simoncelli & Bovik 2003.
@@ -48,17 +48,19 @@ def _ssim_means(reference: np.ndarray, image: np.ndarray, data_range: float) -> 
     data_range, mu_x^2 + mu_y^2 = (mu_t'^2 + mu_d^2) / 2, 2 sigma_xy = (var_t - var_d) / 2 and
     sigma_x^2 + sigma_y^2 = (var_t + var_d) / 2.  Centering t keeps its square small in float32.
     """
-    x = reference.astype(np.float32, copy=False)
-    y = image.astype(np.float32, copy=False)
-    # In-place arithmetic throughout: fresh temporaries of this size cost more than the sums.
-    stack = np.empty((4,) + x.shape, dtype=np.float32)
-    total, difference, total_squared, difference_squared = stack
+    # (H, N, W) views of the images, written straight into the row-interleaved stack of the four maps.
+    x = np.swapaxes(reference, 0, 1).astype(np.float32, copy=False)
+    y = np.swapaxes(image, 0, 1).astype(np.float32, copy=False)
+    height, count, width = x.shape
+    stack = np.empty((height, 4, count, width), dtype=np.float32)
+    total, difference, total_squared, difference_squared = (stack[:, map_index] for map_index in range(4))
     np.add(x, y, out=total)
     total -= np.float32(data_range)
     np.subtract(x, y, out=difference)
     np.multiply(total, total, out=total_squared)
     np.multiply(difference, difference, out=difference_squared)
-    mean_t, mean_d, var_t, var_d = correlate_valid(stack, _SSIM_TAPS.astype(np.float32))
+    maps = correlate_valid(stack.reshape(height, 4 * count, width), _SSIM_TAPS.astype(np.float32))
+    mean_t, mean_d, var_t, var_d = maps.reshape((4, count) + maps.shape[1:])
     var_t -= mean_t * mean_t
     var_d -= mean_d * mean_d
     half = np.float32(0.5)
@@ -185,22 +187,30 @@ def _log_terms() -> tuple[tuple[np.ndarray, np.ndarray, float], ...]:
     )
 
 
-def laplacian_of_gaussian(stack: np.ndarray) -> np.ndarray:
-    """MATLAB ``imfilter(stack, fspecial('log', 15, 1.5))`` on the last two axes: zero padding, 'same'."""
-    half = HFEN_SIZE // 2
-    padded = np.pad(stack, [(0, 0)] * (stack.ndim - 2) + [(half, half), (half, half)])
+def laplacian_of_gaussian(*stacks: np.ndarray) -> np.ndarray:
+    """MATLAB ``imfilter(image, fspecial('log', 15, 1.5))`` (zero padding, 'same') of every image.
+
+    Parameters
+    ----------
+    stacks : (N, H, W) arrays.
+
+    Returns
+    -------
+    (len(stacks) * N, H, W) float32 array, the images of the first stack first.
+    """
+    padded = interleave(*stacks, pad=HFEN_SIZE // 2)
     return sum(
-        stack.dtype.type(factor) * correlate_valid(padded, rows.astype(stack.dtype), cols.astype(stack.dtype))
+        np.float32(factor) * correlate_valid(padded, rows.astype(np.float32), cols.astype(np.float32))
         for rows, cols, factor in _log_terms()
     )
 
 
 def _hfen(reference, image, data_range):
     """||LoG(image) - LoG(reference)|| / ||LoG(reference)||; LoG is linear: one filter of the difference."""
-    filtered = laplacian_of_gaussian(np.stack([image - reference, reference]).astype(np.float32))
+    filtered = laplacian_of_gaussian(image - reference, reference)
     norms = np.sqrt(np.sum(np.square(filtered, dtype=np.float64), axis=(-2, -1)))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return norms[0] / norms[1]
+        return norms[: len(image)] / norms[len(image) :]
 
 
 # name -> (batched function, least side length it needs after cropping)

@@ -48,20 +48,35 @@ def _correlate_rows(stack: np.ndarray, taps: np.ndarray) -> np.ndarray:
 def correlate_valid(
     stack: np.ndarray, row_taps: np.ndarray, col_taps: np.ndarray | None = None
 ) -> np.ndarray:
-    """Separable correlation over the last two axes, 'valid' region only, in ``stack``'s dtype.
+    """Separable 'valid' correlation of C images stored row-interleaved, in ``stack``'s dtype.
 
     Parameters
     ----------
-    stack : (..., H, W) float32 or float64 array.
-    row_taps : 1-D taps applied along H (axis -2).
-    col_taps : 1-D taps applied along W (axis -1); ``row_taps`` if omitted.
+    stack : (H, C, W) float32 or float64 C-contiguous array: row h of image c is ``stack[h, c]``.  This
+        layout lets one matrix product per block of rows filter all C images at once (about twice as
+        fast as one product per image).
+    row_taps : 1-D taps applied along H.
+    col_taps : 1-D taps applied along W; ``row_taps`` if omitted.
 
     Returns
     -------
-    (..., H - len(row_taps) + 1, W - len(col_taps) + 1) array (a transposed view of the result).
+    (C, H - len(row_taps) + 1, W - len(col_taps) + 1) array (a transposed view).
     """
     col_taps = row_taps if col_taps is None else col_taps
-    down = _correlate_rows(stack, np.asarray(row_taps))
+    height, channels, width = stack.shape
+    down = _correlate_rows(stack.reshape(height, channels * width), np.asarray(row_taps))
     # The second pass reads the transposed view; matmul hands BLAS the transpose without a copy.
-    across = _correlate_rows(np.swapaxes(down, -1, -2), np.asarray(col_taps))
+    across = _correlate_rows(down.reshape(-1, channels, width).transpose(1, 2, 0), np.asarray(col_taps))
     return np.swapaxes(across, -1, -2)
+
+
+def interleave(*stacks: np.ndarray, pad: int = 0, dtype=np.float32) -> np.ndarray:
+    """(N, H, W) stacks -> one (H + 2 pad, len(stacks) * N, W + 2 pad) array for ``correlate_valid``.
+
+    ``pad`` zero rows and columns surround every image ('same' output with zero padding).
+    """
+    count, height, width = stacks[0].shape
+    out = np.zeros((height + 2 * pad, len(stacks), count, width + 2 * pad), dtype=dtype)
+    for index, stack in enumerate(stacks):
+        out[pad : pad + height, index, :, pad : pad + width] = np.swapaxes(stack, 0, 1)
+    return out.reshape(height + 2 * pad, len(stacks) * count, width + 2 * pad)
