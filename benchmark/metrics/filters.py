@@ -1,9 +1,9 @@
 """Separable 'valid' correlation of image stacks as banded matrix products.
 
 ``scipy.ndimage`` filters one line at a time and is slow along the non-contiguous axis; a banded
-matrix product (BLAS) over blocks of output rows does the same sums several times faster on a whole
-(..., H, W) stack.  Only the 'valid' region (no padding) is returned: callers pad first if they need
-'same' output.
+matrix product (BLAS) over blocks of output rows does the same sums several times faster, for many
+images at once when they are stored row-interleaved, (H, C, W) (``interleave``).  Only the 'valid'
+region is returned: ``interleave(..., pad=k // 2)`` gives 'same' output with zero padding.
 """
 
 from __future__ import annotations
