@@ -8,8 +8,8 @@ Peers, one call per image: scikit-image's ``peak_signal_noise_ratio``, ``structu
 image has none); the per-image ``gmsd`` (scipy.ndimage); pytorch_msssim's ``ms_ssim`` (float64 window); a
 direct 15x15 ``scipy.ndimage.correlate`` with MATLAB's fspecial('log', 15, 1.5) for HFEN.  Pairs are
 real X-rays from ../shared/data/kermany-hr (HR at ``--size``, the other image bicubic down x4 and back
-up) or uniform noise with a noisy copy.  BLAS, OpenMP and torch run ``--threads`` threads (1: the same
-single core the peers use).  Each figure is the best of three timed passes.
+up) or uniform noise with a noisy copy.  The peers run with ``--threads`` BLAS/OpenMP/torch threads
+(``measure_quality_batch`` always runs BLAS single-threaded).  Each figure is the best of three passes.
 """
 
 from __future__ import annotations

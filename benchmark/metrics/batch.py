@@ -22,6 +22,7 @@ Conventions (``convention=``):
 from __future__ import annotations
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from benchmark.metrics import IMAGE_QUALITY_METRICS
 from benchmark.metrics.checks import prepare
@@ -265,19 +266,22 @@ def measure_quality_batch(
     count, height, width = references.shape
     chunk = max(1, _CHUNK_PIXELS // (height * width))
     values = {name: np.empty(count) for name in functions}
-    for start in range(0, count, chunk):
-        window = slice(start, start + chunk)
-        reference, image = prepare(
-            references[window],
-            images[window],
-            data_range,
-            crop_border,
-            min_side=min_side,
-            ndim=3,
-            keep_float32=True,
-        )
-        if convention == "basicsr":
-            reference, image = quantize_uint8(reference, data_range), quantize_uint8(image, data_range)
-        for name, (function, _) in functions.items():
-            values[name][window] = function(reference, image, data_range)
+    # One BLAS thread: the 16-row products are too small to share; with more threads they ran up to
+    # five times slower on a busy 2-core machine (benchmarks/iq_metrics.py --threads 2).
+    with threadpool_limits(1, user_api="blas"):
+        for start in range(0, count, chunk):
+            window = slice(start, start + chunk)
+            reference, image = prepare(
+                references[window],
+                images[window],
+                data_range,
+                crop_border,
+                min_side=min_side,
+                ndim=3,
+                keep_float32=True,
+            )
+            if convention == "basicsr":
+                reference, image = quantize_uint8(reference, data_range), quantize_uint8(image, data_range)
+            for name, (function, _) in functions.items():
+                values[name][window] = function(reference, image, data_range)
     return values
