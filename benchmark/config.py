@@ -102,6 +102,14 @@ class StatsConfig(_Strict):
     n_bootstrap: int = Field(2000, ge=100)
 
 
+class QualityConfig(_Strict):
+    """How IQ metrics are computed (``benchmark.metrics.batch``): ``basicsr`` rounds images to uint8 and
+    crops ``scale`` pixels per side, as BasicSR's calculate_psnr/calculate_ssim, for numbers comparable
+    with SR papers."""
+
+    convention: Literal["skimage", "basicsr"] = "skimage"
+
+
 class Suite(_Strict):
     name: str
     description: str = ""
@@ -112,6 +120,7 @@ class Suite(_Strict):
     classifier: ClassifierConfig
     metrics: list[str] = Field(default_factory=lambda: ["psnr", "ssim", "mse", "mae"])
     crop_border: int = Field(0, ge=0, description="pixels cropped from each side before IQ metrics")
+    quality: QualityConfig = Field(default_factory=QualityConfig)
     stats: StatsConfig = Field(default_factory=StatsConfig)
     examples_per_cell: int = Field(2, ge=0)
     smoke: dict[str, Any] | None = Field(None, description="overrides applied by `run --smoke` (CI)")
@@ -139,10 +148,16 @@ class Suite(_Strict):
                     f"data.hr_size {size} at scale {scale} (cell {cell.label}) makes {size // scale} px "
                     f"LR images, below the {MIN_LR_SIDE} px least; use hr_size {MIN_LR_SIDE * scale} or more"
                 )
+        if self.quality.convention == "basicsr" and self.crop_border:
+            raise ValueError("quality.convention basicsr crops each cell's scale itself; remove crop_border")
         reserved = {"HR", "LR"} & {m.name for m in self.sr_models}
         if reserved:
             raise ValueError(f"SR model names {sorted(reserved)} are reserved for the reference variants")
         return self
+
+    def quality_crop(self, scale: int) -> int:
+        """Pixels cropped per side before IQ metrics in a cell of ``scale`` (BasicSR crops the scale)."""
+        return scale if self.quality.convention == "basicsr" else self.crop_border
 
 
 def available_suites() -> dict[str, Path]:

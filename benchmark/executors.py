@@ -49,6 +49,7 @@ class ShardTask:
     model: ModelSpec | None = None
     metrics: tuple[str, ...] = ()
     crop_border: int = 0
+    convention: str = "skimage"
 
 
 # The upscaler a worker process loaded last, reused while its tasks ask for the same model.
@@ -71,7 +72,7 @@ def run_shard(task: ShardTask) -> int:
     if task.model is not None:
         name = task.model.entry.name
         sr = stages.upscale(lr, name, _upscaler(task.model), task.model.key, cache, progress=False)
-        stages.quality(hr, sr, list(task.metrics), task.crop_border, cache)
+        stages.quality(hr, sr, list(task.metrics), task.crop_border, cache, convention=task.convention)
     return len(task.hr_keys)
 
 
@@ -91,7 +92,8 @@ def grid_tasks(
             suite.seed,
             models_by_scale[cell.scale][name],
             tuple(suite.metrics),
-            suite.crop_border,
+            suite.quality_crop(cell.scale),
+            suite.quality.convention,
         )
         for name in names
         for cell in suite.cells

@@ -202,8 +202,9 @@ class Study:
                 progress=progress,
                 image_ids=list(table["image_id"]),
             )
+            crop, convention = self.suite.quality_crop(cell.scale), self.suite.quality.convention
             out.quality.append(
-                stages.quality(hr, sr, self.suite.metrics, self.suite.crop_border, self.cache).assign(
+                stages.quality(hr, sr, self.suite.metrics, crop, self.cache, convention=convention).assign(
                     cell=cell.label
                 )
             )

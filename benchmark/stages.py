@@ -18,12 +18,12 @@ from benchmark.config import CellConfig
 from benchmark.degradations import degrade
 from benchmark.errors import UserError
 from benchmark.images import read_grayscale, resize_square
-from benchmark.metrics import measure_quality
+from benchmark.metrics import measure_quality_batch
 from benchmark.seeding import item_rng
 from sr_models.upscaler import NonFiniteOutput
 
 # Bump a stage's version when its code changes what it produces; old cache entries are then ignored.
-VERSIONS = {"hr": "1", "lr": "1", "sr": "1", "quality": "1", "predict": "1"}
+VERSIONS = {"hr": "1", "lr": "1", "sr": "1", "quality": "2", "predict": "1"}
 
 
 @dataclass(frozen=True)
@@ -104,19 +104,46 @@ def throughput(upscaler, lr: Images, *, max_images: int = 4) -> float:
     return len(batch) / (time.perf_counter() - start)
 
 
-def quality(hr: Images, sr: Images, metrics: list[str], crop_border: int, cache: Cache) -> pd.DataFrame:
-    """Per-image IQ metrics of ``sr`` against ``hr``: columns variant, image_index, metric, value."""
-    rows = []
-    for index, (reference, image, key) in enumerate(zip(hr.pixels, sr.pixels, sr.keys, strict=True)):
-        values = cache.json(
+def quality(
+    hr: Images,
+    sr: Images,
+    metrics: list[str],
+    crop_border: int,
+    cache: Cache,
+    *,
+    convention: str = "skimage",
+    batch_size: int = 16,
+) -> pd.DataFrame:
+    """Per-image IQ metrics of ``sr`` against ``hr``: columns variant, image_index, metric, value.
+
+    Missing values are computed ``batch_size`` images at a time (``measure_quality_batch``) and each
+    image's values are cached as soon as its batch finishes.
+    """
+    keys = [
+        content_key(
             "quality",
-            content_key(
-                "quality", VERSIONS["quality"], sr=key, hr=hr.keys[index], metrics=metrics, crop=crop_border
-            ),
-            lambda reference=reference, image=image: measure_quality(
-                reference, image, metrics, data_range=1.0, crop_border=crop_border
-            ),
+            VERSIONS["quality"],
+            sr=key,
+            hr=hr_key,
+            metrics=metrics,
+            crop=crop_border,
+            convention=convention,
         )
+        for key, hr_key in zip(sr.keys, hr.keys, strict=True)
+    ]
+    missing = [i for i, key in enumerate(keys) if not cache.path("quality", key, ".json").is_file()]
+    computed = {}
+    for start in range(0, len(missing), batch_size):
+        batch = missing[start : start + batch_size]
+        columns = measure_quality_batch(
+            hr.pixels[batch], sr.pixels[batch], metrics, crop_border=crop_border, convention=convention
+        )
+        for position, index in enumerate(batch):
+            values = {metric: float(column[position]) for metric, column in columns.items()}
+            computed[index] = cache.json("quality", keys[index], lambda values=values: values)
+    rows = []
+    for index, key in enumerate(keys):
+        values = cache.json("quality", key, lambda index=index: computed[index])
         rows += [(sr.name, index, metric, float(value)) for metric, value in values.items()]
     return pd.DataFrame(rows, columns=["variant", "image_index", "metric", "value"])
 

@@ -18,11 +18,21 @@ IMAGE_QUALITY_METRICS = Registry(
         "mse": "benchmark.metrics.image_quality:mse",
         "mae": "benchmark.metrics.image_quality:mae",
         "gmsd": "benchmark.metrics.image_quality:gmsd",
+        "ms_ssim": "benchmark.metrics.image_quality:ms_ssim",
+        "hfen": "benchmark.metrics.image_quality:hfen",
     },
 )
 
 # Direction of each image-quality metric, for reports and "best variant" choices.
-HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "mse": False, "mae": False, "gmsd": False}
+HIGHER_IS_BETTER = {
+    "psnr": True,
+    "ssim": True,
+    "ms_ssim": True,
+    "mse": False,
+    "mae": False,
+    "gmsd": False,
+    "hfen": False,
+}
 
 CLASSIFICATION_METRICS = Registry(
     "classification metric",
@@ -64,3 +74,7 @@ def measure_quality(
         name: function(reference, image, data_range=data_range, crop_border=crop_border)
         for name, function in functions.items()
     }
+
+
+# Imported last: the batched module reads IMAGE_QUALITY_METRICS above.
+from benchmark.metrics.batch import measure_quality_batch as measure_quality_batch  # noqa: E402

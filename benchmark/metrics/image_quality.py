@@ -1,13 +1,18 @@
 """Full-reference image-quality metrics of one image against its HR reference.
 
 Every metric is a pure function ``metric(reference, image, *, data_range, crop_border=0) -> float`` on
-two (H, W) grayscale arrays.  ``data_range`` is required (the span the pixel values can take, 1.0 for
-the benchmark's [0, 1] float32 images) because guessing it from the data silently changes PSNR/SSIM.
-``crop_border`` pixels are removed from every side of both images first, as BasicSR does to ignore the
-border an upscaler cannot reconstruct.  Values are computed in float64.
+two (H, W) grayscale arrays.  Conventions:
 
-Conventions follow scikit-image (``skimage.metrics``); ``ssim`` defaults to the Gaussian-window variant
-of Wang et al. 2004, which is also what BasicSR reports (see ``ssim``).
+- ``data_range`` is required (the span the pixel values can take, 1.0 for the benchmark's [0, 1]
+  float32 images) because guessing it from the data silently changes PSNR/SSIM.
+- ``crop_border`` pixels are removed from every side of both images first, as BasicSR does to ignore
+  the border an upscaler cannot reconstruct (0 unless the suite says otherwise).
+- Values are computed in float64 and follow scikit-image (``skimage.metrics``); ``ssim`` is the
+  Gaussian-window variant of Wang et al. 2004, which is also what BasicSR reports (see ``ssim``).
+- ``ms_ssim`` and ``hfen`` exist only in batched form (``benchmark.metrics.batch``) and call it on one
+  image; the pipeline computes every metric with ``measure_quality_batch``, which equals these
+  functions within 1e-6 and also offers BasicSR's uint8 convention.
+- LPIPS is not provided (it needs learned weights; see the project README).
 """
 
 from __future__ import annotations
@@ -16,58 +21,11 @@ import numpy as np
 from scipy import ndimage
 from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
 
+from benchmark.metrics import batch
+from benchmark.metrics.checks import prepare
+
 # Side of the SSIM window: 11 for the Gaussian window (sigma 1.5, truncated at 3.5 sigma), 7 otherwise.
 _SSIM_WINDOW = {True: 11, False: 7}
-
-
-def _prepare(
-    reference: np.ndarray, image: np.ndarray, data_range: float, crop_border: int, min_side: int = 1
-) -> tuple[np.ndarray, np.ndarray]:
-    """Validate a reference/image pair and return both as cropped float64 arrays."""
-    if not np.isscalar(data_range) or not np.isfinite(data_range) or data_range <= 0:
-        raise ValueError(
-            f"Expected data_range to be a positive finite number, got {data_range!r}. "
-            "Pass the span pixel values can take, e.g. data_range=1.0 for images in [0, 1]."
-        )
-    if not isinstance(crop_border, (int, np.integer)) or isinstance(crop_border, bool) or crop_border < 0:
-        raise ValueError(
-            f"Expected crop_border to be a non-negative int (pixels per side), got {crop_border!r}. "
-            "Use 0 for no cropping or e.g. the SR scale factor."
-        )
-    arrays = []
-    for name, array in (("reference", reference), ("image", image)):
-        array = np.asarray(array, dtype=np.float64)
-        if array.ndim != 2:
-            raise ValueError(
-                f"Expected {name} to be a 2-D (H, W) grayscale array, got shape {array.shape}. "
-                "Pass one image at a time; drop any channel axis."
-            )
-        if not np.all(np.isfinite(array)):
-            raise ValueError(f"Expected finite {name} pixel values, got NaN or inf. Check the upstream step.")
-        arrays.append(array)
-    reference, image = arrays
-    if reference.shape != image.shape:
-        raise ValueError(
-            f"Expected image and reference of the same shape, got reference {reference.shape} and "
-            f"image {image.shape}. Upscale the image to the reference size first."
-        )
-    low = min(reference.min(), image.min())
-    high = max(reference.max(), image.max())
-    if high - low > data_range * (1 + 1e-6):
-        raise ValueError(
-            f"Expected pixel values spanning at most data_range={data_range}, got min {low:.6g} and "
-            f"max {high:.6g}. Rescale the images or pass the matching data_range."
-        )
-    height, width = reference.shape
-    if min(height, width) - 2 * crop_border < min_side:
-        raise ValueError(
-            f"Expected images at least {min_side} pixels per side after cropping {crop_border} pixels "
-            f"from each border, got {height}x{width}. Use a smaller crop_border or larger images."
-        )
-    if crop_border:
-        window = (slice(crop_border, -crop_border),) * 2
-        reference, image = reference[window], image[window]
-    return reference, image
 
 
 def psnr(reference: np.ndarray, image: np.ndarray, *, data_range: float, crop_border: int = 0) -> float:
@@ -86,7 +44,7 @@ def psnr(reference: np.ndarray, image: np.ndarray, *, data_range: float, crop_bo
     float
         PSNR in dB; ``inf`` for identical images (MSE 0), never a division warning.
     """
-    reference, image = _prepare(reference, image, data_range, crop_border)
+    reference, image = prepare(reference, image, data_range, crop_border)
     if np.array_equal(reference, image):
         return float("inf")
     return float(peak_signal_noise_ratio(reference, image, data_range=data_range))
@@ -119,7 +77,7 @@ def ssim(
         Pixels removed from each side before comparing.
     """
     window = _SSIM_WINDOW[bool(gaussian_weights)]
-    reference, image = _prepare(reference, image, data_range, crop_border, min_side=window)
+    reference, image = prepare(reference, image, data_range, crop_border, min_side=window)
     if gaussian_weights:
         value = structural_similarity(
             reference,
@@ -139,7 +97,7 @@ def mse(reference: np.ndarray, image: np.ndarray, *, data_range: float, crop_bor
 
     ``data_range`` is only used to check the values; the error is not normalised by it.
     """
-    reference, image = _prepare(reference, image, data_range, crop_border)
+    reference, image = prepare(reference, image, data_range, crop_border)
     return float(mean_squared_error(reference, image))
 
 
@@ -148,7 +106,7 @@ def mae(reference: np.ndarray, image: np.ndarray, *, data_range: float, crop_bor
 
     Hand-written: scikit-image has no MAE.  ``data_range`` is only used to check the values.
     """
-    reference, image = _prepare(reference, image, data_range, crop_border)
+    reference, image = prepare(reference, image, data_range, crop_border)
     return float(np.mean(np.abs(reference - image)))
 
 
@@ -175,7 +133,7 @@ def gmsd(reference: np.ndarray, image: np.ndarray, *, data_range: float, crop_bo
     crop_border : int
         Pixels removed from each side before comparing.
     """
-    reference, image = _prepare(reference, image, data_range, crop_border, min_side=4)
+    reference, image = prepare(reference, image, data_range, crop_border, min_side=4)
     magnitudes = []
     for array in (reference, image):
         scaled = array * (255.0 / data_range)
@@ -188,3 +146,41 @@ def gmsd(reference: np.ndarray, image: np.ndarray, *, data_range: float, crop_bo
     g_ref, g_img = magnitudes
     similarity = (2 * g_ref * g_img + _GMSD_CONSTANT) / (g_ref**2 + g_img**2 + _GMSD_CONSTANT)
     return float(np.std(similarity, ddof=1))
+
+
+def ms_ssim(reference: np.ndarray, image: np.ndarray, *, data_range: float, crop_border: int = 0) -> float:
+    """Multi-scale SSIM (Wang, Simoncelli & Bovik 2003) in [0, 1] (higher is better, 1 when identical).
+
+    Five scales with the paper's weights (0.0448, 0.2856, 0.3001, 0.2363, 0.1333), the SSIM window and
+    constants of ``ssim`` at every scale, 2x2 mean pooling between scales; the product of the mean
+    contrast-structure terms of scales 1-4 and the mean SSIM of scale 5, each clipped at 0 and raised
+    to its weight.  This is pytorch_msssim's ``ms_ssim`` (odd sides padded as its ``avg_pool2d``), the
+    independent implementation the tests check it against; scikit-image has no MS-SSIM.
+
+    Parameters
+    ----------
+    reference, image : (H, W) float arrays, more than 160 pixels per side after cropping (as
+        pytorch_msssim requires for four halvings of an 11-pixel window).
+    data_range, crop_border : as ``ssim``.
+    """
+    reference, image = prepare(reference, image, data_range, crop_border, min_side=161)
+    return _batched("ms_ssim", reference, image, data_range)
+
+
+def hfen(reference: np.ndarray, image: np.ndarray, *, data_range: float, crop_border: int = 0) -> float:
+    """High-frequency error norm (Ravishankar & Bresler 2011; lower is better, 0 when identical).
+
+    ``||LoG(image) - LoG(reference)||_2 / ||LoG(reference)||_2`` with the authors' filter, MATLAB's
+    ``imfilter(x, fspecial('log', 15, 1.5))``: a 15x15 Laplacian of Gaussian with sigma 1.5 made to sum
+    to zero, correlation with zero padding, 'same' size; Frobenius norms over the whole image.  A ratio,
+    so it does not depend on ``data_range`` (used only to check the values).  Hand-written: neither
+    scikit-image nor scipy has it; the tests check it against a direct 15x15 transcription.
+    """
+    reference, image = prepare(reference, image, data_range, crop_border)
+    return _batched("hfen", reference, image, data_range)
+
+
+def _batched(name: str, reference: np.ndarray, image: np.ndarray, data_range: float) -> float:
+    """One image through ``measure_quality_batch`` (the metrics that exist only in batched form)."""
+    values = batch.measure_quality_batch(reference[None], image[None], [name], data_range=data_range)
+    return float(values[name][0])

@@ -1,0 +1,233 @@
+"""measure_quality_batch against independent references on random images and real X-rays.
+
+References: scikit-image (PSNR, SSIM, MSE), NumPy (MAE), pytorch_msssim (MS-SSIM), a transcription of
+Ravishankar & Bresler's MATLAB HFEN, the per-image GMSD (itself checked against a port of the authors'
+MATLAB code in test_metrics_image_quality.py) and a transcription of BasicSR's calculate_psnr/ssim.
+"""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from pytorch_msssim import ms_ssim
+from scipy import ndimage
+from scipy.signal import correlate2d
+from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
+
+from benchmark.errors import UserError
+from benchmark.images import read_grayscale, resize_square
+from benchmark.metrics import IMAGE_QUALITY_METRICS, batch, measure_quality_batch
+from benchmark.metrics.image_quality import gmsd
+
+TOLERANCE = 1e-6
+XRAYS = next(
+    (
+        folder / "shared" / "data" / "kermany-hr"
+        for folder in Path(__file__).resolve().parents[1].parents
+        if (folder / "shared" / "data" / "kermany-hr").is_dir()
+    ),
+    None,
+)
+
+
+def _fspecial_log(size: int, sigma: float) -> np.ndarray:
+    """MATLAB fspecial('log', size, sigma), line by line."""
+    half = (size - 1) / 2
+    x, y = np.meshgrid(np.arange(-half, half + 1), np.arange(-half, half + 1))
+    h = np.exp(-(x * x + y * y) / (2 * sigma**2))
+    h[h < np.finfo(float).eps * h.max()] = 0
+    h = h / h.sum()
+    h1 = h * (x * x + y * y - 2 * sigma**2) / sigma**4
+    return h1 - h1.sum() / h1.size
+
+
+def _hfen_matlab(reference: np.ndarray, image: np.ndarray) -> float:
+    """norm(imfilter(image, h) - imfilter(reference, h), 'fro') / norm(imfilter(reference, h), 'fro')."""
+    h = _fspecial_log(15, 1.5)
+    log_reference = correlate2d(reference, h, mode="same")  # imfilter: correlation, zero padding, 'same'
+    log_image = correlate2d(image, h, mode="same")
+    return float(np.linalg.norm(log_image - log_reference) / np.linalg.norm(log_reference))
+
+
+def _ms_ssim_pytorch(reference: np.ndarray, image: np.ndarray) -> float:
+    # pytorch_msssim builds its default window in float32 (a 6e-7 change of MS-SSIM on X-rays); the
+    # float64 window of the same Gaussian is Wang et al.'s definition, which ours computes.
+    taps = np.exp(-((np.arange(11) - 5) ** 2) / (2 * 1.5**2))
+    window = torch.from_numpy(taps / taps.sum())[None, None, None]
+    pair = [torch.from_numpy(a)[None, None] for a in (reference, image)]
+    return float(ms_ssim(*pair, data_range=1.0, win=window))
+
+
+REFERENCES = {
+    "psnr": lambda r, i: peak_signal_noise_ratio(r, i, data_range=1.0),
+    "ssim": lambda r, i: structural_similarity(
+        r, i, data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+    ),
+    "mse": mean_squared_error,
+    "mae": lambda r, i: float(np.mean(np.abs(r - i))),
+    "gmsd": lambda r, i: gmsd(r, i, data_range=1.0),
+    "ms_ssim": _ms_ssim_pytorch,
+    "hfen": _hfen_matlab,
+}
+
+
+def _random_pairs() -> tuple[np.ndarray, np.ndarray]:
+    """Odd, non-square sides (exercising the odd-side pooling of MS-SSIM and GMSD)."""
+    rng = np.random.default_rng(11)
+    y, x = np.mgrid[0:181, 0:171]
+    smooth = 0.5 + 0.3 * np.sin(x / 9.0) * np.cos(y / 13.0)
+    references = np.clip(smooth + rng.normal(0, 0.1, (3, 181, 171)), 0, 1).astype(np.float32)
+    images = np.clip(references + rng.normal(0, 0.04, references.shape), 0, 1).astype(np.float32)
+    return references, images
+
+
+def _xray_pairs() -> tuple[np.ndarray, np.ndarray]:
+    """Three real HR chest X-rays at 192x192 and their bicubic x4 down-and-up copies."""
+    if XRAYS is None:
+        pytest.skip("../shared/data/kermany-hr (real X-rays) not beside the checkout")
+    files = sorted(XRAYS.glob("*/*.jpeg"))[::70][:3]
+    references = np.stack([resize_square(read_grayscale(path), 192) for path in files])
+    images = np.stack([np.clip(resize_square(resize_square(r, 48), 192), 0, 1) for r in references])
+    return references, images
+
+
+@pytest.fixture(scope="module", params=["random", "xray"])
+def pairs(request):
+    return _random_pairs() if request.param == "random" else _xray_pairs()
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+@pytest.mark.parametrize("crop_border", [0, 4])
+def test_batch_equals_the_independent_reference_per_image(pairs, name, crop_border):
+    references, images = pairs
+    inner = (slice(crop_border, -crop_border or None),) * 2
+    expected = [
+        REFERENCES[name](r[inner].astype(float), i[inner].astype(float))
+        for r, i in zip(references, images, strict=True)
+    ]
+    values = measure_quality_batch(references, images, [name], crop_border=crop_border)[name]
+    assert values.shape == (len(references),) and values.dtype == np.float64
+    np.testing.assert_allclose(values, expected, rtol=0, atol=TOLERANCE)
+
+
+def test_every_registered_metric_has_a_batched_form_and_a_reference():
+    assert sorted(REFERENCES) == IMAGE_QUALITY_METRICS.names()
+
+
+@pytest.mark.parametrize("name", ["ms_ssim", "hfen"])
+def test_per_image_function_equals_the_reference(name):
+    references, images = _random_pairs()
+    value = IMAGE_QUALITY_METRICS.get(name)(references[0], images[0], data_range=1.0)
+    expected = REFERENCES[name](references[0].astype(float), images[0].astype(float))
+    assert value == pytest.approx(expected, abs=TOLERANCE)
+    assert abs(value - IMAGE_QUALITY_METRICS.get(name)(references[0], references[0], data_range=1.0)) > 1e-3
+
+
+def test_results_do_not_depend_on_the_chunk_size(monkeypatch):
+    references, images = _random_pairs()
+    names = IMAGE_QUALITY_METRICS.names()
+    whole = measure_quality_batch(references, images, names)
+    monkeypatch.setattr(batch, "_CHUNK_PIXELS", 1)  # one image per chunk
+    for name, values in measure_quality_batch(references, images, names).items():
+        # BLAS may order float32 sums differently for other matrix shapes; far below TOLERANCE.
+        np.testing.assert_allclose(values, whole[name], rtol=0, atol=TOLERANCE / 10)
+
+
+def test_identical_images_give_ideal_values_without_warnings():
+    references, _ = _random_pairs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        values = measure_quality_batch(references, references.copy(), IMAGE_QUALITY_METRICS.names())
+    ideal = {"psnr": np.inf, "ssim": 1.0, "ms_ssim": 1.0, "mse": 0.0, "mae": 0.0, "gmsd": 0.0, "hfen": 0.0}
+    for name, value in ideal.items():
+        np.testing.assert_allclose(values[name], value, atol=1e-6)
+
+
+def _basicsr_uint8(image: np.ndarray) -> np.ndarray:
+    """BasicSR's tensor2img for a [0, 1] float image: clamp, * 255, round, uint8."""
+    return (np.clip(image, 0, 1) * 255.0).round().astype(np.uint8)
+
+
+def _basicsr_psnr(img: np.ndarray, img2: np.ndarray, crop_border: int) -> float:
+    """basicsr.metrics.psnr_ssim.calculate_psnr (HWC uint8 in, float64, no Y conversion)."""
+    img, img2 = img.astype(np.float64), img2.astype(np.float64)
+    if crop_border != 0:
+        img = img[crop_border:-crop_border, crop_border:-crop_border, ...]
+        img2 = img2[crop_border:-crop_border, crop_border:-crop_border, ...]
+    mse = np.mean((img - img2) ** 2)
+    return float("inf") if mse == 0 else 10.0 * np.log10(255.0 * 255.0 / mse)
+
+
+def _basicsr_ssim(img: np.ndarray, img2: np.ndarray, crop_border: int) -> float:
+    """basicsr calculate_ssim + _ssim: cv2.getGaussianKernel(11, 1.5) outer product, filter2D, [5:-5]."""
+    img, img2 = img.astype(np.float64), img2.astype(np.float64)
+    if crop_border != 0:
+        img = img[crop_border:-crop_border, crop_border:-crop_border]
+        img2 = img2[crop_border:-crop_border, crop_border:-crop_border]
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    kernel = np.exp(-((np.arange(11) - 5.0) ** 2) / (2 * 1.5**2))
+    kernel /= kernel.sum()
+    window = np.outer(kernel, kernel.transpose())
+
+    def filter2d(a):  # cv2.filter2D is a correlation; BasicSR keeps only the [5:-5, 5:-5] part
+        return ndimage.correlate(a, window, mode="mirror")[5:-5, 5:-5]
+
+    mu1, mu2 = filter2d(img), filter2d(img2)
+    mu1_sq, mu2_sq, mu1_mu2 = mu1**2, mu2**2, mu1 * mu2
+    sigma1_sq = filter2d(img**2) - mu1_sq
+    sigma2_sq = filter2d(img2**2) - mu2_sq
+    sigma12 = filter2d(img * img2) - mu1_mu2
+    numerator = (2 * mu1_mu2 + c1) * (2 * sigma12 + c2)
+    return float((numerator / ((mu1_sq + mu2_sq + c1) * (sigma1_sq + sigma2_sq + c2))).mean())
+
+
+def test_basicsr_convention_matches_a_transcription_of_basicsr(pairs):
+    references, images = pairs
+    scale = 4
+    values = measure_quality_batch(
+        references, images, ["psnr", "ssim"], crop_border=scale, convention="basicsr"
+    )
+    gt = [_basicsr_uint8(r) for r in references]
+    sr = [_basicsr_uint8(i) for i in images]
+    expected_psnr = [_basicsr_psnr(a, b, scale) for a, b in zip(gt, sr, strict=True)]
+    expected_ssim = [_basicsr_ssim(a, b, scale) for a, b in zip(gt, sr, strict=True)]
+    np.testing.assert_allclose(values["psnr"], expected_psnr, rtol=0, atol=TOLERANCE)
+    np.testing.assert_allclose(values["ssim"], expected_ssim, rtol=0, atol=TOLERANCE)
+    # the uint8 rounding matters: the default convention gives different numbers on the same images
+    default = measure_quality_batch(references, images, ["psnr"], crop_border=scale)["psnr"]
+    assert np.max(np.abs(default - values["psnr"])) > 1e-4
+
+
+def test_unknown_metric_and_convention_are_rejected():
+    references, images = _random_pairs()
+    with pytest.raises(UserError, match="Did you mean 'ssim'"):
+        measure_quality_batch(references, images, ["ssimm"])
+    with pytest.raises(ValueError, match="convention"):
+        measure_quality_batch(references, images, ["ssim"], convention="matlab")
+
+
+def test_single_images_are_rejected_with_the_stack_layout():
+    references, images = _random_pairs()
+    with pytest.raises(ValueError, match=r"3-D \(N, H, W\)"):
+        measure_quality_batch(references[0], images[0], ["psnr"])
+
+
+def test_stacks_of_different_shapes_name_both_shapes():
+    references, images = _random_pairs()
+    with pytest.raises(ValueError, match=r"reference \(3, 181, 171\) and image \(2, 181, 171\)"):
+        measure_quality_batch(references, images[:2], ["psnr"])
+
+
+def test_ms_ssim_on_too_small_images_says_how_large_they_must_be():
+    references, images = _random_pairs()
+    with pytest.raises(ValueError, match="at least 161 pixels"):
+        measure_quality_batch(references[:, :150], images[:, :150], ["ms_ssim"])
+
+
+def test_nan_pixels_are_rejected():
+    references, images = _random_pairs()
+    images[1, 5, 5] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        measure_quality_batch(references, images, ["mae"])
