@@ -9,7 +9,6 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from benchmark import classifier_setup, sr_setup, stages
@@ -72,23 +71,10 @@ class Study:
 
     def _classifier(self, dataset: Dataset):
         from classifiers import history_path
-        from classifiers.preprocessing import resize_images
-
-        train = dataset.split(self.suite.data.train_split)
-        keys = stages.hr_keys(train["sha256"], self.suite.data.hr_size)
-        size = (self.suite.classifier.input_size,) * 2
-
-        def train_images():
-            chunks = [
-                resize_images(self._hr(train.iloc[i : i + 256]).pixels, size)
-                for i in range(0, len(train), 256)
-            ]
-            return np.concatenate(chunks), train["label"].to_numpy(), train["patient_id"].to_numpy()
 
         path = classifier_setup.classifier_file(
             self.suite.classifier,
-            train_images=train_images,
-            train_keys=keys,
+            dataset.split(self.suite.data.train_split),
             seed=self.suite.seed,
             cache=self.cache,
             progress=self.options.progress,
