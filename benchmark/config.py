@@ -126,7 +126,7 @@ class Suite(_Strict):
                 raise ValueError(
                     f"{kind} names must be unique; repeated: {repeated} (set `name:` to tell them apart)"
                 )
-        reserved = {"HR", "LR"} & {m.name for m in self.sr_models}
+        reserved = {"HR", "LR-nearest", "LR-bilinear"} & {m.name for m in self.sr_models}
         if reserved:
             raise ValueError(f"SR model names {sorted(reserved)} are reserved for the reference variants")
         return self

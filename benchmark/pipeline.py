@@ -155,7 +155,7 @@ class Study:
     def _evaluate_cell(self, cell, hr, table, upscalers, classifier, classifier_sha, out: _Collected) -> None:
         progress = self.options.progress
         lr = stages.degrade_cell(hr, cell, self.suite.seed, self.cache, progress=progress)
-        shown = [hr, lr]
+        shown = [hr, *stages.display_lr(lr, classifier.input_size)]
         for name, (upscaler, model_key) in upscalers.items():
             sr = stages.upscale(lr, name, upscaler, model_key, self.cache, progress=progress)
             out.quality.append(
@@ -173,6 +173,12 @@ class Study:
             )
             shown.append(sr)
         for variant in shown:
+            if variant is not hr:
+                out.quality.append(
+                    stages.gradcam_similarity(classifier, classifier_sha, hr, variant, self.cache).assign(
+                        cell=cell.label
+                    )
+                )
             probabilities = stages.predict(classifier, classifier_sha, variant, self.cache)
             out.predictions.append(
                 pd.DataFrame(

@@ -88,10 +88,11 @@ class PneumoniaClassifier:
             raise ValueError(f"Expected batch_size >= 1, got {batch_size}.")
         spec = tf.TensorSpec((None, *self.input_size, self.channels), tf.float32)
         starts = range(0, len(images), batch_size)
-        return tf.data.Dataset.from_generator(
+        batches = tf.data.Dataset.from_generator(
             lambda: (self.prepare(images[start : start + batch_size]) for start in starts),
             output_signature=spec,
-        ).prefetch(1)
+        )
+        return batches.apply(tf.data.experimental.assert_cardinality(len(starts))).prefetch(1)
 
     def predict(self, batch: np.ndarray, batch_size: int = 32) -> np.ndarray:
         """P(pneumonia) of each image, by ``Model.predict`` over ``batches``.

@@ -31,7 +31,7 @@ METRIC_LABELS = {
 }
 TEST_LABELS = {"mcnemar": "McNemar", "delong": "DeLong", "bootstrap": "Bootstrap", "wilcoxon": "Wilcoxon"}
 # Reference variants come before the SR models in every table and figure.
-LEADING_VARIANTS = ("HR", "LR")
+LEADING_VARIANTS = ("HR", "LR-nearest", "LR-bilinear")
 
 
 def is_missing(value: Any) -> bool:
