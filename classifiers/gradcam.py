@@ -92,6 +92,12 @@ def grad_cam(classifier: PneumoniaClassifier, image: np.ndarray, layer_name: str
     return heat / heat.max()  # interpolation can lower the peak; the map's maximum stays exactly 1
 
 
+def _top_cells(flat: np.ndarray, k: int) -> list[set[int]]:
+    """Per row, the ``k`` highest cells (ties broken by cell order) that are above zero."""
+    order = np.argsort(-flat, axis=1, kind="stable")[:, :k]
+    return [set(cells[row[cells] > 0].tolist()) for cells, row in zip(order, flat, strict=True)]
+
+
 def map_similarity(maps: np.ndarray, reference: np.ndarray) -> dict[str, np.ndarray]:
     """Per-image similarity of Grad-CAM maps to reference maps of the same images ("did the evidence move").
 
@@ -103,10 +109,12 @@ def map_similarity(maps: np.ndarray, reference: np.ndarray) -> dict[str, np.ndar
     Returns
     -------
     dict
-        ``gradcam_pearson``: Pearson r over the map cells; ``gradcam_iou10``: intersection over union
-        of the ``ceil(TOP_FRACTION * h * w)`` highest cells of each map (ties broken by cell order).
-        Both (N,) float64, NaN for an image where either map is constant (r undefined) or all
-        zero (no evidence to locate).
+        (N,) float64 arrays, always defined so that every image has a value:
+        ``gradcam_pearson``: Pearson r over the map cells (scipy); r is undefined for a constant map,
+        so it is 1 when the two maps are identical and 0 when either is constant and they differ.
+        ``gradcam_iou10``: intersection over union of each map's evidence, its
+        ``ceil(TOP_FRACTION * h * w)`` highest cells (ties broken by cell order) that are above zero;
+        1 when neither map has any evidence.
     """
     if maps.shape != reference.shape or maps.ndim != 3:
         raise ValueError(
@@ -114,15 +122,16 @@ def map_similarity(maps: np.ndarray, reference: np.ndarray) -> dict[str, np.ndar
         )
     a = maps.reshape(len(maps), -1).astype(np.float64)
     b = reference.reshape(len(reference), -1).astype(np.float64)
-    defined = (a.std(axis=1) > 0) & (b.std(axis=1) > 0)
-    pearson = np.full(len(a), np.nan)
-    if defined.any():
-        pearson[defined] = stats.pearsonr(a[defined], b[defined], axis=1).statistic
+    varying = (a.std(axis=1) > 0) & (b.std(axis=1) > 0)
+    pearson = np.where((a == b).all(axis=1), 1.0, 0.0)
+    if varying.any():
+        pearson[varying] = stats.pearsonr(a[varying], b[varying], axis=1).statistic
 
     k = math.ceil(TOP_FRACTION * a.shape[1])
-    top_a = np.argsort(-a, axis=1, kind="stable")[:, :k]
-    top_b = np.argsort(-b, axis=1, kind="stable")[:, :k]
-    shared = np.array([len(np.intersect1d(x, y)) for x, y in zip(top_a, top_b, strict=True)])
-    iou = shared / (2 * k - shared)
-    iou[~((a.max(axis=1) > 0) & (b.max(axis=1) > 0))] = np.nan
+    iou = np.array(
+        [
+            len(x & y) / len(x | y) if x | y else 1.0
+            for x, y in zip(_top_cells(a, k), _top_cells(b, k), strict=True)
+        ]
+    )
     return {"gradcam_pearson": pearson, "gradcam_iou10": iou}

@@ -225,7 +225,7 @@ def _strips(run: RunData, cell: str, variants: list[str]) -> list[dict[str, Any]
                     "variant": variant,
                     "uri": png_data_uri(data) if data.startswith(PNG_MAGIC) else None,
                     "path": str(images[variant]),
-                    "pixelated": variant == "LR-nearest",
+                    "pixelated": variant in ("LR", "LR-nearest"),
                     "prob": None if is_missing(prob) else fmt_num(prob, 3),
                 }
             )

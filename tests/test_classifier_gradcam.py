@@ -30,13 +30,14 @@ def test_batched_grad_cam_equals_one_image_at_a_time():
 
 
 def _top_mask(values: np.ndarray, k: int) -> np.ndarray:
-    return values >= np.sort(values)[-k]
+    return (values >= np.sort(values)[-k]) & (values > 0)
 
 
 def test_similarity_matches_numpy_pearson_and_sklearn_jaccard():
     rng = np.random.default_rng(0)
     maps, reference = rng.random((6, 14, 14)), rng.random((6, 14, 14))
     maps[1] = reference[1] * 0.5 + 0.1  # same ranking, different scale: r = 1, IoU = 1
+    maps[2] = np.maximum(maps[2] - 0.95, 0)  # fewer positive cells than the top 10 %
     similarity = map_similarity(maps, reference)
     k = 20  # ceil(0.1 * 196)
     for i in range(6):
@@ -48,13 +49,15 @@ def test_similarity_matches_numpy_pearson_and_sklearn_jaccard():
     assert similarity["gradcam_iou10"][1] == 1.0
 
 
-def test_similarity_is_undefined_for_a_map_without_evidence():
+def test_similarity_of_maps_without_evidence_follows_the_stated_convention():
     rng = np.random.default_rng(1)
-    maps, reference = rng.random((2, 4, 4)), rng.random((2, 4, 4))
-    maps[0] = 0.0
+    maps, reference = rng.random((3, 4, 4)), rng.random((3, 4, 4))
+    maps[0] = 0.0  # evidence gone
+    maps[1] = reference[1] = 0.0  # no evidence in either
     similarity = map_similarity(maps, reference)
-    assert np.isnan(similarity["gradcam_pearson"][0]) and np.isnan(similarity["gradcam_iou10"][0])
-    assert np.isfinite(similarity["gradcam_pearson"][1]) and np.isfinite(similarity["gradcam_iou10"][1])
+    np.testing.assert_array_equal(similarity["gradcam_pearson"][:2], [0.0, 1.0])
+    np.testing.assert_array_equal(similarity["gradcam_iou10"][:2], [0.0, 1.0])
+    assert np.isfinite(similarity["gradcam_pearson"]).all() and np.isfinite(similarity["gradcam_iou10"]).all()
 
 
 def test_similarity_refuses_maps_of_different_shapes():
