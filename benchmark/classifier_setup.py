@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
 from benchmark.cache import Cache, content_key
 from benchmark.config import ClassifierConfig
 from benchmark.errors import UserError
+from benchmark.images import read_grayscale
 from benchmark.manifest import sha256_file
 
-CLASSIFIER_VERSION = "2"  # 2: validation held out by patient
+# 2: validation held out by patient; 3: the reference architecture and recipe, files read as the
+# reference's loader did, best-epoch checkpoint.
+CLASSIFIER_VERSION = "3"
 
 
 def training_recipe(overrides: dict):
@@ -49,36 +52,53 @@ def patient_validation_split(
     return next(splitter.split(np.zeros(len(labels)), labels, groups=patients))
 
 
+def read_training_images(paths, size: int) -> np.ndarray:
+    """Images as the reference's loader read them: each file resized to ``size`` x ``size`` by nearest
+    neighbour (Keras ``flow_from_directory`` default), values in [0, 1]; (N, size, size) float32.
+
+    The reference read RGB; the radiographs have R = G = B, so one gray channel is kept here and
+    replicated by the classifier's preprocessing.
+    """
+    from classifiers.preprocessing import resize_images
+
+    paths = list(paths)
+    images = np.empty((len(paths), size, size), dtype=np.float32)
+    for index, path in enumerate(paths):
+        images[index] = resize_images(read_grayscale(path)[None], (size, size))[0]
+    return images
+
+
+def training_key(config: ClassifierConfig, image_shas: list[str], seed: int) -> str:
+    """Cache key of a trained classifier: training files (sha256), recipe, input size, seed, code version."""
+    recipe = training_recipe(config.train)
+    return content_key(
+        "classifier",
+        CLASSIFIER_VERSION,
+        recipe=dataclasses.asdict(recipe),
+        images=list(image_shas),
+        seed=seed,
+        input_size=config.input_size,
+    )
+
+
 def classifier_file(
-    config: ClassifierConfig,
-    *,
-    train_images: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]],
-    train_keys: list[str],
-    seed: int,
-    cache: Cache,
-    progress: bool,
+    config: ClassifierConfig, train: pd.DataFrame, *, seed: int, cache: Cache, progress: bool
 ) -> Path:
     """Path of the classifier to evaluate with: the user's file, or a trained one cached by content.
 
-    ``train_keys`` identify the training images (their HR cache keys); ``train_images()`` loads
-    (images, labels, patient ids) only when the model has to be trained.
+    ``train`` is the suite's training split (columns path, sha256, label, patient_id); its files are
+    read only when the model has to be trained. Validation images are held out by patient.
     """
     if config.weights is not None:
         return config.weights
     from classifiers import history_path, train_classifier
 
     recipe = training_recipe(config.train)
-    key = content_key(
-        "classifier",
-        CLASSIFIER_VERSION,
-        recipe=dataclasses.asdict(recipe),
-        images=train_keys,
-        seed=seed,
-        input_size=config.input_size,
-    )
+    key = training_key(config, train["sha256"], seed)
 
-    def train(temporary: Path) -> None:
-        images, labels, patients = train_images()
+    def produce(temporary: Path) -> None:
+        images = read_training_images(train["path"], config.input_size)
+        labels, patients = train["label"].to_numpy(), train["patient_id"].to_numpy()
         validation = None
         if recipe.validation_fraction > 0:
             fit, held = patient_validation_split(labels, patients, recipe.validation_fraction, seed)
@@ -95,7 +115,7 @@ def classifier_file(
         )
         history_path(temporary).replace(history_path(cache.path("classifier", key, ".keras")))
 
-    return cache.file("classifier", key, ".keras", train)
+    return cache.file("classifier", key, ".keras", produce)
 
 
 def load(path: Path):

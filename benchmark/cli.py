@@ -1,4 +1,5 @@
-"""Command line: ``python -m benchmark {run,list,manifest,degrade,train-sr,report,compare,check}``.
+"""Command line: ``python -m benchmark {run,list,manifest,degrade,train-sr,train-classifier,report,compare,
+check}``.
 
 Exit status: 0 success, 1 a regression found by ``check``, 2 an error the user can fix.
 """
@@ -127,6 +128,12 @@ def _cmd_train_sr(args) -> None:
         print(f"Weights: {weights}")
 
 
+def _cmd_train_classifier(args) -> None:
+    from benchmark.classifier_train_cli import train_from_cli
+
+    print(f"Classifier: {train_from_cli(args)}")
+
+
 def _cmd_report(args) -> None:
     from reports import render_report, write_tables
 
@@ -235,6 +242,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device")
     train.add_argument("--quiet", action="store_true", default=None)
     train.set_defaults(handler=_cmd_train_sr)
+
+    classifier = commands.add_parser(
+        "train-classifier", help="train a suite's classifier (cached) and score it on the eval split"
+    )
+    classifier.add_argument("--suite", required=True, help="suite name (see `list`) or path to a suite YAML")
+    classifier.add_argument("--data-root", type=Path, help="folder holding train/ and test/")
+    classifier.add_argument("--runs-dir", type=Path, default=Path("runs"), help="cache root (runs/.cache)")
+    classifier.add_argument(
+        "--out", type=Path, help="model, history, scores (default: runs/<suite>/classifier)"
+    )
+    classifier.add_argument("--smoke", action="store_true", help="apply the suite's `smoke:` block")
+    classifier.add_argument("--quiet", action="store_true", default=None)
+    classifier.set_defaults(handler=_cmd_train_classifier)
 
     report = commands.add_parser("report", help="re-render a run's report and tables from its stored results")
     report.add_argument("run_dir", type=Path)

@@ -150,7 +150,7 @@ class Suite(_Strict):
                 )
         if self.quality.convention == "basicsr" and self.crop_border:
             raise ValueError("quality.convention basicsr crops each cell's scale itself; remove crop_border")
-        reserved = {"HR", "LR"} & {m.name for m in self.sr_models}
+        reserved = {"HR", "LR-nearest", "LR-bilinear"} & {m.name for m in self.sr_models}
         if reserved:
             raise ValueError(f"SR model names {sorted(reserved)} are reserved for the reference variants")
         return self

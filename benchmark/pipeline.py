@@ -90,23 +90,10 @@ class Study:
 
     def _classifier(self, dataset: Dataset):
         from classifiers import history_path
-        from classifiers.preprocessing import resize_images
-
-        train = dataset.split(self.suite.data.train_split)
-        keys = stages.hr_keys(train["sha256"], self.suite.data.hr_size)
-        size = (self.suite.classifier.input_size,) * 2
-
-        def train_images():
-            chunks = [
-                resize_images(self._hr(train.iloc[i : i + 256]).pixels, size)
-                for i in range(0, len(train), 256)
-            ]
-            return np.concatenate(chunks), train["label"].to_numpy(), train["patient_id"].to_numpy()
 
         path = classifier_setup.classifier_file(
             self.suite.classifier,
-            train_images=train_images,
-            train_keys=keys,
+            dataset.split(self.suite.data.train_split),
             seed=self.suite.seed,
             cache=self.cache,
             progress=self.options.progress,
@@ -191,7 +178,7 @@ class Study:
     def _evaluate_cell(self, cell, hr, table, upscalers, classifier, classifier_sha, out: _Collected) -> None:
         progress = self.options.progress
         lr = stages.degrade_cell(hr, cell, self.suite.seed, self.cache, progress=progress)
-        shown = [hr, lr]
+        shown = [hr, *stages.display_lr(lr, classifier.input_size)]
         for name, (upscaler, spec) in upscalers.items():
             sr = stages.upscale(
                 lr,
@@ -219,6 +206,12 @@ class Study:
             shown.append(sr)
         predicted = {}
         for variant in shown:
+            if variant is not hr:
+                out.quality.append(
+                    stages.gradcam_similarity(classifier, classifier_sha, hr, variant, self.cache).assign(
+                        cell=cell.label
+                    )
+                )
             probabilities = stages.predict(classifier, classifier_sha, variant, self.cache)
             predicted[variant.name] = probabilities
             out.predictions.append(

@@ -23,7 +23,18 @@ from benchmark.seeding import item_rng
 from sr_models.upscaler import NonFiniteOutput
 
 # Bump a stage's version when its code changes what it produces; old cache entries are then ignored.
-VERSIONS = {"hr": "1", "lr": "1", "sr": "1", "quality": "2", "predict": "1"}
+VERSIONS = {
+    "hr": "1",
+    "lr": "1",
+    "sr": "1",
+    "quality": "2",
+    "predict": "2",
+    "lr_display": "1",
+    "gradcam": "1",
+}
+#: How the LR arm is shown to the classifier, as two named variants: LR upsampled to the classifier's
+#: input by nearest neighbour (what Keras' ``load_img`` does by default) and by bilinear interpolation.
+LR_DISPLAYS = {"LR-nearest": "nearest", "LR-bilinear": "bilinear"}
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,23 @@ def degrade_cell(hr: Images, cell: CellConfig, seed: int, cache: Cache, *, progr
     return Images(
         "LR", cache.arrays("lr", keys, compute, progress=progress, description=f"LR {cell.label}"), keys
     )
+
+
+def display_lr(lr: Images, size: tuple[int, int]) -> list[Images]:
+    """The LR images shown at the classifier's input ``size``, once per ``LR_DISPLAYS`` method."""
+    from classifiers.preprocessing import resize_images
+
+    return [
+        Images(
+            name,
+            resize_images(lr.pixels, size, method),
+            [
+                content_key("lr_display", VERSIONS["lr_display"], lr=key, size=size, method=method)
+                for key in lr.keys
+            ],
+        )
+        for name, method in LR_DISPLAYS.items()
+    ]
 
 
 def upscale(
@@ -153,3 +181,34 @@ def predict(classifier, classifier_sha: str, images: Images, cache: Cache) -> np
     key = content_key("predict", VERSIONS["predict"], classifier=classifier_sha, images=images.keys)
     probabilities = cache.json("predict", key, lambda: classifier.predict(images.pixels).tolist())
     return np.asarray(probabilities, dtype=np.float64)
+
+
+def gradcam_similarity(
+    classifier, classifier_sha: str, hr: Images, variant: Images, cache: Cache
+) -> pd.DataFrame:
+    """Per-image similarity of ``variant``'s Grad-CAM maps to HR's (``classifiers.gradcam.map_similarity``).
+
+    Maps are cached per (classifier, exact image); columns variant, image_index, metric, value.
+    """
+    from classifiers.gradcam import grad_cam_maps, map_similarity
+
+    def maps(images: Images) -> np.ndarray:
+        keys = [
+            content_key("gradcam", VERSIONS["gradcam"], classifier=classifier_sha, image=k)
+            for k in images.keys
+        ]
+        return cache.arrays(
+            "gradcam",
+            keys,
+            lambda batch: grad_cam_maps(classifier, images.pixels[batch]),
+            batch_size=32,
+            progress=False,
+        )
+
+    similarity = map_similarity(maps(variant), maps(hr))
+    rows = [
+        (variant.name, index, metric, float(value))
+        for metric, values in similarity.items()
+        for index, value in enumerate(values)
+    ]
+    return pd.DataFrame(rows, columns=["variant", "image_index", "metric", "value"])

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from classifiers.preprocessing import to_model_input, validate_images
-from classifiers.runtime import keras
+from classifiers.runtime import keras, tf
 
 
 def _is_sigmoid(layer: keras.layers.Layer) -> bool:
@@ -76,29 +76,43 @@ class PneumoniaClassifier:
         x = to_model_input(batch, self.input_size, self.channels)
         return x if self.pixel_scale == 1.0 else x * np.float32(self.pixel_scale)
 
+    def batches(self, images: np.ndarray, batch_size: int) -> tf.data.Dataset:
+        """A ``tf.data`` pipeline of prepared model inputs, ``batch_size`` images at a time.
+
+        Preprocessing runs batch by batch (in NumPy, the same ``prepare`` as everywhere) and is
+        prefetched while the model works on the previous batch; a large set is never held at
+        model size all at once.
+        """
+        validate_images(images)
+        if batch_size < 1:
+            raise ValueError(f"Expected batch_size >= 1, got {batch_size}.")
+        spec = tf.TensorSpec((None, *self.input_size, self.channels), tf.float32)
+        starts = range(0, len(images), batch_size)
+        batches = tf.data.Dataset.from_generator(
+            lambda: (self.prepare(images[start : start + batch_size]) for start in starts),
+            output_signature=spec,
+        )
+        return batches.apply(tf.data.experimental.assert_cardinality(len(starts))).prefetch(1)
+
     def predict(self, batch: np.ndarray, batch_size: int = 32) -> np.ndarray:
-        """P(pneumonia) of each image.
+        """P(pneumonia) of each image, by ``Model.predict`` over ``batches``.
 
         Parameters
         ----------
         batch
             float32 (N, H, W) grayscale in [0, 1], any H, W.
         batch_size
-            Images per forward pass (memory only; results do not depend on it).
+            Images per forward pass.
 
         Returns
         -------
         np.ndarray
             float32 (N,) in [0, 1].
         """
-        validate_images(batch)
-        if batch_size < 1:
-            raise ValueError(f"Expected batch_size >= 1, got {batch_size}.")
-        out = np.empty(len(batch), dtype=np.float32)
-        for start in range(0, len(batch), batch_size):
-            x = self.prepare(batch[start : start + batch_size])
-            out[start : start + batch_size] = np.asarray(self.model(x, training=False))[:, 0]
-        return out
+        if len(validate_images(batch)) == 0:
+            return np.empty(0, dtype=np.float32)
+        probabilities = self.model.predict(self.batches(batch, batch_size), verbose=0)
+        return np.asarray(probabilities, dtype=np.float32)[:, 0]
 
     def __repr__(self) -> str:
         size, channels = self.input_size, self.channels
@@ -106,7 +120,10 @@ class PneumoniaClassifier:
 
 
 def load_classifier(path: str | Path, *, pixel_scale: float = 1.0) -> PneumoniaClassifier:
-    """Load a ``.keras`` or ``.h5`` pneumonia classifier.
+    """Load a ``.keras`` or ``.h5`` pneumonia classifier with Keras safe mode (no code in the file runs).
+
+    Its input size and channels are read from the model; images get the same preprocessing as in
+    training (``PneumoniaClassifier.prepare``).
 
     Parameters
     ----------
@@ -133,6 +150,10 @@ def load_classifier(path: str | Path, *, pixel_scale: float = 1.0) -> PneumoniaC
     try:
         # safe_mode: a Lambda layer's Python code is refused, never run (Keras' default, made explicit).
         model = keras.models.load_model(path, compile=False, safe_mode=True)
-    except (OSError, ValueError) as err:
-        raise ValueError(f"Could not load {path} as a Keras model: {err}") from err
+    except Exception as err:  # Keras raises many types for a broken or foreign file
+        raise ValueError(
+            f"Could not load {path} as a Keras model ({type(err).__name__}: {err}). Give a model saved "
+            "with Keras `model.save(...)` as .keras or .h5; a model with Lambda layers cannot load in "
+            "safe mode: rebuild it without them."
+        ) from err
     return PneumoniaClassifier(model, path=path, pixel_scale=pixel_scale)

@@ -8,11 +8,7 @@ sees at prediction time exactly the resampling it was trained with.
 from __future__ import annotations
 
 import numpy as np
-
-from classifiers.runtime import tf
-
-# Resizing runs in chunks so that a large data set never exists as one float tensor twice over.
-_CHUNK = 64
+from PIL import Image
 
 
 def validate_images(images: object, name: str = "images") -> np.ndarray:
@@ -50,8 +46,15 @@ def validate_images(images: object, name: str = "images") -> np.ndarray:
     return images
 
 
-def resize_images(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize grayscale images with antialiased bilinear interpolation.
+#: PIL filter of each resizing method.
+RESAMPLING = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR}
+#: The one rule by which every image (training file, HR, LR, SR) reaches the classifier's input size:
+#: nearest neighbour, what the reference's loader (Keras ``flow_from_directory`` / ``load_img``) did.
+INPUT_RESAMPLING = "nearest"
+
+
+def resize_images(images: np.ndarray, size: tuple[int, int], method: str = INPUT_RESAMPLING) -> np.ndarray:
+    """Resize grayscale images with PIL, as Keras' ``load_img(target_size=..., interpolation=method)``.
 
     Parameters
     ----------
@@ -59,20 +62,24 @@ def resize_images(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         float32, shape (N, H, W), values in [0, 1].
     size
         Target (height, width).
+    method
+        ``"nearest"`` (the classifier's input rule) or ``"bilinear"`` (PIL's, antialiased when
+        shrinking).
 
     Returns
     -------
     np.ndarray
         float32, shape (N, height, width), values in [0, 1].
     """
+    if method not in RESAMPLING:
+        raise ValueError(f"Expected method to be one of {sorted(RESAMPLING)}, got {method!r}.")
     if images.shape[1:] == tuple(size):
         return images
     out = np.empty((len(images), *size), dtype=np.float32)
-    for start in range(0, len(images), _CHUNK):
-        chunk = tf.convert_to_tensor(images[start : start + _CHUNK, :, :, None])
-        resized = tf.image.resize(chunk, size, method="bilinear", antialias=True)
-        out[start : start + _CHUNK] = resized.numpy()[..., 0]
-    # Antialiasing kernels can overshoot by a rounding error; keep the [0, 1] contract exact.
+    for index, image in enumerate(images):
+        resized = Image.fromarray(image, mode="F").resize(size[::-1], RESAMPLING[method])
+        out[index] = np.asarray(resized)
+    # Bilinear weights can overshoot by a rounding error; keep the [0, 1] contract exact.
     return np.clip(out, 0.0, 1.0, out=out)
 
 
@@ -85,7 +92,7 @@ def to_channels(images: np.ndarray, channels: int) -> np.ndarray:
 
 
 def to_model_input(images: np.ndarray, size: tuple[int, int], channels: int) -> np.ndarray:
-    """Preprocess validated grayscale images for a CNN: resize, then replicate channels.
+    """Preprocess validated grayscale images for a CNN: resize (``INPUT_RESAMPLING``), replicate channels.
 
     (N, H, W) float32 in [0, 1] -> (N, size[0], size[1], channels) float32 in [0, 1].
     """

@@ -11,7 +11,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 
 from benchmark.atomic import atomic_path
-from classifiers.model import build_reference_cnn
+from classifiers.model import REFERENCE_INPUT_SIZE, build_reference_cnn
 from classifiers.preprocessing import resize_images, to_channels, validate_images
 from classifiers.recipe import TrainingRecipe
 from classifiers.runtime import keras, tf
@@ -37,17 +37,29 @@ def _validate_labels(labels: object, n_images: int, name: str) -> np.ndarray:
     return labels.astype(np.float32)
 
 
-def _augmenter(seed: int) -> keras.Sequential:
-    """Small random zoom, shift and rotation, no flips (see ``TrainingRecipe.augment``).
+#: ``ImageDataGenerator(shear_range=0.2)`` draws a shear ANGLE in degrees from [-0.2, 0.2]; the shear
+#: factor of ``keras.layers.RandomShear`` is the tangent of that angle.
+SHEAR_DEGREES = 0.2
+#: ``ImageDataGenerator(zoom_range=0.2)``: width and height scaled independently by [0.8, 1.2].
+ZOOM = 0.2
 
+
+def augmenter(seed: int) -> keras.Sequential:
+    """The reference's augmentation as Keras 3 preprocessing layers (active only when training).
+
+    ``ImageDataGenerator(shear_range=0.2, zoom_range=0.2, horizontal_flip=True)`` becomes
+    RandomShear (x shear by tan(+-0.2 degrees): Keras 2 read ``shear_range`` in degrees), RandomZoom
+    (height and width independently +-20 %) and RandomFlip("horizontal"), with the generator's
+    bilinear interpolation and ``fill_mode="nearest"``. Differences: two resamplings instead of one
+    combined affine, and the shear pivots on the image corner, not its centre (under 1 pixel).
     Seeded from ``seed`` so that two trainings with the same seed see the same augmented images.
     """
-    fill = {"fill_mode": "nearest"}  # no artificial black borders at the image edge
+    fill = {"fill_mode": "nearest", "interpolation": "bilinear"}
     return keras.Sequential(
         [
-            keras.layers.RandomZoom(0.1, seed=seed, **fill),
-            keras.layers.RandomTranslation(0.1, 0.1, seed=seed + 1, **fill),
-            keras.layers.RandomRotation(5 / 360, seed=seed + 2, **fill),
+            keras.layers.RandomShear(x_factor=math.tan(math.radians(SHEAR_DEGREES)), seed=seed, **fill),
+            keras.layers.RandomZoom((-ZOOM, ZOOM), (-ZOOM, ZOOM), seed=seed + 1, **fill),
+            keras.layers.RandomFlip("horizontal", seed=seed + 2),
         ],
         name="augment",
     )
@@ -69,12 +81,12 @@ class _Batches(keras.utils.PyDataset):
         batch_size: int,
         weights: np.ndarray | None = None,
         rng: np.random.Generator | None = None,
-        augmenter: keras.Sequential | None = None,
+        augment: keras.Sequential | None = None,
     ) -> None:
         super().__init__(workers=1, use_multiprocessing=False)  # one worker: batch order is fixed
         self.images, self.labels, self.weights = images, labels, weights
         self.channels, self.batch_size = channels, batch_size
-        self.rng, self.augmenter = rng, augmenter
+        self.rng, self.augment = rng, augment
         self.order = rng.permutation(len(images)) if rng is not None else np.arange(len(images))
 
     def __len__(self) -> int:
@@ -82,16 +94,20 @@ class _Batches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, ...]:
         idx = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        gray = self.images[idx]
-        if self.augmenter is not None:
-            moved = self.augmenter(gray[..., None], training=True)
-            gray = np.clip(np.asarray(moved)[..., 0], 0.0, 1.0)
-        batch = (to_channels(gray, self.channels), self.labels[idx])
+        x = to_channels(self.images[idx], self.channels)
+        if self.augment is not None:
+            x = np.clip(np.asarray(self.augment(x, training=True)), 0.0, 1.0)
+        batch = (x, self.labels[idx])
         return batch if self.weights is None else (*batch, self.weights[idx])
 
     def on_epoch_end(self) -> None:
         if self.rng is not None:
             self.order = self.rng.permutation(len(self.images))
+
+
+def _checkpoint_path(out_path: Path) -> Path:
+    """Where the best epoch is saved while training runs (moved to ``out_path`` at the end)."""
+    return out_path.with_name(f"{out_path.stem}.best{out_path.suffix}")
 
 
 def train_classifier(
@@ -101,17 +117,18 @@ def train_classifier(
     recipe: TrainingRecipe,
     seed: int,
     out_path: Path,
-    input_size: int = 300,
+    input_size: int = REFERENCE_INPUT_SIZE,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
     progress: bool = True,
 ) -> Path:
-    """Train ``build_reference_cnn(input_size)`` and save it to ``out_path``.
+    """Train ``build_reference_cnn(input_size)`` and save its best epoch to ``out_path``.
 
     Parameters
     ----------
     images
         float32 (N, H, W) grayscale in [0, 1], any size: resized to ``input_size`` x ``input_size``
-        (antialiased bilinear) and replicated to 3 channels, as at prediction time.
+        by the classifier's input rule (nearest neighbour) and replicated to 3 channels, as at
+        prediction time.
     labels
         (N,) integers, 1 = pneumonia, 0 = normal; both classes present.
     recipe
@@ -122,6 +139,7 @@ def train_classifier(
         results on CPU; slower on GPU).
     out_path
         ``.keras`` (or legacy ``.h5``) file, written atomically; missing parent folders are made.
+        It holds the epoch with the lowest validation loss (training loss without validation).
         The per-epoch metrics (epoch, loss, accuracy, auc, and their ``val_`` versions when there
         is a validation set) go to ``out_path.with_suffix(".history.csv")``.
     input_size
@@ -167,9 +185,8 @@ def train_classifier(
     tf.config.experimental.enable_op_determinism()
     model = build_reference_cnn(input_size=input_size)
     channels = model.input_shape[-1]
-    optimizer = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam}[recipe.optimizer]
     model.compile(
-        optimizer=optimizer(learning_rate=recipe.learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate=recipe.learning_rate),
         loss="binary_crossentropy",
         metrics=["accuracy", keras.metrics.AUC(name="auc")],
     )
@@ -185,18 +202,19 @@ def train_classifier(
         batch_size=recipe.batch_size,
         weights=weights,
         rng=np.random.default_rng(seed),
-        augmenter=_augmenter(seed) if recipe.augment else None,
+        augment=augmenter(seed) if recipe.augment else None,
     )
     val_batches = None
     if val_images is not None:
         val_batches = _Batches(
             resize_images(val_images, size), val_y, channels=channels, batch_size=recipe.batch_size
         )
-    callbacks = []
+    monitor = "loss" if val_batches is None else "val_loss"
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint = _checkpoint_path(out_path)
+    callbacks = [keras.callbacks.ModelCheckpoint(checkpoint, monitor=monitor, save_best_only=True)]
     if recipe.early_stopping_patience is not None:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(patience=recipe.early_stopping_patience, restore_best_weights=True)
-        )
+        callbacks.append(keras.callbacks.EarlyStopping(monitor, patience=recipe.early_stopping_patience))
     history = model.fit(
         train_batches,
         validation_data=val_batches,
@@ -205,11 +223,9 @@ def train_classifier(
         verbose=2 if progress else 0,
     )
 
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     table = pd.DataFrame(history.history)
     table.insert(0, "epoch", np.arange(1, len(table) + 1))
     with atomic_path(history_path(out_path)) as temporary:
         table.to_csv(temporary, index=False)
-    with atomic_path(out_path) as temporary:
-        model.save(temporary)
+    checkpoint.replace(out_path)
     return out_path

@@ -54,9 +54,16 @@ class Comparison:
 
 
 def panel_order(variants: Sequence[str], preferred: Sequence[str]) -> list[str]:
-    """LR first, then the SR variants in suite order, HR last."""
-    middle = [v for v in ordered(variants, preferred) if v not in ("LR", "HR")]
-    return [*(["LR"] if "LR" in variants else []), *middle, *(["HR"] if "HR" in variants else [])]
+    """The LR displays first, then the SR variants in suite order, HR last."""
+    variants = ordered(variants, preferred)
+    lr = [v for v in variants if _is_lr(v)]
+    middle = [v for v in variants if v != "HR" and not _is_lr(v)]
+    return [*lr, *middle, *(["HR"] if "HR" in variants else [])]
+
+
+def _is_lr(variant: str) -> bool:
+    """``LR`` (older runs) or one of its classifier displays (``LR-nearest``, ``LR-bilinear``)."""
+    return variant == "LR" or variant.startswith("LR-")
 
 
 def _encode(pixels: np.ndarray, largest: int | None = None) -> str:
@@ -145,7 +152,7 @@ def build_comparison(
         flipped_by=[v for v in panel_order(list(images), variants) if (image_id, v) in flips],
     )
     if hr is not None:
-        top, left, side = _crop_window(hr, [p for v, p in same_size.items() if v != "LR"])
+        top, left, side = _crop_window(hr, [p for v, p in same_size.items() if not _is_lr(v)])
         height, width = hr.shape
         comparison.crop = {
             "left": 100 * left / width,
@@ -164,7 +171,7 @@ def build_comparison(
             path=str(images[variant]),
             prob=None if is_missing(prob) else fmt_num(prob, 3),
             flip=flips.get((image_id, variant)),
-            pixelated=variant == "LR",
+            pixelated=variant in ("LR", "LR-nearest"),
         )
         comparison.panels.append(panel)
         if variant not in raw:

@@ -70,7 +70,7 @@ def downscale(png: bytes, factor: float) -> bytes:
 
 def variant_colors(variants: Sequence[str]) -> dict[str, Color]:
     """One colour per variant for every figure: HR dark grey, LR light grey, SR models colour-blind safe."""
-    fixed = {"HR": "0.25", "LR": "0.65"}
+    fixed = {"HR": "0.25", "LR-nearest": "0.65", "LR-bilinear": "0.8"}
     models = [v for v in variants if v not in fixed]
     return {**fixed, **dict(zip(models, sns.color_palette("colorblind", len(models)), strict=True))}
 

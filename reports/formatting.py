@@ -82,7 +82,7 @@ TEXT_COLUMNS = {
     *("Cell", "Variant", "Reference", "Test", "Metric", "Note", "Image", "Label", "Prediction", "Device"),
 }
 # Reference variants come before the SR models in every table and figure.
-LEADING_VARIANTS = ("HR", "LR")
+LEADING_VARIANTS = ("HR", "LR-nearest", "LR-bilinear")
 
 
 def is_missing(value: Any) -> bool:

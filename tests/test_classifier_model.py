@@ -41,24 +41,30 @@ def test_reference_cnn_has_the_studys_layers_in_order():
     convs = [layer for layer in layers if isinstance(layer, keras.layers.Conv2D)]
     assert [c.filters for c in convs] == [16, 32, 64, 128, 128]
     for conv in convs:
-        assert conv.kernel_size == (3, 3) and conv.activation.__name__ == "relu"
+        assert conv.kernel_size == (3, 3) and conv.activation.__name__ == "relu" and conv.padding == "valid"
         following = layers[layers.index(conv) + 1]
         assert isinstance(following, keras.layers.MaxPooling2D) and following.pool_size == (2, 2)
-    assert layers.index(convs[-1]) + 2 == layers.index(model.get_layer("flatten"))
+    flatten = model.get_layer("flatten")
+    assert layers.index(convs[-1]) + 2 == layers.index(flatten) and flatten.output.shape == (None, 6272)
     dense = [layer for layer in layers if isinstance(layer, keras.layers.Dense)]
-    assert [(d.units, d.activation.__name__) for d in dense] == [(512, "relu"), (128, "relu"), (1, "sigmoid")]
-    assert layers[-1] is dense[-1]
+    assert [(d.units, d.activation.__name__) for d in dense] == [(256, "relu"), (512, "relu"), (1, "sigmoid")]
+    assert layers[layers.index(flatten) + 1 :] == dense  # no dropout or batch norm anywhere
+    assert len(layers) == 2 * len(convs) + 1 + len(dense)
 
 
-def test_reference_cnn_parameter_count_matches_the_formula():
-    side, channels, params = 300, 3, 0
-    for filters in (16, 32, 64, 128, 128):
-        params += (3 * 3 * channels + 1) * filters  # kernel weights + one bias per filter
-        side, channels = (side - 2) // 2, filters  # unpadded 3x3 conv, then 2x2 pooling
-    flat = side * side * channels
-    params += (flat + 1) * 512 + (512 + 1) * 128 + (128 + 1) * 1
-    assert flat == 7 * 7 * 128
-    assert build_reference_cnn().count_params() == params
+def test_reference_cnn_has_the_issues_parameter_count():
+    assert build_reference_cnn().count_params() == 1_983_009
+
+
+def test_reference_cnn_parameter_count_matches_the_formula_at_any_size():
+    for size in (300, SMALL, 150):
+        side, channels, params = size, 3, 0
+        for filters in (16, 32, 64, 128, 128):
+            params += (3 * 3 * channels + 1) * filters  # kernel weights + one bias per filter
+            side, channels = (side - 2) // 2, filters  # unpadded 3x3 conv, then 2x2 pooling
+        flat = side * side * channels
+        params += (flat + 1) * 256 + (256 + 1) * 512 + (512 + 1) * 1
+        assert build_reference_cnn(input_size=size).count_params() == params
 
 
 def test_reference_cnn_refuses_inputs_too_small_for_five_poolings():
@@ -68,13 +74,25 @@ def test_reference_cnn_refuses_inputs_too_small_for_five_poolings():
         build_reference_cnn(input_size=93)
 
 
-def test_resize_matches_pillows_antialiased_bilinear():
-    images = _images(2, (120, 90))
-    for size in [(60, 45), (40, 30), (77, 51), (240, 180)]:
-        ours = resize_images(images, size)
-        for image, resized in zip(images, ours, strict=True):
-            pil = Image.fromarray(image, mode="F").resize(size[::-1], Image.BILINEAR)
-            np.testing.assert_allclose(resized, np.asarray(pil), atol=1e-4)
+@pytest.mark.parametrize("method", ["nearest", "bilinear"])
+def test_resize_matches_keras_load_img_of_the_same_file(tmp_path, method):
+    """The classifier's input rule is what the reference's loader (Keras ``load_img``) does to a file."""
+    pixels = (np.random.default_rng(0).integers(0, 256, (2, 120, 90))).astype(np.uint8)
+    for index, image in enumerate(pixels):
+        Image.fromarray(image).save(tmp_path / f"{index}.png")
+    for size in [(300, 300), (60, 45), (77, 51), (240, 180)]:
+        ours = resize_images(pixels.astype(np.float32) / 255, size, method)
+        for index, resized in enumerate(ours):
+            loaded = keras.utils.load_img(tmp_path / f"{index}.png", target_size=size, interpolation=method)
+            expected = np.asarray(loaded, dtype=np.float32)[..., 0] / 255
+            np.testing.assert_allclose(
+                resized, expected, atol=1.01 / 255 if method == "bilinear" else 0
+            )  # load_img rounds to 8 bits
+
+
+def test_nearest_upsampling_by_an_integer_factor_repeats_pixels():
+    images = _images(2, (30, 20))
+    np.testing.assert_array_equal(resize_images(images, (90, 40)), images.repeat(3, axis=1).repeat(2, axis=2))
 
 
 def test_model_input_replicates_gray_into_identical_channels():
@@ -139,6 +157,30 @@ def test_missing_classifier_file_names_the_file_and_the_fix(tmp_path):
     missing = tmp_path / "nowhere" / "cnn.h5"
     with pytest.raises(FileNotFoundError, match=r"nowhere/cnn\.h5.*classifier: \{train"):
         load_classifier(missing)
+
+
+def test_a_file_that_is_not_a_keras_model_names_the_file_and_the_fix(tmp_path):
+    path = tmp_path / "notes.keras"
+    path.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match=r"notes\.keras as a Keras model.*model\.save"):
+        load_classifier(path)
+
+
+def test_a_model_with_code_in_it_is_refused_by_safe_mode(tmp_path):
+    inputs = keras.Input((SMALL, SMALL, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Lambda(lambda x: x * 2)(inputs))
+    path = _save(
+        keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(pooled)), tmp_path / "l.keras"
+    )
+    with pytest.raises(ValueError, match=r"l\.keras.*Lambda"):
+        load_classifier(path)
+
+
+def test_input_size_and_channels_are_read_from_a_users_model(tmp_path):
+    path = _save(_mean_model(1), tmp_path / "gray.h5")
+    loaded = load_classifier(path)
+    assert loaded.input_size == (SMALL, SMALL) and loaded.channels == 1
+    assert loaded.prepare(_images(2)).shape == (2, SMALL, SMALL, 1)
 
 
 def test_model_with_two_softmax_outputs_is_refused(tmp_path):

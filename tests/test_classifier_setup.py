@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
+from PIL import Image
 
-from benchmark.classifier_setup import patient_validation_split, training_recipe
+from benchmark.classifier_setup import (
+    patient_validation_split,
+    read_training_images,
+    training_key,
+    training_recipe,
+)
+from benchmark.config import ClassifierConfig
 from benchmark.errors import UserError
 
 
@@ -23,3 +30,30 @@ def test_validation_split_with_one_patient_per_class_says_what_to_change():
 def test_unknown_recipe_key_names_the_valid_ones():
     with pytest.raises(UserError, match=r"unknown keys \['epoch'\].*'epochs'"):
         training_recipe({"epoch": 3})
+
+
+def test_training_images_are_read_as_keras_load_img_reads_them(tmp_path):
+    from classifiers.runtime import keras
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for index, shape in enumerate([(224, 224), (180, 260)]):
+        gray = rng.integers(0, 256, shape).astype(np.uint8)
+        paths.append(tmp_path / f"{index}.jpeg")
+        Image.fromarray(gray).convert("RGB").save(paths[-1], quality=95)  # R = G = B, like the copies
+    images = read_training_images(paths, 300)
+    assert images.shape == (2, 300, 300) and images.dtype == np.float32
+    for image, path in zip(images, paths, strict=True):
+        expected = np.asarray(keras.utils.load_img(path, target_size=(300, 300)), dtype=np.float32) / 255
+        for channel in range(3):
+            np.testing.assert_array_equal(image, expected[..., channel])
+
+
+def test_trained_classifier_key_follows_images_recipe_seed_and_input_size():
+    config = ClassifierConfig(train={"epochs": 2})
+    key = training_key(config, ["a", "b"], seed=0)
+    assert training_key(ClassifierConfig(train={"epochs": 2}), ["a", "b"], seed=0) == key
+    assert training_key(config, ["a", "c"], seed=0) != key
+    assert training_key(config, ["a", "b"], seed=1) != key
+    assert training_key(ClassifierConfig(train={"epochs": 3}), ["a", "b"], seed=0) != key
+    assert training_key(ClassifierConfig(train={"epochs": 2}, input_size=96), ["a", "b"], seed=0) != key

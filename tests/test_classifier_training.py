@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import log_loss, roc_auc_score
 
-from classifiers import TrainingRecipe, load_classifier, train_classifier
-from classifiers.training import history_path
+from classifiers import REFERENCE_RECIPE, TrainingRecipe, load_classifier, train_classifier
+from classifiers.runtime import keras
+from classifiers.training import augmenter, history_path
 
 SMALL = 96
 RECIPE = TrainingRecipe(epochs=5, batch_size=8, validation_fraction=0.25, augment=True)
@@ -62,18 +63,45 @@ def test_training_writes_model_and_history_without_temporary_files(trained):
     assert sorted(p.name for p in trained.parent.iterdir()) == ["cnn.history.csv", "cnn.keras"]
 
 
-@pytest.mark.slow
-def test_training_twice_with_the_same_seed_gives_identical_predictions(trained, data, tmp_path):
-    again = _train(data, tmp_path / "again.keras")
-    images = data["held"][0]
-    first = load_classifier(trained).predict(images)
-    np.testing.assert_array_equal(load_classifier(again).predict(images), first)
-
-
-def test_training_accepts_its_own_validation_set_and_early_stopping(data, tmp_path):
-    recipe = TrainingRecipe(
-        epochs=2, batch_size=16, augment=False, optimizer="adam", early_stopping_patience=1
+def test_reference_recipe_is_the_studys():
+    assert (REFERENCE_RECIPE.epochs, REFERENCE_RECIPE.batch_size, REFERENCE_RECIPE.learning_rate) == (
+        50,
+        128,
+        1e-3,
     )
+    assert REFERENCE_RECIPE.augment and REFERENCE_RECIPE.class_weight is None
+
+
+def test_augmentation_is_seeded_and_only_active_in_training():
+    x = np.random.default_rng(0).random((4, SMALL, SMALL, 3)).astype(np.float32)
+    first = np.asarray(augmenter(7)(x, training=True))
+    assert not np.array_equal(first, x)
+    np.testing.assert_array_equal(np.asarray(augmenter(7)(x, training=True)), first)
+    np.testing.assert_array_equal(np.asarray(augmenter(7)(x, training=False)), x)
+
+
+def test_two_epochs_twice_with_the_same_seed_give_identical_weights(data, tmp_path):
+    images, labels = data["train"][0][:16], data["train"][1][:16]
+    recipe = TrainingRecipe(epochs=2, batch_size=8, validation_fraction=0.25, early_stopping_patience=None)
+    weights = []
+    for run in ("a", "b"):
+        out = train_classifier(
+            images,
+            labels,
+            recipe=recipe,
+            seed=3,
+            out_path=tmp_path / f"{run}.keras",
+            input_size=SMALL,
+            progress=False,
+        )
+        weights.append(keras.models.load_model(out).get_weights())
+    assert len(weights[0]) == 16  # 5 conv + 3 dense layers, kernel and bias each
+    for first, second in zip(*weights, strict=True):
+        np.testing.assert_array_equal(first, second)
+
+
+def test_the_saved_model_is_the_best_validation_epoch(data, tmp_path):
+    recipe = TrainingRecipe(epochs=3, batch_size=16, augment=False, early_stopping_patience=None)
     out = train_classifier(
         *data["train"],
         recipe=recipe,
@@ -84,8 +112,10 @@ def test_training_accepts_its_own_validation_set_and_early_stopping(data, tmp_pa
         progress=False,
     )
     history = pd.read_csv(history_path(out))
-    assert 1 <= len(history) <= 2 and "val_loss" in history.columns
-    assert load_classifier(out).predict(data["held"][0][:3]).shape == (3,)
+    assert len(history) == 3 and "val_loss" in history.columns
+    images, labels = data["held"]
+    saved_loss = log_loss(labels, load_classifier(out).predict(images).astype(np.float64))
+    assert saved_loss == pytest.approx(history["val_loss"].min(), rel=1e-4)
 
 
 def test_early_stopping_without_validation_is_refused(data, tmp_path):
@@ -118,7 +148,6 @@ def test_training_refuses_an_unknown_model_suffix(data, tmp_path):
         ("epochs", 0),
         ("batch_size", 0),
         ("learning_rate", 0.0),
-        ("optimizer", "sgd"),
         ("validation_fraction", 1.0),
         ("class_weight", "auto"),
         ("early_stopping_patience", 0),

@@ -45,10 +45,24 @@ def test_run_writes_every_artifact(demo_run):
 
 def test_predictions_cover_every_variant_and_image(demo_run):
     predictions = pd.read_parquet(demo_run / "demo" / "first" / "predictions.parquet")
-    assert set(predictions["variant"]) == {"HR", "LR", "bicubic", "esrgan-tiny"}
+    assert set(predictions["variant"]) == {"HR", "LR-nearest", "LR-bilinear", "bicubic", "esrgan-tiny"}
     counts = predictions.groupby("variant")["image_id"].nunique()
     assert (counts == 10).all()  # smoke block: 5 test phantoms per class
     assert predictions["prob"].between(0, 1).all()
+
+
+def test_results_hold_the_gradcam_similarity_to_hr_per_image_and_variant(demo_run):
+    results = pd.read_parquet(demo_run / "demo" / "first" / "results.parquet")
+    gradcam = results[results["metric"].str.startswith("gradcam_")]
+    counts = gradcam.groupby(["variant", "metric"])["image_id"].nunique()
+    assert set(counts.index) == {
+        (variant, metric)
+        for variant in ("LR-nearest", "LR-bilinear", "bicubic", "esrgan-tiny")
+        for metric in ("gradcam_pearson", "gradcam_iou10")
+    }
+    assert (counts == 10).all()
+    finite = gradcam["value"].dropna()
+    assert finite.between(-1, 1).all()
 
 
 def test_summary_is_marked_synthetic_and_has_paired_tests(demo_run):
@@ -124,4 +138,4 @@ def test_suite_with_official_layout_weights_and_a_user_classifier_file(tmp_path)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["classifier"]["source"] == "file" and not (runs / ".cache" / "sr-train").exists()
     predictions = pd.read_parquet(run / "predictions.parquet")
-    assert set(predictions["variant"]) == {"HR", "LR", "rg"}
+    assert set(predictions["variant"]) == {"HR", "LR-nearest", "LR-bilinear", "rg"}
