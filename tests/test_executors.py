@@ -70,7 +70,7 @@ def _driver_must_not_compute(monkeypatch) -> None:
         raise AssertionError("the driver computed a grid value that a worker should have")
 
     monkeypatch.setattr(stages, "degrade", refuse)
-    monkeypatch.setattr(stages, "measure_quality", refuse)
+    monkeypatch.setattr(stages, "measure_quality_batch", refuse)
 
 
 def _seed_cache(reference_run: Path, runs: Path) -> None:
