@@ -16,6 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from benchmark.atomic import atomic_path
+from benchmark.image_stack import ImageStack
 
 
 def content_key(stage: str, version: str, **parts: Any) -> str:
@@ -54,9 +55,27 @@ class Cache:
         progress: bool = True,
         description: str = "",
     ) -> np.ndarray:
-        """Stack of cached arrays for ``keys``; ``compute(indices)`` makes the missing ones by batch.
+        """Stack of cached arrays for ``keys``, all in memory (see :meth:`stack`)."""
+        return np.asarray(
+            self.stack(
+                stage, keys, compute, batch_size=batch_size, progress=progress, description=description
+            )
+        )
 
-        Each item is stored as soon as its batch finishes, so a killed run loses at most one batch.
+    def stack(
+        self,
+        stage: str,
+        keys: list[str],
+        compute: Callable[[list[int]], np.ndarray],
+        *,
+        batch_size: int = 8,
+        progress: bool = True,
+        description: str = "",
+    ) -> ImageStack:
+        """Cached arrays for ``keys``, loaded on use; ``compute(indices)`` makes the missing ones by batch.
+
+        Each item is stored as soon as its batch finishes, so a killed run loses at most one batch, and
+        at most one batch of computed arrays is in memory at a time.
         """
         missing = [i for i, key in enumerate(keys) if not self.path(stage, key, ".npy").is_file()]
         batches = [missing[start : start + batch_size] for start in range(0, len(missing), batch_size)]
@@ -67,7 +86,7 @@ class Cache:
                 for index, value in zip(batch, compute(batch), strict=True):
                     self.array(stage, keys[index], lambda value=value: value)
                 bar.update(len(batch))
-        return np.stack([np.load(self.path(stage, key, ".npy")) for key in keys])
+        return ImageStack([self.path(stage, key, ".npy") for key in keys])
 
     def json(self, stage: str, key: str, compute: Callable[[], Any]) -> Any:
         path = self.path(stage, key, ".json")

@@ -80,7 +80,7 @@ class Study:
 
         def train_images():
             chunks = [
-                resize_images(self._hr(train.iloc[i : i + 256]).pixels, size)
+                resize_images(np.asarray(self._hr(train.iloc[i : i + 256]).pixels), size)
                 for i in range(0, len(train), 256)
             ]
             return np.concatenate(chunks), train["label"].to_numpy(), train["patient_id"].to_numpy()
@@ -119,7 +119,7 @@ class Study:
                     entry,
                     scale,
                     image_shas=list(subset["sha256"]),
-                    load_images=lambda subset=subset: self._hr(subset).pixels,
+                    load_images=lambda subset=subset: np.asarray(self._hr(subset).pixels),
                     seed=self.suite.seed,
                     cache=self.cache,
                     device=self.device,

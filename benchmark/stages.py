@@ -16,6 +16,7 @@ import pandas as pd
 from benchmark.cache import Cache, content_key
 from benchmark.config import CellConfig
 from benchmark.degradations import degrade
+from benchmark.image_stack import ImageStack
 from benchmark.images import read_grayscale, resize_square
 from benchmark.metrics import measure_quality
 from benchmark.seeding import item_rng
@@ -26,10 +27,13 @@ VERSIONS = {"hr": "1", "lr": "1", "sr": "1", "quality": "1", "predict": "1"}
 
 @dataclass(frozen=True)
 class Images:
-    """A variant of the evaluation set: (N, H, W) float32 in [0, 1] and one content key per image."""
+    """A variant of the evaluation set: (N, H, W) float32 in [0, 1] and one content key per image.
+
+    ``pixels`` is an :class:`ImageStack` (loaded image by image) when it comes from the cache.
+    """
 
     name: str
-    pixels: np.ndarray
+    pixels: np.ndarray | ImageStack
     keys: list[str]
 
 
@@ -42,7 +46,7 @@ def load_hr(table: pd.DataFrame, size: int, cache: Cache, *, progress: bool) -> 
     """HR references: each image read once and resized to ``size`` x ``size``."""
     keys = hr_keys(table["sha256"], size)
     paths = list(table["path"])
-    pixels = cache.arrays(
+    pixels = cache.stack(
         "hr",
         keys,
         lambda batch: [resize_square(read_grayscale(paths[i]), size) for i in batch],
@@ -68,13 +72,13 @@ def degrade_cell(hr: Images, cell: CellConfig, seed: int, cache: Cache, *, progr
         ]
 
     return Images(
-        "LR", cache.arrays("lr", keys, compute, progress=progress, description=f"LR {cell.label}"), keys
+        "LR", cache.stack("lr", keys, compute, progress=progress, description=f"LR {cell.label}"), keys
     )
 
 
 def upscale(lr: Images, name: str, upscaler, model_key: str, cache: Cache, *, progress: bool) -> Images:
     keys = [content_key("sr", VERSIONS["sr"], lr=key, model=model_key) for key in lr.keys]
-    pixels = cache.arrays(
+    pixels = cache.stack(
         "sr",
         keys,
         lambda batch: upscaler.upscale(lr.pixels[batch]),
@@ -110,8 +114,21 @@ def quality(hr: Images, sr: Images, metrics: list[str], crop_border: int, cache:
     return pd.DataFrame(rows, columns=["variant", "image_index", "metric", "value"])
 
 
-def predict(classifier, classifier_sha: str, images: Images, cache: Cache) -> np.ndarray:
-    """P(pneumonia) for every image of a variant, cached per (classifier, exact images)."""
+def predict(
+    classifier, classifier_sha: str, images: Images, cache: Cache, *, batch_size: int = 32
+) -> np.ndarray:
+    """P(pneumonia) for every image of a variant, cached per (classifier, exact images).
+
+    Images are loaded ``batch_size`` at a time (the classifier's own batch), never all at once.
+    """
     key = content_key("predict", VERSIONS["predict"], classifier=classifier_sha, images=images.keys)
-    probabilities = cache.json("predict", key, lambda: classifier.predict(images.pixels).tolist())
+
+    def compute() -> list[float]:
+        pixels = images.pixels
+        batches = (pixels[start : start + batch_size] for start in range(0, len(pixels), batch_size))
+        return np.concatenate(
+            [classifier.predict(batch, batch_size=batch_size) for batch in batches]
+        ).tolist()
+
+    probabilities = cache.json("predict", key, compute)
     return np.asarray(probabilities, dtype=np.float64)

@@ -26,7 +26,9 @@ class PerfOptions:
     compile_on_cpu: bool = True
     data_root: Path | None = None
     realesrgan_path: Path | None = None
-    started: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    started: str = field(
+        default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    )
 
 
 def default_out() -> Path:

@@ -25,7 +25,10 @@ _MINI_DATA = _REPO.parent / "shared" / "data" / "kermany-224"
 
 def run_child(command: list[str], *, trace: bool = False, timeout: float = 1800) -> dict[str, Any]:
     """Run ``python -m benchmark <command>`` in a fresh process; returns its figures (see ``child``)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_REPO), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(_REPO), os.environ.get("PYTHONPATH")])),
+    }
     completed = subprocess.run(
         [sys.executable, "-m", "benchmark.perf.child", *(["--trace"] if trace else []), "--", *command],
         capture_output=True,
@@ -79,7 +82,16 @@ def mini_suite(results: Results, *, data_root: Path | None, device: str, work: P
         )
 
 
-def _probe_suite(path: Path, eval_per_class: int, size: int) -> Path:
+def _probe_classifier(path: Path) -> Path:
+    """An untrained reference CNN (96 px input), so the probe's peak is not classifier training's."""
+    from classifiers.model import build_reference_cnn
+
+    if not path.is_file():
+        build_reference_cnn(input_size=96).save(path)
+    return path
+
+
+def _probe_suite(path: Path, eval_per_class: int, size: int, classifier: Path) -> Path:
     suite = {
         "name": f"memory-probe-{eval_per_class * 2}",
         "data": {
@@ -88,7 +100,7 @@ def _probe_suite(path: Path, eval_per_class: int, size: int) -> Path:
         },
         "cells": [{"scenario": "bicubic", "scale": 4}],
         "sr_models": [{"name": "bicubic", "model": "bicubic"}, {"name": "lanczos", "model": "lanczos"}],
-        "classifier": {"train": {"epochs": 1, "batch_size": 4, "augment": False}, "input_size": 96},
+        "classifier": {"weights": str(classifier), "input_size": 96},
         "metrics": ["psnr", "ssim"],
         "stats": {"n_bootstrap": 100},
         "examples_per_cell": 0,
@@ -100,9 +112,9 @@ def _probe_suite(path: Path, eval_per_class: int, size: int) -> Path:
 def memory_scaling(results: Results, *, quick: bool, work: Path) -> None:
     """Peak memory of one suite at N and 2N evaluation images (60 and 120 at 512 px; quick: 20, 40)."""
     sizes, side = ((10, 20), 256) if quick else ((30, 60), 512)
-    peaks = []
+    peaks, classifier = [], _probe_classifier(work / "probe-classifier.keras")
     for per_class in sizes:
-        suite = _probe_suite(work / f"probe-{per_class}.yaml", per_class, side)
+        suite = _probe_suite(work / f"probe-{per_class}.yaml", per_class, side, classifier)
         child = run_child(["run", "--suite", str(suite), "--runs-dir", str(work), "--quiet"], trace=True)
         peaks.append(child)
         results.add(

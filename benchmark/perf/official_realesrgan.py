@@ -20,7 +20,14 @@ from benchmark.perf.measure import measure, ratio
 from benchmark.perf.results import Results
 
 #: RRDBNet x4 as in RealESRGAN_x4plus.pth / RRDB_ESRGAN_x4.pth.
-OFFICIAL_X4 = {"num_in_ch": 3, "num_out_ch": 3, "num_feat": 64, "num_block": 23, "num_grow_ch": 32, "scale": 4}
+OFFICIAL_X4 = {
+    "num_in_ch": 3,
+    "num_out_ch": 3,
+    "num_feat": 64,
+    "num_block": 23,
+    "num_grow_ch": 32,
+    "scale": 4,
+}
 
 
 def import_official(extra_path: Path | None):
@@ -36,9 +43,7 @@ def import_official(extra_path: Path | None):
     return RealESRGANer, RRDBNet
 
 
-def compare(
-    results: Results, *, device: str, quick: bool, repeats: int, extra_path: Path | None
-) -> None:
+def compare(results: Results, *, device: str, quick: bool, repeats: int, extra_path: Path | None) -> None:
     """Time ``RealESRGANer.enhance`` and our ``TorchUpscaler`` on the same images and weights."""
     try:
         official, official_arch = import_official(extra_path)

@@ -36,7 +36,10 @@ def quality_function() -> tuple[str, Callable]:
         return "measure_quality_batch", lambda refs, images, names: batch(refs, images, names, data_range=1.0)
 
     def loop(references, images, names):
-        values = [metrics.measure_quality(r, i, names, data_range=1.0) for r, i in zip(references, images)]
+        values = [
+            metrics.measure_quality(r, i, names, data_range=1.0)
+            for r, i in zip(references, images, strict=True)
+        ]
         return {name: np.array([v[name] for v in values]) for name in names}
 
     return "measure_quality loop", loop
@@ -53,25 +56,30 @@ def sample_pairs(count: int, side: int) -> tuple[np.ndarray, np.ndarray]:
     return references, np.clip(references + noise, 0, 1)
 
 
+def _skimage_values(peer: Callable, references: np.ndarray, images: np.ndarray) -> np.ndarray:
+    """The peer's way: one scikit-image call per pair, on float64 copies."""
+    pairs = zip(references, images, strict=True)
+    return np.array([peer(r.astype(np.float64), i.astype(np.float64)) for r, i in pairs])
+
+
 def compare_metrics(results: Results, references: np.ndarray, images: np.ndarray, repeats: int) -> None:
     path, ours = quality_function()
     for name, peer in _SKIMAGE.items():
         mine = measure(lambda name=name: ours(references, images, [name]), len(images), repeats=repeats)
         theirs = measure(
-            lambda peer=peer: [peer(r.astype(np.float64), i.astype(np.float64)) for r, i in zip(references, images)],
-            len(images),
-            repeats=repeats,
+            lambda peer=peer: _skimage_values(peer, references, images), len(images), repeats=repeats
         )
         results.add("metric-peer", f"{name} ours ({path})", mine, path=path)
         results.add("metric-peer", f"{name} skimage per-image loop", theirs)
-        ours_values = np.asarray(ours(references, images, [name])[name], dtype=np.float64)
-        peer_values = np.array([peer(r.astype(np.float64), i.astype(np.float64)) for r, i in zip(references, images)])
+        difference = np.asarray(ours(references, images, [name])[name], dtype=np.float64) - _skimage_values(
+            peer, references, images
+        )
         results.add_ratio(
             f"{name} vs skimage",
             ratio(mine, theirs),
             ours=path,
             peer="skimage loop",
-            max_abs_difference=float(np.max(np.abs(ours_values - peer_values))),
+            max_abs_difference=float(np.max(np.abs(difference))),
         )
 
 
@@ -98,14 +106,20 @@ def compare_resize(results: Results, images: np.ndarray, repeats: int) -> None:
     small = np.clip(np.stack([downsample(image, 4) for image in images]), 0, 1)
     upscaler = load_upscaler("bicubic", 4)
     cases = {
-        "downsample /4": (images, (side // 4, side // 4), lambda: np.stack([downsample(i, 4) for i in images])),
+        "downsample /4": (
+            images,
+            (side // 4, side // 4),
+            lambda: np.stack([downsample(i, 4) for i in images]),
+        ),
         "upscale x4": (small, (side, side), lambda: upscaler.upscale(small)),
     }
     for label, (inputs, size, ours) in cases.items():
         mine = measure(ours, len(inputs), repeats=repeats)
         results.add("resize-peer", f"bicubic {label} ours", mine)
         for eight_bit, peer_name in ((False, "PIL float32 'F'"), (True, "PIL 8-bit 'L'")):
-            theirs = measure(lambda e=eight_bit: _pil_resize(inputs, size, e), len(inputs), repeats=repeats)
+            theirs = measure(
+                lambda e=eight_bit, x=inputs, s=size: _pil_resize(x, s, e), len(inputs), repeats=repeats
+            )
             results.add("resize-peer", f"bicubic {label} {peer_name}", theirs)
             difference = np.clip(ours(), 0, 1) - np.clip(np.stack(_pil_resize(inputs, size, eight_bit)), 0, 1)
             results.add_ratio(

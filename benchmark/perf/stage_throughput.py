@@ -15,7 +15,9 @@ def measure_degradations(results: Results, images: np.ndarray, repeats: int) -> 
 
     for name in DEGRADATIONS.names():
         figure = measure(
-            lambda name=name: [degrade(name, image, 4, np.random.default_rng(i)) for i, image in enumerate(images)],
+            lambda name=name: [
+                degrade(name, image, 4, np.random.default_rng(i)) for i, image in enumerate(images)
+            ],
             len(images),
             repeats=repeats,
         )
@@ -28,7 +30,9 @@ def measure_metrics(results: Results, references: np.ndarray, images: np.ndarray
 
     for name in IMAGE_QUALITY_METRICS.names():
         figure = measure(
-            lambda name=name: [measure_quality(r, i, [name]) for r, i in zip(references, images)],
+            lambda name=name: [
+                measure_quality(r, i, [name]) for r, i in zip(references, images, strict=True)
+            ],
             len(images),
             repeats=repeats,
         )
@@ -42,7 +46,9 @@ def measure_classifier(results: Results, images: np.ndarray, repeats: int, input
 
     classifier = PneumoniaClassifier(build_reference_cnn(input_size=input_size))
     for batch_size in (1, 32):
-        figure = measure(lambda b=batch_size: classifier.predict(images, batch_size=b), len(images), repeats=repeats)
+        figure = measure(
+            lambda b=batch_size: classifier.predict(images, batch_size=b), len(images), repeats=repeats
+        )
         results.add(
             "classifier",
             f"predict {images.shape[-1]} px -> {input_size}, batch {batch_size}",
