@@ -65,7 +65,10 @@ class Upscaler(ABC):
         expected = (len(stack), stack.shape[1] * self.scale, stack.shape[2] * self.scale)
         if out.shape != expected:  # a bug in a subclass, not a user error
             raise RuntimeError(f"{type(self).__name__} returned shape {out.shape}, expected {expected}.")
-        out = np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
+        if out.dtype == np.float32 and out.flags.owndata and not np.shares_memory(out, stack):
+            np.clip(out, 0.0, 1.0, out=out)  # in place: a full-size copy saved per batch
+        else:
+            out = np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
         return out[0] if single else out
 
     @abstractmethod
