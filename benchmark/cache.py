@@ -20,6 +20,7 @@ from filelock import FileLock
 from tqdm.auto import tqdm
 
 from benchmark.atomic import atomic_path
+from benchmark.image_stack import ImageStack
 
 # Images computed (and held in memory) at a time by ``Cache.arrays``; also the executors' shard size.
 BATCH_SIZE = 8
@@ -77,9 +78,27 @@ class Cache:
         progress: bool = True,
         description: str = "",
     ) -> np.ndarray:
-        """Stack of cached arrays for ``keys``; ``compute(indices)`` makes the missing ones by batch.
+        """Stack of cached arrays for ``keys``, all in memory (see :meth:`stack`)."""
+        return np.asarray(
+            self.stack(
+                stage, keys, compute, batch_size=batch_size, progress=progress, description=description
+            )
+        )
 
-        Each item is stored as soon as its batch finishes, so a killed run loses at most one batch.
+    def stack(
+        self,
+        stage: str,
+        keys: list[str],
+        compute: Callable[[list[int]], np.ndarray],
+        *,
+        batch_size: int = 8,
+        progress: bool = True,
+        description: str = "",
+    ) -> ImageStack:
+        """Cached arrays for ``keys``, loaded on use; ``compute(indices)`` makes the missing ones by batch.
+
+        Each item is stored as soon as its batch finishes, so a killed run loses at most one batch, and
+        at most one batch of computed arrays is in memory at a time.
         """
 
         def missing_of(indices):
@@ -96,7 +115,7 @@ class Cache:
                     for index, value in zip(batch, compute(batch) if batch else [], strict=True):
                         self.array(stage, keys[index], lambda value=value: value)
                 bar.update(len(batch))
-        return np.stack([np.load(self.path(stage, key, ".npy")) for key in keys])
+        return ImageStack([self.path(stage, key, ".npy") for key in keys])
 
     def json(self, stage: str, key: str, compute: Callable[[], Any]) -> Any:
         path = self.path(stage, key, ".json")

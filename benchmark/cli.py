@@ -1,5 +1,5 @@
 """Command line: ``python -m benchmark {run,list,manifest,degrade,train-sr,train-classifier,report,compare,
-check}``.
+check,perf}``.
 
 Exit status: 0 success, 1 a regression found by ``check``, 2 an error the user can fix.
 """
@@ -160,6 +160,22 @@ def _cmd_check(args) -> int:
     return 1 if problems else 0
 
 
+def _cmd_perf(args) -> None:
+    from benchmark.perf import PerfOptions, run_perf
+
+    options = PerfOptions(
+        device=args.device,
+        quick=args.quick,
+        out=args.out,
+        repeats=args.repeats,
+        sections=tuple(args.sections),
+        compile_on_cpu=not args.no_compile,
+        data_root=args.data_root,
+        realesrgan_path=args.realesrgan_path,
+    )
+    print(f"\nFigures: {run_perf(options).resolve()}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmark", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
@@ -272,6 +288,19 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--tolerance", type=float, default=1e-4, help="relative (absolute below 1)")
     check.add_argument("--write-baseline", action="store_true", help="write the baseline from this run")
     check.set_defaults(handler=_cmd_check)
+
+    from benchmark.perf import SECTIONS
+
+    perf = commands.add_parser("perf", help="measure images/s and peak memory of every stage, and vs peers")
+    perf.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    perf.add_argument("--quick", action="store_true", help="small images and reduced SR models (minutes)")
+    perf.add_argument("--out", type=Path, help="directory for perf.json, e.g. a run directory")
+    perf.add_argument("--repeats", type=int, default=3, help="timed passes per figure (median reported)")
+    perf.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS)
+    perf.add_argument("--no-compile", action="store_true", help="skip torch.compile on the CPU")
+    perf.add_argument("--data-root", type=Path, help="kermany-224 folder for pneumonia-mini --smoke")
+    perf.add_argument("--realesrgan-path", type=Path, help="--target dir holding realesrgan and basicsr")
+    perf.set_defaults(handler=_cmd_perf)
     return parser
 
 

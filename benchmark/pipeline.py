@@ -124,7 +124,7 @@ class Study:
                     entry,
                     scale,
                     image_shas=list(subset["sha256"]),
-                    load_images=lambda subset=subset: self._hr(subset).pixels,
+                    load_images=lambda subset=subset: np.asarray(self._hr(subset).pixels),
                     seed=self.suite.seed,
                     cache=self.cache,
                     device=self.device,

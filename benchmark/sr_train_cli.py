@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from benchmark.cache import Cache
@@ -77,7 +78,7 @@ def _train(args, ranks) -> Path:
         args.model,
         args.scale,
         preset=preset,
-        hr_images=hr.pixels,
+        hr_images=np.asarray(hr.pixels),
         degrade=training_degradation(scenario, params, args.scale),
         seed=args.seed,
         work_dir=args.out,

@@ -17,6 +17,7 @@ from benchmark.cache import Cache, content_key
 from benchmark.config import CellConfig
 from benchmark.degradations import degrade
 from benchmark.errors import UserError
+from benchmark.image_stack import ImageStack
 from benchmark.images import read_grayscale, resize_square
 from benchmark.metrics import measure_quality_batch
 from benchmark.seeding import item_rng
@@ -39,10 +40,13 @@ LR_DISPLAYS = {"LR-nearest": "nearest", "LR-bilinear": "bilinear"}
 
 @dataclass(frozen=True)
 class Images:
-    """A variant of the evaluation set: (N, H, W) float32 in [0, 1] and one content key per image."""
+    """A variant of the evaluation set: (N, H, W) float32 in [0, 1] and one content key per image.
+
+    ``pixels`` is an :class:`ImageStack` (loaded image by image) when it comes from the cache.
+    """
 
     name: str
-    pixels: np.ndarray
+    pixels: np.ndarray | ImageStack
     keys: list[str]
 
 
@@ -55,7 +59,7 @@ def load_hr(table: pd.DataFrame, size: int, cache: Cache, *, progress: bool) -> 
     """HR references: each image read once and resized to ``size`` x ``size``."""
     keys = hr_keys(table["sha256"], size)
     paths = list(table["path"])
-    pixels = cache.arrays(
+    pixels = cache.stack(
         "hr",
         keys,
         lambda batch: [resize_square(read_grayscale(paths[i]), size) for i in batch],
@@ -81,7 +85,7 @@ def degrade_cell(hr: Images, cell: CellConfig, seed: int, cache: Cache, *, progr
         ]
 
     return Images(
-        "LR", cache.arrays("lr", keys, compute, progress=progress, description=f"LR {cell.label}"), keys
+        "LR", cache.stack("lr", keys, compute, progress=progress, description=f"LR {cell.label}"), keys
     )
 
 
@@ -119,7 +123,7 @@ def upscale(
                 "Check its weights (a diverged training run?), or run it at precision fp32."
             ) from None
 
-    pixels = cache.arrays("sr", keys, compute, progress=progress, description=f"SR {name}")
+    pixels = cache.stack("sr", keys, compute, progress=progress, description=f"SR {name}")
     return Images(name, pixels, keys)
 
 
@@ -176,10 +180,23 @@ def quality(
     return pd.DataFrame(rows, columns=["variant", "image_index", "metric", "value"])
 
 
-def predict(classifier, classifier_sha: str, images: Images, cache: Cache) -> np.ndarray:
-    """P(pneumonia) for every image of a variant, cached per (classifier, exact images)."""
+def predict(
+    classifier, classifier_sha: str, images: Images, cache: Cache, *, batch_size: int = 32
+) -> np.ndarray:
+    """P(pneumonia) for every image of a variant, cached per (classifier, exact images).
+
+    Images are loaded ``batch_size`` at a time (the classifier's own batch), never all at once.
+    """
     key = content_key("predict", VERSIONS["predict"], classifier=classifier_sha, images=images.keys)
-    probabilities = cache.json("predict", key, lambda: classifier.predict(images.pixels).tolist())
+
+    def compute() -> list[float]:
+        pixels = images.pixels
+        batches = (pixels[start : start + batch_size] for start in range(0, len(pixels), batch_size))
+        return np.concatenate(
+            [classifier.predict(batch, batch_size=batch_size) for batch in batches]
+        ).tolist()
+
+    probabilities = cache.json("predict", key, compute)
     return np.asarray(probabilities, dtype=np.float64)
 
 

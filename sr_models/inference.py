@@ -131,6 +131,9 @@ class TorchUpscaler(Upscaler):
         Tile side and context in input pixels; ``tile=None`` runs whole images.
     batch_size : int
         Images per forward pass.
+    channels_last : bool, optional
+        NHWC memory layout for the net and its inputs; default (None) on CUDA only, where cuDNN's
+        NHWC kernels are faster (``python -m benchmark perf`` measures it on the CPU).
     precision : {"fp32", "tf32", "fp16", "bf16"}
         fp16/bf16 autocast and tf32 convolutions apply only on CUDA; elsewhere a warning is
         issued and ``precision`` reads "fp32" (``requested_precision`` keeps what was asked).
@@ -149,6 +152,7 @@ class TorchUpscaler(Upscaler):
         tile_overlap: int = 16,
         batch_size: int = 4,
         precision: str = "fp32",
+        channels_last: bool | None = None,
     ):
         super().__init__(name, scale)
         net_scale = getattr(net, "scale", scale)
@@ -172,8 +176,9 @@ class TorchUpscaler(Upscaler):
             )
         self.in_channels = in_channels
         self.tile, self.tile_overlap, self.batch_size = tile, tile_overlap, batch_size
-        # channels_last lets cuDNN pick its faster NHWC convolution kernels.
-        self._memory_format = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
+        if channels_last is None:
+            channels_last = self.device.type == "cuda"
+        self._memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.net = net.eval().requires_grad_(False).to(self.device, memory_format=self._memory_format)
 
     def _precision(self) -> contextlib.AbstractContextManager:
@@ -205,5 +210,6 @@ class TorchUpscaler(Upscaler):
             "tile": self.tile,
             "tile_overlap": self.tile_overlap,
             "batch_size": self.batch_size,
+            "channels_last": self._memory_format == torch.channels_last,
             "parameters": sum(p.numel() for p in self.net.parameters()),
         }

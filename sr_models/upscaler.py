@@ -88,7 +88,10 @@ class Upscaler(ABC):
         finite = np.isfinite(out).reshape(len(out), -1).all(axis=1)
         if not finite.all():
             raise NonFiniteOutput(self.name, np.flatnonzero(~finite).tolist())
-        out = np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
+        if out.dtype == np.float32 and out.flags.owndata and not np.shares_memory(out, stack):
+            np.clip(out, 0.0, 1.0, out=out)  # in place: a full-size copy saved per batch
+        else:
+            out = np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
         return out[0] if single else out
 
     @abstractmethod

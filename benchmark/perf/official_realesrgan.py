@@ -1,0 +1,90 @@
+"""Our RRDBNet inference against the official ``realesrgan`` package's ``RealESRGANer`` on the same weights.
+
+The official package (realesrgan 0.3.0) imports basicsr 1.4.2, which imports torchvision at import time
+and ``torchvision.transforms.functional_tensor`` (removed in torchvision 0.17; the usual fix, used here,
+aliases it to ``torchvision.transforms.functional``). Neither is a dependency of this project, so they
+are looked for on the normal path and in ``extra_path`` (a ``pip install --target`` directory kept
+outside the project's environment); when they cannot be imported the comparison is skipped and the
+reason recorded.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.perf.measure import measure, ratio
+from benchmark.perf.results import Results
+
+#: RRDBNet x4 as in RealESRGAN_x4plus.pth / RRDB_ESRGAN_x4.pth.
+OFFICIAL_X4 = {
+    "num_in_ch": 3,
+    "num_out_ch": 3,
+    "num_feat": 64,
+    "num_block": 23,
+    "num_grow_ch": 32,
+    "scale": 4,
+}
+
+
+def import_official(extra_path: Path | None):
+    """Return ``(RealESRGANer, basicsr RRDBNet class)``; raises whatever importing them raises."""
+    if extra_path is not None and str(extra_path) not in sys.path:
+        sys.path.append(str(extra_path))  # appended: the project's own packages keep precedence
+    import torchvision.transforms.functional as functional
+
+    sys.modules.setdefault("torchvision.transforms.functional_tensor", functional)
+    from basicsr.archs.rrdbnet_arch import RRDBNet
+    from realesrgan import RealESRGANer
+
+    return RealESRGANer, RRDBNet
+
+
+def compare(results: Results, *, device: str, quick: bool, repeats: int, extra_path: Path | None) -> None:
+    """Time ``RealESRGANer.enhance`` and our ``TorchUpscaler`` on the same images and weights."""
+    try:
+        official, official_arch = import_official(extra_path)
+    except Exception as error:  # ImportError, or torchvision's RuntimeError when its ops do not load
+        results.skip(
+            "sr-peer",
+            "RRDBNet vs official RealESRGANer",
+            f"cannot import realesrgan/basicsr ({type(error).__name__}: {str(error)[:160]}). Install "
+            "realesrgan, basicsr and a torchvision built for this torch into a separate directory "
+            "(pip install --no-deps --target DIR ...) and pass --realesrgan-path DIR.",
+        )
+        return
+    import torch
+
+    from sr_models.archs import build_arch
+    from sr_models.inference import TorchUpscaler
+
+    arch = {**OFFICIAL_X4, "num_block": 2 if quick else 23}
+    torch.manual_seed(0)
+    net = build_arch({"type": "RRDBNet", **arch})
+    count, side = (2, 16) if quick else (4, 32) if device == "cpu" else (16, 128)
+    pixels = np.random.default_rng(0).integers(0, 256, (count, side, side), dtype=np.uint8)
+    images = pixels.astype(np.float32) / 255
+    bgr = [np.repeat(image[..., None], 3, axis=-1) for image in pixels]
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "rrdbnet.pth"
+        torch.save({"params": net.state_dict()}, path)
+        theirs = official(
+            scale=4, model_path=str(path), model=official_arch(**arch), tile=0, pre_pad=0, device=device
+        )
+    peer = measure(lambda: [theirs.enhance(image, outscale=4)[0] for image in bgr], count, repeats=repeats)
+    results.add("sr-peer", f"official RealESRGANer RRDBNet-{arch['num_block']} ({device}, fp32)", peer)
+    expected = np.stack([theirs.enhance(image, outscale=4)[0].mean(axis=-1) for image in bgr]) / 255
+    for batch_size in (1, 4):
+        ours = TorchUpscaler(net, 4, name="esrgan", in_channels=3, device=device, batch_size=batch_size)
+        figure = measure(lambda ours=ours: ours.upscale(images), count, repeats=repeats)
+        results.add("sr-peer", f"ours TorchUpscaler RRDBNet-{arch['num_block']} batch {batch_size}", figure)
+        results.add_ratio(
+            f"RRDBNet batch {batch_size} vs RealESRGANer ({device})",
+            ratio(figure, peer),
+            ours="TorchUpscaler",
+            peer="RealESRGANer.enhance",
+            max_abs_difference=float(np.max(np.abs(ours.upscale(images) - expected))),
+        )
