@@ -18,6 +18,9 @@ from benchmark.errors import UserError
 _USER_ERRORS = (UserError, FileNotFoundError, ValueError)
 
 
+_FALLBACK_HELP = "use the suite's `fallback:` block (phantoms) even when its real data is present"
+
+
 def _quiet_default() -> bool:
     return bool(os.environ.get("CI")) or not sys.stderr.isatty()
 
@@ -26,7 +29,7 @@ def _cmd_run(args) -> None:
     from benchmark.config import load_suite
     from benchmark.pipeline import RunOptions, run_suite
 
-    suite = load_suite(args.suite, data_root=args.data_root, smoke=args.smoke)
+    suite = load_suite(args.suite, data_root=args.data_root, smoke=args.smoke, fallback=args.fallback)
     options = RunOptions(
         runs_dir=args.runs_dir, run_id=args.run_id, device=args.device, progress=not args.quiet
     )
@@ -125,16 +128,9 @@ def _cmd_report(args) -> None:
 
 
 def _cmd_check(args) -> int:
-    from benchmark import regression
+    from benchmark.check_cli import check_from_cli
 
-    if args.write_baseline:
-        print(f"Baseline written: {regression.write_baseline(args.run_dir, args.baseline)}")
-        return 0
-    problems = regression.compare(args.run_dir, args.baseline, tolerance=args.tolerance)
-    for line in problems:
-        print(f"REGRESSION {line}")
-    print(f"{len(problems)} difference(s) beyond tolerance {args.tolerance} against {args.baseline}.")
-    return 1 if problems else 0
+    return check_from_cli(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-id", help="write into runs/<suite>/<run-id> (default: timestamp + config hash)")
     run.add_argument("--device", help="torch device for SR models (default: cuda if available, else cpu)")
     run.add_argument("--smoke", action="store_true", help="apply the suite's `smoke:` block (small CI run)")
+    run.add_argument("--fallback", action="store_true", help=_FALLBACK_HELP)
     run.add_argument("--quiet", action="store_true", default=None, help="no progress bars (default in CI)")
     run.set_defaults(handler=_cmd_run)
 
@@ -211,11 +208,29 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("run_dir", type=Path)
     report.set_defaults(handler=_cmd_report)
 
-    check = commands.add_parser("check", help="compare a run's headline numbers with a stored baseline")
-    check.add_argument("run_dir", type=Path)
-    check.add_argument("--baseline", type=Path, required=True, help="baseline JSON")
-    check.add_argument("--tolerance", type=float, default=1e-4, help="relative (absolute below 1)")
-    check.add_argument("--write-baseline", action="store_true", help="write the baseline from this run")
+    check = commands.add_parser(
+        "check", help="run a suite (or take a run) and compare its headline figures with a baseline"
+    )
+    check.add_argument("run_dir", type=Path, nargs="?", help="a finished run (or give --suite)")
+    check.add_argument("--suite", help="run this suite, then check it (cached results are reused)")
+    check.add_argument(
+        "--baseline", type=Path, help="baseline JSON (with --suite: data_manifests/baselines/<suite>.json)"
+    )
+    check.add_argument(
+        "--update-baseline",
+        "--write-baseline",
+        action="store_true",
+        help="rewrite the baseline's figures from this run, keeping its tolerances",
+    )
+    check.add_argument(
+        "--tolerance", type=float, help="one tolerance (abs and rel) for all figures, not the file's"
+    )
+    check.add_argument("--smoke", action="store_true", help="with --suite: its `smoke:` block")
+    check.add_argument("--fallback", action="store_true", help=_FALLBACK_HELP)
+    check.add_argument("--data-root", type=Path)
+    check.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    check.add_argument("--run-id")
+    check.add_argument("--quiet", action="store_true", default=None)
     check.set_defaults(handler=_cmd_check)
     return parser
 
