@@ -65,7 +65,7 @@ def check_from_cli(args) -> int:
         run_dir, baseline = args.run_dir, args.baseline
     else:
         run_dir, baseline = _run(args)
-    exists = Path(baseline).is_file()
+    exists = regression.stored_baseline(baseline) is not None
     rows = regression.compare(run_dir, baseline, tolerance=args.tolerance) if exists else []
     if rows:
         print(format_table(rows))

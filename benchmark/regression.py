@@ -155,24 +155,27 @@ def run_figures(run_dir: Path) -> dict[str, Value]:
 
 
 # -- the baseline file ------------------------------------------------------------------------------
-def read_baseline(path: Path) -> dict:
+def stored_baseline(path: Path) -> dict | None:
+    """The baseline at ``path``; None when there is none or it is of the older format without figures."""
     path = Path(path)
-    if not path.is_file():
+    baseline = json.loads(path.read_text()) if path.is_file() else None
+    return baseline if isinstance(baseline, dict) and "figures" in baseline else None
+
+
+def read_baseline(path: Path) -> dict:
+    baseline = stored_baseline(path)
+    if baseline is None:
+        state = "has no `figures` (an older format)" if Path(path).is_file() else "not found"
         raise UserError(
-            f"Baseline not found: {path}. Write it from a trusted run with `--update-baseline` and commit it."
-        )
-    baseline = json.loads(path.read_text())
-    if not isinstance(baseline, dict) or "figures" not in baseline:
-        raise UserError(
-            f"Baseline {path} has no `figures` (an older format). Rewrite it with `--update-baseline`."
+            f"Baseline {path} {state}. Write it from a trusted run with `--update-baseline` and commit it."
         )
     return baseline
 
 
 def write_baseline(run_dir: Path, path: Path) -> Path:
     """Write the run's figures to ``path``, keeping the tolerances of the baseline already there."""
-    path = Path(path)
-    tolerances = read_baseline(path)["tolerances"] if path.is_file() else DEFAULT_TOLERANCES
+    previous = stored_baseline(path)
+    tolerances = previous["tolerances"] if previous else DEFAULT_TOLERANCES
     baseline = {
         "suite": read_summary(run_dir).get("suite"),
         "tolerances": tolerances,
