@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install clean-runs
+.PHONY: run test install clean-runs baselines
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,15 @@ test: $(STAMP)
 	@$(PY) -m pytest -q; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: check tests/ and pyproject.toml"; fi; \
 	exit $$status
+
+# Rewrite the regression baselines after a deliberate change (tolerances kept); review the diff.
+# DATA_ROOT=... points at the 224x224 Kermany copy when ../shared/data is not beside the checkout.
+MINI := $(PY) -m benchmark check --suite pneumonia-mini --update-baseline
+MINI_DATA := $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
+baselines: $(STAMP)
+	$(MINI) $(MINI_DATA)
+	$(MINI) $(MINI_DATA) --smoke
+	$(MINI) --fallback
 
 clean-runs:
 	rm -rf runs

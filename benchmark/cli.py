@@ -19,6 +19,9 @@ from benchmark.errors import UserError
 _USER_ERRORS = (UserError, FileNotFoundError, ValueError)
 
 
+_FALLBACK_HELP = "use the suite's `fallback:` block (phantoms) even when its real data is present"
+
+
 def _quiet_default() -> bool:
     return bool(os.environ.get("CI")) or not sys.stderr.isatty()
 
@@ -29,7 +32,7 @@ def _cmd_run(args) -> None:
 
     if args.workers < 1:
         raise UserError(f"Expected --workers >= 1, got {args.workers}. Use 1 to compute in this process.")
-    suite = load_suite(args.suite, data_root=args.data_root, smoke=args.smoke)
+    suite = load_suite(args.suite, data_root=args.data_root, smoke=args.smoke, fallback=args.fallback)
     options = RunOptions(
         runs_dir=args.runs_dir,
         run_id=args.run_id,
@@ -148,16 +151,9 @@ def _cmd_compare(args) -> None:
 
 
 def _cmd_check(args) -> int:
-    from benchmark import regression
+    from benchmark.check_cli import check_from_cli
 
-    if args.write_baseline:
-        print(f"Baseline written: {regression.write_baseline(args.run_dir, args.baseline)}")
-        return 0
-    problems = regression.compare(args.run_dir, args.baseline, tolerance=args.tolerance)
-    for line in problems:
-        print(f"REGRESSION {line}")
-    print(f"{len(problems)} difference(s) beyond tolerance {args.tolerance} against {args.baseline}.")
-    return 1 if problems else 0
+    return check_from_cli(args)
 
 
 def _cmd_perf(args) -> None:
@@ -188,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--run-id", help="write into runs/<suite>/<run-id> (default: timestamp + config hash)")
     run.add_argument("--device", help="torch device for SR models (default: cuda if available, else cpu)")
     run.add_argument("--smoke", action="store_true", help="apply the suite's `smoke:` block (small CI run)")
+    run.add_argument("--fallback", action="store_true", help=_FALLBACK_HELP)
     run.add_argument("--quiet", action="store_true", default=None, help="no progress bars (default in CI)")
     run.add_argument(
         "--on-bad-image",
@@ -282,11 +279,29 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", type=Path, help="HTML file (default: RUN_A/compare_<suite>_<run-id>.html)")
     compare.set_defaults(handler=_cmd_compare)
 
-    check = commands.add_parser("check", help="compare a run's headline numbers with a stored baseline")
-    check.add_argument("run_dir", type=Path)
-    check.add_argument("--baseline", type=Path, required=True, help="baseline JSON")
-    check.add_argument("--tolerance", type=float, default=1e-4, help="relative (absolute below 1)")
-    check.add_argument("--write-baseline", action="store_true", help="write the baseline from this run")
+    check = commands.add_parser(
+        "check", help="run a suite (or take a run) and compare its headline figures with a baseline"
+    )
+    check.add_argument("run_dir", type=Path, nargs="?", help="a finished run (or give --suite)")
+    check.add_argument("--suite", help="run this suite, then check it (cached results are reused)")
+    check.add_argument(
+        "--baseline", type=Path, help="baseline JSON (with --suite: data_manifests/baselines/<suite>.json)"
+    )
+    check.add_argument(
+        "--update-baseline",
+        "--write-baseline",
+        action="store_true",
+        help="rewrite the baseline's figures from this run, keeping its tolerances",
+    )
+    check.add_argument(
+        "--tolerance", type=float, help="one tolerance (abs and rel) for all figures, not the file's"
+    )
+    check.add_argument("--smoke", action="store_true", help="with --suite: its `smoke:` block")
+    check.add_argument("--fallback", action="store_true", help=_FALLBACK_HELP)
+    check.add_argument("--data-root", type=Path)
+    check.add_argument("--runs-dir", type=Path, default=Path("runs"))
+    check.add_argument("--run-id")
+    check.add_argument("--quiet", action="store_true", default=None)
     check.set_defaults(handler=_cmd_check)
 
     from benchmark.perf import SECTIONS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import sys
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -124,6 +125,9 @@ class Suite(_Strict):
     stats: StatsConfig = Field(default_factory=StatsConfig)
     examples_per_cell: int = Field(2, ge=0)
     smoke: dict[str, Any] | None = Field(None, description="overrides applied by `run --smoke` (CI)")
+    fallback: dict[str, Any] | None = Field(
+        None, description="overrides applied when the real data root is absent (or `--fallback`)"
+    )
 
     @model_validator(mode="after")
     def _unique_names(self):
@@ -289,11 +293,33 @@ def _check_references(suite: Suite, source: Path) -> None:
         )
 
 
-def load_suite(name_or_path: str, *, data_root: Path | None = None, smoke: bool = False) -> Suite:
+def _use_fallback(raw: dict, source: Path, data_root: Path | None, forced: bool) -> bool:
+    """Whether to apply the ``fallback:`` block: forced, or no CLI data root and the suite's is absent."""
+    if not raw.get("fallback"):
+        if forced:
+            raise UserError(f"Suite {source} has no `fallback:` block, so `--fallback` cannot apply.")
+        return False
+    if forced:
+        return True
+    suite_root = (raw.get("data") or {}).get("data_root")
+    if data_root is not None or suite_root is None or (source.parent / suite_root).is_dir():
+        return False
+    print(
+        f"Note: {source.parent / suite_root} not found; running the suite's `fallback:` block instead.",
+        file=sys.stderr,
+    )
+    return True
+
+
+def load_suite(
+    name_or_path: str, *, data_root: Path | None = None, smoke: bool = False, fallback: bool = False
+) -> Suite:
     """Load, validate and resolve a suite by registry name or YAML path.
 
     ``smoke`` deep-merges the suite's own ``smoke:`` block over it (the small end-to-end run CI does).
-    ``data_root`` (from the CLI) takes precedence over the YAML's ``data.data_root``.
+    ``data_root`` (from the CLI) takes precedence over the YAML's ``data.data_root``. The ``fallback:``
+    block (e.g. phantoms in place of real images) is merged first when ``fallback`` is true or when
+    the suite's own data root is absent and none was given.
     """
     source = find_suite(name_or_path)
     try:
@@ -302,6 +328,8 @@ def load_suite(name_or_path: str, *, data_root: Path | None = None, smoke: bool 
         raise UserError(f"Suite {source} is not valid YAML: {error}") from None
     if not isinstance(raw, dict):
         raise UserError(f"Suite {source} must be a mapping of keys, got {type(raw).__name__}.")
+    if _use_fallback(raw, source, data_root, fallback):
+        raw = _deep_merge(raw, raw["fallback"])
     if smoke:
         if not raw.get("smoke"):
             raise UserError(f"Suite {source} has no `smoke:` block, so `--smoke` cannot shrink it.")

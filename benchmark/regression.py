@@ -1,65 +1,252 @@
-"""Regression check of a run against a stored baseline: the headline numbers must not move.
+"""Regression check of a run against a stored baseline: the headline figures must not move.
 
-A baseline is a small JSON of ``{"quality": {key: mean}, "classification": {key: estimate}}`` with
-keys ``cell/variant/metric``, written from a trusted run with ``check --write-baseline``. A later run
-passes when every baseline number is present and within tolerance; new numbers are reported, not failed.
+A *figure* is one named headline number of a run: ``quality/<cell>/<variant>/<metric>`` (mean of the
+per-image values), ``classification/<cell>/<variant>/<metric>`` (the estimate), ``flips/<cell>/<variant>/
+<count>``, ``predictions/<cell>/<variant>/labels_sha256`` (hash of every image's predicted label) and
+``data/n_eval_images`` / ``data/n_train_images``. Rows are keyed by every identifying column present, so
+a column added to a summary table (a ``threshold`` per classification row, say) extends the name
+(``classification/<cell>/<variant>/threshold=0.5/accuracy``) instead of colliding.
+
+A baseline JSON holds ``suite``, ``tolerances`` and ``figures``. ``tolerances`` maps glob patterns
+(``fnmatch``, ``*`` crosses ``/``) to a tolerance; the first pattern matching a figure's name wins:
+
+- a number ``x``: the figure may move by at most ``x`` (absolute; 0 means equal);
+- ``{"abs": a, "rel": r}``: at most ``max(a, r * |baseline|)``;
+- ``"exact"``: equal (hashes, counts);
+- ``null``: shown, never failed (a figure that is not reproducible on every platform).
+
+A run passes when every baseline figure is present and within its tolerance; new figures are shown as
+``new`` and pass. Rewriting a baseline keeps its tolerances, so a deliberate change shows in the diff as
+moved numbers only.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import hashlib
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+import yaml
+
 from benchmark.atomic import write_text
+from benchmark.config import PROJECT_DIR
 from benchmark.errors import UserError
-from benchmark.stats.schema import YOUDEN_THRESHOLD
+from benchmark.stats.flips import FLIP_COUNTS, predicted_labels
 
-TABLES = {"quality": "mean", "classification": "estimate"}
+BASELINE_DIR = PROJECT_DIR / "data_manifests" / "baselines"
+
+# Summary table -> the columns whose values are figures; None: the row's ``metric`` column names it.
+FIGURE_COLUMNS = {
+    "quality": {None: "mean"},
+    "classification": {None: "estimate"},
+    "flips": {
+        count: count
+        for count in FLIP_COUNTS
+        if count not in ("n", "flip_rate")  # n is data/n_eval_images; the rate follows from n_flips
+    },
+}
+PATH_COLUMNS = ("cell", "variant")
+# Columns that describe a number rather than identify it; any other text column (and `threshold`) is
+# a qualifier that becomes part of the figure's name.
+DESCRIPTIVE_COLUMNS = {"metric", "ci_method", "note"}
+NUMERIC_QUALIFIERS = ("threshold",)
+
+# Tight where a run is deterministic (counts, hashes), a little slack for float noise elsewhere.
+DEFAULT_TOLERANCES = {
+    "data/*": "exact",
+    "predictions/*": "exact",
+    "flips/*": 0,
+    "classification/*/accuracy": 0,
+    "classification/*/sensitivity": 0,
+    "classification/*/specificity": 0,
+    "classification/*": 0.005,
+    "quality/*/psnr": 0.01,
+    "quality/*/ssim": 0.0005,
+    "quality/*/gmsd": 0.0005,
+    "quality/*": {"rel": 0.005},
+    "*": "exact",
+}
+
+Value = float | str | None
 
 
-def headline_numbers(summary_path: Path) -> dict[str, dict[str, float]]:
-    """The numbers a baseline pins, read from a run's ``summary.json``."""
-    if not summary_path.is_file():
-        raise UserError(f"No summary at {summary_path}. Run the suite first (`python -m benchmark run ...`).")
-    tables = json.loads(summary_path.read_text())["tables"]
-    return {table: {_key(row): row[column] for row in tables[table]} for table, column in TABLES.items()}
+def default_baseline(suite_name: str, *, smoke: bool) -> Path:
+    """``data_manifests/baselines/<suite>[-smoke].json``."""
+    return BASELINE_DIR / f"{suite_name}{'-smoke' if smoke else ''}.json"
 
 
-def _key(row: dict) -> str:
-    """``cell/variant/metric``, with ``@youden-hr`` for rows at HR's Youden threshold."""
-    key = f"{row['cell']}/{row['variant']}/{row['metric']}"
-    return f"{key}@{YOUDEN_THRESHOLD}" if row.get("threshold") == YOUDEN_THRESHOLD else key
+def _number(value) -> float | int | None:
+    if value is None or isinstance(value, int):  # counts stay ints
+        return value
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _row_name(table: str, row: dict, metric: str) -> str:
+    qualifiers = [
+        f"{column}={row[column]}"
+        for column, value in row.items()
+        if column not in PATH_COLUMNS
+        and column not in DESCRIPTIVE_COLUMNS
+        and (isinstance(value, str) or (column in NUMERIC_QUALIFIERS and value is not None))
+    ]
+    return "/".join([table, *(str(row[c]) for c in PATH_COLUMNS if c in row), *qualifiers, metric])
+
+
+def _table_figures(table: str, rows: list[dict]) -> dict[str, Value]:
+    figures: dict[str, Value] = {}
+    for row in rows:
+        for metric_name, column in FIGURE_COLUMNS[table].items():
+            if column not in row:
+                continue
+            name = _row_name(table, row, metric_name or str(row["metric"]))
+            if name in figures:
+                raise UserError(
+                    f"Two rows of summary table {table!r} are both named {name!r}: it gained an identifying "
+                    "column that is not text. Add it to benchmark.regression.NUMERIC_QUALIFIERS."
+                )
+            figures[name] = _number(row[column])
+    return figures
+
+
+def _prediction_hashes(run_dir: Path) -> dict[str, Value]:
+    """sha256 (16 hex digits) of the sorted (image_id, predicted label) pairs of each cell and variant."""
+    path = run_dir / "predictions.parquet"
+    if not path.is_file():
+        return {}
+    config_path = run_dir / "config.yaml"
+    config = yaml.safe_load(config_path.read_text()) if config_path.is_file() else {}
+    threshold = ((config or {}).get("stats") or {}).get("threshold", 0.5)
+    predictions = pd.read_parquet(path, columns=["cell", "variant", "image_id", "prob"])
+    hashes = {}
+    for (cell, variant), group in predictions.groupby(["cell", "variant"], sort=True):
+        group = group.sort_values("image_id")
+        labels = predicted_labels(group["prob"].to_numpy(), threshold).tolist()
+        pairs = zip(group["image_id"], labels, strict=True)
+        text = "\n".join(f"{image_id}\t{label}" for image_id, label in pairs)
+        hashes[f"predictions/{cell}/{variant}/labels_sha256"] = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return hashes
+
+
+def read_summary(run_dir: Path) -> dict:
+    path = Path(run_dir) / "summary.json"
+    if not path.is_file():
+        raise UserError(f"No summary at {path}. Run the suite first (`python -m benchmark run ...`).")
+    return json.loads(path.read_text())
+
+
+def run_figures(run_dir: Path) -> dict[str, Value]:
+    """Every headline figure of a run, by name (module docstring), read tolerantly from its files."""
+    run_dir = Path(run_dir)
+    summary = read_summary(run_dir)
+    tables = summary.get("tables", {})
+    figures: dict[str, Value] = {}
+    for table in FIGURE_COLUMNS:
+        figures |= _table_figures(table, tables.get(table, []))
+    figures |= _prediction_hashes(run_dir)
+    for split in ("eval", "train"):
+        if split in summary.get("n_images", {}):
+            figures[f"data/n_{split}_images"] = summary["n_images"][split]
+    return figures
+
+
+# -- the baseline file ------------------------------------------------------------------------------
+def stored_baseline(path: Path) -> dict | None:
+    """The baseline at ``path``; None when there is none or it is of the older format without figures."""
+    path = Path(path)
+    baseline = json.loads(path.read_text()) if path.is_file() else None
+    return baseline if isinstance(baseline, dict) and "figures" in baseline else None
+
+
+def read_baseline(path: Path) -> dict:
+    baseline = stored_baseline(path)
+    if baseline is None:
+        state = "has no `figures` (an older format)" if Path(path).is_file() else "not found"
+        raise UserError(
+            f"Baseline {path} {state}. Write it from a trusted run with `--update-baseline` and commit it."
+        )
+    return baseline
 
 
 def write_baseline(run_dir: Path, path: Path) -> Path:
-    return write_text(
-        path, json.dumps(headline_numbers(Path(run_dir) / "summary.json"), indent=1, sort_keys=True)
-    )
+    """Write the run's figures to ``path``, keeping the tolerances of the baseline already there."""
+    previous = stored_baseline(path)
+    tolerances = previous["tolerances"] if previous else DEFAULT_TOLERANCES
+    baseline = {
+        "suite": read_summary(run_dir).get("suite"),
+        "tolerances": tolerances,
+        "figures": dict(sorted(run_figures(run_dir).items())),
+    }
+    return write_text(path, json.dumps(baseline, indent=1) + "\n")
 
 
-def _differs(expected: float | None, actual: float | None, tolerance: float) -> bool:
-    if expected is None or actual is None:  # JSON null: undefined in the baseline or in the run
-        return expected is not actual
-    if math.isinf(expected) or math.isinf(actual):
-        return expected != actual
-    return abs(actual - expected) > tolerance * max(1.0, abs(expected))
+# -- comparing --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Comparison:
+    name: str
+    baseline: Value
+    now: Value
+    tolerance: object
+    verdict: str  # ok | MOVED | MISSING | new | info
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict in ("MOVED", "MISSING")
 
 
-def compare(run_dir: Path, baseline_path: Path, *, tolerance: float) -> list[str]:
-    """Every difference beyond ``tolerance`` (relative, or absolute below 1) as a readable line."""
-    if not baseline_path.is_file():
+def tolerance_for(name: str, tolerances: dict) -> object:
+    for pattern, tolerance in tolerances.items():
+        if fnmatch.fnmatchcase(name, pattern):
+            return tolerance
+    return "exact"
+
+
+def within(expected: Value, actual: Value, tolerance) -> bool:
+    """Whether ``actual`` is within ``tolerance`` (module docstring) of ``expected``; None is NaN."""
+    if tolerance is None:
+        return True
+    if tolerance == "exact" or isinstance(expected, str) or isinstance(actual, str):
+        return expected == actual
+    if expected is None or actual is None or math.isinf(expected) or math.isinf(actual):
+        return expected == actual
+    if isinstance(tolerance, dict):
+        unknown = set(tolerance) - {"abs", "rel"}
+        if unknown:
+            raise UserError(f"Unknown tolerance keys {sorted(unknown)}; use `abs` and/or `rel`.")
+        allowed = max(tolerance.get("abs", 0.0), tolerance.get("rel", 0.0) * abs(expected))
+    elif isinstance(tolerance, (int, float)):
+        allowed = tolerance
+    else:
+        raise UserError(f'Tolerance {tolerance!r} is not a number, {{abs, rel}}, "exact" or null.')
+    return abs(actual - expected) <= allowed
+
+
+def compare(run_dir: Path, baseline_path: Path, *, tolerance: float | None = None) -> list[Comparison]:
+    """Each baseline and run figure with its verdict; ``tolerance`` overrides the file's (relative,
+    absolute below 1, as ``{"abs": t, "rel": t}``)."""
+    baseline = read_baseline(baseline_path)
+    summary_suite = read_summary(run_dir).get("suite")
+    if baseline.get("suite") not in (None, summary_suite):
         raise UserError(
-            f"Baseline not found: {baseline_path}. "
-            "Write one with `check RUN --baseline FILE --write-baseline`."
+            f"Baseline {baseline_path} is for suite {baseline['suite']!r}, the run is {summary_suite!r}. "
+            f"Use --baseline {default_baseline(summary_suite, smoke=False)} (or its -smoke twin)."
         )
-    baseline = json.loads(baseline_path.read_text())
-    actual = headline_numbers(Path(run_dir) / "summary.json")
-    problems = []
-    for table, expected_numbers in baseline.items():
-        for key, expected in sorted(expected_numbers.items()):
-            if key not in actual.get(table, {}):
-                problems.append(f"{table} {key}: in the baseline ({expected}) but missing from the run")
-            elif _differs(expected, actual[table][key], tolerance):
-                problems.append(f"{table} {key}: baseline {expected}, run {actual[table][key]}")
-    return problems
+    tolerances = baseline["tolerances"] if tolerance is None else {"*": {"abs": tolerance, "rel": tolerance}}
+    expected, actual = baseline["figures"], run_figures(run_dir)
+    rows = []
+    for name in list(expected) + [n for n in actual if n not in expected]:
+        allowed = tolerance_for(name, tolerances)
+        if name not in actual:
+            verdict = "MISSING"
+        elif name not in expected:
+            verdict = "new"
+        elif allowed is None:
+            verdict = "info"
+        else:
+            verdict = "ok" if within(expected[name], actual[name], allowed) else "MOVED"
+        rows.append(Comparison(name, expected.get(name), actual.get(name), allowed, verdict))
+    return rows

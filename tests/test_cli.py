@@ -104,27 +104,3 @@ def test_train_sr_writes_weights_that_load_as_an_upscaler(tmp_path, capsys):
 def test_train_sr_with_perceptual_loss_and_no_vgg_file_says_what_to_do(tmp_path, capsys):
     assert train_sr(tmp_path, "perceptual_weight: 1.0\npretrain_steps: 1\ngan_steps: 1\n", max_images=2) == 2
     assert "vgg19" in capsys.readouterr().err.lower()
-
-
-def write_summary(run_dir, accuracy, psnr):
-    import json
-
-    run_dir.mkdir(parents=True, exist_ok=True)
-    tables = {
-        "quality": [{"cell": "c", "variant": "bicubic", "metric": "psnr", "mean": psnr}],
-        "classification": [{"cell": "c", "variant": "HR", "metric": "accuracy", "estimate": accuracy}],
-    }
-    (run_dir / "summary.json").write_text(json.dumps({"tables": tables}))
-
-
-def test_check_passes_on_the_baseline_run_and_flags_a_moved_number(tmp_path, capsys):
-    baseline = tmp_path / "baseline.json"
-    write_summary(tmp_path / "good", accuracy=0.75, psnr=30.0)
-    assert main(["check", str(tmp_path / "good"), "--baseline", str(baseline), "--write-baseline"]) == 0
-    assert main(["check", str(tmp_path / "good"), "--baseline", str(baseline)]) == 0
-    write_summary(tmp_path / "moved", accuracy=0.70, psnr=30.0)
-    assert main(["check", str(tmp_path / "moved"), "--baseline", str(baseline)]) == 1
-    out = capsys.readouterr().out
-    assert "REGRESSION classification c/HR/accuracy: baseline 0.75, run 0.7" in out and "psnr" not in out
-    write_summary(tmp_path / "within", accuracy=0.75, psnr=30.02)
-    assert main(["check", str(tmp_path / "within"), "--baseline", str(baseline), "--tolerance", "0.001"]) == 0
