@@ -43,15 +43,20 @@ def format_table(rows: list[regression.Comparison]) -> str:
 
 
 def _run(args) -> tuple[Path, Path]:
-    """Run ``args.suite`` (through the shared cache); returns (run directory, baseline path)."""
+    """Run ``args.suite`` (through the shared cache); returns (run directory, baseline path).
+
+    A missing baseline is reported before the run, unless this run is to write it."""
     from benchmark.config import load_suite
     from benchmark.pipeline import RunOptions, run_suite
 
     suite = load_suite(args.suite, data_root=args.data_root, smoke=args.smoke, fallback=args.fallback)
+    baseline = args.baseline or regression.default_baseline(suite.name, smoke=args.smoke)
+    if not args.update_baseline:
+        regression.read_baseline(baseline)
     options = RunOptions(runs_dir=args.runs_dir, run_id=args.run_id, progress=not args.quiet)
     run_dir = run_suite(suite, options).parent
     print(f"Run: {run_dir}")
-    return run_dir, args.baseline or regression.default_baseline(suite.name, smoke=args.smoke)
+    return run_dir, baseline
 
 
 def check_from_cli(args) -> int:

@@ -1,11 +1,11 @@
-"""The regression check keys classification rows by threshold, so Youden rows never mask the 0.5 rows."""
+"""The regression check names classification rows by threshold, so Youden rows never mask the 0.5 rows."""
 
 import json
 
-from benchmark.regression import headline_numbers
+from benchmark.regression import run_figures
 
 
-def test_youden_rows_get_their_own_key_and_fixed_rows_keep_the_plain_key(tmp_path):
+def test_youden_rows_get_their_own_name_and_both_thresholds_are_pinned(tmp_path):
     row = {"cell": "x4", "variant": "HR", "metric": "accuracy", "ci_low": 0.0, "ci_high": 1.0}
     tables = {
         "quality": [],
@@ -16,8 +16,7 @@ def test_youden_rows_get_their_own_key_and_fixed_rows_keep_the_plain_key(tmp_pat
         ],
     }
     (tmp_path / "summary.json").write_text(json.dumps({"tables": tables}))
-    assert headline_numbers(tmp_path / "summary.json")["classification"] == {
-        "x4/HR/accuracy": 0.8,
-        "x4/HR/accuracy@youden-hr": 0.9,
-        "x4/HR/auroc": 0.95,
-    }
+    figures = {k: v for k, v in run_figures(tmp_path).items() if k.startswith("classification/")}
+    assert sorted(figures.values()) == [0.8, 0.9, 0.95]
+    by_value = {value: name for name, value in figures.items()}
+    assert "threshold=0.5" in by_value[0.8] and "threshold=youden-hr" in by_value[0.9]
