@@ -24,7 +24,10 @@ __all__ = ["configure_tensorflow", "keras", "tf"]
 
 @functools.cache
 def configure_tensorflow() -> None:
-    """Let TensorFlow grow GPU memory on demand and check the Keras backend.
+    """Let TensorFlow grow GPU memory on demand, make its ops deterministic, check the Keras backend.
+
+    Op determinism is on for every use (training, prediction, Grad-CAM), not only training: otherwise a
+    Grad-CAM map would depend on whether this process trained the classifier or loaded it from a file.
 
     Without memory growth TensorFlow reserves nearly all GPU memory at its first op, leaving none
     for the PyTorch super-resolution models running in the same process. Idempotent.
@@ -39,6 +42,7 @@ def configure_tensorflow() -> None:
             f"Expected the Keras backend 'tensorflow', got {keras.backend.backend()!r}. "
             "Unset KERAS_BACKEND (or set it to 'tensorflow') before running the benchmark."
         )
+    tf.config.experimental.enable_op_determinism()
     for gpu in tf.config.list_physical_devices("GPU"):
         try:
             tf.config.experimental.set_memory_growth(gpu, True)

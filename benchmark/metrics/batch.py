@@ -8,7 +8,10 @@ whole stack (``benchmark.metrics.filters``) instead of one ``scipy.ndimage`` cal
 SSIM, MS-SSIM and HFEN filter in float32 (SSIM in the sum/difference form of ``_ssim_means``, which
 keeps the second moments small): against the float64 references the error is below 1e-7 on real
 X-rays (the tests hold it to 1e-6).  Errors, means and norms are accumulated in float64.  Images are
-processed a few at a time (``_CHUNK_PIXELS``) so the working set stays in the CPU cache.
+processed one at a time: the matrix products' rounding depends on their shapes, so filtering several
+images together made an image's last bits depend on its neighbours in the call, and a sharded or
+resumed run differed from an uninterrupted one.  One at a time, every value is the same whatever the
+batch (the working set of a 512 px image still fits the CPU cache).
 
 Conventions (``convention=``):
 
@@ -38,7 +41,6 @@ _GMSD_CONSTANT = 170.0
 # HFEN's Laplacian of Gaussian: MATLAB fspecial('log', 15, 1.5), as Ravishankar & Bresler 2011.
 HFEN_SIZE, HFEN_SIGMA = 15, 1.5
 # Pixels per chunk: one 512x512 image; larger chunks leave the CPU cache and run slower.
-_CHUNK_PIXELS = 1 << 18
 
 
 def _ssim_means(reference: np.ndarray, image: np.ndarray, data_range: float) -> tuple[np.ndarray, np.ndarray]:
@@ -207,11 +209,16 @@ def laplacian_of_gaussian(*stacks: np.ndarray) -> np.ndarray:
 
 
 def _hfen(reference, image, data_range):
-    """||LoG(image) - LoG(reference)|| / ||LoG(reference)||; LoG is linear: one filter of the difference."""
+    """||LoG(image) - LoG(reference)|| / ||LoG(reference)||; LoG is linear: one filter of the difference.
+
+    A reference without high frequencies (LoG 0 everywhere, e.g. all black) gives 0 for an image with
+    none either (as for identical images) and inf otherwise, never NaN.
+    """
     filtered = laplacian_of_gaussian(image - reference, reference)
     norms = np.sqrt(np.sum(np.square(filtered, dtype=np.float64), axis=(-2, -1)))
+    error, scale = norms[: len(image)], norms[len(image) :]
     with np.errstate(divide="ignore", invalid="ignore"):
-        return norms[: len(image)] / norms[len(image) :]
+        return np.where(error == 0, 0.0, error / scale)
 
 
 # name -> (batched function, least side length it needs after cropping)
@@ -263,14 +270,13 @@ def measure_quality_batch(
     references, images = np.asarray(references), np.asarray(images)
     if references.ndim != 3 or references.shape != images.shape or not references.size:
         prepare(references, images, data_range, crop_border, min_side=min_side, ndim=3)  # raises why
-    count, height, width = references.shape
-    chunk = max(1, _CHUNK_PIXELS // (height * width))
+    count = len(references)
     values = {name: np.empty(count) for name in functions}
     # One BLAS thread: the 16-row products are too small to share; with more threads they ran up to
     # five times slower on a busy 2-core machine (benchmarks/iq_metrics.py --threads 2).
     with threadpool_limits(1, user_api="blas"):
-        for start in range(0, count, chunk):
-            window = slice(start, start + chunk)
+        for index in range(count):
+            window = slice(index, index + 1)
             reference, image = prepare(
                 references[window],
                 images[window],
