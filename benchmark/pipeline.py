@@ -152,25 +152,34 @@ class Study:
 
     # -- evaluation ---------------------------------------------------------------------------------
     def _examples(
-        self, cell_label: str, table: pd.DataFrame, variants: list[stages.Images], flipped: list[int]
+        self,
+        cell_label: str,
+        table: pd.DataFrame,
+        variants: list[stages.Images],
+        flipped: list[int],
+        heat_maps: dict[str, np.ndarray],
     ) -> list[dict]:
-        """Image strips (HR, LR, each SR) for the first images of each class and the most flipped ones."""
+        """Image strips (HR, LR, each SR) for the first images of each class and the most flipped ones,
+        each image with its Grad-CAM map (``heat_maps``: variant name -> (N, h, w) maps in [0, 1])."""
         first = self._alternating(table, self.suite.examples_per_cell).index
         chosen = list(dict.fromkeys([*first, *flipped[: self.suite.examples_per_cell]]))
         entries = []
         for index in chosen:
-            images = {}
+            images, heat = {}, {}
             for variant in variants:
-                image_name = f"{_safe(table.at[index, 'image_id'])}__{_safe(variant.name)}.png"
-                relative = f"examples/{_safe(cell_label)}/{image_name}"
-                write_png(self.store.directory / relative, variant.pixels[index])
-                images[variant.name] = relative
+                image_id, name = _safe(table.at[index, "image_id"]), _safe(variant.name)
+                stem = f"examples/{_safe(cell_label)}/{image_id}__{name}"
+                write_png(self.store.directory / f"{stem}.png", variant.pixels[index])
+                images[variant.name] = f"{stem}.png"
+                write_png(self.store.directory / f"{stem}__gradcam.png", heat_maps[variant.name][index])
+                heat[variant.name] = f"{stem}__gradcam.png"
             entries.append(
                 {
                     "cell": cell_label,
                     "image_id": table.at[index, "image_id"],
                     "label": int(table.at[index, "label"]),
                     "images": images,
+                    "gradcam": heat,
                 }
             )
         return entries
@@ -226,7 +235,8 @@ class Study:
                 )
             )
         flipped = most_flipped_positions(predicted, self.suite.stats.threshold)
-        out.examples += self._examples(cell.label, table, shown, flipped)
+        heat_maps = {v.name: stages.gradcam_maps(classifier, classifier_sha, v, self.cache) for v in shown}
+        out.examples += self._examples(cell.label, table, shown, flipped, heat_maps)
 
     # -- the run ------------------------------------------------------------------------------------
     def run(self) -> Path:

@@ -200,29 +200,35 @@ def predict(
     return np.asarray(probabilities, dtype=np.float64)
 
 
+def gradcam_maps(classifier, classifier_sha: str, images: Images, cache: Cache) -> np.ndarray:
+    """(N, h, w) Grad-CAM maps in [0, 1] of ``images``, cached per (classifier, exact image)."""
+    from classifiers.gradcam import grad_cam_maps
+
+    keys = [
+        content_key("gradcam", VERSIONS["gradcam"], classifier=classifier_sha, image=k) for k in images.keys
+    ]
+    return cache.arrays(
+        "gradcam",
+        keys,
+        lambda batch: grad_cam_maps(classifier, images.pixels[batch]),
+        batch_size=32,
+        progress=False,
+    )
+
+
 def gradcam_similarity(
     classifier, classifier_sha: str, hr: Images, variant: Images, cache: Cache
 ) -> pd.DataFrame:
     """Per-image similarity of ``variant``'s Grad-CAM maps to HR's (``classifiers.gradcam.map_similarity``).
 
-    Maps are cached per (classifier, exact image); columns variant, image_index, metric, value.
+    Columns variant, image_index, metric, value.
     """
-    from classifiers.gradcam import grad_cam_maps, map_similarity
+    from classifiers.gradcam import map_similarity
 
-    def maps(images: Images) -> np.ndarray:
-        keys = [
-            content_key("gradcam", VERSIONS["gradcam"], classifier=classifier_sha, image=k)
-            for k in images.keys
-        ]
-        return cache.arrays(
-            "gradcam",
-            keys,
-            lambda batch: grad_cam_maps(classifier, images.pixels[batch]),
-            batch_size=32,
-            progress=False,
-        )
-
-    similarity = map_similarity(maps(variant), maps(hr))
+    similarity = map_similarity(
+        gradcam_maps(classifier, classifier_sha, variant, cache),
+        gradcam_maps(classifier, classifier_sha, hr, cache),
+    )
     rows = [
         (variant.name, index, metric, float(value))
         for metric, values in similarity.items()

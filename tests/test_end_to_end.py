@@ -54,7 +54,7 @@ def test_predictions_cover_every_variant_and_image(demo_run):
 def test_results_hold_the_gradcam_similarity_to_hr_per_image_and_variant(demo_run):
     results = pd.read_parquet(demo_run / "demo" / "first" / "results.parquet")
     gradcam = results[results["metric"].str.startswith("gradcam_")]
-    counts = gradcam.groupby(["variant", "metric"])["image_id"].nunique()
+    counts = gradcam.groupby(["model", "metric"])["image"].nunique()
     assert set(counts.index) == {
         (variant, metric)
         for variant in ("LR-nearest", "LR-bilinear", "bicubic", "esrgan-tiny")
@@ -63,6 +63,16 @@ def test_results_hold_the_gradcam_similarity_to_hr_per_image_and_variant(demo_ru
     assert (counts == 10).all()
     finite = gradcam["value"].dropna()
     assert finite.between(-1, 1).all()
+
+
+def test_every_example_image_has_its_gradcam_map_beside_it(demo_run):
+    run = demo_run / "demo" / "first"
+    examples = json.loads((run / "examples" / "index.json").read_text())
+    assert examples
+    for example in examples:
+        assert example["gradcam"].keys() == example["images"].keys()
+        for path in example["gradcam"].values():
+            assert (run / path).read_bytes().startswith(b"\x89PNG")
 
 
 def test_summary_is_marked_synthetic_and_has_paired_tests(demo_run):
