@@ -296,7 +296,7 @@ def test_flips_match_a_count_from_the_merged_table(tables):
     assert (images["pred_hr"] != images["pred_variant"]).all()
 
 
-def test_quality_summary_skips_infinite_psnr_and_uses_t_intervals():
+def test_quality_summary_skips_infinite_psnr_and_uses_expanded_bootstrap_intervals():
     quality = make_quality(cells=("x2",))
     first = quality.index[(quality["metric"] == "psnr") & (quality["variant"] == "LR")][0]
     quality.loc[first, "value"] = np.inf
@@ -307,8 +307,10 @@ def test_quality_summary_skips_infinite_psnr_and_uses_t_intervals():
     assert row["n"] == N_IMAGES - 1
     assert row["mean"] == pytest.approx(finite.mean()) and row["median"] == pytest.approx(finite.median())
     assert row["std"] == pytest.approx(finite.std())
-    assert (row["ci_low"], row["ci_high"]) == pytest.approx(DescrStatsW(finite.to_numpy()).tconfint_mean())
-    assert row["ci_method"] == "t"
+    # near symmetric values: the expanded percentile interval is about the t-interval (statsmodels)
+    t_low, t_high = DescrStatsW(finite.to_numpy()).tconfint_mean()
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((t_low, t_high), abs=0.15 * (t_high - t_low))
+    assert row["ci_method"] == "bootstrap-expanded-percentile"
     tests = tables["paired_tests"]
     psnr_rows = tests[(tests["metric"] == "psnr") & (tests["reference"] == "LR")]
     assert (psnr_rows["n"] == N_IMAGES - 1).all()
@@ -322,7 +324,7 @@ def test_same_seed_gives_identical_tables_and_cells_are_independent(tables):
     quality, predictions = make_quality(), make_predictions()
     quality, predictions = quality[quality["cell"] == "x4"], predictions[predictions["cell"] == "x4"]
     alone = analyze(quality, predictions, n_bootstrap=300, seed=0)
-    for name in ("classification", "paired_tests"):
+    for name in ("classification", "paired_tests", "quality"):
         both = tables[name][tables[name]["cell"] == "x4"].reset_index(drop=True)
         pd.testing.assert_frame_equal(both, alone[name])
     other = analyze(quality, predictions, n_bootstrap=300, seed=1)["classification"]
@@ -390,3 +392,18 @@ def test_hr_rows_in_quality_raise():
 def test_missing_columns_are_named():
     with pytest.raises(UserError, match=r"missing \['prob'\]"):
         analyze(make_quality().iloc[:0], make_predictions(cells=("x2",)).drop(columns="prob"))
+
+
+def test_quality_intervals_of_bounded_metrics_stay_in_range_and_ignore_the_predictions():
+    ids = [f"img{i:03d}" for i in range(N_IMAGES)]
+    # Grad-CAM maps mostly unchanged (r = 1 for identical maps), three images whose evidence moved
+    pearson = np.r_[[1.0] * 30, np.linspace(0.95, 0.995, 7), [0.3, 0.25, 0.2]]
+    quality = pd.DataFrame(
+        {"cell": "x2", "variant": "srcnn", "image_id": ids, "metric": "gradcam_pearson", "value": pearson}
+    )
+    t_high = DescrStatsW(pearson).tconfint_mean()[1]
+    tables = analyze(quality, make_predictions(cells=("x2",)), n_bootstrap=2000, seed=3)
+    row = tables["quality"].iloc[0]
+    assert row["ci_low"] < pearson.mean() < row["ci_high"] <= 1.0 < t_high
+    alone = analyze(quality, make_predictions().iloc[:0], n_bootstrap=2000, seed=3)["quality"]
+    pd.testing.assert_frame_equal(tables["quality"], alone)

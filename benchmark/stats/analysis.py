@@ -3,8 +3,12 @@
 Methods (also stated in the tables where a column allows):
 
 - quality: mean/std (ddof=1)/median of the per-image values of each (cell, variant, metric) and a
-  Student-t interval of the mean (``ci_method`` "t").  Non-finite values (PSNR = inf for an image
-  identical to HR) are left out of all four, and ``n`` counts only the values used.
+  bootstrap percentile interval of the mean, read at Hesterberg's expanded level so that small n do not
+  undercover (``ci_method`` "bootstrap-expanded-percentile", ``intervals.bootstrap_mean_intervals``;
+  NaN for fewer than two values).  A percentile interval of a mean lies within the range of the values,
+  so bounded metrics keep their range (a Student-t interval can pass 1 for Pearson r or SSIM near 1).
+  Non-finite values (PSNR = inf for an image identical to HR) are left out of all four, and of each
+  bootstrap replicate, and ``n`` counts only the values used.
 - thresholds: prediction = ``prob >= t`` for two thresholds per cell: the fixed ``threshold``
   (``threshold`` column "0.5") and HR's Youden threshold ("youden-hr": the observed HR score that
   maximises sensitivity + specificity - 1, ties to the higher one), chosen on the cell's HR
@@ -44,11 +48,15 @@ Bootstrap: per cell one ``np.random.Generator`` seeded from ``(seed, hash of the
 cell's numbers do not depend on which other cells are analysed; each replicate resamples the cell's
 pneumonia images and its normal images separately (stratified: the class sizes stay those observed),
 once, jointly for all variants (paired bootstrap), as multinomial counts used as weights.
-Replicates where a metric is undefined (PPV without a pneumonia call) are dropped.
+Replicates where a metric is undefined (PPV without a pneumonia call) are dropped.  The quality
+means have their own per-cell generator, seeded from ``(seed, "quality-bootstrap", cell)``, and plain
+(unstratified) count rows over the cell's images, shared by every variant and metric of the cell: the
+quality table does not know the labels, and its intervals do not change when predictions are added.
 """
 
 from __future__ import annotations
 
+from functools import reduce
 from itertools import combinations
 
 import numpy as np
@@ -63,6 +71,7 @@ from benchmark.stats.multiplicity import adjust_families
 from benchmark.stats.schema import TABLE_COLUMNS
 
 MULTIPLICITY_FAMILY = ["cell", "test", "metric"]
+QUALITY_CI_METHOD = "bootstrap-expanded-percentile"
 
 
 def _pairs(variants: list[str]) -> list[tuple[str, str]]:
@@ -84,28 +93,37 @@ def _check_options(threshold: float, confidence: float, n_bootstrap: int, seed: 
         raise UserError(f"Expected seed to be a non-negative int, got {seed!r}.")
 
 
-def _quality_rows(cell, metric: str, wide: pd.DataFrame, confidence: float) -> list[dict]:
-    """Summary of each variant's finite per-image values of one metric (``wide``: image_id x variant)."""
+def _quality_rows(
+    cell, tables: dict[str, pd.DataFrame], *, n_bootstrap: int, seed: int, confidence: float
+) -> list[dict]:
+    """Summary of each variant's finite per-image values of each metric of one cell (``tables``: metric
+    -> image_id x variant), intervals from bootstrap counts over the cell's image ids (every metric's)."""
+    if not tables:
+        return []
+    images = reduce(pd.Index.union, (wide.index for wide in tables.values()))
+    weights = intervals.bootstrap_weights(len(images), n_bootstrap, item_rng(seed, "quality-bootstrap", cell))
     rows = []
-    for variant in wide.columns:
-        values = wide[variant].to_numpy()
-        values = values[np.isfinite(values)]
-        low, high = intervals.t_interval(values, confidence=confidence)
-        empty = values.size == 0
-        rows.append(
-            {
-                "cell": cell,
-                "variant": variant,
-                "metric": metric,
-                "n": values.size,
-                "mean": np.nan if empty else values.mean(),
-                "std": values.std(ddof=1) if values.size > 1 else np.nan,
-                "median": np.nan if empty else np.median(values),
-                "ci_low": low,
-                "ci_high": high,
-                "ci_method": "t",
-            }
-        )
+    for metric, wide in tables.items():
+        wide = wide.reindex(images)
+        bounds = intervals.bootstrap_mean_intervals(wide.to_numpy(), weights, confidence=confidence)
+        for variant, (low, high) in zip(wide.columns, bounds, strict=True):
+            values = wide[variant].to_numpy()
+            values = values[np.isfinite(values)]
+            empty = values.size == 0
+            rows.append(
+                {
+                    "cell": cell,
+                    "variant": variant,
+                    "metric": metric,
+                    "n": values.size,
+                    "mean": np.nan if empty else values.mean(),
+                    "std": values.std(ddof=1) if values.size > 1 else np.nan,
+                    "median": np.nan if empty else np.median(values),
+                    "ci_low": low,
+                    "ci_high": high,
+                    "ci_method": QUALITY_CI_METHOD,
+                }
+            )
     return rows
 
 
@@ -168,8 +186,10 @@ def analyze(
                 summary, images = analysis.flip_rows(variant)
                 rows["flips"].append(summary)
                 rows["flipped_images"] += images
+        rows["quality"] += _quality_rows(
+            cell, measured.get(cell, {}), n_bootstrap=n_bootstrap, seed=seed, confidence=confidence
+        )
         for metric, wide in measured.get(cell, {}).items():
-            rows["quality"] += _quality_rows(cell, metric, wide, confidence)
             for variant, reference in pairs:
                 if variant in wide.columns and reference in wide.columns:
                     base = {"cell": cell, "variant": variant, "reference": reference}
