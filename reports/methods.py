@@ -16,6 +16,14 @@ from reports.formatting import correction_label, metric_label, ordered, test_lab
 from reports.tables import ci_note
 
 CORRECTION_NAMES = {"Holm": "Holm's step-down method", "BH": "the Benjamini-Hochberg procedure"}
+# What a stored ``ci_method`` means, for a reader who does not know the name.
+CI_METHOD_NOTES = {
+    "bootstrap-expanded-percentile": (
+        "Intervals of mean image quality are bootstrap percentile intervals of the mean, read at "
+        "Hesterberg's expanded level (z·√((n−1)/n) = t with n−1 degrees of freedom) so that small samples "
+        "do not undercover; unlike t-intervals they stay within each metric's range."
+    ),
+}
 
 
 def _join(items: list[str]) -> str:
@@ -111,6 +119,10 @@ def _statistics(config: dict[str, Any], tables: dict[str, Any]) -> str:
     if notes:
         confidence = f"{100 * level:g}% " if level else ""
         parts.append(f"We report {confidence}confidence intervals by method: {'; '.join(notes)}.")
+        methods = pd.DataFrame(
+            [r for name in ("classification", "quality") for r in tables.get(name) or []]
+        ).get("ci_method", pd.Series(dtype=str))
+        parts += [note for method, note in CI_METHOD_NOTES.items() if (methods == method).any()]
     paired = pd.DataFrame(tables.get("paired_tests") or [])
     if not paired.empty and {"test", "metric"} <= set(paired.columns):
         tests = []

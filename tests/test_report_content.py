@@ -16,6 +16,7 @@ from report_run import EVIL, N_IMAGES, add_hostile_example, add_newer_columns, a
 from benchmark.cli import main
 from reports import render_report, write_tables
 from reports.compare import render_comparison
+from reports.methods import methods_paragraph
 
 ESCAPED_EVIL = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
@@ -115,6 +116,15 @@ def test_methods_paragraph_comes_from_config_and_tables(newer: tuple[Path, str, 
     assert "bicubic ×4" in methods
     assert "McNemar (Accuracy)" in methods and "DeLong (AUROC)" in methods
     assert "Holm&#39;s step-down method" in methods and "Benjamini-Hochberg" in methods
+
+
+def test_methods_paragraph_explains_the_quality_interval_method() -> None:
+    config = "seed: 0\nmetrics: [ssim]\nstats: {confidence: 0.95, n_bootstrap: 2000}\n"
+    quality = [{"metric": "ssim", "ci_method": "bootstrap-expanded-percentile"}]
+    text = methods_paragraph(config, {"tables": {"quality": quality}}, {})
+    assert "95% confidence intervals by method: bootstrap-expanded-percentile (SSIM)." in text
+    assert "read at Hesterberg's expanded level" in text and "stay within each metric's range" in text
+    assert "Hesterberg" not in methods_paragraph(config, {"tables": {}}, {})
 
 
 def test_headline_and_per_test_tables_are_exported(newer: tuple[Path, str, str]) -> None:
