@@ -28,7 +28,7 @@ VERSIONS = {
     "hr": "1",
     "lr": "1",
     "sr": "1",
-    "quality": "3",
+    "quality": "4",
     "predict": "2",
     "lr_display": "1",
     "gradcam": "1",

@@ -1,12 +1,12 @@
 """Print images/s of each IQ metric: ``measure_quality_batch`` against a per-image loop of its peer.
 
     python benchmarks/iq_metrics.py [--images 32] [--size 512] [--source xray|random] [--threads 1]
-        [--xrays ../shared/data/kermany-hr]
+        [--xrays ../shared/data/kermany-hr] [--metrics psnr ssim ...]
 
-Peers, one call per image: scikit-image's ``peak_signal_noise_ratio``, ``structural_similarity``
-(Gaussian window, sigma 1.5, population covariance) and ``mean_squared_error``; NumPy for MAE (scikit-
-image has none); the per-image ``gmsd`` (scipy.ndimage); pytorch_msssim's ``ms_ssim`` (float64 window); a
-direct 15x15 ``scipy.ndimage.correlate`` with MATLAB's fspecial('log', 15, 1.5) for HFEN.  Pairs are
+Peers, one call per image on float64 copies made before timing: ``benchmark.metrics.references`` (the
+tests' independent references: scikit-image's PSNR, SSIM and MSE, NumPy for MAE, the per-image GMSD,
+pytorch_msssim's MS-SSIM, a 15x15 ``scipy.ndimage.correlate`` with MATLAB's fspecial('log') for HFEN).
+Pairs are
 real X-rays from ../shared/data/kermany-hr (HR at ``--size``, the other image bicubic down x4 and back
 up) or uniform noise with a noisy copy.  The peers run with ``--threads`` BLAS/OpenMP/torch threads
 (``measure_quality_batch`` always runs BLAS single-threaded).  Each figure is the best of three passes.
@@ -20,15 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pytorch_msssim import ms_ssim
-from scipy import ndimage
-from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
 from threadpoolctl import threadpool_limits
 
 from benchmark.images import read_grayscale, resize_square
 from benchmark.metrics import measure_quality_batch
-from benchmark.metrics.filters import gaussian_taps
-from benchmark.metrics.image_quality import gmsd
+from benchmark.metrics.references import REFERENCES
 
 # ../shared/data beside the checkout (or beside the folder of worktrees).
 XRAYS = next(
@@ -39,46 +35,6 @@ XRAYS = next(
     ),
     Path("../shared/data/kermany-hr"),
 )
-
-
-def fspecial_log(size: int = 15, sigma: float = 1.5) -> np.ndarray:
-    """MATLAB's fspecial('log', size, sigma)."""
-    offsets = np.arange(size) - size // 2
-    squared = offsets[:, None] ** 2 + offsets[None, :] ** 2
-    gauss = np.exp(-squared / (2 * sigma**2))
-    h1 = gauss / gauss.sum() * (squared - 2 * sigma**2) / sigma**4
-    return h1 - h1.mean()
-
-
-LOG_KERNEL = fspecial_log()
-
-
-def hfen_peer(reference: np.ndarray, image: np.ndarray) -> float:
-    log_reference = ndimage.correlate(reference, LOG_KERNEL, mode="constant")
-    log_image = ndimage.correlate(image, LOG_KERNEL, mode="constant")
-    return float(np.linalg.norm(log_image - log_reference) / np.linalg.norm(log_reference))
-
-
-# pytorch_msssim's default window is float32 (MS-SSIM 6e-7 off on X-rays); pass the float64 Gaussian.
-WINDOW = torch.from_numpy(gaussian_taps(11, 1.5))[None, None, None]
-
-
-def ms_ssim_peer(reference: np.ndarray, image: np.ndarray) -> float:
-    pair = [torch.from_numpy(array)[None, None] for array in (reference, image)]
-    return float(ms_ssim(*pair, data_range=1.0, win=WINDOW))
-
-
-PEERS = {
-    "psnr": lambda r, i: peak_signal_noise_ratio(r, i, data_range=1.0),
-    "ssim": lambda r, i: structural_similarity(
-        r, i, data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
-    ),
-    "mse": mean_squared_error,
-    "mae": lambda r, i: float(np.mean(np.abs(r - i))),
-    "gmsd": lambda r, i: gmsd(r, i, data_range=1.0),
-    "ms_ssim": ms_ssim_peer,
-    "hfen": hfen_peer,
-}
 
 
 def pairs(source: str, count: int, size: int, folder: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -112,15 +68,17 @@ def main() -> None:
     parser.add_argument("--source", choices=["xray", "random"], default="xray")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--xrays", type=Path, default=XRAYS, help="folder of */*.jpeg X-rays")
+    parser.add_argument("--metrics", nargs="+", choices=sorted(REFERENCES), default=list(REFERENCES))
     args = parser.parse_args()
     references, images = pairs(args.source, args.images, args.size, args.xrays)
     as_float = [(r.astype(np.float64), i.astype(np.float64)) for r, i in zip(references, images, strict=True)]
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)  # the MS-SSIM peer's threads
     print(f"{args.images} {args.source} pairs of {args.size}x{args.size}, {args.threads} thread(s)")
     print(f"{'metric':<8} {'batch img/s':>12} {'loop img/s':>11} {'ratio':>6} {'max |diff|':>11}")
     totals = np.zeros(2)
     with threadpool_limits(args.threads):
-        for name, peer in PEERS.items():
+        for name in args.metrics:
+            peer = REFERENCES[name]
             batch_s, batch = best_of_three(
                 lambda name=name: measure_quality_batch(references, images, [name])
             )

@@ -80,6 +80,7 @@ LOWER_IS_BETTER = {
 # Text columns are left-aligned, numbers right-aligned, in HTML and TeX alike.
 TEXT_COLUMNS = {
     *("Cell", "Variant", "Reference", "Test", "Metric", "Note", "Image", "Label", "Prediction", "Device"),
+    *("Group", "Measurement", "Comparison", "Ours", "Peer"),
 }
 # Reference variants come before the SR models in every table and figure.
 LEADING_VARIANTS = ("HR", "LR-nearest", "LR-bilinear")

@@ -31,6 +31,8 @@ from reports.tables import (
     flips_frame,
     generic_frame,
     paired_frame,
+    perf_figures_frame,
+    perf_ratios_frame,
     quality_frame,
     throughput_frame,
 )
@@ -200,10 +202,26 @@ def _context(run: RunData, gallery: FigureGallery) -> dict[str, Any]:
             "SR throughput per model",
             figures_overview.throughput_bars(throughput, cells, all_variants, colors),
         ),
+        "perf": _perf(run.perf),
         "classifier": {k: classifier.get(k) for k in ("source", "path", "sha256")},
         "classification_ci": ci_note(classification),
         "quality_ci": ci_note(tables.get("quality") or []),
         "provenance": _provenance(run),
+    }
+
+
+def _perf(perf: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The benchmark figures of `perf.json` when the run directory has one."""
+    if not perf:
+        return None
+    environment = perf.get("environment") or {}
+    device = environment.get("cuda_device") or environment.get("processor") or environment.get("platform")
+    return {
+        "device": str(device or "unknown device"),
+        "started": str((perf.get("settings") or {}).get("started", "")),
+        "ratios": html_table(perf_ratios_frame(perf)),
+        "figures": html_table(perf_figures_frame(perf)),
+        "skipped": [f"{s.get('group')} {s.get('name')}: {s.get('reason')}" for s in perf.get("skipped", [])],
     }
 
 

@@ -45,6 +45,7 @@ class RunData:
     results: pd.DataFrame | None = None
     predictions: pd.DataFrame | None = None
     examples: list[dict[str, Any]] = field(default_factory=list)
+    perf: dict[str, Any] | None = None  # `python -m benchmark perf --out <run dir>`, when it was run
     missing: list[str] = field(default_factory=list)
 
 
@@ -130,6 +131,10 @@ def load_run(run_dir: Path) -> RunData:
     else:
         run.missing.append(results.name)
     run.predictions = _read_parquet(run_dir / "predictions.parquet", PREDICTIONS_COLUMNS, run.missing)
+
+    perf = run_dir / "perf.json"
+    if perf.is_file():  # optional: a run is complete without it, so it is never listed as missing
+        run.perf = _read_json(perf)
 
     index = run_dir / "examples" / "index.json"
     if index.is_file():

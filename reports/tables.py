@@ -14,6 +14,7 @@ import pandas as pd
 from benchmark.stats.schema import TABLE_COLUMNS
 from reports.formatting import (
     CLASSIFICATION_METRICS,
+    MISSING,
     QUALITY_METRICS,
     column_label,
     correction_label,
@@ -290,6 +291,48 @@ def throughput_frame(records: Sequence[dict[str, Any]], variants: Sequence[str])
         for r in group
     ]
     return pd.DataFrame(rows, columns=None if rows else ["Cell", "Variant"])
+
+
+def perf_figures_frame(perf: dict[str, Any] | None) -> pd.DataFrame:
+    """Measured images/s and peak memory of `perf.json` (``python -m benchmark perf --out RUN``)."""
+    figures = pd.DataFrame((perf or {}).get("figures") or []).reindex(
+        columns=["group", "name", "images_per_s", "peak_traced_mb", "max_rss_mb", "cuda_peak_mb"]
+    )
+    digits = decimals_for(figures["images_per_s"])
+    rows = [
+        {
+            "Group": str(r["group"]),
+            "Measurement": str(r["name"]),
+            "Images/s": fmt_num(r["images_per_s"], digits),
+            "Traced MB": fmt_num(r["peak_traced_mb"], 1),
+            "Max RSS MB": fmt_num(r["max_rss_mb"], 1),
+            "CUDA MB": fmt_num(r["cuda_peak_mb"], 1),
+        }
+        for r in figures.to_dict("records")
+    ]
+    return pd.DataFrame(rows)
+
+
+def _fmt_scientific(value: Any) -> str:
+    return MISSING if is_missing(value) else f"{float(value):.1e}"
+
+
+def perf_ratios_frame(perf: dict[str, Any] | None) -> pd.DataFrame:
+    """Ours-over-peer speed ratios of `perf.json`, with the largest difference of the values computed."""
+    ratios = pd.DataFrame((perf or {}).get("ratios") or []).reindex(
+        columns=["name", "ratio", "ours", "peer", "max_abs_difference"]
+    )
+    rows = [
+        {
+            "Comparison": str(r["name"]),
+            "Ratio (ours / peer)": fmt_num(r["ratio"], 2),
+            "Ours": str(r["ours"]),
+            "Peer": str(r["peer"]),
+            "Max |difference|": _fmt_scientific(r["max_abs_difference"]),
+        }
+        for r in ratios.to_dict("records")
+    ]
+    return pd.DataFrame(rows)
 
 
 def ci_note(records: Sequence[dict[str, Any]]) -> str:

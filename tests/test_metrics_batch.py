@@ -1,8 +1,7 @@
 """measure_quality_batch against independent references on random images and real X-rays.
 
-References: scikit-image (PSNR, SSIM, MSE), NumPy (MAE), pytorch_msssim (MS-SSIM), a transcription of
-Ravishankar & Bresler's MATLAB HFEN, the per-image GMSD (itself checked against a port of the authors'
-MATLAB code in test_metrics_image_quality.py) and a transcription of BasicSR's calculate_psnr/ssim.
+References: ``benchmark.metrics.references`` (scikit-image, NumPy, pytorch_msssim, a transcription of
+the MATLAB HFEN, the per-image GMSD) and a transcription of BasicSR's calculate_psnr/ssim.
 """
 
 import warnings
@@ -10,16 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from pytorch_msssim import ms_ssim
 from scipy import ndimage
-from scipy.signal import correlate2d
-from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
 
 from benchmark.errors import UserError
 from benchmark.images import read_grayscale, resize_square
 from benchmark.metrics import IMAGE_QUALITY_METRICS, measure_quality_batch
-from benchmark.metrics.image_quality import gmsd
+from benchmark.metrics.references import REFERENCES
 
 TOLERANCE = 1e-6
 XRAYS = next(
@@ -30,47 +25,6 @@ XRAYS = next(
     ),
     None,
 )
-
-
-def _fspecial_log(size: int, sigma: float) -> np.ndarray:
-    """MATLAB fspecial('log', size, sigma), line by line."""
-    half = (size - 1) / 2
-    x, y = np.meshgrid(np.arange(-half, half + 1), np.arange(-half, half + 1))
-    h = np.exp(-(x * x + y * y) / (2 * sigma**2))
-    h[h < np.finfo(float).eps * h.max()] = 0
-    h = h / h.sum()
-    h1 = h * (x * x + y * y - 2 * sigma**2) / sigma**4
-    return h1 - h1.sum() / h1.size
-
-
-def _hfen_matlab(reference: np.ndarray, image: np.ndarray) -> float:
-    """norm(imfilter(image, h) - imfilter(reference, h), 'fro') / norm(imfilter(reference, h), 'fro')."""
-    h = _fspecial_log(15, 1.5)
-    log_reference = correlate2d(reference, h, mode="same")  # imfilter: correlation, zero padding, 'same'
-    log_image = correlate2d(image, h, mode="same")
-    return float(np.linalg.norm(log_image - log_reference) / np.linalg.norm(log_reference))
-
-
-def _ms_ssim_pytorch(reference: np.ndarray, image: np.ndarray) -> float:
-    # pytorch_msssim builds its default window in float32 (a 6e-7 change of MS-SSIM on X-rays); the
-    # float64 window of the same Gaussian is Wang et al.'s definition, which ours computes.
-    taps = np.exp(-((np.arange(11) - 5) ** 2) / (2 * 1.5**2))
-    window = torch.from_numpy(taps / taps.sum())[None, None, None]
-    pair = [torch.from_numpy(a)[None, None] for a in (reference, image)]
-    return float(ms_ssim(*pair, data_range=1.0, win=window))
-
-
-REFERENCES = {
-    "psnr": lambda r, i: peak_signal_noise_ratio(r, i, data_range=1.0),
-    "ssim": lambda r, i: structural_similarity(
-        r, i, data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
-    ),
-    "mse": mean_squared_error,
-    "mae": lambda r, i: float(np.mean(np.abs(r - i))),
-    "gmsd": lambda r, i: gmsd(r, i, data_range=1.0),
-    "ms_ssim": _ms_ssim_pytorch,
-    "hfen": _hfen_matlab,
-}
 
 
 def _random_pairs() -> tuple[np.ndarray, np.ndarray]:

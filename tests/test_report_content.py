@@ -17,6 +17,7 @@ from benchmark.cli import main
 from reports import render_report, write_tables
 from reports.compare import render_comparison
 from reports.methods import methods_paragraph
+from reports.rundir import load_run
 
 ESCAPED_EVIL = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
@@ -163,3 +164,27 @@ def test_compare_default_output_is_in_run_a(tmp_path: Path) -> None:
     run_a = make_run(tmp_path / "a", lean=True)
     run_b = make_run(tmp_path / "b", lean=True)
     assert render_comparison(run_a, run_b) == run_a / "compare_demo_20240101-000000.html"
+
+
+def test_benchmark_figures_of_perf_json_are_shown(tmp_path: Path) -> None:
+    """`perf --out RUN` writes perf.json into the run; the page shows its ratios, figures and skips."""
+    from benchmark.perf.peers import compare_metrics, sample_pairs
+    from benchmark.perf.results import Results
+
+    run = make_run(tmp_path, lean=True)
+    results = Results(echo=False)
+    compare_metrics(results, *sample_pairs(2, 32), repeats=1)
+    results.skip("sr-peer", EVIL, "cannot import realesrgan")
+    results.write(run / "perf.json", {"started": "2026-11-23T10:00:00+00:00"})
+    html = render_report(run).read_text(encoding="utf-8")
+    section = html[html.index('<section id="throughput">') : html.index('<section id="provenance">')]
+    ssim = next(r for r in results.ratios if r["name"] == "ssim vs skimage")
+    assert f"{ssim['ratio']:.2f}" in section and f"{ssim['max_abs_difference']:.1e}" in section
+    assert "ssim skimage per-image loop" in section and "2026-11-23T10:00:00+00:00" in section
+    assert f"Not measured: sr-peer {ESCAPED_EVIL}: cannot import realesrgan" in section
+    assert EVIL not in html
+    assert "perf.json" not in " ".join(load_run(run).missing)
+
+
+def test_runs_without_perf_json_show_no_benchmark_section(newer: tuple[Path, str, str]) -> None:
+    assert "Benchmark (perf.json)" not in newer[2]

@@ -10,18 +10,13 @@ from collections.abc import Callable
 
 import numpy as np
 from PIL import Image
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from benchmark.metrics.references import REFERENCES
 from benchmark.perf.measure import measure, ratio
 from benchmark.perf.results import Results
 
-# The same SSIM settings as ``benchmark.metrics.image_quality.ssim`` (Wang et al., Gaussian window).
-_SKIMAGE = {
-    "psnr": lambda reference, image: peak_signal_noise_ratio(reference, image, data_range=1.0),
-    "ssim": lambda reference, image: structural_similarity(
-        reference, image, data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
-    ),
-}
+# The tests' independent references (``benchmark.metrics.references``) that scikit-image provides.
+_SKIMAGE = {name: REFERENCES[name] for name in ("psnr", "ssim")}
 
 
 def quality_function() -> tuple[str, Callable]:
