@@ -50,6 +50,7 @@ class ShardTask:
     metrics: tuple[str, ...] = ()
     crop_border: int = 0
     convention: str = "skimage"
+    image_ids: tuple[str, ...] = ()  # one per HR key: named in errors (e.g. NaN SR output)
 
 
 # The upscaler a worker process loaded last, reused while its tasks ask for the same model.
@@ -71,16 +72,24 @@ def run_shard(task: ShardTask) -> int:
     lr = stages.degrade_cell(hr, task.cell, task.seed, cache, progress=False)
     if task.model is not None:
         name = task.model.entry.name
-        sr = stages.upscale(lr, name, _upscaler(task.model), task.model.key, cache, progress=False)
+        upscaler = _upscaler(task.model)
+        ids = list(task.image_ids) or None
+        sr = stages.upscale(lr, name, upscaler, task.model.key, cache, progress=False, image_ids=ids)
         stages.quality(hr, sr, list(task.metrics), task.crop_border, cache, convention=task.convention)
     return len(task.hr_keys)
 
 
 def grid_tasks(
-    suite: Suite, hr_keys: Sequence[str], models_by_scale: dict[int, dict[str, ModelSpec]], cache: Cache
+    suite: Suite,
+    hr_keys: Sequence[str],
+    models_by_scale: dict[int, dict[str, ModelSpec]],
+    cache: Cache,
+    image_ids: Sequence[str],
 ) -> tuple[list[ShardTask], list[ShardTask]]:
     """(degrade tasks, upscale tasks) of the suite's grid; shards follow the cache's batches."""
-    shards = [tuple(hr_keys[i : i + BATCH_SIZE]) for i in range(0, len(hr_keys), BATCH_SIZE)]
+    starts = range(0, len(hr_keys), BATCH_SIZE)
+    shards = [tuple(hr_keys[i : i + BATCH_SIZE]) for i in starts]
+    shard_ids = [tuple(image_ids[i : i + BATCH_SIZE]) for i in starts]
     degrade = [ShardTask(cache.root, shard, cell, suite.seed) for cell in suite.cells for shard in shards]
     # Grouped by model, so a worker mostly reuses the model it loaded last.
     names = list(dict.fromkeys(name for models in models_by_scale.values() for name in models))
@@ -94,11 +103,12 @@ def grid_tasks(
             tuple(suite.metrics),
             suite.quality_crop(cell.scale),
             suite.quality.convention,
+            ids,
         )
         for name in names
         for cell in suite.cells
         if name in models_by_scale[cell.scale]
-        for shard in shards
+        for shard, ids in zip(shards, shard_ids, strict=True)
     ]
     return degrade, upscale
 
@@ -182,12 +192,16 @@ def fill_cache(
     models_by_scale: dict[int, dict[str, ModelSpec]],
     cache: Cache,
     *,
+    image_ids: Sequence[str],
     executor: str,
     workers: int,
     progress: bool,
 ) -> None:
-    """Compute the grid's LR, SR and IQ cache entries on ``executor``; one GPU per SR task on CUDA."""
-    degrade, upscale = grid_tasks(suite, hr_keys, models_by_scale, cache)
+    """Compute the grid's LR, SR and IQ cache entries on ``executor``; one GPU per SR task on CUDA.
+
+    ``image_ids`` (one per HR key) name the images in errors, as an in-process run does.
+    """
+    degrade, upscale = grid_tasks(suite, hr_keys, models_by_scale, cache, image_ids)
     cuda = any(m.device.startswith("cuda") for models in models_by_scale.values() for m in models.values())
     with open_executor(executor, workers) as pool:
         pool.map(run_shard, degrade, gpus=0, description="LR shards", progress=progress)

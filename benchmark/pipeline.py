@@ -276,6 +276,7 @@ class Study:
                     for scale, ups in upscalers_by_scale.items()
                 },
                 self.cache,
+                image_ids=list(evaluation["image_id"]),
                 executor=self.options.executor,
                 workers=self.options.workers,
                 progress=self.options.progress,

@@ -50,3 +50,29 @@ def test_wrong_output_size_is_refused_with_the_fix():
     with pytest.raises(WrongOutputSize, match=r"'faulty' returned shape \(5, 9, 8\).*expected \(5, 8, 8\)"):
         Faulty(extra=1).upscale(lr_images().pixels)
     assert issubclass(WrongOutputSize, ValueError)  # the CLI prints ValueErrors as one line, exit 2
+
+
+def test_non_finite_output_on_a_worker_names_image_ids(tmp_path, monkeypatch):
+    """`run --workers N`: a shard's NaN error names the images as an in-process run does."""
+    from benchmark import executors
+    from benchmark.config import CellConfig, SRModelConfig
+
+    cache, ids = Cache(tmp_path), [f"test/img{i}.png" for i in range(5)]
+    keys = [f"{i:064d}" for i in range(5)]
+    for i, key in enumerate(keys):
+        path = cache.path("hr", key, ".npy")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, np.full((8, 8), i / 10, dtype=np.float32))
+    monkeypatch.setattr(executors, "_upscaler", lambda model: Faulty(bad=(3,)))
+    model = executors.ModelSpec(SRModelConfig(name="sr-x", model="bicubic"), 2, None, "cpu", "m")
+    task = executors.ShardTask(
+        tmp_path,
+        tuple(keys),
+        CellConfig(scenario="bicubic", scale=2),
+        0,
+        model,
+        ("psnr",),
+        image_ids=tuple(ids),
+    )
+    with pytest.raises(UserError, match=r"'sr-x' returned NaN or Inf for 1 image\(s\): \['test/img3.png'\]"):
+        executors.run_shard(task)
