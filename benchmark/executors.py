@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from benchmark import sr_setup, stages
 from benchmark.cache import BATCH_SIZE, Cache
-from benchmark.config import CellConfig, SRModelConfig, Suite
+from benchmark.config import CellConfig, LpipsConfig, SRModelConfig, Suite
 from benchmark.errors import UserError
 
 EXECUTORS = ("local", "ray")
@@ -50,6 +50,7 @@ class ShardTask:
     metrics: tuple[str, ...] = ()
     crop_border: int = 0
     convention: str = "skimage"
+    lpips_weights: LpipsConfig | None = None
 
 
 # The upscaler a worker process loaded last, reused while its tasks ask for the same model.
@@ -72,7 +73,15 @@ def run_shard(task: ShardTask) -> int:
     if task.model is not None:
         name = task.model.entry.name
         sr = stages.upscale(lr, name, _upscaler(task.model), task.model.key, cache, progress=False)
-        stages.quality(hr, sr, list(task.metrics), task.crop_border, cache, convention=task.convention)
+        stages.quality(
+            hr,
+            sr,
+            list(task.metrics),
+            task.crop_border,
+            cache,
+            convention=task.convention,
+            lpips_weights=task.lpips_weights,
+        )
     return len(task.hr_keys)
 
 
@@ -94,6 +103,7 @@ def grid_tasks(
             tuple(suite.metrics),
             suite.quality_crop(cell.scale),
             suite.quality.convention,
+            suite.quality.lpips,
         )
         for name in names
         for cell in suite.cells
