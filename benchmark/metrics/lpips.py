@@ -223,6 +223,6 @@ def lpips(
     crop_border : pixels removed from each side first.
     weights : the backbone and linear-layer files (see the module docstring).
     """
-    network = load_network(weights)
     reference, image = prepare(reference, image, data_range, crop_border, min_side=MIN_SIDE)
+    network = load_network(weights)
     return float(lpips_distances(reference[None], image[None], data_range, network=network)[0])
