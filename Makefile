@@ -6,10 +6,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test install clean-runs baselines
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# The official LPIPS, the tests' reference (tests/test_metrics_lpips.py). --no-deps: its torchvision
+	# requirement would pull a torchvision (and CUDA torch) that breaks beside our CPU torch.
+	$(PY) -m pip install --quiet --no-deps lpips==0.1.4
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -103,12 +103,21 @@ class StatsConfig(_Strict):
     n_bootstrap: int = Field(2000, ge=100)
 
 
+class LpipsConfig(_Strict):
+    """LPIPS's weight files (``benchmark.metrics.lpips``): torchvision's AlexNet ImageNet state dict
+    (alexnet-owt-7be5be79.pth) and LPIPS v0.1's linear layers (alex.pth, in the lpips pip package)."""
+
+    backbone: Path
+    linear: Path
+
+
 class QualityConfig(_Strict):
     """How IQ metrics are computed (``benchmark.metrics.batch``): ``basicsr`` rounds images to uint8 and
     crops ``scale`` pixels per side, as BasicSR's calculate_psnr/calculate_ssim, for numbers comparable
-    with SR papers."""
+    with SR papers. ``lpips`` names the weight files the ``lpips`` metric needs."""
 
     convention: Literal["skimage", "basicsr"] = "skimage"
+    lpips: LpipsConfig | None = None
 
 
 class Suite(_Strict):
@@ -152,6 +161,12 @@ class Suite(_Strict):
                     f"data.hr_size {size} at scale {scale} (cell {cell.label}) makes {size // scale} px "
                     f"LR images, below the {MIN_LR_SIDE} px least; use hr_size {MIN_LR_SIDE * scale} or more"
                 )
+        if "lpips" in self.metrics and self.quality.lpips is None:
+            raise ValueError(
+                "metrics lists lpips, which needs its weights: add `quality: {lpips: {backbone: "
+                "alexnet-owt-7be5be79.pth, linear: alex.pth}}` (torchvision's AlexNet ImageNet file and "
+                "lpips/weights/v0.1/alex.pth from the lpips pip package)"
+            )
         if self.quality.convention == "basicsr" and self.crop_border:
             raise ValueError("quality.convention basicsr crops each cell's scale itself; remove crop_border")
         reserved = {"HR", "LR-nearest", "LR-bilinear"} & {m.name for m in self.sr_models}
@@ -252,7 +267,16 @@ def _resolve_paths(suite: Suite, base: Path, data_root: Path | None) -> Suite:
         for m in suite.sr_models
     ]
     classifier = suite.classifier.model_copy(update={"weights": _absolute(suite.classifier.weights, base)})
-    return suite.model_copy(update={"data": data, "sr_models": models, "classifier": classifier})
+    lpips = suite.quality.lpips
+    quality = suite.quality.model_copy(
+        update={
+            "lpips": lpips
+            and LpipsConfig(backbone=_absolute(lpips.backbone, base), linear=_absolute(lpips.linear, base))
+        }
+    )
+    return suite.model_copy(
+        update={"data": data, "sr_models": models, "classifier": classifier, "quality": quality}
+    )
 
 
 def _where_to_get(path: Path) -> str:
@@ -286,6 +310,13 @@ def _check_references(suite: Suite, source: Path) -> None:
     ]
     if missing:
         raise UserError(f"Suite {source}:\n  " + "\n  ".join(missing))
+    if "lpips" in suite.metrics:
+        from benchmark.metrics.lpips import load_network
+
+        try:
+            load_network(suite.quality.lpips)  # a missing or wrong file stops the run here, not after SR
+        except UserError as error:
+            raise UserError(f"Suite {source}: {error}") from None
     if suite.data.manifest is not None and suite.data.data_root is None:
         raise UserError(
             f"Suite {source} reads real images: give the data root with `--data-root PATH` "

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from benchmark import sr_setup, stages
 from benchmark.cache import BATCH_SIZE, Cache
-from benchmark.config import CellConfig, SRModelConfig, Suite
+from benchmark.config import CellConfig, LpipsConfig, SRModelConfig, Suite
 from benchmark.errors import UserError
 
 EXECUTORS = ("local", "ray")
@@ -50,6 +50,7 @@ class ShardTask:
     metrics: tuple[str, ...] = ()
     crop_border: int = 0
     convention: str = "skimage"
+    lpips_weights: LpipsConfig | None = None
     image_ids: tuple[str, ...] = ()  # one per HR key: named in errors (e.g. NaN SR output)
 
 
@@ -75,7 +76,15 @@ def run_shard(task: ShardTask) -> int:
         upscaler = _upscaler(task.model)
         ids = list(task.image_ids) or None
         sr = stages.upscale(lr, name, upscaler, task.model.key, cache, progress=False, image_ids=ids)
-        stages.quality(hr, sr, list(task.metrics), task.crop_border, cache, convention=task.convention)
+        stages.quality(
+            hr,
+            sr,
+            list(task.metrics),
+            task.crop_border,
+            cache,
+            convention=task.convention,
+            lpips_weights=task.lpips_weights,
+        )
     return len(task.hr_keys)
 
 
@@ -103,6 +112,7 @@ def grid_tasks(
             tuple(suite.metrics),
             suite.quality_crop(cell.scale),
             suite.quality.convention,
+            suite.quality.lpips,
             ids,
         )
         for name in names

@@ -198,11 +198,17 @@ class Study:
                 progress=progress,
                 image_ids=list(table["image_id"]),
             )
-            crop, convention = self.suite.quality_crop(cell.scale), self.suite.quality.convention
+            crop, quality = self.suite.quality_crop(cell.scale), self.suite.quality
             out.quality.append(
-                stages.quality(hr, sr, self.suite.metrics, crop, self.cache, convention=convention).assign(
-                    cell=cell.label
-                )
+                stages.quality(
+                    hr,
+                    sr,
+                    self.suite.metrics,
+                    crop,
+                    self.cache,
+                    convention=quality.convention,
+                    lpips_weights=quality.lpips,
+                ).assign(cell=cell.label)
             )
             out.throughput.append(
                 {

@@ -144,13 +144,22 @@ def quality(
     cache: Cache,
     *,
     convention: str = "skimage",
+    lpips_weights=None,
     batch_size: int = 16,
 ) -> pd.DataFrame:
     """Per-image IQ metrics of ``sr`` against ``hr``: columns variant, image_index, metric, value.
 
     Missing values are computed ``batch_size`` images at a time (``measure_quality_batch``) and each
-    image's values are cached as soon as its batch finishes.
+    image's values are cached as soon as its batch finishes.  With ``lpips`` among ``metrics`` the
+    sha256 of its weight files (``lpips_weights``) is part of the key, so other weights recompute.
     """
+    if "lpips" in metrics:
+        from benchmark.metrics.lpips import load_network, weights_sha256
+
+        load_network(lpips_weights)  # a missing weights file raises its UserError here
+        network = {"lpips": weights_sha256(lpips_weights)}
+    else:
+        network = {}  # keys of weight-free metrics stay as they were before LPIPS existed
     keys = [
         content_key(
             "quality",
@@ -160,6 +169,7 @@ def quality(
             metrics=metrics,
             crop=crop_border,
             convention=convention,
+            **network,
         )
         for key, hr_key in zip(sr.keys, hr.keys, strict=True)
     ]
@@ -168,7 +178,12 @@ def quality(
     for start in range(0, len(missing), batch_size):
         batch = missing[start : start + batch_size]
         columns = measure_quality_batch(
-            hr.pixels[batch], sr.pixels[batch], metrics, crop_border=crop_border, convention=convention
+            hr.pixels[batch],
+            sr.pixels[batch],
+            metrics,
+            crop_border=crop_border,
+            convention=convention,
+            lpips_weights=lpips_weights,
         )
         for position, index in enumerate(batch):
             values = {metric: float(column[position]) for metric, column in columns.items()}

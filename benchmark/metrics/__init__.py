@@ -20,8 +20,11 @@ IMAGE_QUALITY_METRICS = Registry(
         "gmsd": "benchmark.metrics.image_quality:gmsd",
         "ms_ssim": "benchmark.metrics.image_quality:ms_ssim",
         "hfen": "benchmark.metrics.image_quality:hfen",
+        "lpips": "benchmark.metrics.lpips:lpips",
     },
 )
+# Metrics computed by a network whose weight files the user provides (a suite's `quality: {lpips: ...}`).
+NETWORK_METRICS = frozenset({"lpips"})
 
 # Direction of each image-quality metric, for reports and "best variant" choices.
 HIGHER_IS_BETTER = {
@@ -32,6 +35,7 @@ HIGHER_IS_BETTER = {
     "mae": False,
     "gmsd": False,
     "hfen": False,
+    "lpips": False,
 }
 
 CLASSIFICATION_METRICS = Registry(
@@ -55,6 +59,7 @@ def measure_quality(
     *,
     data_range: float = 1.0,
     crop_border: int = 0,
+    lpips_weights=None,
 ) -> dict[str, float]:
     """Compute several registered image-quality metrics of one (H, W) image against its reference.
 
@@ -63,6 +68,7 @@ def measure_quality(
     reference, image : (H, W) float arrays (float32 in [0, 1] in this project).
     metrics : names from ``IMAGE_QUALITY_METRICS`` (unknown names raise ``UserError``).
     data_range, crop_border : passed to every metric (see ``benchmark.metrics.image_quality``).
+    lpips_weights : the weight files of ``lpips`` (``benchmark.metrics.lpips``), passed to it alone.
 
     Returns
     -------
@@ -71,7 +77,13 @@ def measure_quality(
     """
     functions = {name: IMAGE_QUALITY_METRICS.get(name) for name in metrics}
     return {
-        name: function(reference, image, data_range=data_range, crop_border=crop_border)
+        name: function(
+            reference,
+            image,
+            data_range=data_range,
+            crop_border=crop_border,
+            **({"weights": lpips_weights} if name in NETWORK_METRICS else {}),
+        )
         for name, function in functions.items()
     }
 

@@ -13,6 +13,9 @@ images together made an image's last bits depend on its neighbours in the call, 
 resumed run differed from an uninterrupted one.  One at a time, every value is the same whatever the
 batch (the working set of a 512 px image still fits the CPU cache).
 
+LPIPS (``benchmark.metrics.lpips``) runs its AlexNet on each pair in torch; it needs the weight files
+(``lpips_weights=``), which the user provides.
+
 Conventions (``convention=``):
 
 - ``"skimage"`` (default): the float images as given, ``data_range`` 1.0 for [0, 1] images.
@@ -252,6 +255,20 @@ def quantize_uint8(stack: np.ndarray, data_range: float) -> np.ndarray:
     return np.round(np.clip(stack / data_range, 0.0, 1.0) * 255.0) * (data_range / 255.0)
 
 
+def _batched_functions(metrics: list[str], lpips_weights) -> dict:
+    """name -> (function of (reference, image, data_range), least side); LPIPS bound to its network."""
+    functions = {}
+    for name in metrics:
+        if IMAGE_QUALITY_METRICS.check(name) == "lpips":
+            from benchmark.metrics import lpips  # torch is imported only when LPIPS is asked for
+
+            network = lpips.load_network(lpips_weights)
+            functions[name] = (functools.partial(lpips.lpips_distances, network=network), lpips.MIN_SIDE)
+        else:
+            functions[name] = _BATCHED[name]
+    return functions
+
+
 def measure_quality_batch(
     references: np.ndarray,
     images: np.ndarray,
@@ -260,6 +277,7 @@ def measure_quality_batch(
     data_range: float = 1.0,
     crop_border: int = 0,
     convention: str = "skimage",
+    lpips_weights=None,
 ) -> dict[str, np.ndarray]:
     """Image-quality metrics of every image of a stack against its reference.
 
@@ -270,6 +288,8 @@ def measure_quality_batch(
     data_range : span of possible pixel values (1.0 for [0, 1] images).
     crop_border : pixels removed from each side before comparing.
     convention : ``"skimage"`` or ``"basicsr"`` (see the module docstring).
+    lpips_weights : the backbone and linear-layer files LPIPS needs (``benchmark.metrics.lpips``);
+        asking for ``lpips`` without them raises ``UserError``.
 
     Returns
     -------
@@ -279,7 +299,7 @@ def measure_quality_batch(
     """
     if convention not in CONVENTIONS:
         raise ValueError(f"Expected convention to be one of {CONVENTIONS}, got {convention!r}.")
-    functions = {name: _BATCHED[IMAGE_QUALITY_METRICS.check(name)] for name in metrics}
+    functions = _batched_functions(metrics, lpips_weights)
     min_side = max((side for _, side in functions.values()), default=1)
     references, images = np.asarray(references), np.asarray(images)
     if references.ndim != 3 or references.shape != images.shape or not references.size:

@@ -26,9 +26,9 @@ def measure_degradations(results: Results, images: np.ndarray, repeats: int) -> 
 
 def measure_metrics(results: Results, references: np.ndarray, images: np.ndarray, repeats: int) -> None:
     """Every registered IQ metric through ``measure_quality`` (the path the pipeline takes per image)."""
-    from benchmark.metrics import IMAGE_QUALITY_METRICS, measure_quality
+    from benchmark.metrics import IMAGE_QUALITY_METRICS, NETWORK_METRICS, measure_quality
 
-    for name in IMAGE_QUALITY_METRICS.names():
+    for name in sorted(set(IMAGE_QUALITY_METRICS.names()) - NETWORK_METRICS):  # LPIPS needs user weights
         figure = measure(
             lambda name=name: [
                 measure_quality(r, i, [name]) for r, i in zip(references, images, strict=True)
