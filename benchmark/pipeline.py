@@ -338,10 +338,25 @@ class Study:
                 "throughput": collected.throughput,
                 "training": training,
                 "classifier": classifier_info,
+                "lpips_weights": _lpips_provenance(suite),
             },
         )
         write_tables(store.directory)
         return render_report(store.directory)
+
+
+def _lpips_provenance(suite: Suite) -> dict[str, str] | None:
+    """The LPIPS weight files and their sha256 when the suite measures LPIPS (else None)."""
+    weights = suite.quality.lpips
+    if "lpips" not in suite.metrics or weights is None:
+        return None
+    from benchmark.metrics.lpips import weights_sha256
+
+    return {
+        "backbone": str(weights.backbone),
+        "linear": str(weights.linear),
+        "sha256": weights_sha256(weights),
+    }
 
 
 def run_suite(suite: Suite, options: RunOptions) -> Path:

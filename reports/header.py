@@ -66,6 +66,14 @@ def header_facts(run: RunData) -> list[tuple[str, str]]:
     facts.append(("Test images", data))
     if run.manifest_sha256:
         facts.append(("Manifest", f"{len(run.manifest_lines or [])} checksums, sha256 {run.manifest_sha256}"))
+    lpips = summary.get("lpips_weights")
+    if isinstance(lpips, dict):
+        facts.append(
+            (
+                "LPIPS weights",
+                f"{lpips.get('backbone')}, {lpips.get('linear')} (sha256 {lpips.get('sha256')})",
+            )
+        )
     commit = environment.get("git_commit")
     if commit:
         dirty = " (with uncommitted changes)" if environment.get("git_uncommitted_changes") else ""

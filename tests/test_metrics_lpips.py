@@ -26,6 +26,7 @@ from benchmark.cache import Cache
 from benchmark.config import LpipsConfig, load_suite
 from benchmark.errors import UserError
 from benchmark.images import read_grayscale
+from benchmark.manifest import sha256_file
 from benchmark.metrics import IMAGE_QUALITY_METRICS, measure_quality_batch
 
 TOLERANCE = 1e-5
@@ -84,7 +85,6 @@ def official(tmp_path_factory):
     torchvision = types.ModuleType("torchvision")
     torchvision.models = types.ModuleType("torchvision.models")
     torchvision.models.alexnet = alexnet
-    before = set(sys.modules)
     with pytest.MonkeyPatch.context() as patch:
         patch.setitem(sys.modules, "torchvision", torchvision)
         patch.setitem(sys.modules, "torchvision.models", torchvision.models)
@@ -92,7 +92,9 @@ def official(tmp_path_factory):
         model = lpips.LPIPS(net="alex", version="0.1", pretrained=True, pnet_rand=True, verbose=False)
         linear = Path(lpips.__file__).parent / "weights" / "v0.1" / "alex.pth"
         yield model, LpipsConfig(backbone=backbone, linear=linear)
-    for name in set(sys.modules) - before:  # the package holds the stand-in torchvision: drop it too
+    # The package holds the stand-in torchvision: drop it too (only it: other modules imported meanwhile,
+    # pyarrow's say, must stay, or importing them again registers their types twice).
+    for name in [name for name in sys.modules if name.split(".")[0] in ("lpips", "torchvision")]:
         del sys.modules[name]
 
 
@@ -295,4 +297,7 @@ def test_a_suite_with_lpips_runs_end_to_end(official, tmp_path):
     lpips_values = results[(results["metric"] == "lpips") & (results["model"] == "bicubic")]["value"]
     assert len(lpips_values) == 4 and (lpips_values > 0).all()
     summary = json.loads((run / "summary.json").read_text())
-    assert "lpips" in json.dumps(summary)
+    assert "lpips" in json.dumps(summary["tables"]["quality"])
+    provenance = summary["lpips_weights"]  # files and checksums of the weights, as for every input
+    assert provenance["sha256"] == f"{sha256_file(weights.backbone)}:{sha256_file(weights.linear)}"
+    assert f"(sha256 {provenance['sha256']})" in (run / "report.html").read_text(encoding="utf-8")
