@@ -105,6 +105,7 @@ def test_official_realesrgan_is_skipped_with_a_reason_when_it_cannot_be_imported
     compare_official(results, device="cpu", quick=True, repeats=1, extra_path=tmp_path / "absent")
     assert [row["name"] for row in results.skipped] == ["RRDBNet vs official RealESRGANer"]
     assert "--realesrgan-path" in results.skipped[0]["reason"]
+    assert "torch==2.14.1 torchvision==0.29.1" in results.skipped[0]["reason"]
 
 
 def test_a_failing_child_command_raises_with_its_error():

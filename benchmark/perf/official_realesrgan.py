@@ -5,7 +5,8 @@ and ``torchvision.transforms.functional_tensor`` (removed in torchvision 0.17; t
 aliases it to ``torchvision.transforms.functional``). Neither is a dependency of this project, so they
 are looked for on the normal path and in ``extra_path`` (a ``pip install --target`` directory kept
 outside the project's environment); when they cannot be imported the comparison is skipped and the
-reason recorded.
+reason recorded. Measured in a separate venv with torch 2.14.1, torchvision 0.29.1, realesrgan 0.3.0
+and basicsr 1.4.2 (docs/performance.md); the project's torch 2.13.0+cpu has no matching torchvision.
 """
 
 from __future__ import annotations
@@ -51,9 +52,10 @@ def compare(results: Results, *, device: str, quick: bool, repeats: int, extra_p
         results.skip(
             "sr-peer",
             "RRDBNet vs official RealESRGANer",
-            f"cannot import realesrgan/basicsr ({type(error).__name__}: {str(error)[:160]}). Install "
-            "realesrgan, basicsr and a torchvision built for this torch into a separate directory "
-            "(pip install --no-deps --target DIR ...) and pass --realesrgan-path DIR.",
+            f"cannot import realesrgan/basicsr ({type(error).__name__}: {str(error)[:160]}). What works "
+            "on x86_64 (docs/performance.md): a separate venv with torch==2.14.1 torchvision==0.29.1 "
+            "realesrgan==0.3.0 basicsr==1.4.2, running this command with PYTHONPATH at the checkout (or "
+            "pass --realesrgan-path DIR holding them for a torch they match).",
         )
         return
     import torch
