@@ -16,7 +16,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from benchmark.cli import main
 from benchmark.perf import PerfOptions, run_perf
 from benchmark.perf.end_to_end import run_child
-from benchmark.perf.measure import measure, ratio
+from benchmark.perf.measure import measure, measure_interleaved, ratio, round_ratio
 from benchmark.perf.official_realesrgan import compare as compare_official
 from benchmark.perf.peers import quality_function, sample_pairs
 from benchmark.perf.results import Results
@@ -29,6 +29,18 @@ def test_measure_runs_warmup_repeats_and_one_traced_pass_and_reports_the_median(
     assert len(calls) == 2 + 3 + 1
     assert figure["images_per_s"] == pytest.approx(10 / statistics.median(figure["seconds"]))
     assert figure["peak_traced_mb"] > 0 and figure["max_rss_mb"] > 0 and figure["cuda_peak_mb"] is None
+
+
+def test_interleaved_rounds_alternate_the_order_so_load_changes_hit_every_workload():
+    calls = []
+    figures = measure_interleaved(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 4, repeats=3, warmup=1
+    )
+    assert calls == ["a", "b", "a", "b", "b", "a", "a", "b"]  # warm-ups, then a-b, b-a, a-b
+    assert [len(f["seconds"]) for f in figures.values()] == [3, 3]
+    assert figures["a"]["images_per_s"] == 4 / statistics.median(figures["a"]["seconds"])
+    paired = {"seconds": [1.0, 2.0, 4.0]}, {"seconds": [2.0, 2.0, 12.0]}
+    assert round_ratio(*paired) == 2.0  # median of 2, 1, 3
 
 
 def test_ratio_is_ours_over_the_peer():
@@ -105,6 +117,7 @@ def test_official_realesrgan_is_skipped_with_a_reason_when_it_cannot_be_imported
     compare_official(results, device="cpu", quick=True, repeats=1, extra_path=tmp_path / "absent")
     assert [row["name"] for row in results.skipped] == ["RRDBNet vs official RealESRGANer"]
     assert "--realesrgan-path" in results.skipped[0]["reason"]
+    assert "torch==2.14.1 torchvision==0.29.1" in results.skipped[0]["reason"]
 
 
 def test_a_failing_child_command_raises_with_its_error():

@@ -77,11 +77,37 @@ def measure(
             tracemalloc.stop()
         if cuda:
             cuda_peak = torch.cuda.max_memory_allocated() / _MB
+    return _figure(seconds, items, peak_traced, cuda_peak)
+
+
+def measure_interleaved(
+    functions: dict[str, Callable[[], Any]], items: int, *, repeats: int = 3, warmup: int = 1
+) -> dict[str, dict[str, Any]]:
+    """Time several workloads in alternating rounds, the order reversed every round.
+
+    A change of machine load during the measurement then slows every workload alike, so ratios between
+    them hold on a shared machine where back-to-back ``measure`` calls do not.  Figures are those of
+    ``measure`` without the memory pass; each also holds ``round_seconds`` for per-round ratios.
+    """
+    for function in functions.values():
+        for _ in range(warmup):
+            function()
+    seconds: dict[str, list[float]] = {name: [] for name in functions}
+    order = list(functions)
+    for round_index in range(repeats):
+        for name in order if round_index % 2 == 0 else order[::-1]:
+            start = time.perf_counter()
+            functions[name]()
+            seconds[name].append(time.perf_counter() - start)
+    return {name: _figure(times, items, None, None) for name, times in seconds.items()}
+
+
+def _figure(seconds: list[float], items: int, peak_traced: float | None, cuda_peak: float | None) -> dict:
     return {
         "images_per_s": items / statistics.median(seconds),
         "seconds": seconds,
         "items": items,
-        "repeats": repeats,
+        "repeats": len(seconds),
         "peak_traced_mb": peak_traced,
         "max_rss_mb": max_rss_mb(),
         "cuda_peak_mb": cuda_peak,
@@ -91,3 +117,8 @@ def measure(
 def ratio(ours: dict[str, Any], peer: dict[str, Any]) -> float:
     """Speed-up of ``ours`` over ``peer`` (> 1 means ours is faster), from their median images/s."""
     return ours["images_per_s"] / peer["images_per_s"]
+
+
+def round_ratio(ours: dict[str, Any], peer: dict[str, Any]) -> float:
+    """Median over rounds of peer seconds / our seconds (``measure_interleaved`` figures)."""
+    return statistics.median(p / o for o, p in zip(ours["seconds"], peer["seconds"], strict=True))

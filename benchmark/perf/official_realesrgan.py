@@ -5,7 +5,8 @@ and ``torchvision.transforms.functional_tensor`` (removed in torchvision 0.17; t
 aliases it to ``torchvision.transforms.functional``). Neither is a dependency of this project, so they
 are looked for on the normal path and in ``extra_path`` (a ``pip install --target`` directory kept
 outside the project's environment); when they cannot be imported the comparison is skipped and the
-reason recorded.
+reason recorded. Measured in a separate venv with torch 2.14.1, torchvision 0.29.1, realesrgan 0.3.0
+and basicsr 1.4.2 (docs/performance.md); the project's torch 2.13.0+cpu has no matching torchvision.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.perf.measure import measure, ratio
+from benchmark.perf.measure import measure_interleaved, ratio, round_ratio
 from benchmark.perf.results import Results
 
 #: RRDBNet x4 as in RealESRGAN_x4plus.pth / RRDB_ESRGAN_x4.pth.
@@ -51,9 +52,10 @@ def compare(results: Results, *, device: str, quick: bool, repeats: int, extra_p
         results.skip(
             "sr-peer",
             "RRDBNet vs official RealESRGANer",
-            f"cannot import realesrgan/basicsr ({type(error).__name__}: {str(error)[:160]}). Install "
-            "realesrgan, basicsr and a torchvision built for this torch into a separate directory "
-            "(pip install --no-deps --target DIR ...) and pass --realesrgan-path DIR.",
+            f"cannot import realesrgan/basicsr ({type(error).__name__}: {str(error)[:160]}). What works "
+            "on x86_64 (docs/performance.md): a separate venv with torch==2.14.1 torchvision==0.29.1 "
+            "realesrgan==0.3.0 basicsr==1.4.2, running this command with PYTHONPATH at the checkout (or "
+            "pass --realesrgan-path DIR holding them for a torch they match).",
         )
         return
     import torch
@@ -64,6 +66,8 @@ def compare(results: Results, *, device: str, quick: bool, repeats: int, extra_p
     arch = {**OFFICIAL_X4, "num_block": 2 if quick else 23}
     torch.manual_seed(0)
     net = build_arch({"type": "RRDBNet", **arch})
+    with torch.no_grad():  # random weights give outputs around 0; centred in [0, 1] no clamp bites
+        net.conv_last.bias += 0.5
     count, side = (2, 16) if quick else (4, 32) if device == "cpu" else (16, 128)
     pixels = np.random.default_rng(0).integers(0, 256, (count, side, side), dtype=np.uint8)
     images = pixels.astype(np.float32) / 255
@@ -74,17 +78,28 @@ def compare(results: Results, *, device: str, quick: bool, repeats: int, extra_p
         theirs = official(
             scale=4, model_path=str(path), model=official_arch(**arch), tile=0, pre_pad=0, device=device
         )
-    peer = measure(lambda: [theirs.enhance(image, outscale=4)[0] for image in bgr], count, repeats=repeats)
-    results.add("sr-peer", f"official RealESRGANer RRDBNet-{arch['num_block']} ({device}, fp32)", peer)
+    blocks = arch["num_block"]
+    peer_name = f"official RealESRGANer RRDBNet-{blocks} ({device}, fp32)"
+    workloads = {peer_name: lambda: [theirs.enhance(image, outscale=4)[0] for image in bgr]}
+    upscalers = {
+        f"ours TorchUpscaler RRDBNet-{blocks} batch {size}": TorchUpscaler(
+            net, 4, name="esrgan", in_channels=3, device=device, batch_size=size
+        )
+        for size in (1, 4)
+    }
+    workloads.update({name: (lambda up=up: up.upscale(images)) for name, up in upscalers.items()})
+    figures = measure_interleaved(workloads, count, repeats=repeats)
+    for name, figure in figures.items():
+        results.add("sr-peer", name, figure, interleaved=True)
+    # enhance() rounds each channel to uint8; our float output must lie within half a level of it.
     expected = np.stack([theirs.enhance(image, outscale=4)[0].mean(axis=-1) for image in bgr]) / 255
-    for batch_size in (1, 4):
-        ours = TorchUpscaler(net, 4, name="esrgan", in_channels=3, device=device, batch_size=batch_size)
-        figure = measure(lambda ours=ours: ours.upscale(images), count, repeats=repeats)
-        results.add("sr-peer", f"ours TorchUpscaler RRDBNet-{arch['num_block']} batch {batch_size}", figure)
+    for name, upscaler in upscalers.items():
         results.add_ratio(
-            f"RRDBNet batch {batch_size} vs RealESRGANer ({device})",
-            ratio(figure, peer),
+            f"RRDBNet batch {upscaler.batch_size} vs RealESRGANer ({device})",
+            ratio(figures[name], figures[peer_name]),
             ours="TorchUpscaler",
             peer="RealESRGANer.enhance",
-            max_abs_difference=float(np.max(np.abs(ours.upscale(images) - expected))),
+            median_round_ratio=round_ratio(figures[name], figures[peer_name]),
+            max_abs_difference=float(np.max(np.abs(upscaler.upscale(images) - expected))),
+            uint8_rounding_bound=0.5 / 255,
         )
