@@ -11,6 +11,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
+from benchmark.metrics import measure_quality_batch
 from benchmark.metrics.references import REFERENCES
 from benchmark.perf.measure import measure, ratio
 from benchmark.perf.results import Results
@@ -20,24 +21,10 @@ _SKIMAGE = {name: REFERENCES[name] for name in ("psnr", "ssim")}
 
 
 def quality_function() -> tuple[str, Callable]:
-    """Our fastest way to score a stack: the vectorised batch function when present, else the loop.
-
-    Returns ``(path, function(references, images, metrics) -> {name: (N,) array})``.
-    """
-    from benchmark import metrics
-
-    batch = getattr(metrics, "measure_quality_batch", None)
-    if batch is not None:
-        return "measure_quality_batch", lambda refs, images, names: batch(refs, images, names, data_range=1.0)
-
-    def loop(references, images, names):
-        values = [
-            metrics.measure_quality(r, i, names, data_range=1.0)
-            for r, i in zip(references, images, strict=True)
-        ]
-        return {name: np.array([v[name] for v in values]) for name in names}
-
-    return "measure_quality loop", loop
+    """Our way to score a stack: ``(path, function(references, images, metrics) -> {name: (N,) array})``."""
+    return "measure_quality_batch", lambda refs, images, names: measure_quality_batch(
+        refs, images, names, data_range=1.0
+    )
 
 
 def sample_pairs(count: int, side: int) -> tuple[np.ndarray, np.ndarray]:
