@@ -37,7 +37,9 @@ def train_from_cli(args) -> Path:
         )
     progress = not args.quiet
     cache = Cache(args.runs_dir / ".cache")
-    dataset = load_dataset(suite.data, seed=suite.seed, cache=cache, progress=progress)
+    dataset = load_dataset(
+        suite.data, seed=suite.seed, cache=cache, progress=progress, on_bad_image=args.on_bad_image
+    )
     path = classifier_file(
         suite.classifier,
         dataset.split(suite.data.train_split),
