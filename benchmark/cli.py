@@ -1,5 +1,5 @@
 """Command line: ``python -m benchmark {run,list,manifest,degrade,train-sr,train-classifier,report,compare,
-check,perf}``.
+check,pin,perf}``.
 
 Exit status: 0 success, 1 a regression found by ``check``, 2 an error the user can fix.
 """
@@ -156,6 +156,19 @@ def _cmd_check(args) -> int:
     return check_from_cli(args)
 
 
+def _cmd_pin(args) -> None:
+    from benchmark.config import load_suite
+    from benchmark.pinning import pin_models
+    from benchmark.pipeline import RunOptions
+
+    suite = load_suite(args.suite, data_root=args.data_root, smoke=args.smoke)
+    options = RunOptions(runs_dir=args.runs_dir, device=args.device, progress=not args.quiet)
+    record = pin_models(suite, args.out, options, require_learning=not args.smoke)
+    for name, figures in record["learning"].items():
+        print(f"{name}: " + ", ".join(f"{key} {value:.4f}" for key, value in figures.items()))
+    print(f"Pinned {len(record['files'])} files in {args.out} (see pins.json); review and commit them.")
+
+
 def _cmd_perf(args) -> None:
     from benchmark.perf import PerfOptions, run_perf
 
@@ -266,9 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, help="model, history, scores (default: runs/<suite>/classifier)"
     )
     classifier.add_argument("--smoke", action="store_true", help="apply the suite's `smoke:` block")
-    classifier.add_argument(
-        "--on-bad-image", choices=["fail", "skip"], default="fail", help="as for `run`"
-    )
+    classifier.add_argument("--on-bad-image", choices=["fail", "skip"], default="fail", help="as for `run`")
     classifier.add_argument("--quiet", action="store_true", default=None)
     classifier.set_defaults(handler=_cmd_train_classifier)
 
@@ -286,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="run a suite (or take a run) and compare its headline figures with a baseline"
     )
     check.add_argument("run_dir", type=Path, nargs="?", help="a finished run (or give --suite)")
-    check.add_argument("--suite", help="run this suite, then check it (cached results are reused)")
+    check.add_argument("--suite", help="run this suite in a fresh cache, then check it")
     check.add_argument(
         "--baseline", type=Path, help="baseline JSON (with --suite: data_manifests/baselines/<suite>.json)"
     )
@@ -295,6 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--write-baseline",
         action="store_true",
         help="rewrite the baseline's figures from this run, keeping its tolerances",
+    )
+    check.add_argument(
+        "--measure-tolerances",
+        action="store_true",
+        help="with --suite: run it under each instruction-set cap and write the baseline with tolerances "
+        "set from the measured spread",
     )
     check.add_argument(
         "--tolerance", type=float, help="one tolerance (abs and rel) for all figures, not the file's"
@@ -307,6 +324,20 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--quiet", action="store_true", default=None)
     check.set_defaults(handler=_cmd_check)
 
+    pin = commands.add_parser(
+        "pin", help="train a suite's SR models and classifier once and keep the files (pinned models)"
+    )
+    pin.add_argument("--suite", required=True, help="the training suite, e.g. pneumonia-mini-train")
+    pin.add_argument("--out", type=Path, required=True, help="folder for the files and pins.json")
+    pin.add_argument(
+        "--smoke", action="store_true", help="apply the suite's `smoke:` block (tests; no learning floors)"
+    )
+    pin.add_argument("--data-root", type=Path)
+    pin.add_argument("--runs-dir", type=Path, default=Path("runs"), help="cache root (runs/.cache)")
+    pin.add_argument("--device")
+    pin.add_argument("--quiet", action="store_true", default=None)
+    pin.set_defaults(handler=_cmd_pin)
+
     from benchmark.perf import SECTIONS
 
     perf = commands.add_parser("perf", help="measure images/s and peak memory of every stage, and vs peers")
@@ -316,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     perf.add_argument("--repeats", type=int, default=3, help="timed passes per figure (median reported)")
     perf.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS)
     perf.add_argument("--no-compile", action="store_true", help="skip torch.compile on the CPU")
-    perf.add_argument("--data-root", type=Path, help="kermany-224 folder for pneumonia-mini --smoke")
+    perf.add_argument("--data-root", type=Path, help="another copy of the pneumonia-mini images")
     perf.add_argument("--realesrgan-path", type=Path, help="--target dir holding realesrgan and basicsr")
     perf.set_defaults(handler=_cmd_perf)
     return parser

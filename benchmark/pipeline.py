@@ -78,17 +78,18 @@ class Study:
         self.run_id = run_id
 
     # -- inputs -------------------------------------------------------------------------------------
-    def _hr(self, table: pd.DataFrame) -> stages.Images:
+    def hr_images(self, table: pd.DataFrame) -> stages.Images:
         return stages.load_hr(table, self.suite.data.hr_size, self.cache, progress=self.options.progress)
 
     @staticmethod
-    def _alternating(table: pd.DataFrame, count: int) -> pd.DataFrame:
+    def alternating_classes(table: pd.DataFrame, count: int) -> pd.DataFrame:
         """The first ``count`` rows taking the classes in turn, so both are represented."""
         return table.loc[
             table.groupby("label", sort=False).cumcount().sort_values(kind="stable").index[:count]
         ]
 
-    def _classifier(self, dataset: Dataset):
+    def load_classifier(self, dataset: Dataset):
+        """The suite's classifier (given or trained through the cache) and its provenance."""
         from classifiers import history_path
 
         path = classifier_setup.classifier_file(
@@ -110,7 +111,7 @@ class Study:
             "history_csv": "classifier/history.csv" if history.is_file() else None,
         }
 
-    def _upscalers(self, dataset: Dataset, scale: int, training: list[dict]) -> dict:
+    def load_upscalers(self, dataset: Dataset, scale: int, training: list[dict]) -> dict:
         """name -> (upscaler, executors.ModelSpec) for every SR model of the suite at ``scale``."""
         train = dataset.split(self.suite.data.train_split)
         upscalers = {}
@@ -119,12 +120,12 @@ class Study:
                 continue
             weights = entry.weights
             if entry.train is not None:
-                subset = self._alternating(train, entry.train.max_images)
+                subset = self.alternating_classes(train, entry.train.max_images)
                 weights = sr_setup.trained_weights(
                     entry,
                     scale,
                     image_shas=list(subset["sha256"]),
-                    load_images=lambda subset=subset: np.asarray(self._hr(subset).pixels),
+                    load_images=lambda subset=subset: np.asarray(self.hr_images(subset).pixels),
                     seed=self.suite.seed,
                     cache=self.cache,
                     device=self.device,
@@ -161,7 +162,7 @@ class Study:
     ) -> list[dict]:
         """Image strips (HR, LR, each SR) for the first images of each class and the most flipped ones,
         each image with its Grad-CAM map (``heat_maps``: variant name -> (N, h, w) maps in [0, 1])."""
-        first = self._alternating(table, self.suite.examples_per_cell).index
+        first = self.alternating_classes(table, self.suite.examples_per_cell).index
         chosen = list(dict.fromkeys([*first, *flipped[: self.suite.examples_per_cell]]))
         entries = []
         for index in chosen:
@@ -265,12 +266,12 @@ class Study:
             write_text(store.directory / "skipped_images.csv", dataset.skipped.to_csv(index=False))
         evaluation = dataset.split(suite.data.eval_split)
         store.write_checksums(dataset.images)
-        classifier, classifier_info = self._classifier(dataset)
-        hr = self._hr(evaluation)
+        classifier, classifier_info = self.load_classifier(dataset)
+        hr = self.hr_images(evaluation)
 
         collected, training = _Collected(), []
         upscalers_by_scale = {
-            scale: self._upscalers(dataset, scale, training)
+            scale: self.load_upscalers(dataset, scale, training)
             for scale in dict.fromkeys(c.scale for c in suite.cells)
         }
         if self.options.executor != "local" or self.options.workers > 1:
