@@ -8,6 +8,8 @@ import importlib.metadata
 import json
 import os
 import platform
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +20,7 @@ import yaml
 
 from benchmark.atomic import atomic_path, write_text
 from benchmark.config import PROJECT_DIR, Suite
+from benchmark.errors import UserError
 
 PACKAGES = (
     "numpy",
@@ -36,6 +39,61 @@ PACKAGES = (
     "jinja2",
     "pydantic",
 )
+
+
+CONFIG_FILE = "config.yaml"
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def check_run_id(run_id: str) -> str:
+    """``run_id`` if it names one folder (letters, digits, ``.``, ``_``, ``-``); else ``UserError``."""
+    if not RUN_ID_PATTERN.fullmatch(run_id):
+        raise UserError(
+            f"Expected --run-id of letters, digits, '.', '_' and '-' starting with a letter or digit "
+            f"(at most 128), got {run_id!r}: it names one folder inside the runs directory. "
+            "Pick another id, or leave --run-id out for a timestamp."
+        )
+    return run_id
+
+
+def resolved_config(suite: Suite) -> dict:
+    """The suite as ``config.yaml`` stores it (YAML round trip, so a stored copy compares equal)."""
+    return yaml.safe_load(yaml.safe_dump(suite.model_dump(mode="json"), sort_keys=False))
+
+
+def prepare_run_directory(directory: Path, runs_dir: Path, suite: Suite, *, overwrite: bool) -> None:
+    """Make ``directory`` empty for a run of ``suite``, so no file of another run can survive in it.
+
+    A directory holding a run of the same resolved config is cleared and the run starts again: the
+    shared cache makes that a resume. One holding another config, or files that are no run, is
+    refused with the fix, unless ``overwrite``. ``directory`` must lie inside ``runs_dir``.
+    """
+    directory, runs_dir = Path(directory).resolve(), Path(runs_dir).resolve()
+    if not directory.is_relative_to(runs_dir) or directory == runs_dir:
+        raise UserError(
+            f"Run directory {directory} is outside the runs directory {runs_dir}; check the suite name "
+            "and --run-id."
+        )
+    if directory.is_dir() and any(directory.iterdir()) and not overwrite:
+        stored = directory / CONFIG_FILE
+        try:
+            previous = yaml.safe_load(stored.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            previous = None
+        if not isinstance(previous, dict):
+            raise UserError(
+                f"{directory} already holds files but no readable {CONFIG_FILE}, so it is not a run to "
+                "resume. Use another --run-id, or --overwrite to clear it."
+            )
+        current = resolved_config(suite)
+        differing = sorted(key for key in {*previous, *current} if previous.get(key) != current.get(key))
+        if differing:
+            raise UserError(
+                f"{directory} holds a run of another config (differs in: {', '.join(differing)}). "
+                "Use a new --run-id, or --overwrite to replace that run."
+            )
+    if directory.is_dir():
+        shutil.rmtree(directory)
 
 
 def new_run_id(suite: Suite) -> str:
