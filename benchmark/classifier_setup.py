@@ -120,6 +120,28 @@ def classifier_file(
     return cache.file("classifier", key, ".keras", produce)
 
 
+def check_given_classifier(path: Path) -> None:
+    """Load a user's classifier file (Keras safe mode) and check its weights are finite, before any work.
+
+    A NaN or Inf weight makes every probability NaN, which would otherwise surface only after all
+    images were processed, as an error about a results table.
+    """
+    from classifiers import load_classifier
+
+    model = load_classifier(path).model
+    broken = [
+        variable.path if hasattr(variable, "path") else variable.name
+        for variable in model.weights
+        if not np.isfinite(np.asarray(variable)).all()
+    ]
+    if broken:
+        raise UserError(
+            f"Classifier file {path} holds NaN or Inf weights ({', '.join(broken[:3])}"
+            f"{', ...' if len(broken) > 3 else ''}): it is damaged or from a diverged training. "
+            "Export it again, or train one with the suite's `classifier: {train: ...}` section."
+        )
+
+
 def load(path: Path):
     from classifiers import load_classifier
 

@@ -253,6 +253,8 @@ class Study:
         suite, store = self.suite, self.store
         self.cache.remove_stale_temporaries()
         sr_setup.check_given_weights(suite.sr_models, [cell.scale for cell in suite.cells])
+        if suite.classifier.weights is not None:
+            classifier_setup.check_given_classifier(suite.classifier.weights)
         store.write_config(suite)
         store.write_json("environment.json", environment(suite, self.device))
         dataset = load_dataset(

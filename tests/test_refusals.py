@@ -168,3 +168,21 @@ def test_hostile_or_mismatched_sr_weights_are_refused_before_the_classifier_trai
         assert not list((cache / "classifier").rglob("*.keras"))
         assert not (cache / "image-check").exists() and not (cache / "phantoms").exists()
     assert not stale.exists()
+
+
+def test_a_classifier_file_with_a_nan_weight_is_refused_before_any_work(tmp_path, capsys):
+    """Before: every probability NaN, then an error about a results.parquet that did not exist."""
+    import keras
+
+    inputs = keras.Input((94, 94, 1))
+    outputs = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Flatten()(inputs))
+    model = keras.Model(inputs, outputs)
+    kernel, bias = model.layers[-1].get_weights()
+    model.layers[-1].set_weights([kernel, np.full_like(bias, np.nan)])
+    path = tmp_path / "nan.keras"
+    model.save(path)
+    raw = {**RAW, "classifier": {"weights": str(path)}}
+    assert run_cli(tmp_path, raw, "--run-id", "r") == 2
+    error = one_line_error(capsys)
+    assert f"Classifier file {path} holds NaN or Inf weights" in error and "Export it again" in error
+    assert not (tmp_path / "runs" / ".cache" / "image-check").exists()
