@@ -186,3 +186,18 @@ def test_a_classifier_file_with_a_nan_weight_is_refused_before_any_work(tmp_path
     error = one_line_error(capsys)
     assert f"Classifier file {path} holds NaN or Inf weights" in error and "Export it again" in error
     assert not (tmp_path / "runs" / ".cache" / "image-check").exists()
+
+
+def test_manifest_build_and_run_agree_on_a_symlinked_split(tmp_path, capsys):
+    """Before: `manifest build` followed a symlinked train/ that `run` then refused row by row."""
+    elsewhere = tmp_path / "elsewhere" / "NORMAL"
+    elsewhere.mkdir(parents=True)
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(elsewhere / "a.png")
+    root = tmp_path / "data"
+    (root / "test" / "NORMAL").mkdir(parents=True)
+    Image.fromarray(np.ones((32, 32), np.uint8)).save(root / "test" / "NORMAL" / "b.png")
+    (root / "train").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    assert main(["manifest", "build", str(root), "--out", str(tmp_path / "m.csv"), "--quiet"]) == 2
+    error = one_line_error(capsys)
+    assert "train/NORMAL/a.png ->" in error and "outside it through symbolic links" in error
+    assert not (tmp_path / "m.csv").exists()
