@@ -260,8 +260,8 @@ class Cache:
     def file(self, stage: str, key: str, suffix: str, produce: Callable[[Path], None]) -> Path:
         """Path of a verified cached file; ``produce(temporary_path)`` writes it when missing or corrupt."""
         path = self.path(stage, key, suffix)
-        if not self.verified(path):
-            with self.lock(stage, key):
+        if not (path.is_file() and self.checksum_problem(path) is None):
+            with self.lock(stage, key):  # set aside only under the lock: a writer may be mid-way
                 if not self.verified(path):
                     with atomic_path(path) as temporary:
                         produce(temporary)

@@ -39,8 +39,8 @@ def _phantom_manifest(
     key = stage_key("phantoms", per_split=per_split, size=phantoms.size, seed=seed)
     root = cache.root / "phantoms" / key
     manifest_path = root / "manifest.csv"
-    if not _phantoms_intact(cache, manifest_path):
-        with cache.lock("phantoms", key):
+    if _phantom_problem(cache, manifest_path) is not None:
+        with cache.lock("phantoms", key):  # set aside only under the lock: a writer may be sealing
             if not _phantoms_intact(cache, manifest_path):
                 write_phantom_set(root, per_class=per_split, size=phantoms.size, seed=seed)
                 manifests.write_manifest(manifests.build_manifest(root, progress=progress), manifest_path)
@@ -48,17 +48,23 @@ def _phantom_manifest(
     return manifests.read_manifest(manifest_path), root
 
 
-def _phantoms_intact(cache: Cache, manifest_path: Path) -> bool:
-    """Whether a generated phantom set is complete and unchanged (its manifest sealed, every image
-    matching the manifest's sha256); a damaged set is set aside whole, to be generated again."""
+def _phantom_problem(cache: Cache, manifest_path: Path) -> str | None:
+    """Why a generated phantom set cannot be used (missing, its manifest unsealed or changed, an image
+    not matching the manifest's sha256), or None."""
     if not manifest_path.is_file():
-        return False
+        return "missing"
     problem = cache.checksum_problem(manifest_path)
     if problem is None:
         table = manifests.read_manifest(manifest_path)
         _, bad = manifests.file_problems(table, manifest_path.parent, progress=False)
         problem = f"{len(bad)} image(s) changed or missing" if bad else None
-    if problem is not None:
+    return problem
+
+
+def _phantoms_intact(cache: Cache, manifest_path: Path) -> bool:
+    """Whether the phantom set is usable; a damaged one is set aside whole, to be generated again."""
+    problem = _phantom_problem(cache, manifest_path)
+    if problem not in (None, "missing"):
         cache.set_aside(manifest_path.parent, f"phantom set: {problem}")
     return problem is None
 

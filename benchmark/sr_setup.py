@@ -66,8 +66,10 @@ def trained_weights(
     key = training_key(entry, scale, hr_keys=hr_keys, seed=seed, device=device)
     work_dir = cache.root / "sr-train" / key
     weights = work_dir / "weights.pth"
-    if not _usable(cache, weights):
-        with cache.lock("sr-train", key):  # one trainer per work dir, even across concurrent runs
+    if not (weights.is_file() and cache.checksum_problem(weights) is None):
+        # One trainer per work dir, even across concurrent runs; a corrupt one is set aside only under
+        # the lock, as a trainer may be sealing its weights.
+        with cache.lock("sr-train", key):
             if not _usable(cache, weights):
                 scenario, params = preset.degradation
                 train_upscaler(
