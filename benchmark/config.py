@@ -140,7 +140,7 @@ class QualityConfig(_Strict):
 class Suite(_Strict):
     name: str = Field(description="also its folder under the runs directory")
     description: str = ""
-    seed: int = Field(0, ge=0, le=MAX_SEED)
+    seed: int = 0
     data: DataConfig
     cells: list[CellConfig] = Field(min_length=1)
     sr_models: list[SRModelConfig] = Field(min_length=1)
@@ -154,6 +154,13 @@ class Suite(_Strict):
     fallback: dict[str, Any] | None = Field(
         None, description="overrides applied when the real data root is absent (or `--fallback`)"
     )
+
+    @field_validator("seed")
+    @classmethod
+    def _seed_in_numpys_range(cls, value: int) -> int:
+        if not 0 <= value <= MAX_SEED:
+            raise ValueError(f"a seed is an integer from 0 to {MAX_SEED} (numpy's range); use e.g. seed: 0")
+        return value
 
     @field_validator("name")
     @classmethod
