@@ -14,12 +14,13 @@ import numpy as np
 import pandas as pd
 
 from benchmark import classifier_setup, executors, sr_setup, stages
+from benchmark import store as run_store
 from benchmark.atomic import write_text
 from benchmark.cache import Cache
 from benchmark.config import Suite
 from benchmark.dataset import Dataset, load_dataset
 from benchmark.images import write_png
-from benchmark.store import RunStore, check_run_id, environment, new_run_id, prepare_run_directory
+from benchmark.store import RunStore, environment, new_run_id
 
 
 @dataclass
@@ -80,10 +81,9 @@ class Study:
         self.suite, self.options = suite, options
         self.cache = Cache(options.cache_dir or Path(options.runs_dir) / ".cache")
         self.device = options.device or default_device()
-        run_id = check_run_id(options.run_id) if options.run_id is not None else new_run_id(suite)
-        directory = Path(options.runs_dir) / _safe(suite.name) / run_id
-        prepare_run_directory(directory, options.runs_dir, suite, overwrite=options.overwrite)
-        self.store = RunStore(directory)
+        run_id = run_store.check_run_id(options.run_id) if options.run_id is not None else new_run_id(suite)
+        self.directory = Path(options.runs_dir) / _safe(suite.name) / run_id
+        run_store.check_run_directory(self.directory, options.runs_dir, suite, overwrite=options.overwrite)
         self.run_id = run_id
 
     # -- inputs -------------------------------------------------------------------------------------
@@ -250,11 +250,13 @@ class Study:
         from benchmark.stats.schema import RESULTS_FILE, tidy_results, write_results
         from reports import render_report, write_tables
 
-        suite, store = self.suite, self.store
+        suite = self.suite
         self.cache.remove_stale_temporaries()
         sr_setup.check_given_weights(suite.sr_models, [cell.scale for cell in suite.cells])
         if suite.classifier.weights is not None:
             classifier_setup.check_given_classifier(suite.classifier.weights)
+        run_store.clear_run_directory(self.directory)  # only once nothing above refused the run
+        self.store = store = RunStore(self.directory)
         store.write_config(suite)
         store.write_json("environment.json", environment(suite, self.device))
         dataset = load_dataset(

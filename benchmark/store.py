@@ -61,12 +61,12 @@ def resolved_config(suite: Suite) -> dict:
     return yaml.safe_load(yaml.safe_dump(suite.model_dump(mode="json"), sort_keys=False))
 
 
-def prepare_run_directory(directory: Path, runs_dir: Path, suite: Suite, *, overwrite: bool) -> None:
-    """Make ``directory`` empty for a run of ``suite``, so no file of another run can survive in it.
+def check_run_directory(directory: Path, runs_dir: Path, suite: Suite, *, overwrite: bool) -> None:
+    """Refuse a run directory this run may not use; changes nothing.
 
-    A directory holding a run of the same resolved config is cleared and the run starts again: the
-    shared cache makes that a resume. One holding another config, or files that are no run, is
-    refused with the fix, unless ``overwrite``. ``directory`` must lie inside ``runs_dir``.
+    ``directory`` must lie inside ``runs_dir``. An existing one must hold a run of the same resolved
+    config (it is then resumed), unless ``overwrite``; one of another config, or files that are no
+    run, are refused with the fix.
     """
     directory, runs_dir = Path(directory).resolve(), Path(runs_dir).resolve()
     if not directory.is_relative_to(runs_dir) or directory == runs_dir:
@@ -74,26 +74,37 @@ def prepare_run_directory(directory: Path, runs_dir: Path, suite: Suite, *, over
             f"Run directory {directory} is outside the runs directory {runs_dir}; check the suite name "
             "and --run-id."
         )
-    if directory.is_dir() and any(directory.iterdir()) and not overwrite:
-        stored = directory / CONFIG_FILE
-        try:
-            previous = yaml.safe_load(stored.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError):
-            previous = None
-        if not isinstance(previous, dict):
-            raise UserError(
-                f"{directory} already holds files but no readable {CONFIG_FILE}, so it is not a run to "
-                "resume. Use another --run-id, or --overwrite to clear it."
-            )
-        current = resolved_config(suite)
-        differing = sorted(key for key in {*previous, *current} if previous.get(key) != current.get(key))
-        if differing:
-            raise UserError(
-                f"{directory} holds a run of another config (differs in: {', '.join(differing)}). "
-                "Use a new --run-id, or --overwrite to replace that run."
-            )
-    if directory.is_dir():
+    if not directory.is_dir() or not any(directory.iterdir()) or overwrite:
+        return
+    try:
+        previous = yaml.safe_load((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        previous = None
+    if not isinstance(previous, dict):
+        raise UserError(
+            f"{directory} already holds files but no readable {CONFIG_FILE}, so it is not a run to "
+            "resume. Use another --run-id, or --overwrite to clear it."
+        )
+    current = resolved_config(suite)
+    differing = sorted(key for key in {*previous, *current} if previous.get(key) != current.get(key))
+    if differing:
+        raise UserError(
+            f"{directory} holds a run of another config (differs in: {', '.join(differing)}). "
+            "Use a new --run-id, or --overwrite to replace that run."
+        )
+
+
+def clear_run_directory(directory: Path) -> None:
+    """Remove what an earlier run left in ``directory`` (checked first), so no stale file survives:
+    a resumed run refills it from the shared cache."""
+    if Path(directory).is_dir():
         shutil.rmtree(directory)
+
+
+def prepare_run_directory(directory: Path, runs_dir: Path, suite: Suite, *, overwrite: bool) -> None:
+    """:func:`check_run_directory`, then :func:`clear_run_directory`."""
+    check_run_directory(directory, runs_dir, suite, overwrite=overwrite)
+    clear_run_directory(directory)
 
 
 def new_run_id(suite: Suite) -> str:

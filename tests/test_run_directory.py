@@ -98,3 +98,15 @@ def test_cli_refuses_a_reused_run_id_with_another_config(tmp_path, capsys):
     assert run_cli(tmp_path, {**RAW, "seed": 1}, "--run-id", "r") == 2
     error = capsys.readouterr().err
     assert "differs in: seed" in error and "--overwrite" in error and error.count("\n") == 1
+
+
+def test_a_refused_rerun_leaves_the_earlier_run_in_place(tmp_path, capsys):
+    """The directory is cleared only once every check before work has passed (here: bad SR weights)."""
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"not weights")
+    raw = {**RAW, "sr_models": [*RAW["sr_models"], {"name": "m", "model": "esrgan", "weights": str(bad)}]}
+    run = tmp_path / "runs" / "tiny" / "r"
+    earlier_run(run, parse_suite(raw, source="tiny.yaml"))
+    assert run_cli(tmp_path, raw, "--run-id", "r") == 2
+    assert str(bad) in capsys.readouterr().err
+    assert (run / "summary.json").read_text() == '{"seed": 0}'
