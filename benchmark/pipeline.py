@@ -252,9 +252,12 @@ class Study:
 
         suite = self.suite
         self.cache.remove_stale_temporaries()
+        sr_setup.check_training_configs(suite.sr_models)
         sr_setup.check_given_weights(suite.sr_models, [cell.scale for cell in suite.cells])
         if suite.classifier.weights is not None:
             classifier_setup.check_given_classifier(suite.classifier.weights)
+        else:
+            classifier_setup.training_recipe(suite.classifier.train)  # unknown keys raise here
         run_store.clear_run_directory(self.directory)  # only once nothing above refused the run
         self.store = store = RunStore(self.directory)
         store.write_config(suite)

@@ -11,6 +11,7 @@ import numpy as np
 from benchmark.cache import Cache, content_key, stage_key
 from benchmark.config import SRModelConfig
 from benchmark.degradations import degrade
+from benchmark.errors import UserError
 from benchmark.manifest import sha256_file
 
 
@@ -111,6 +112,31 @@ def model_key(entry: SRModelConfig, scale: int, weights: Path | None, device: st
         weights=weights and sha256_file(weights),
         device_class="cuda" if "cuda" in device else "cpu",
     )
+
+
+def check_training_configs(entries: list[SRModelConfig]) -> None:
+    """Resolve every SR training preset and its overrides, and find its VGG19 file, before any work.
+
+    A misspelt override or a missing perceptual-loss file otherwise surfaces only once the classifier
+    has trained.
+    """
+    from sr_models.presets import resolve_preset
+
+    for entry in entries:
+        if entry.train is None:
+            continue
+        try:
+            preset = resolve_preset(entry.train.preset, entry.train.overrides)
+        except ValueError as error:
+            raise UserError(f"sr_models[{entry.name}].train: {error}") from None
+        vgg = entry.train.vgg_weights
+        if preset.perceptual_weight and (vgg is None or not Path(vgg).is_file()):
+            found = "is not given" if vgg is None else f"{vgg} is not found"
+            raise UserError(
+                f"sr_models[{entry.name}].train: preset {entry.train.preset!r} uses a perceptual loss, and "
+                f"its VGG19 file {found}. Set `vgg_weights:` to a torchvision vgg19-dcbb9e9d.pth, or "
+                "`overrides: {perceptual_weight: 0}` to train without it."
+            )
 
 
 def check_given_weights(entries: list[SRModelConfig], scales: list[int]) -> None:

@@ -201,3 +201,34 @@ def test_manifest_build_and_run_agree_on_a_symlinked_split(tmp_path, capsys):
     error = one_line_error(capsys)
     assert "train/NORMAL/a.png ->" in error and "outside it through symbolic links" in error
     assert not (tmp_path / "m.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"classifier": {"train": {"epoch": 2}}}, r"classifier.train has unknown keys \['epoch'\]"),
+        (
+            {
+                "sr_models": [
+                    {
+                        "name": "e",
+                        "model": "esrgan",
+                        "train": {"preset": "tiny-esrgan", "overrides": {"gan_step": 2}},
+                    }
+                ]
+            },
+            r"sr_models\[e\].train: .*unknown \['gan_step'\]",
+        ),
+        (
+            {"sr_models": [{"name": "e", "model": "esrgan", "train": {"preset": "esrgan"}}]},
+            r"sr_models\[e\].train: preset 'esrgan' uses a perceptual loss.*vgg_weights",
+        ),
+    ],
+)
+def test_training_settings_are_checked_before_any_image_is_read(tmp_path, capsys, change, expected):
+    """Before: a misspelt SR override or a missing VGG file surfaced after the classifier trained."""
+    import re
+
+    assert run_cli(tmp_path, {**RAW, **change}) == 2
+    assert re.search(expected, one_line_error(capsys))
+    assert not (tmp_path / "runs" / ".cache" / "image-check").exists()
