@@ -41,6 +41,7 @@ def _cmd_run(args) -> None:
         on_bad_image=args.on_bad_image,
         executor=args.executor,
         workers=args.workers,
+        overwrite=args.overwrite,
     )
     report = run_suite(suite, options)
     print(f"Report: {report.resolve()}")
@@ -99,8 +100,20 @@ def _parse_params(pairs: list[str]) -> dict:
         if "=" not in pair:
             raise UserError(f"Expected --param KEY=VALUE, got {pair!r}.")
         key, value = pair.split("=", 1)
-        params[key] = yaml.safe_load(value)
+        try:
+            params[key] = yaml.safe_load(value)
+        except yaml.YAMLError as error:
+            problem = getattr(error, "problem", None) or type(error).__name__
+            raise UserError(
+                f"--param {pair!r}: the value is not valid YAML ({problem}). Write a number, a word or "
+                "a list such as [0.1, 0.5], quoted for the shell: --param 'sigma=[0.1, 0.5]'."
+            ) from None
     return params
+
+
+def _check_seed(seed: int) -> None:
+    if not 0 <= seed < 2**32:
+        raise UserError(f"Expected --seed in [0, 2**32), got {seed}. Use e.g. --seed 0.")
 
 
 def _cmd_degrade(args) -> None:
@@ -108,6 +121,8 @@ def _cmd_degrade(args) -> None:
     from benchmark.images import read_grayscale, write_png
     from benchmark.seeding import item_rng
 
+    _check_seed(args.seed)
+    params = _parse_params(args.param)
     image = read_grayscale(args.input)
     height, width = (side - side % args.scale for side in image.shape)
     lr = degrade(
@@ -115,7 +130,7 @@ def _cmd_degrade(args) -> None:
         image[:height, :width],
         args.scale,
         item_rng(args.seed, args.input.name),
-        _parse_params(args.param),
+        params,
     )
     write_png(args.output, lr)
     print(
@@ -126,6 +141,7 @@ def _cmd_degrade(args) -> None:
 def _cmd_train_sr(args) -> None:
     from benchmark.sr_train_cli import train_from_cli
 
+    _check_seed(args.seed)
     weights = train_from_cli(args)
     if weights is not None:  # None on torchrun ranks other than 0
         print(f"Weights: {weights}")
@@ -194,7 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--suite", required=True, help="suite name (see `list`) or path to a suite YAML")
     run.add_argument("--data-root", type=Path, help="folder holding train/ and test/ (real-data suites)")
     run.add_argument("--runs-dir", type=Path, default=Path("runs"), help="output root (default: runs)")
-    run.add_argument("--run-id", help="write into runs/<suite>/<run-id> (default: timestamp + config hash)")
+    run.add_argument(
+        "--run-id",
+        help="write into runs/<suite>/<run-id> (default: timestamp + config hash); an existing one is "
+        "resumed only with the same config",
+    )
+    run.add_argument(
+        "--overwrite", action="store_true", help="clear the --run-id directory even if it holds another run"
+    )
     run.add_argument("--device", help="torch device for SR models (default: cuda if available, else cpu)")
     run.add_argument("--smoke", action="store_true", help="apply the suite's `smoke:` block (small CI run)")
     run.add_argument("--fallback", action="store_true", help=_FALLBACK_HELP)
@@ -363,4 +386,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        from benchmark.atomic import DiskFull, is_disk_full
+
+        if args.debug or not is_disk_full(error):
+            raise  # anything but a full disk is a bug: keep its traceback
+        print(f"error: {DiskFull(error.filename or Path.cwd())}", file=sys.stderr)
         return 2

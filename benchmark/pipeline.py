@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import shutil
@@ -13,12 +14,12 @@ import numpy as np
 import pandas as pd
 
 from benchmark import classifier_setup, executors, sr_setup, stages
+from benchmark import store as run_store
 from benchmark.atomic import write_text
-from benchmark.cache import Cache, content_key
+from benchmark.cache import Cache
 from benchmark.config import Suite
 from benchmark.dataset import Dataset, load_dataset
 from benchmark.images import write_png
-from benchmark.manifest import sha256_file
 from benchmark.store import RunStore, environment, new_run_id
 
 
@@ -32,6 +33,7 @@ class RunOptions:
     on_bad_image: str = "fail"  # or "skip": leave bad images out, recorded in skipped_images.csv
     executor: str = "local"  # or "ray": where the grid of cell x SR model x image shard is computed
     workers: int = 1  # local processes; 1 computes everything in this process
+    overwrite: bool = False  # clear a run directory holding another config instead of refusing
 
 
 def default_device() -> str:
@@ -66,6 +68,12 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
+def _example_stem(image_id: str) -> str:
+    """A file-name stem unique to ``image_id``: its safe spelling and a short hash of the id itself
+    (``x y.jpeg`` and ``x_y.jpeg`` spell the same, and once overwrote each other's strips)."""
+    return f"{_safe(image_id)}-{hashlib.sha256(image_id.encode()).hexdigest()[:8]}"
+
+
 class Study:
     """Runs one suite into one run directory; every expensive step goes through the shared cache."""
 
@@ -73,8 +81,9 @@ class Study:
         self.suite, self.options = suite, options
         self.cache = Cache(options.cache_dir or Path(options.runs_dir) / ".cache")
         self.device = options.device or default_device()
-        run_id = options.run_id or new_run_id(suite)
-        self.store = RunStore(Path(options.runs_dir) / _safe(suite.name) / run_id)
+        run_id = run_store.check_run_id(options.run_id) if options.run_id is not None else new_run_id(suite)
+        self.directory = Path(options.runs_dir) / _safe(suite.name) / run_id
+        run_store.check_run_directory(self.directory, options.runs_dir, suite, overwrite=options.overwrite)
         self.run_id = run_id
 
     # -- inputs -------------------------------------------------------------------------------------
@@ -124,7 +133,7 @@ class Study:
                 weights = sr_setup.trained_weights(
                     entry,
                     scale,
-                    image_shas=list(subset["sha256"]),
+                    hr_keys=stages.hr_keys(subset["sha256"], self.suite.data.hr_size),
                     load_images=lambda subset=subset: np.asarray(self.hr_images(subset).pixels),
                     seed=self.suite.seed,
                     cache=self.cache,
@@ -137,16 +146,7 @@ class Study:
                 )
                 if copied and not any(t["model"] == name for t in training):
                     training.append({"model": name, "history_csv": f"training/{name}/history.csv"})
-            model_key = content_key(
-                "model",
-                "1",
-                model=entry.model,
-                scale=scale,
-                tile=entry.tile,
-                precision=entry.precision,
-                weights=weights and sha256_file(weights),
-                device_class="cuda" if "cuda" in self.device else "cpu",
-            )
+            model_key = sr_setup.model_key(entry, scale, weights, self.device)
             spec = executors.ModelSpec(entry, scale, weights, self.device, model_key)
             upscalers[entry.name] = (sr_setup.prepare_upscaler(entry, scale, weights, self.device), spec)
         return upscalers
@@ -168,7 +168,7 @@ class Study:
         for index in chosen:
             images, heat = {}, {}
             for variant in variants:
-                image_id, name = _safe(table.at[index, "image_id"]), _safe(variant.name)
+                image_id, name = _example_stem(table.at[index, "image_id"]), _safe(variant.name)
                 stem = f"examples/{_safe(cell_label)}/{image_id}__{name}"
                 write_png(self.store.directory / f"{stem}.png", variant.pixels[index])
                 images[variant.name] = f"{stem}.png"
@@ -251,7 +251,16 @@ class Study:
         from benchmark.stats.schema import RESULTS_FILE, tidy_results, write_results
         from reports import render_report, write_tables
 
-        suite, store = self.suite, self.store
+        suite = self.suite
+        self.cache.remove_stale_temporaries()
+        sr_setup.check_training_configs(suite.sr_models)
+        sr_setup.check_given_weights(suite.sr_models, [cell.scale for cell in suite.cells])
+        if suite.classifier.weights is not None:
+            classifier_setup.check_given_classifier(suite.classifier.weights)
+        else:
+            classifier_setup.training_recipe(suite.classifier.train)  # unknown keys raise here
+        run_store.clear_run_directory(self.directory)  # only once nothing above refused the run
+        self.store = store = RunStore(self.directory)
         store.write_config(suite)
         store.write_json("environment.json", environment(suite, self.device))
         dataset = load_dataset(
@@ -277,7 +286,7 @@ class Study:
         if self.options.executor != "local" or self.options.workers > 1:
             executors.fill_cache(
                 suite,
-                hr.keys,
+                hr,
                 {
                     scale: {n: spec for n, (_, spec) in ups.items()}
                     for scale, ups in upscalers_by_scale.items()
