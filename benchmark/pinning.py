@@ -19,13 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmark import sr_setup
 from benchmark.atomic import atomic_path, write_text
 from benchmark.config import Suite
 from benchmark.dataset import load_dataset
 from benchmark.errors import UserError
 from benchmark.manifest import sha256_file
 from benchmark.pipeline import RunOptions, Study, default_device
-from benchmark.store import environment
+from benchmark.store import RunStore, environment
 
 PINS_FILE = "pins.json"
 CLASSIFIER_FILE = "classifier.keras"
@@ -91,6 +92,7 @@ def pin_models(suite: Suite, out_dir: Path, options: RunOptions, *, require_lear
             f"Suite {suite.name!r} gives a classifier file; `pin` needs `classifier: {{train: ...}}`."
         )
     out_dir = Path(out_dir)
+    sr_setup.check_training_configs(suite.sr_models)  # refused before any training
     provenance = environment(suite, options.device or default_device())  # read before training: its commit
     with tempfile.TemporaryDirectory(prefix="pin-") as scratch:
         cache_dir = options.cache_dir or Path(options.runs_dir) / ".cache"  # training is cached as in `run`
@@ -100,6 +102,7 @@ def pin_models(suite: Suite, out_dir: Path, options: RunOptions, *, require_lear
                 **{**vars(options), "runs_dir": Path(scratch), "cache_dir": cache_dir, "run_id": "pin"}
             ),
         )
+        study.store = RunStore(study.directory)  # training histories are copied into this scratch run
         dataset = load_dataset(suite.data, seed=suite.seed, cache=study.cache, progress=options.progress)
         _, classifier_info = study.load_classifier(dataset)
         trained, training = {}, []
