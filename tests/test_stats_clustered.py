@@ -1,0 +1,81 @@
+"""Clustered (patient) statistics against statsmodels, the unclustered methods and simulation."""
+
+import numpy as np
+import pytest
+from statsmodels.stats.contingency_tables import mcnemar
+
+from benchmark.stats import clustered, paired
+
+
+def test_clustered_mcnemar_with_one_image_per_patient_is_the_uncorrected_mcnemar():
+    rng = np.random.default_rng(0)
+    variant, reference = rng.random(80) < 0.7, rng.random(80) < 0.6
+    result = clustered.clustered_mcnemar(variant, reference, np.arange(80))
+    b, c = int(np.sum(variant & ~reference)), int(np.sum(~variant & reference))
+    expected = mcnemar([[0, b], [c, 0]], exact=False, correction=False)
+    assert result.statistic == pytest.approx(expected.statistic, rel=1e-12)
+    assert result.p_value == pytest.approx(expected.pvalue, rel=1e-12)
+
+
+def test_clustered_mcnemar_follows_durkalskis_formula_by_hand():
+    # patient A: 2 only-variant, 0 only-reference; B: 1 and 1; C: 0 and 1 -> sum(b-c) = 1,
+    # sum (b-c)^2 = 4 + 0 + 1 = 5, X^2 = 1/5
+    variant = np.array([1, 1, 1, 0, 0, 1], bool)
+    reference = np.array([0, 0, 0, 1, 1, 1], bool)
+    clusters = np.array(["A", "A", "B", "B", "C", "C"])
+    result = clustered.clustered_mcnemar(variant, reference, clusters)
+    assert result.statistic == pytest.approx(1 / 5)
+    assert clustered.clustered_mcnemar(variant, variant, clusters).p_value == 1.0
+
+
+def test_obuchowski_with_one_image_per_patient_is_delong():
+    rng = np.random.default_rng(2)
+    labels = np.r_[np.ones(25), np.zeros(30)].astype(int)
+    scores = rng.random((3, 55)) + 0.4 * labels
+    aucs, covariance = clustered.clustered_auroc_covariance(labels, scores, np.arange(55))
+    aucs_d, covariance_d = paired.delong_covariance(labels, scores)
+    np.testing.assert_allclose(aucs, aucs_d, rtol=1e-12)
+    np.testing.assert_allclose(covariance, covariance_d, rtol=1e-10, atol=1e-15)
+
+
+def _clustered_sample(rng, patients=40):
+    sizes = rng.integers(1, 6, patients)
+    clusters = np.repeat(np.arange(patients), sizes)
+    patient_label = rng.random(patients) < 0.5
+    labels = patient_label[clusters].astype(int)
+    labels[:2] = [0, 1]  # both classes always present
+    effect = rng.normal(0, 1, patients)[clusters]
+    base = labels * 1.0 + effect
+    scores = np.stack([base + rng.normal(0, 0.7, labels.size), base + rng.normal(0, 0.7, labels.size)])
+    return labels, scores, clusters
+
+
+def test_obuchowski_variance_matches_the_simulated_variance_where_delong_underestimates():
+    rng = np.random.default_rng(3)
+    aucs_seen, obuchowski, delong = [], [], []
+    for _ in range(1500):
+        labels, scores, clusters = _clustered_sample(rng)
+        aucs, cov = clustered.clustered_auroc_covariance(labels, scores, clusters)
+        _, cov_d = paired.delong_covariance(labels, scores)
+        aucs_seen.append(aucs)
+        contrast = np.array([1.0, -1.0])
+        obuchowski.append([cov[0, 0], contrast @ cov @ contrast])
+        delong.append([cov_d[0, 0], contrast @ cov_d @ contrast])
+    aucs_seen = np.array(aucs_seen)
+    simulated = np.array([np.var(aucs_seen[:, 0], ddof=1), np.var(aucs_seen[:, 0] - aucs_seen[:, 1], ddof=1)])
+    # one AUROC and the difference of two: Obuchowski's mean variance is the simulated variance,
+    # DeLong's (images independent) is well below it
+    np.testing.assert_allclose(np.mean(obuchowski, axis=0), simulated, rtol=0.2)
+    assert np.mean(delong, axis=0)[0] < 0.75 * simulated[0]
+
+
+def test_cluster_bootstrap_keeps_patients_whole_and_strata_sizes():
+    rng = np.random.default_rng(4)
+    labels = np.r_[np.zeros(9), np.ones(12)].astype(int)
+    clusters = np.r_[np.repeat([0, 1, 2], 3), np.repeat([3, 4, 5, 6], 3)]
+    weights = clustered.cluster_bootstrap_weights(labels, clusters, 200, rng)
+    for patient in np.unique(clusters):
+        columns = weights[:, clusters == patient]
+        assert (columns == columns[:, :1]).all()  # every image weighs as its patient was drawn
+    assert (weights[:, labels == 0].sum(axis=1) == 9).all()  # 3 normal patients of 3 images drawn
+    assert (weights[:, labels == 1].sum(axis=1) == 12).all()
