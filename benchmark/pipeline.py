@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -247,6 +246,8 @@ class Study:
     # -- the run ------------------------------------------------------------------------------------
     def run(self) -> Path:
         from benchmark.stats.analysis import analyze
+        from benchmark.stats.design import analysis_options
+        from benchmark.stats.records import table_records
         from benchmark.stats.schema import RESULTS_FILE, tidy_results, write_results
         from reports import render_report, write_tables
 
@@ -304,14 +305,8 @@ class Study:
         predictions = pd.concat(collected.predictions, ignore_index=True)
         write_results(store.directory / RESULTS_FILE, tidy_results(self.run_id, quality, predictions))
         store.write_table("predictions.parquet", predictions)
-        tables = analyze(
-            quality,
-            predictions,
-            threshold=suite.stats.threshold,
-            confidence=suite.stats.confidence,
-            n_bootstrap=suite.stats.n_bootstrap,
-            seed=suite.seed,
-        )
+        options, statistics = analysis_options(suite.stats, evaluation, suite.seed)
+        tables = analyze(quality, predictions, **options)
         store.write_json("examples/index.json", collected.examples)
         store.write_json(
             "summary.json",
@@ -332,9 +327,8 @@ class Study:
                     for c in suite.cells
                 ],
                 "variants": list(dict.fromkeys(predictions["variant"])),
-                "tables": {
-                    name: json.loads(table.to_json(orient="records")) for name, table in tables.items()
-                },
+                "statistics": statistics,
+                "tables": {name: table_records(table) for name, table in tables.items()},
                 "throughput": collected.throughput,
                 "training": training,
                 "classifier": classifier_info,

@@ -79,3 +79,43 @@ def test_cluster_bootstrap_keeps_patients_whole_and_strata_sizes():
         assert (columns == columns[:, :1]).all()  # every image weighs as its patient was drawn
     assert (weights[:, labels == 0].sum(axis=1) == 9).all()  # 3 normal patients of 3 images drawn
     assert (weights[:, labels == 1].sum(axis=1) == 12).all()
+
+
+def test_one_patient_of_a_class_gives_nan_not_a_variance_from_nothing():
+    labels = np.r_[np.ones(5), np.zeros(6)].astype(int)
+    clusters = np.r_[np.zeros(5), np.arange(1, 7)]  # all pneumonia images from one patient
+    scores = np.vstack([np.linspace(0, 1, 11), np.linspace(0, 1, 11) ** 2])
+    _, covariance = clustered.clustered_auroc_covariance(labels, scores, clusters)
+    assert np.isnan(covariance).all()
+    from benchmark.stats.proportions import design_effect
+
+    assert np.isnan(design_effect(np.r_[1.0, 0, 1, 1], np.zeros(4)))
+    # every value equal: the largest design effect clustering allows (images as copies), n / G
+    assert design_effect(np.ones(6), np.array([0, 0, 0, 1, 1, 2])) == 2.0
+
+
+def test_analyze_with_patients_says_cluster_in_every_interval_and_test_method():
+    import pandas as pd
+
+    from benchmark.stats.analysis import analyze
+
+    rng = np.random.default_rng(6)
+    labels, scores, clusters = _clustered_sample(rng)
+    probs = 1 / (1 + np.exp(-scores))
+    rows = [
+        {"cell": "c", "variant": v, "image_id": f"i{i}", "label": int(labels[i]), "prob": float(probs[k, i])}
+        for k, v in enumerate(("HR", "sr"))
+        for i in range(labels.size)
+    ]
+    patients = {f"i{i}": f"p{clusters[i]}" for i in range(labels.size)}
+    empty = pd.DataFrame(columns=["cell", "variant", "image_id", "metric", "value"])
+    tables = analyze(empty, pd.DataFrame(rows), n_bootstrap=200, clusters=patients, margins={"auroc": 0.05})
+    assert tables["classification"]["ci_method"].str.contains("cluster").all()
+    primary = tables["paired_tests"].query("family == 'primary'")
+    assert set(primary["method"]) == {"cluster-durkalski", "cluster-obuchowski"}
+    assert tables["non_inferiority"]["method"].iloc[0] == "cluster-obuchowski"
+    # patients missing for an image: an error naming the fix
+    from benchmark.errors import UserError
+
+    with pytest.raises(UserError, match="patient_id"):
+        analyze(empty, pd.DataFrame(rows), n_bootstrap=200, clusters={"i0": "p0"})

@@ -127,7 +127,7 @@ class CellAnalysis:
         members = np.ones(values.size, dtype=bool) if members is None else members
         return proportions.design_effect(values[members], self.clusters[members])
 
-    def _proportion_interval(self, metric: str, probs, threshold: Threshold) -> tuple[float, float, str]:
+    def _proportion_interval(self, metric: str, probs, threshold: Threshold) -> tuple[float, float, str, str]:
         """Wilson interval (with the clusters' design effect) of a proportion metric, and its method."""
         labels = self.data.labels
         predicted = predicted_labels(probs, threshold.value)
@@ -138,20 +138,23 @@ class CellAnalysis:
             else (labels == 1 if metric == "ppv" else labels == 0)
         )
         n = int(members.sum())
+        method = WILSON_METHOD if self.clusters is None else CLUSTER_WILSON_METHOD
         if n == 0:
-            return float("nan"), float("nan"), WILSON_METHOD
+            return float("nan"), float("nan"), method, ""
         deff = self.deff(hits.astype(float), members)
+        if not np.isfinite(deff):
+            return float("nan"), float("nan"), method, "one patient: no between-patient variance, no interval"
         low, high = proportions.wilson_interval(
             int(hits[members].sum()), n, confidence=self.confidence, deff=deff
         )
-        return low, high, WILSON_METHOD if self.clusters is None else CLUSTER_WILSON_METHOD
+        return low, high, method, ""
 
     def _row(
         self, variant: str, metric: str, n: int, estimate: float, replicates, threshold, probs=None
     ) -> dict:
         note = ""
         if metric in PROPORTION_METRICS:
-            low, high, method = self._proportion_interval(metric, probs, threshold)
+            low, high, method, note = self._proportion_interval(metric, probs, threshold)
         else:
             method = self.bootstrap_method
             low, high = intervals.percentile_interval(replicates, confidence=self.confidence)

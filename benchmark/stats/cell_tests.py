@@ -97,7 +97,12 @@ def auroc_row(analysis: CellAnalysis, base: dict, variant: str, reference: str) 
     difference = float(aucs[0] - aucs[1])
     variance = float(covariance[0, 0] + covariance[1, 1] - 2 * covariance[0, 1])
     scale = max(covariance[0, 0] + covariance[1, 1], 1e-300)
-    if variance <= 1e-12 * scale:
+    if not np.isfinite(variance):
+        nan = float("nan")
+        note = "fewer than 2 patients of a class: the clustered AUROC variance is not estimable"
+        result = paired.PairedResult(nan, nan, note, method)
+        ci = (nan, nan)
+    elif variance <= 1e-12 * scale:
         # Identical rankings (or constant scores): no variance to test against.  Equal AUROCs -> p = 1
         # exactly; unequal ones cannot happen with zero variance except through constant scores, and
         # then the test has nothing to say: NaN, never p = 0.

@@ -82,6 +82,9 @@ def clustered_mcnemar(
     denominator = float(np.sum(per_cluster**2))
     if b + c == 0:
         return ClusteredMcNemar(0.0, 1.0, 0, 0, "no discordant pairs")
+    if per_cluster.size < 2:
+        nan = float("nan")
+        return ClusteredMcNemar(nan, nan, b, c, "one patient: no between-patient variance, no test")
     if denominator == 0:  # every patient's discordant images cancel: no evidence of a difference
         return ClusteredMcNemar(0.0, 1.0, b, c, "discordant images cancel within every patient")
     statistic = float(per_cluster.sum() ** 2 / denominator)
@@ -116,6 +119,8 @@ def clustered_auroc_covariance(
     centred_01 = sums_01 - n_i[None, :] * aucs[:, None]
     big_m, big_n = m_i.sum(), n_i.sum()
     i10, i01 = int((m_i > 0).sum()), int((n_i > 0).sum())
+    if i10 < 2 or i01 < 2:  # no between-patient variance of one class: not estimable
+        return aucs, np.full((aucs.size, aucs.size), np.nan)
     s10 = i10 / ((i10 - 1) * big_m) * centred_10 @ centred_10.T
     s01 = i01 / ((i01 - 1) * big_n) * centred_01 @ centred_01.T
     s11 = groups / (groups - 1) * centred_10 @ centred_01.T

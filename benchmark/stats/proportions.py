@@ -27,7 +27,7 @@ Z_CAP = 37.0  # largest normal quantile searched; norm.sf(37) ~ 5.7e-300 is stil
 
 def wilson_bounds(successes: float, n: float, z: float) -> tuple[float, float]:
     """Wilson score bounds at normal quantile ``z`` for (possibly non-integer, effective) counts."""
-    if n <= 0:
+    if not np.isfinite(n) or n <= 0:
         return float("nan"), float("nan")
     low, high = proportion_confint(successes, n, alpha=2 * stats.norm.sf(z), method="wilson")
     return float(low), float(high)
@@ -37,23 +37,27 @@ def design_effect(values: np.ndarray, clusters: np.ndarray | None) -> float:
     """Design effect of the mean of per-image ``values`` under clustering, at least 1.
 
     Ratio of the cluster-robust (sandwich) variance of the mean, ``G/(G-1) * sum_g (S_g - n_g m)^2 /
-    n^2`` (S_g the cluster sums), to the independent-images variance ``sum (x - m)^2 / (n (n - 1))``.
-    1 without clusters, with one image per cluster, with fewer than 2 clusters, or when every value is
-    equal (no variance to inflate).
+    n^2`` (S_g the cluster sums, G clusters), to the independent-images variance
+    ``sum (x - m)^2 / (n (n - 1))``.  1 without clusters or with one image per cluster; NaN with fewer
+    than 2 clusters (no between-patient variance can be estimated); ``n / G`` (as if a patient's images
+    were copies, the largest design effect clustering can cause) when every value is equal, so that a
+    proportion of 0 or 1 is never made more precise than its patients allow.
     """
     values = np.asarray(values, dtype=np.float64)
     n = values.size
-    if clusters is None or n < 2:
+    if clusters is None:
         return 1.0
     codes = np.unique(np.asarray(clusters), return_inverse=True)[1].ravel()
     counts = np.bincount(codes)
     groups = counts.size
-    if groups < 2 or groups == n:
+    if groups < 2:
+        return float("nan")
+    if groups == n:
         return 1.0
     mean = values.mean()
     independent = np.sum((values - mean) ** 2) / (n * (n - 1))
     if independent <= 0:
-        return 1.0
+        return float(n / groups)
     sums = np.bincount(codes, weights=values)
     robust = groups / (groups - 1) * np.sum((sums - counts * mean) ** 2) / n**2
     return float(max(1.0, robust / independent))
@@ -94,7 +98,7 @@ def newcombe_bounds(
     (non-integer) counts.
     """
     n = both + only_first + only_second + neither
-    if n <= 0:
+    if not np.isfinite(n) or n <= 0:
         return float("nan"), float("nan")
     p1, p2 = (both + only_first) / n, (both + only_second) / n
     l1, u1 = wilson_bounds(both + only_first, n, z)
@@ -141,6 +145,8 @@ def newcombe_shift_p_value(
     """
     counts = np.array([both, only_first, only_second, neither], dtype=np.float64) / deff
     n = counts.sum()
+    if not np.isfinite(n) or n <= 0:
+        return float("nan")
     difference = (counts[1] - counts[2]) / n
     if np.isclose(difference, shift, rtol=0, atol=1e-15):
         return 0.5
