@@ -89,6 +89,11 @@ class ClassifierConfig(_Strict):
     input_size: int = Field(
         300, ge=94, description="square CNN input; 94 is the least five conv+pool stages allow"
     )
+    allow_test_overlap: bool = Field(
+        False,
+        description="run even when training and test images share patients or near-duplicate images "
+        "(benchmark.leakage); the overlap is listed in summary.json either way",
+    )
 
     @model_validator(mode="after")
     def _weights_or_train(self):

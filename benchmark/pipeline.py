@@ -266,6 +266,7 @@ class Study:
             write_text(store.directory / "skipped_images.csv", dataset.skipped.to_csv(index=False))
         evaluation = dataset.split(suite.data.eval_split)
         store.write_checksums(dataset.images)
+        leakage = _leakage(suite, dataset, evaluation)
         classifier, classifier_info = self._classifier(dataset)
         hr = self._hr(evaluation)
 
@@ -305,7 +306,9 @@ class Study:
         predictions = pd.concat(collected.predictions, ignore_index=True)
         write_results(store.directory / RESULTS_FILE, tidy_results(self.run_id, quality, predictions))
         store.write_table("predictions.parquet", predictions)
-        options, statistics = analysis_options(suite.stats, evaluation, suite.seed)
+        options, statistics = analysis_options(
+            suite.stats, evaluation, suite.seed, synthetic=dataset.synthetic
+        )
         tables = analyze(quality, predictions, **options)
         store.write_json("examples/index.json", collected.examples)
         store.write_json(
@@ -328,6 +331,7 @@ class Study:
                 ],
                 "variants": list(dict.fromkeys(predictions["variant"])),
                 "statistics": statistics,
+                "leakage": leakage,
                 "tables": {name: table_records(table) for name, table in tables.items()},
                 "throughput": collected.throughput,
                 "training": training,
@@ -337,6 +341,21 @@ class Study:
         )
         write_tables(store.directory)
         return render_report(store.directory)
+
+
+def _leakage(suite: Suite, dataset: Dataset, evaluation: pd.DataFrame) -> dict:
+    """Patients and near-duplicate images shared by the classifier's training split and the test
+    images (``benchmark.leakage``); refuses the run unless the suite allows it."""
+    if suite.classifier.train is None or dataset.synthetic:
+        reason = (
+            "synthetic phantoms" if dataset.synthetic else "classifier weights given (training data unknown)"
+        )
+        return {"checked": False, "reason": reason}
+    from benchmark.leakage import check_leakage
+
+    return check_leakage(
+        dataset.split(suite.data.train_split), evaluation, allowed=suite.classifier.allow_test_overlap
+    )
 
 
 def _lpips_provenance(suite: Suite) -> dict[str, str] | None:

@@ -16,13 +16,16 @@ def patient_ids_available(images: pd.DataFrame) -> bool:
     return bool(ids.notna().all() and (ids.astype(str).str.strip() != "").all())
 
 
-def unit_of_analysis(setting: str | None, images: pd.DataFrame) -> tuple[str, dict | None]:
+def unit_of_analysis(
+    setting: str | None, images: pd.DataFrame, *, synthetic: bool = False
+) -> tuple[str, dict | None]:
     """("patient", image id -> patient id) or ("image", None).
 
-    ``setting`` None picks the patient when every image has a patient id; "patient" without them is
-    an error naming the fix.
+    ``setting`` None picks the patient when every image has a patient id and the images are not
+    synthetic phantoms (whose "patient ids" are file stems shared by a normal and a pneumonia
+    phantom); "patient" without ids is an error naming the fix.
     """
-    available = patient_ids_available(images)
+    available = patient_ids_available(images) and not synthetic
     if setting == "image" or (setting is None and not available):
         return "image", None
     if not available:
@@ -34,9 +37,11 @@ def unit_of_analysis(setting: str | None, images: pd.DataFrame) -> tuple[str, di
     return "patient", dict(zip(images["image_id"], images["patient_id"].astype(str), strict=True))
 
 
-def analysis_options(stats_config, images: pd.DataFrame, seed: int) -> tuple[dict, dict]:
+def analysis_options(
+    stats_config, images: pd.DataFrame, seed: int, *, synthetic: bool = False
+) -> tuple[dict, dict]:
     """(keyword arguments of ``analyze``, the "statistics" record of summary.json)."""
-    unit, clusters = unit_of_analysis(stats_config.cluster, images)
+    unit, clusters = unit_of_analysis(stats_config.cluster, images, synthetic=synthetic)
     margins = dict(stats_config.margins or {})
     options = {
         "threshold": stats_config.threshold,
