@@ -9,6 +9,11 @@ normal with a patient effect of intra-class correlation ``icc``, so the true sen
 benchmark reported before issue 17), the plain Wilson interval, Wilson on Rao-Scott effective counts
 (``wilson-cluster-design-effect``) and the patient-cluster bootstrap percentile interval, and prints how
 often each covers the truth and its mean width.
+
+Then the type I error of McNemar's test (as the benchmark runs it) and of Durkalski's clustered McNemar
+on the same patients under the null (a variant that is better or worse than HR on an image exactly as
+often, but whose advantage is shared within a patient with intra-class correlation ``icc``): the share
+of ``--sets`` test sets each rejects at 0.05.
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ import argparse
 import numpy as np
 from scipy import stats
 
-from benchmark.stats.clustered import cluster_bootstrap_weights
+from benchmark.stats.clustered import cluster_bootstrap_weights, clustered_mcnemar
 from benchmark.stats.intervals import percentile_interval, stratified_bootstrap_weights
+from benchmark.stats.paired import mcnemar_test
 from benchmark.stats.proportions import design_effect, wilson_interval
 
 SIZES = np.array([7, 4, 1, 3, 2, 4, 9])
@@ -50,6 +56,27 @@ def intervals_of(labels, called, clusters, rng, replicates):
     }
 
 
+def null_pairs(rng, icc: float, discordant: float = 0.3):
+    """Correctness of a variant and of HR per image under H0 (p10 = p01), advantage shared per patient."""
+    clusters = np.repeat(np.arange(2 * SIZES.size), np.r_[SIZES, SIZES])
+    effect = rng.normal(0, np.sqrt(icc), 2 * SIZES.size)[clusters]
+    variant_better = effect + rng.normal(0, np.sqrt(1 - icc), clusters.size) > 0
+    differs = rng.random(clusters.size) < discordant
+    reference = np.where(differs, ~variant_better, rng.random(clusters.size) < 0.8)
+    variant = np.where(differs, variant_better, reference)
+    return variant, reference, clusters
+
+
+def type_one_error(rng, icc: float, sets: int) -> dict[str, float]:
+    rejected = {"McNemar (images)": 0, "Durkalski (patients)": 0}
+    for _ in range(sets):
+        variant, reference, clusters = null_pairs(rng, icc)
+        rejected["McNemar (images)"] += mcnemar_test(variant, reference).p_value <= 0.05
+        p = clustered_mcnemar(variant, reference, clusters).p_value
+        rejected["Durkalski (patients)"] += bool(p <= 0.05)
+    return {name: count / sets for name, count in rejected.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", type=int, default=400)
@@ -67,6 +94,10 @@ def main() -> None:
                 widths.setdefault(name, []).append(high - low)
         for name in covered:
             print(f"{icc:5.2f}  {name:30s} {covered[name] / args.sets:8.3f} {np.mean(widths[name]):10.3f}")
+    print(f"\n{'icc':>5}  {'test':30s} {'type I error at 0.05':>20}")
+    for icc in args.icc:
+        for name, rate in type_one_error(rng, icc, args.sets).items():
+            print(f"{icc:5.2f}  {name:30s} {rate:20.3f}")
 
 
 if __name__ == "__main__":
