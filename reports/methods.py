@@ -172,6 +172,21 @@ def _design(config: dict[str, Any], summary: dict[str, Any], paired: pd.DataFram
         if (paired["test"] == "bootstrap").any() and config.get("stats", {}).get("n_bootstrap"):
             floor = 2 / (int(config["stats"]["n_bootstrap"]) + 1)
             parts.append(f"Paired-bootstrap p-values cannot fall below 2/(B+1) = {floor:.2g}.")
+    leakage = summary.get("leakage") or {}
+    if leakage.get("checked"):
+        shared, copies = len(leakage.get("patients") or []), len(leakage.get("near_duplicates") or [])
+        parts.append(
+            f"The classifier's training images shared {shared} patients and {copies} near-duplicate images "
+            "with the test images"
+            + (" (allowed by the suite; listed in summary.json)." if shared or copies else ".")
+        )
+    detectable = [r.get("detectable_difference") for r in (summary.get("tables") or {}).get("power") or []]
+    detectable = [d for d in detectable if d is not None and d == d]
+    if detectable:
+        parts.append(
+            "At the observed discordance, McNemar's test on these images detects accuracy differences to HR "
+            f"of {min(detectable):.3f} to {max(detectable):.3f} with 80% power (Connor 1987)."
+        )
     margins = design.get("margins") or {}
     if margins:
         listed = _join([f"{metric_label(m)} {v:g}" for m, v in margins.items()])

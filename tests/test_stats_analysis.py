@@ -74,6 +74,7 @@ def test_analyze_returns_exactly_the_documented_columns(tables):
         "paired_tests",
         "flips",
         "flipped_images",
+        "power",
         "non_inferiority",
     ]
     for name, columns in TABLE_COLUMNS.items():

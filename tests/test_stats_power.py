@@ -109,3 +109,26 @@ def test_power_cli_solves_for_n_and_refuses_both_or_neither(capsys):
     assert result["mcnemar"]["n_connor"] == power.mcnemar_n_connor(0.10, 0.03)
     assert main(["power", "--n", "10", "--power", "0.8"]) == 2
     assert main(["power", "--n", "100", "--discordant", "0.02", "--difference", "0.05"]) == 2
+
+
+def test_analyze_power_table_is_connors_detectable_difference_at_the_observed_discordance():
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_stats_analysis import make_predictions
+
+    from benchmark.stats.analysis import analyze
+
+    predictions = make_predictions(cells=("x2",))
+    empty = pd.DataFrame(columns=["cell", "variant", "image_id", "metric", "value"])
+    row = analyze(empty, predictions, n_bootstrap=100)["power"].set_index("variant").loc["LR"]
+    wide = predictions.pivot(index="image_id", columns="variant", values="prob")
+    labels = predictions[predictions["variant"] == "HR"].set_index("image_id")["label"].reindex(wide.index)
+    discordant = np.mean(((wide["LR"] >= 0.5) == labels) != ((wide["HR"] >= 0.5) == labels))
+    assert row["discordant_fraction"] == pytest.approx(discordant)
+    assert power.mcnemar_power_connor(row["n"], discordant, row["detectable_difference"]) == pytest.approx(
+        0.8
+    )

@@ -50,6 +50,9 @@ Methods (also stated in the tables where a column allows):
   tests between non-HR variants, per cell) and "supplementary" (per cell, test, metric and against HR
   or not), each corrected on its own by Holm (``p_adjusted``) and Benjamini-Hochberg
   (``p_adjusted_bh``), statsmodels.  ``note`` explains degenerate cases and is empty otherwise.
+- power: per cell and non-HR variant, the smallest accuracy difference to HR that McNemar's test on
+  the cell's images detects with 80% power at the observed discordant fraction (Connor 1987,
+  ``benchmark.stats.power``).
 - non_inferiority (with ``margins``): per cell, non-HR variant and metric with a margin, the
   difference to HR, its two-sided interval (lower limit = one-sided bound at (1 + confidence) / 2),
   one-sided p of inferiority by more than the margin, verdict, and TOST equivalence
@@ -82,7 +85,7 @@ from benchmark.errors import UserError
 from benchmark.seeding import item_rng
 from benchmark.stats import intervals
 from benchmark.stats.cell import CellAnalysis
-from benchmark.stats.cell_tests import noninferiority_rows, paired_rows, wilcoxon_row
+from benchmark.stats.cell_tests import noninferiority_rows, paired_rows, power_row, wilcoxon_row
 from benchmark.stats.clustered import cluster_bootstrap_weights
 from benchmark.stats.inputs import REFERENCE, prediction_cells, quality_cells
 from benchmark.stats.multiplicity import adjust_families
@@ -258,9 +261,9 @@ def analyze(
     -------
     dict
         DataFrames "quality", "classification", "confusion", "paired_tests", "flips", "flipped_images",
-        "non_inferiority" (empty without margins) with the columns of ``TABLE_COLUMNS`` (methods in the
-        module docstring).  Raises ``UserError`` for invalid inputs (missing image ids, one-class
-        cells, ...).
+        "power", "non_inferiority" (empty without margins) with the columns of ``TABLE_COLUMNS``
+        (methods in the module docstring).  Raises ``UserError`` for invalid inputs (missing image
+        ids, one-class cells, ...).
     """
     _check_options(threshold, confidence, n_bootstrap, seed)
     margins = dict(margins or {})
@@ -300,6 +303,7 @@ def analyze(
                 rows["flips"].append(summary)
                 rows["flipped_images"] += images
                 rows["non_inferiority"] += noninferiority_rows(analysis, variant, margins)
+                rows["power"].append(power_row(analysis, variant))
         rows["quality"] += _quality_rows(
             cell,
             measured.get(cell, {}),

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import stats
 
 from benchmark.metrics.classification import THRESHOLD_METRICS
-from benchmark.stats import clustered, intervals, noninferiority, paired, proportions
+from benchmark.stats import clustered, intervals, noninferiority, paired, power, proportions
 from benchmark.stats.cell import (
     PAIRED_BOOTSTRAP_METRICS,
     WILCOXON_ZERO_METHOD,
@@ -158,6 +158,32 @@ def paired_rows(analysis: CellAnalysis, variant: str, reference: str) -> list[di
         row["note"] = "; ".join(filter(None, [row["note"], "images treated as independent"]))
     rows.append(row)
     return rows
+
+
+def power_row(analysis: CellAnalysis, variant: str, *, target: float = 0.8) -> dict:
+    """Smallest accuracy difference to HR this cell's images detect with ``target`` power (Connor's
+    approximation at the observed discordant fraction, two-sided 1 - confidence); NaN without any
+    discordant image."""
+    correct_v, correct_r = _correct(analysis, variant), _correct(analysis, "HR")
+    n = correct_v.size
+    discordant = float(np.mean(correct_v != correct_r))
+    alpha = 1 - analysis.confidence
+    detectable = (
+        power.smallest_detectable_difference(n, discordant, alpha=alpha, power=target)
+        if discordant > 0
+        else float("nan")
+    )
+    return {
+        "cell": analysis.cell,
+        "variant": variant,
+        "reference": "HR",
+        "metric": "accuracy",
+        "n": n,
+        "discordant_fraction": discordant,
+        "detectable_difference": detectable,
+        "power": target,
+        "method": "connor-1987" + ("" if analysis.clusters is None else " (images; clustering widens it)"),
+    }
 
 
 def noninferiority_rows(analysis: CellAnalysis, variant: str, margins: dict[str, float]) -> list[dict]:

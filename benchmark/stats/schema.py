@@ -91,6 +91,17 @@ TABLE_COLUMNS = {
         "pred_hr",
         "pred_variant",
     ],
+    "power": [
+        "cell",
+        "variant",
+        "reference",
+        "metric",
+        "n",
+        "discordant_fraction",
+        "detectable_difference",
+        "power",
+        "method",
+    ],
     "non_inferiority": [
         "cell",
         "variant",
