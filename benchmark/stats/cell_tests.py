@@ -233,7 +233,7 @@ def noninferiority_rows(analysis: CellAnalysis, variant: str, margins: dict[str,
                 "p_equivalence": figures["p_equivalence"],
                 "equivalence": figures["equivalence"],
                 "method": method,
-                "note": figures["note"],
+                "note": row["note"] if np.isnan(figures["ci_low"]) and row["note"] else figures["note"],
             }
         )
     return rows
