@@ -45,6 +45,8 @@ FAMILY_TEXT = {
 PRIMARY_TEST_TEXT = {
     "mcnemar": "McNemar's test",
     "cluster-durkalski": "the clustered McNemar test of Durkalski et al. (2003)",
+    "cluster-exact-binomial": "McNemar's exact test where no patient holds two discordant images",
+    "cluster-chi2-continuity": "McNemar's chi-square test where no patient holds two discordant images",
     "delong-wald": "DeLong's test",
     "cluster-obuchowski": "Obuchowski's (1997) clustered AUROC comparison",
 }
@@ -161,7 +163,7 @@ def _design(config: dict[str, Any], summary: dict[str, Any], paired: pd.DataFram
                 continue
             sizes = sorted({int(n) for n in rows["family_size"] if pd.notna(n)})
             size = f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]}–{sizes[-1]}"
-            described.append(FAMILY_TEXT[family].format(scope=scope) + f" ({size} tests each)")
+            described.append(FAMILY_TEXT[family].format(scope=scope) + f": {size} tests each")
         if described:
             parts.append(
                 "Multiplicity was corrected by Holm's step-down method (family-wise error) and the "

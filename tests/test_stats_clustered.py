@@ -112,10 +112,40 @@ def test_analyze_with_patients_says_cluster_in_every_interval_and_test_method():
     tables = analyze(empty, pd.DataFrame(rows), n_bootstrap=200, clusters=patients, margins={"auroc": 0.05})
     assert tables["classification"]["ci_method"].str.contains("cluster").all()
     primary = tables["paired_tests"].query("family == 'primary'")
-    assert set(primary["method"]) == {"cluster-durkalski", "cluster-obuchowski"}
+    assert set(primary["method"]) <= {
+        "cluster-durkalski",
+        "cluster-exact-binomial",
+        "cluster-chi2-continuity",
+        "cluster-obuchowski",
+    }
+    assert "cluster-obuchowski" in set(primary["method"])
     assert tables["non_inferiority"]["method"].iloc[0] == "cluster-obuchowski"
     # patients missing for an image: an error naming the fix
     from benchmark.errors import UserError
 
     with pytest.raises(UserError, match="patient_id"):
         analyze(empty, pd.DataFrame(rows), n_bootstrap=200, clusters={"i0": "p0"})
+
+
+def test_clustered_mcnemar_row_uses_mcnemars_exact_test_when_no_patient_holds_two_discordant_images():
+    import pandas as pd
+
+    from benchmark.stats.analysis import analyze
+
+    labels = np.r_[np.zeros(10), np.ones(10)].astype(int)
+    hr = np.where(labels == 1, 0.8, 0.2)
+    sr = hr.copy()
+    sr[[0, 12]] = 1 - sr[[0, 12]]  # two discordant images, from different patients
+    clusters = {f"i{i}": f"p{i // 2}" for i in range(20)}
+    rows = [
+        {"cell": "c", "variant": v, "image_id": f"i{i}", "label": int(labels[i]), "prob": float(p[i])}
+        for v, p in (("HR", hr), ("sr", sr))
+        for i in range(20)
+    ]
+    empty = pd.DataFrame(columns=["cell", "variant", "image_id", "metric", "value"])
+    tests = analyze(empty, pd.DataFrame(rows), n_bootstrap=100, clusters=clusters)["paired_tests"]
+    row = tests.set_index(["test", "metric"]).loc[("mcnemar", "accuracy")]
+    assert row["method"] == "cluster-exact-binomial"
+    assert row["p_value"] == pytest.approx(
+        mcnemar([[0, 0], [2, 0]], exact=True).pvalue
+    )  # 0.5, not chi2's 0.16

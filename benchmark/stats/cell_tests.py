@@ -3,10 +3,11 @@
 Primary-endpoint tests (analytic, so no bootstrap p-value floor): McNemar for accuracy, and for
 sensitivity and specificity on the pneumonia and the normal images alone, each with Newcombe's paired
 score interval of the difference; DeLong for AUROC.  When the unit of analysis is the patient they are
-Durkalski et al.'s clustered McNemar (``method`` "cluster-durkalski"), Newcombe on Rao-Scott effective
-counts, and Obuchowski's clustered AUROC comparison ("cluster-obuchowski").  Supplementary tests
-(paired bootstrap, Wilcoxon) restate hypotheses a primary test already answers; ``analysis`` puts them
-in families of their own.
+Durkalski et al.'s clustered McNemar (``method`` "cluster-durkalski"; McNemar's own test,
+"cluster-exact-binomial" or "cluster-chi2-continuity", when no patient holds two discordant images),
+Newcombe on Rao-Scott effective counts, and Obuchowski's clustered AUROC comparison
+("cluster-obuchowski").  Supplementary tests (paired bootstrap, Wilcoxon) restate hypotheses a primary
+test already answers; ``analysis`` puts them in families of their own.
 """
 
 from __future__ import annotations
@@ -65,6 +66,14 @@ def mcnemar_row(analysis: CellAnalysis, base: dict, metric: str, variant: str, r
     if analysis.clusters is None:
         result = paired.mcnemar_test(correct_v, correct_r)
         method, note = result.method, result.note
+        statistic, p_value = result.statistic, result.p_value
+    elif clustered.max_discordant_per_cluster(correct_v, correct_r, analysis.clusters[members]) <= 1:
+        # No patient holds two discordant images, so the discordant pairs are independent and McNemar's
+        # own test (exact below 25) is valid for patients; Durkalski's chi-square would equal its
+        # uncorrected, large-sample form and overstate small differences.
+        result = paired.mcnemar_test(correct_v, correct_r)
+        method = f"cluster-{result.method}"
+        note = "; ".join(filter(None, [result.note, "at most one discordant image per patient"]))
         statistic, p_value = result.statistic, result.p_value
     else:
         result = clustered.clustered_mcnemar(correct_v, correct_r, analysis.clusters[members])

@@ -52,6 +52,15 @@ def cluster_bootstrap_weights(
     return counts[:, codes]
 
 
+def max_discordant_per_cluster(
+    correct_variant: np.ndarray, correct_reference: np.ndarray, clusters: np.ndarray
+) -> int:
+    """The most discordant images (exactly one of the two right) any one cluster holds."""
+    discordant = np.asarray(correct_variant, bool) != np.asarray(correct_reference, bool)
+    counts = np.bincount(cluster_codes(clusters), weights=discordant.astype(float))
+    return int(counts.max()) if counts.size else 0
+
+
 @dataclass(frozen=True)
 class ClusteredMcNemar:
     statistic: float
