@@ -111,16 +111,17 @@ def check_leakage(train: pd.DataFrame, test: pd.DataFrame, *, allowed: bool) -> 
         "near_duplicates": duplicates.to_dict("records"),
     }
     if (len(patients) or len(duplicates)) and not allowed:
-        shown = ", ".join(patients["patient_id"].head(10))
-        pairs = ", ".join(
-            f"{t} ~ {r}"
-            for t, r in zip(duplicates["test_image"].head(5), duplicates["train_image"].head(5), strict=True)
-        )
+        found = []
+        if len(patients):
+            shown = ", ".join(patients["patient_id"].head(10)) + (", ..." if len(patients) > 10 else "")
+            found.append(f"{len(patients)} patients in both splits ({shown})")
+        if len(duplicates):
+            pairs = zip(duplicates["test_image"].head(5), duplicates["train_image"].head(5), strict=True)
+            shown = ", ".join(f"{t} ~ {r}" for t, r in pairs) + (", ..." if len(duplicates) > 5 else "")
+            found.append(f"{len(duplicates)} near-duplicate image pairs, test ~ train ({shown})")
         raise UserError(
-            f"The classifier's training images overlap the test images: {len(patients)} patients in both "
-            f"splits ({shown}{', ...' if len(patients) > 10 else ''}) and {len(duplicates)} near-duplicate "
-            f"image pairs ({pairs}{', ...' if len(duplicates) > 5 else ''}). Remove them from the training "
-            "split of the manifest, or set classifier: {allow_test_overlap: true} to run anyway (the "
-            "overlap is then listed in summary.json)."
+            f"The classifier's training images overlap the test images: {' and '.join(found)}. Remove them "
+            "from the training split of the manifest, or set classifier: {allow_test_overlap: true} to run "
+            "anyway (the overlap is then listed in summary.json)."
         )
     return record

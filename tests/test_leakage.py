@@ -57,7 +57,9 @@ def test_patients_in_both_splits_are_listed(splits):
 def test_overlap_refuses_the_run_unless_allowed(splits):
     train, test = splits
     with pytest.raises(
-        UserError, match=r"1 patients in both splits \(B\).*1 near-duplicate.*allow_test_overlap"
+        UserError,
+        match=r"1 patients in both splits \(B\) and 1 near-duplicate image pairs, test ~ train \(t1 ~ r4\)"
+        r".*allow_test_overlap",
     ):
         check_leakage(train, test, allowed=False)
     record = check_leakage(train, test, allowed=True)
