@@ -192,6 +192,11 @@ def power_row(analysis: CellAnalysis, variant: str, *, target: float = 0.8) -> d
         "detectable_difference": detectable,
         "power": target,
         "method": "connor-1987" + ("" if analysis.clusters is None else " (images; clustering widens it)"),
+        "note": "no discordant image"
+        if discordant == 0
+        else f"below {target:.0%} power even with every discordant image favouring one side"
+        if np.isnan(detectable)
+        else "",
     }
 
 

@@ -101,6 +101,7 @@ TABLE_COLUMNS = {
         "detectable_difference",
         "power",
         "method",
+        "note",
     ],
     "non_inferiority": [
         "cell",
