@@ -149,3 +149,30 @@ def test_clustered_mcnemar_row_uses_mcnemars_exact_test_when_no_patient_holds_tw
     assert row["p_value"] == pytest.approx(
         mcnemar([[0, 0], [2, 0]], exact=True).pvalue
     )  # 0.5, not chi2's 0.16
+
+
+def test_clustered_flip_rates_get_design_effect_wilson_intervals():
+    import pandas as pd
+    from statsmodels.stats.proportion import proportion_confint
+
+    from benchmark.stats.analysis import analyze
+    from benchmark.stats.proportions import design_effect
+
+    labels = np.r_[np.zeros(12), np.ones(12)].astype(int)
+    hr = np.where(labels == 1, 0.8, 0.2)
+    sr = hr.copy()
+    sr[[0, 1, 2, 12]] = 1 - sr[[0, 1, 2, 12]]  # three flips in patient p0, one in p4
+    patients = np.arange(24) // 3
+    rows = [
+        {"cell": "c", "variant": v, "image_id": f"i{i}", "label": int(labels[i]), "prob": float(p[i])}
+        for v, p in (("HR", hr), ("sr", sr))
+        for i in range(24)
+    ]
+    empty = pd.DataFrame(columns=["cell", "variant", "image_id", "metric", "value"])
+    clusters = {f"i{i}": f"p{patients[i]}" for i in range(24)}
+    flips = analyze(empty, pd.DataFrame(rows), n_bootstrap=100, clusters=clusters)["flips"].iloc[0]
+    indicator = np.isin(np.arange(24), [0, 1, 2, 12]).astype(float)
+    deff = design_effect(indicator, patients)
+    assert deff > 1
+    expected = proportion_confint(4 / deff, 24 / deff, alpha=0.05, method="wilson")
+    assert (flips["flip_rate_ci_low"], flips["flip_rate_ci_high"]) == pytest.approx(expected, rel=1e-12)

@@ -57,10 +57,10 @@ Methods (also stated in the tables where a column allows):
   difference to HR, its two-sided interval (lower limit = one-sided bound at (1 + confidence) / 2),
   one-sided p of inferiority by more than the margin, verdict, and TOST equivalence
   (``benchmark.stats.noninferiority``).
-- flips / flipped_images: predicted-label changes of each non-HR variant relative to HR's prediction
-  at the fixed threshold; harmful (correct_to_wrong) and helpful (wrong_to_correct) counts and rates
-  per image of the cell with Wilson intervals; mean |P_variant - P_HR| with a bootstrap percentile
-  interval.
+- flips / flipped_images: predicted-label changes of each non-HR variant relative to HR's prediction at
+  the fixed threshold; harmful (correct_to_wrong) and helpful (wrong_to_correct) counts and rates per
+  image of the cell with Wilson intervals (clustered: on Rao-Scott effective counts); mean |P_variant -
+  P_HR| with a bootstrap percentile interval.
 
 Bootstrap: per cell one ``np.random.Generator`` seeded from ``(seed, hash of the cell name)``, so a
 cell's numbers do not depend on which other cells are analysed; each replicate resamples the cell's

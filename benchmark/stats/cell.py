@@ -226,6 +226,8 @@ class CellAnalysis:
                 confidence=self.confidence,
             ),
         }
+        if self.clusters is not None:
+            self._cluster_flip_intervals(summary, labels, prob_hr, prob_v)
         flipped = np.flatnonzero(flip_mask(prob_hr, prob_v, threshold=fixed.value))
         images = [
             {
@@ -241,3 +243,22 @@ class CellAnalysis:
             for i in flipped
         ]
         return summary, images
+
+    def _cluster_flip_intervals(self, summary: dict, labels, prob_hr, prob_v) -> None:
+        """Replace the flip, harmful and helpful rates' Wilson intervals by design-effect ones."""
+        threshold = self.fixed.value
+        flipped = flip_mask(prob_hr, prob_v, threshold=threshold)
+        hr_correct = predicted_labels(prob_hr, threshold) == labels
+        for name, indicator in (
+            ("flip_rate", flipped),
+            ("harmful", flipped & hr_correct),
+            ("helpful", flipped & ~hr_correct),
+        ):
+            deff = self.deff(indicator.astype(float))
+            if np.isfinite(deff):
+                low, high = proportions.wilson_interval(
+                    int(indicator.sum()), indicator.size, confidence=self.confidence, deff=deff
+                )
+            else:
+                low = high = float("nan")
+            summary[f"{name}_ci_low"], summary[f"{name}_ci_high"] = low, high
