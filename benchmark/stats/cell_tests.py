@@ -73,7 +73,8 @@ def mcnemar_row(analysis: CellAnalysis, base: dict, metric: str, variant: str, r
         # uncorrected, large-sample form and overstate small differences.
         result = paired.mcnemar_test(correct_v, correct_r)
         method = f"cluster-{result.method}"
-        note = "; ".join(filter(None, [result.note, "at most one discordant image per patient"]))
+        single = "at most one discordant image per patient" if table[1] + table[2] else ""
+        note = "; ".join(filter(None, [result.note, single]))
         statistic, p_value = result.statistic, result.p_value
     else:
         result = clustered.clustered_mcnemar(correct_v, correct_r, analysis.clusters[members])
@@ -222,6 +223,8 @@ def noninferiority_rows(analysis: CellAnalysis, variant: str, margins: dict[str,
                 deff=deff,
             )
             method = "newcombe" if analysis.clusters is None else "newcombe-cluster-design-effect"
+            if not np.isfinite(deff):
+                figures["note"] = "one patient: no between-patient variance, no interval"
         elif metric == "auroc":
             row = auroc_row(analysis, {**base, "n": analysis.data.labels.size}, variant, "HR")
             z = stats.norm.isf((1 - analysis.confidence) / 2)
@@ -247,7 +250,7 @@ def noninferiority_rows(analysis: CellAnalysis, variant: str, margins: dict[str,
                 "p_equivalence": figures["p_equivalence"],
                 "equivalence": figures["equivalence"],
                 "method": method,
-                "note": row["note"] if np.isnan(figures["ci_low"]) and row["note"] else figures["note"],
+                "note": figures["note"] or (row["note"] if np.isnan(figures["ci_low"]) else ""),
             }
         )
     return rows
