@@ -176,3 +176,23 @@ def test_clustered_flip_rates_get_design_effect_wilson_intervals():
     assert deff > 1
     expected = proportion_confint(4 / deff, 24 / deff, alpha=0.05, method="wilson")
     assert (flips["flip_rate_ci_low"], flips["flip_rate_ci_high"]) == pytest.approx(expected, rel=1e-12)
+
+
+def test_cluster_bootstrap_rows_warn_when_a_class_has_few_patients():
+    import pandas as pd
+
+    from benchmark.stats.analysis import analyze
+
+    rng = np.random.default_rng(8)
+    labels, scores, clusters = _clustered_sample(rng, patients=12)
+    probs = 1 / (1 + np.exp(-scores))
+    rows = [
+        {"cell": "c", "variant": v, "image_id": f"i{i}", "label": int(labels[i]), "prob": float(probs[k, i])}
+        for k, v in enumerate(("HR", "sr"))
+        for i in range(labels.size)
+    ]
+    patients = {f"i{i}": f"p{clusters[i]}" for i in range(labels.size)}
+    empty = pd.DataFrame(columns=["cell", "variant", "image_id", "metric", "value"])
+    table = analyze(empty, pd.DataFrame(rows), n_bootstrap=100, clusters=patients)["classification"]
+    auroc = table[(table["metric"] == "auroc") & (table["variant"] == "HR")].iloc[0]
+    assert "undercovers" in auroc["note"]

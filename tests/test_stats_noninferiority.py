@@ -117,3 +117,20 @@ def test_stored_records_keep_tiny_p_values_and_holm_recomputes_from_them():
     np.testing.assert_array_equal(
         primary["p_adjusted"].to_numpy(), multipletests(primary["p_value"].to_numpy(), method="holm")[1]
     )
+
+
+def test_exported_csv_tables_keep_full_precision(tmp_path):
+    from reports.exports import write_tables
+
+    tables = analyze(EMPTY_QUALITY, _predictions(), n_bootstrap=100, margins={"accuracy": 0.02})
+    records = {name: table_records(frame) for name, frame in tables.items()}
+    records["paired_tests"][0]["p_value"] = 1.6e-11  # what 10-decimal JSON once stored as 0.0
+    summary = {"suite": "s", "run_id": "r", "cells": [{"cell": "x4"}], "variants": ["HR", "sr", "flat"]}
+    (tmp_path / "summary.json").write_text(json.dumps({**summary, "tables": records}))
+    write_tables(tmp_path)
+    paired = pd.read_csv(tmp_path / "tables" / "paired_tests.csv")
+    assert paired["p_value"].iloc[0] == 1.6e-11
+    assert paired["p_value"].iloc[1:].tolist() == pytest.approx(
+        [r["p_value"] for r in records["paired_tests"][1:]], rel=0, abs=0, nan_ok=True
+    )
+    assert (tmp_path / "tables" / "non_inferiority.csv").is_file()

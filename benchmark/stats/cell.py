@@ -27,6 +27,9 @@ WILSON_METHOD = "wilson"
 CLUSTER_WILSON_METHOD = "wilson-cluster-design-effect"
 # Threshold metrics that are one proportion of images (F1 is not): Wilson intervals.
 PROPORTION_METRICS = ("accuracy", "sensitivity", "specificity", "ppv", "npv")
+# Below this many patients in a class the patient bootstrap's percentile intervals undercover (0.81-0.87
+# with 7 patients in benchmarks/cluster_coverage.py); such rows say so.
+FEW_PATIENTS = 10
 SCORE_METRICS = ("auroc", "auprc", "log_loss", "brier", "ece")
 PAIRED_BOOTSTRAP_METRICS = ("accuracy", "sensitivity", "specificity", "brier", "auroc")
 WILCOXON_ZERO_METHOD = "pratt"
@@ -120,6 +123,14 @@ class CellAnalysis:
                     out[variant, threshold.name, metric] = values
         return out
 
+    @cached_property
+    def fewest_patients(self) -> int:
+        """Patients in the class with fewer of them (images when images are the unit)."""
+        labels = self.data.labels
+        if self.clusters is None:
+            return int(min(np.sum(labels == 0), np.sum(labels == 1)))
+        return int(min(len(set(self.clusters[labels == c])) for c in (0, 1)))
+
     def deff(self, values: np.ndarray, members: np.ndarray | None = None) -> float:
         """Design effect of the mean of per-image ``values`` (over ``members``) under the clusters."""
         if self.clusters is None:
@@ -166,6 +177,11 @@ class CellAnalysis:
         if np.isnan(estimate):
             low = high = float("nan")
             note = note or "undefined on these images"
+        elif method == CLUSTER_BOOTSTRAP_METHOD and not note and self.fewest_patients < FEW_PATIENTS:
+            note = (
+                f"{self.fewest_patients} patients in the smaller class: a cluster bootstrap interval "
+                "undercovers with so few (docs/statistics.md)"
+            )
         return {
             "cell": self.cell,
             "variant": variant,
