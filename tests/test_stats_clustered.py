@@ -196,3 +196,48 @@ def test_cluster_bootstrap_rows_warn_when_a_class_has_few_patients():
     table = analyze(empty, pd.DataFrame(rows), n_bootstrap=100, clusters=patients)["classification"]
     auroc = table[(table["metric"] == "auroc") & (table["variant"] == "HR")].iloc[0]
     assert "undercovers" in auroc["note"]
+
+
+def _obuchowski_by_loops(labels, first, second, clusters):
+    """Obuchowski (1997) written out with explicit loops over clusters and pairs (psi kernel), as in
+    the paper and the iMRMC package's doAUCcluster: the covariance of two AUROCs."""
+
+    def psi(x, y):
+        return 1.0 if x > y else 0.5 if x == y else 0.0
+
+    ids = list(dict.fromkeys(clusters))
+    positives, negatives = labels == 1, labels == 0
+    big_m, big_n = positives.sum(), negatives.sum()
+    out = []
+    for scores in (first, second):
+        auc = np.mean([psi(x, y) for x in scores[positives] for y in scores[negatives]])
+        v10, v01 = [], []
+        for c in ids:
+            here = clusters == c
+            v10.append(sum(np.mean([psi(x, y) for y in scores[negatives]]) for x in scores[here & positives]))
+            v01.append(sum(np.mean([psi(x, y) for x in scores[positives]]) for y in scores[here & negatives]))
+        m = np.array([np.sum((clusters == c) & positives) for c in ids])
+        n = np.array([np.sum((clusters == c) & negatives) for c in ids])
+        out.append((auc, np.array(v10) - m * auc, np.array(v01) - n * auc))
+    i10 = sum(1 for c in ids if np.any((clusters == c) & positives))
+    i01 = sum(1 for c in ids if np.any((clusters == c) & negatives))
+    big_i = len(ids)
+
+    def cov(a, b):
+        s10 = i10 / ((i10 - 1) * big_m) * np.sum(a[1] * b[1])
+        s01 = i01 / ((i01 - 1) * big_n) * np.sum(a[2] * b[2])
+        s11_ab = big_i / (big_i - 1) * np.sum(a[1] * b[2])
+        s11_ba = big_i / (big_i - 1) * np.sum(b[1] * a[2])
+        return s10 / big_m + s01 / big_n + (s11_ab + s11_ba) / (big_m * big_n)
+
+    return [out[0][0], out[1][0]], np.array([[cov(x, y) for y in out] for x in out])
+
+
+def test_obuchowski_equals_the_papers_formula_written_out_with_loops():
+    rng = np.random.default_rng(9)
+    labels, scores, clusters = _clustered_sample(rng, patients=12)
+    scores = np.round(scores, 1)  # ties, which the kernel counts one half
+    aucs, covariance = clustered.clustered_auroc_covariance(labels, scores, clusters)
+    expected_aucs, expected = _obuchowski_by_loops(labels, scores[0], scores[1], clusters)
+    np.testing.assert_allclose(aucs, expected_aucs, rtol=1e-12)
+    np.testing.assert_allclose(covariance, expected, rtol=1e-10)
