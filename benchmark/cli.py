@@ -373,6 +373,10 @@ def build_parser() -> argparse.ArgumentParser:
     perf.add_argument("--data-root", type=Path, help="another copy of the pneumonia-mini images")
     perf.add_argument("--realesrgan-path", type=Path, help="--target dir holding realesrgan and basicsr")
     perf.set_defaults(handler=_cmd_perf)
+
+    from benchmark.power_cli import add_power_parser
+
+    add_power_parser(commands)
     return parser
 
 

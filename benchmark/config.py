@@ -94,6 +94,11 @@ class ClassifierConfig(_Strict):
     input_size: int = Field(
         300, ge=94, description="square CNN input; 94 is the least five conv+pool stages allow"
     )
+    allow_test_overlap: bool = Field(
+        False,
+        description="run even when training and test images share patients or near-duplicate images "
+        "(benchmark.leakage); the overlap is listed in summary.json either way",
+    )
 
     @model_validator(mode="after")
     def _weights_or_train(self):
@@ -102,10 +107,31 @@ class ClassifierConfig(_Strict):
         return self
 
 
+StatsEndpoint = Literal["accuracy", "sensitivity", "specificity", "auroc"]
+
+
 class StatsConfig(_Strict):
+    """``benchmark.stats``: ``cluster`` the unit of analysis (default: patient when every evaluation
+    image has a patient id), ``margins`` non-inferiority margins per metric, ``primary`` the primary
+    endpoints tested against HR (their own multiplicity family), ``correct_across_cells`` one primary
+    family over all cells."""
+
     threshold: float = Field(0.5, gt=0, lt=1)
     confidence: float = Field(0.95, gt=0, lt=1)
     n_bootstrap: int = Field(2000, ge=100)
+    cluster: Literal["patient", "image"] | None = None
+    margins: dict[StatsEndpoint, float] | None = None
+    primary: list[StatsEndpoint] = Field(
+        default_factory=lambda: ["accuracy", "sensitivity", "specificity", "auroc"], min_length=1
+    )
+    correct_across_cells: bool = False
+
+    @model_validator(mode="after")
+    def _margins_in_range(self):
+        for metric, margin in (self.margins or {}).items():
+            if not 0 < margin < 1:
+                raise ValueError(f"stats.margins.{metric}: expected a margin in (0, 1), got {margin}")
+        return self
 
     @field_validator("n_bootstrap")
     @classmethod

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -248,6 +247,8 @@ class Study:
     # -- the run ------------------------------------------------------------------------------------
     def run(self) -> Path:
         from benchmark.stats.analysis import analyze
+        from benchmark.stats.design import analysis_options
+        from benchmark.stats.records import table_records
         from benchmark.stats.schema import RESULTS_FILE, tidy_results, write_results
         from reports import render_report, write_tables
 
@@ -275,6 +276,7 @@ class Study:
             write_text(store.directory / "skipped_images.csv", dataset.skipped.to_csv(index=False))
         evaluation = dataset.split(suite.data.eval_split)
         store.write_checksums(dataset.images)
+        leakage = _leakage(suite, dataset, evaluation)
         classifier, classifier_info = self.load_classifier(dataset)
         hr = self.hr_images(evaluation)
 
@@ -314,14 +316,10 @@ class Study:
         predictions = pd.concat(collected.predictions, ignore_index=True)
         write_results(store.directory / RESULTS_FILE, tidy_results(self.run_id, quality, predictions))
         store.write_table("predictions.parquet", predictions)
-        tables = analyze(
-            quality,
-            predictions,
-            threshold=suite.stats.threshold,
-            confidence=suite.stats.confidence,
-            n_bootstrap=suite.stats.n_bootstrap,
-            seed=suite.seed,
+        options, statistics = analysis_options(
+            suite.stats, evaluation, suite.seed, synthetic=dataset.synthetic
         )
+        tables = analyze(quality, predictions, **options)
         store.write_json("examples/index.json", collected.examples)
         store.write_json(
             "summary.json",
@@ -342,9 +340,9 @@ class Study:
                     for c in suite.cells
                 ],
                 "variants": list(dict.fromkeys(predictions["variant"])),
-                "tables": {
-                    name: json.loads(table.to_json(orient="records")) for name, table in tables.items()
-                },
+                "statistics": statistics,
+                "leakage": leakage,
+                "tables": {name: table_records(table) for name, table in tables.items()},
                 "throughput": collected.throughput,
                 "training": training,
                 "classifier": classifier_info,
@@ -353,6 +351,21 @@ class Study:
         )
         write_tables(store.directory)
         return render_report(store.directory)
+
+
+def _leakage(suite: Suite, dataset: Dataset, evaluation: pd.DataFrame) -> dict:
+    """Patients and near-duplicate images shared by the classifier's training split and the test
+    images (``benchmark.leakage``); refuses the run unless the suite allows it."""
+    if suite.classifier.train is None or dataset.synthetic:
+        reason = (
+            "synthetic phantoms" if dataset.synthetic else "classifier weights given (training data unknown)"
+        )
+        return {"checked": False, "reason": reason}
+    from benchmark.leakage import check_leakage
+
+    return check_leakage(
+        dataset.split(suite.data.train_split), evaluation, allowed=suite.classifier.allow_test_overlap
+    )
 
 
 def _lpips_provenance(suite: Suite) -> dict[str, str] | None:

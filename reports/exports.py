@@ -15,6 +15,7 @@ from reports.tables import (
     classification_frame,
     flips_frame,
     generic_frame,
+    noninferiority_frame,
     paired_frame,
     quality_frame,
     records_frame,
@@ -26,6 +27,10 @@ BUILDERS = {
     "classification": (classification_frame, "Classification, estimate [CI]"),
     "paired_tests": (paired_frame, "Paired tests of each variant against its reference, raw and adjusted p"),
     "flips": (flips_frame, "Predictions that change class relative to HR"),
+    "non_inferiority": (
+        noninferiority_frame,
+        "Non-inferiority (one-sided bound against -margin) and TOST equivalence of each variant against HR",
+    ),
 }
 
 

@@ -111,8 +111,11 @@ def _primary_setting(headline: Headline, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _test_columns(headline: Headline, frame: pd.DataFrame) -> dict[tuple, dict[str, Entry]]:
-    """p and every stored adjusted p of each (test, metric) against HR."""
+    """p and every stored adjusted p of each (test, metric) against HR: only the primary family's
+    tests (one per hypothesis) when the run stored families, every test against HR otherwise."""
     frame = frame[frame["reference"] == REFERENCE]
+    if "family" in frame.columns and (frame["family"] == "primary").any():
+        frame = frame[frame["family"] == "primary"]
     adjusted = [c for c in frame.columns if correction_label(c)]
     cells: dict[tuple, dict[str, Entry]] = {}
     pairs = list(dict.fromkeys(zip(frame["test"], frame["metric"], strict=True)))

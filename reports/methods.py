@@ -23,6 +23,32 @@ CI_METHOD_NOTES = {
         "Hesterberg's expanded level (z·√((n−1)/n) = t with n−1 degrees of freedom) so that small samples "
         "do not undercover; unlike t-intervals they stay within each metric's range."
     ),
+    "wilson": "Proportions (accuracy, sensitivity, specificity, PPV, NPV) have Wilson score intervals.",
+    "wilson-cluster-design-effect": (
+        "Proportions (accuracy, sensitivity, specificity, PPV, NPV) have Wilson score intervals on "
+        "effective counts, the counts divided by the design effect of the patients' clustering (Rao & "
+        "Scott 1992)."
+    ),
+    "cluster-bootstrap-percentile": (
+        "Other classification intervals are percentile intervals of a patient-cluster bootstrap, patients "
+        "resampled within their class."
+    ),
+}
+FAMILY_TEXT = {
+    "primary": "the primary family (the primary endpoints' tests against HR{scope})",
+    "exploratory": "the exploratory family (the same tests between SR variants, per cell)",
+    "supplementary": (
+        "supplementary families (paired bootstrap and Wilcoxon tests, which restate hypotheses the "
+        "primary tests answer; per cell, test and metric)"
+    ),
+}
+PRIMARY_TEST_TEXT = {
+    "mcnemar": "McNemar's test",
+    "cluster-durkalski": "the clustered McNemar test of Durkalski et al. (2003)",
+    "cluster-exact-binomial": "McNemar's exact test where no patient holds two discordant images",
+    "cluster-chi2-continuity": "McNemar's chi-square test where no patient holds two discordant images",
+    "delong-wald": "DeLong's test",
+    "cluster-obuchowski": "Obuchowski's (1997) clustered AUROC comparison",
 }
 
 
@@ -102,7 +128,81 @@ def _classifier(config: dict[str, Any]) -> str:
     )
 
 
-def _statistics(config: dict[str, Any], tables: dict[str, Any]) -> str:
+def _design(config: dict[str, Any], summary: dict[str, Any], paired: pd.DataFrame) -> list[str]:
+    """Sentences on the unit of analysis, the prespecified families and non-inferiority."""
+    design = summary.get("statistics") or {}
+    parts = []
+    if design.get("unit_of_analysis") == "patient":
+        parts.append(
+            f"The unit of analysis was the patient ({design.get('n_patients')} patients, "
+            f"{design.get('n_images')} images): intervals and tests account for several images per patient."
+        )
+    elif design.get("unit_of_analysis") == "image":
+        parts.append("Every image was analysed as an independent unit (no patient ids were used).")
+    if not paired.empty and {"family", "family_size", "test", "metric", "method"} <= set(paired.columns):
+        primary = paired[paired["family"] == "primary"]
+        if not primary.empty:
+            endpoints = _join([metric_label(m) for m in ordered(primary["metric"], [])])
+            methods = _join(
+                [
+                    PRIMARY_TEST_TEXT.get(m, m)
+                    for m in ordered(primary["method"], [])
+                    if m in PRIMARY_TEST_TEXT
+                ]
+                or [test_label(t) for t in ordered(primary["test"], [])]
+            )
+            parts.append(
+                f"Primary endpoints were {endpoints} against HR, each tested once ({methods}; McNemar "
+                "on the pneumonia images for sensitivity and on the normal images for specificity)."
+            )
+        scope = " over all cells" if design.get("correct_across_cells") else ", per cell"
+        described = []
+        for family in ("primary", "exploratory", "supplementary"):
+            rows = paired[paired["family"] == family]
+            if rows.empty:
+                continue
+            sizes = sorted({int(n) for n in rows["family_size"] if pd.notna(n)})
+            size = f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]}–{sizes[-1]}"
+            described.append(FAMILY_TEXT[family].format(scope=scope) + f": {size} tests each")
+        if described:
+            parts.append(
+                "Multiplicity was corrected by Holm's step-down method (family-wise error) and the "
+                "Benjamini-Hochberg procedure (false discovery rate), separately within each of: "
+                + "; ".join(described)
+                + "."
+            )
+        if (paired["test"] == "bootstrap").any() and config.get("stats", {}).get("n_bootstrap"):
+            floor = 2 / (int(config["stats"]["n_bootstrap"]) + 1)
+            parts.append(f"Paired-bootstrap p-values cannot fall below 2/(B+1) = {floor:.2g}.")
+    leakage = summary.get("leakage") or {}
+    if leakage.get("checked"):
+        shared, copies = len(leakage.get("patients") or []), len(leakage.get("near_duplicates") or [])
+        parts.append(
+            f"The classifier's training images shared {shared} patients and {copies} near-duplicate images "
+            "with the test images"
+            + (" (allowed by the suite; listed in summary.json)." if shared or copies else ".")
+        )
+    detectable = [r.get("detectable_difference") for r in (summary.get("tables") or {}).get("power") or []]
+    detectable = [d for d in detectable if d is not None and d == d]
+    if detectable:
+        parts.append(
+            "At the observed discordance, McNemar's test on these images detects accuracy differences to HR "
+            f"of {min(detectable):.3f} to {max(detectable):.3f} with 80% power (Connor 1987)."
+        )
+    margins = design.get("margins") or {}
+    if margins:
+        listed = _join([f"{metric_label(m)} {v:g}" for m, v in margins.items()])
+        parts.append(
+            f"Non-inferiority to HR was judged with margins {listed}: a variant is non-inferior when the "
+            "lower limit of the two-sided interval of its difference to HR (a one-sided bound at half the "
+            "error rate) lies above −margin, inferior when the whole interval lies below it; equivalence "
+            "by two one-sided tests (TOST). Differences of proportions use Newcombe's (1998) paired hybrid "
+            "score interval, AUROC differences the DeLong (clustered: Obuchowski) standard error."
+        )
+    return parts
+
+
+def _statistics(config: dict[str, Any], tables: dict[str, Any], summary: dict[str, Any] | None = None) -> str:
     metrics = [metric_label(m) for m in config.get("metrics") or []]
     stats = config.get("stats") or {}
     parts = []
@@ -134,10 +234,11 @@ def _statistics(config: dict[str, Any], tables: dict[str, Any]) -> str:
         sentence = (
             f"Each variant was compared with {references} on the same images by paired tests: {_join(tests)}"
         )
-        if corrections:
+        if corrections and "family" not in paired.columns:
             names = _join([CORRECTION_NAMES.get(c, c) for c in corrections])
             sentence += f"; p-values were adjusted for multiple comparisons by {names}"
         parts.append(sentence + ".")
+    parts += _design(config, summary or {}, paired)
     if stats.get("n_bootstrap"):
         parts.append(f"Bootstrap intervals used {stats['n_bootstrap']} resamples")
         parts[-1] += f" with seed {config['seed']}." if config.get("seed") is not None else "."
@@ -167,6 +268,6 @@ def methods_paragraph(config_text: str | None, summary: dict[str, Any], counts: 
         _cells(config, summary),
         _models(config),
         _classifier(config),
-        _statistics(config, summary.get("tables") or {}),
+        _statistics(config, summary.get("tables") or {}, summary),
     ]
     return " ".join(s for s in sentences if s)

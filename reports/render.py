@@ -30,6 +30,7 @@ from reports.tables import (
     flipped_images_frame,
     flips_frame,
     generic_frame,
+    noninferiority_frame,
     paired_frame,
     perf_figures_frame,
     perf_ratios_frame,
@@ -41,6 +42,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 MANIFEST_HEAD = 5
 CI_CELL = re.compile(r"^(\S+) (\[.+\])$")
 CELL_TABLES = ("classification", "quality", "flips")
+# Tables shown under their own name with a layout of their own (others: ``generic_frame``).
+OWN_LAYOUTS = {"non_inferiority": noninferiority_frame}
 SHOWN_TABLES = ("classification", "quality", "paired_tests", "flips", "flipped_images")
 
 
@@ -310,7 +313,10 @@ def _cell_section(
         "flipped": html_table(in_cell["flipped"], ("Cell",)),
         "n_flipped": len(in_cell["flipped"]),
         "other_tables": [
-            {"name": name, "table": html_table(generic_frame(rows_of(name)), ("Cell",))}
+            {
+                "name": name,
+                "table": html_table(OWN_LAYOUTS.get(name, generic_frame)(rows_of(name)), ("Cell",)),
+            }
             for name in tables
             if name not in SHOWN_TABLES and rows_of(name)
         ],

@@ -343,3 +343,33 @@ def ci_note(records: Sequence[dict[str, Any]]) -> str:
         metrics = ordered(frame.loc[frame["ci_method"] == method, "metric"], [])
         parts.append(f"{method} ({', '.join(metric_label(m) for m in metrics)})")
     return "; ".join(parts)
+
+
+def noninferiority_frame(records: Sequence[dict[str, Any]], variants: Sequence[str] = ()) -> pd.DataFrame:
+    """Display strings of the non-inferiority table: one row per (cell, variant, metric).
+
+    Difference [CI] to HR, the one-sided lower bound against -margin, the p of inferiority by more than
+    the margin, the verdict, and TOST equivalence.
+    """
+    rows = []
+    for r in records:
+        decimals = decimals_for([r.get("difference"), r.get("ci_low"), r.get("ci_high")])
+        rows.append(
+            {
+                "Cell": r.get("cell"),
+                "Variant": r.get("variant"),
+                "Metric": metric_label(r.get("metric")),
+                "Margin": fmt_value(r.get("margin")),
+                "Difference vs HR [CI]": fmt_ci(
+                    r.get("difference"), r.get("ci_low"), r.get("ci_high"), decimals
+                ),
+                "Lower bound": fmt_num(r.get("lower_bound"), decimals),
+                "p (inferior by > margin)": fmt_p(r.get("p_value")),
+                "Verdict": r.get("verdict") or "",
+                "TOST p": fmt_p(r.get("p_equivalence")),
+                "Equivalence": r.get("equivalence") or "",
+                "Method": r.get("method") or "",
+                "Note": r.get("note") or "",
+            }
+        )
+    return pd.DataFrame(rows, columns=None if rows else ["Cell", "Variant"])

@@ -74,6 +74,8 @@ def test_analyze_returns_exactly_the_documented_columns(tables):
         "paired_tests",
         "flips",
         "flipped_images",
+        "power",
+        "non_inferiority",
     ]
     for name, columns in TABLE_COLUMNS.items():
         assert list(tables[name].columns) == columns, name
@@ -109,6 +111,8 @@ def test_every_variant_is_paired_with_hr_and_every_other_variant_once(tables):
     # 2 cells x 6 pairs for prediction tests; image-quality Wilcoxon only for the 3 non-HR pairs.
     assert kinds == {
         ("mcnemar", "accuracy"): 12,
+        ("mcnemar", "sensitivity"): 12,
+        ("mcnemar", "specificity"): 12,
         ("delong", "auroc"): 12,
         ("bootstrap", "accuracy"): 12,
         ("bootstrap", "sensitivity"): 12,
@@ -175,6 +179,23 @@ def test_confusion_table_matches_scikit_learn_and_the_youden_threshold_is_hrs(ta
                 assert row["threshold_value"] == threshold
 
 
+def test_proportion_intervals_are_statsmodels_wilson_intervals(tables):
+    from statsmodels.stats.proportion import proportion_confint
+
+    predictions = make_predictions()
+    labels = _labels(predictions, "x4").to_numpy()
+    called = _wide(predictions, "x4")["edsr"].to_numpy() >= 0.5
+    table = tables["classification"].set_index(["cell", "variant", "metric", "threshold"])
+    for metric, hits, n in (
+        ("sensitivity", np.sum(called & (labels == 1)), np.sum(labels == 1)),
+        ("accuracy", np.sum(called == labels), labels.size),
+        ("ppv", np.sum(called & (labels == 1)), np.sum(called)),
+    ):
+        row = table.loc[("x4", "edsr", metric, "0.5")]
+        expected = proportion_confint(hits, n, alpha=0.05, method="wilson")
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx(expected, rel=1e-12)
+
+
 def test_classification_intervals_are_stratified_bootstrap_percentiles(tables):
     """The interval of a metric is the percentile interval of the metric recomputed (by scikit-learn) on
     stratified resamples drawn with the cell's generator."""
@@ -192,10 +213,12 @@ def test_classification_intervals_are_stratified_bootstrap_percentiles(tables):
         expected = np.quantile([score(labels[r], probs[r]) for r in resamples], [0.025, 0.975])
         row = table.loc[("x4", "edsr", metric, "")]
         assert (row["ci_low"], row["ci_high"]) == pytest.approx(expected, rel=1e-12)
-    sensitivity = [skm.recall_score(labels[r], probs[r] >= 0.5) for r in resamples]
-    row = table.loc[("x4", "edsr", "sensitivity", "0.5")]
-    assert (row["ci_low"], row["ci_high"]) == pytest.approx(np.quantile(sensitivity, [0.025, 0.975]))
-    assert set(tables["classification"]["ci_method"]) == {"stratified-bootstrap-percentile"}
+    f1 = [skm.f1_score(labels[r], probs[r] >= 0.5) for r in resamples]
+    row = table.loc[("x4", "edsr", "f1", "0.5")]
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(np.quantile(f1, [0.025, 0.975]))
+    methods = tables["classification"].set_index("metric")["ci_method"]
+    assert set(methods.loc[["f1", "auroc", "brier", "ece"]]) == {"stratified-bootstrap-percentile"}
+    assert set(methods.loc[["accuracy", "sensitivity", "specificity", "ppv", "npv"]]) == {"wilson"}
     assert set(tables["classification"].loc[lambda t: t["metric"] == "sensitivity", "n"]) == {N_IMAGES // 2}
 
 
@@ -260,15 +283,54 @@ def test_image_quality_wilcoxon_compares_per_image_values(tables):
     assert row["estimate_variant"] == pytest.approx(wide["srcnn"].median())
 
 
-def test_p_adjusted_is_holm_and_bh_within_each_cell_test_metric_family(tables):
-    for _, family in tables["paired_tests"].groupby(["cell", "test", "metric"]):
-        p = family["p_value"].to_numpy()
-        np.testing.assert_allclose(family["p_adjusted"], multipletests(p, method="holm")[1], rtol=1e-12)
-        np.testing.assert_allclose(family["p_adjusted_bh"], multipletests(p, method="fdr_bh")[1], rtol=1e-12)
+def test_p_adjusted_is_holm_and_bh_within_each_prespecified_family(tables):
     tests = tables["paired_tests"]
+    primary = tests[tests["family"] == "primary"]
+    # primary: the one analytic test of each primary endpoint, every variant against HR, per cell
+    assert set(map(tuple, primary[["test", "metric"]].to_numpy())) == {
+        ("mcnemar", "accuracy"),
+        ("mcnemar", "sensitivity"),
+        ("mcnemar", "specificity"),
+        ("delong", "auroc"),
+    }
+    assert (primary["reference"] == "HR").all()
+    assert set(tests.loc[tests["family"] == "exploratory", "reference"]) == {"LR", "srcnn"}
+    keys = {
+        "primary": ["cell"],
+        "exploratory": ["cell"],
+        "supplementary": ["cell", "test", "metric", tests["reference"] == "HR"],
+    }
+    for family, by in keys.items():
+        rows = tests[tests["family"] == family]
+        grouper = [rows[k] if isinstance(k, str) else k[rows.index] for k in by]
+        for _, group in rows.groupby(grouper):
+            p = group["p_value"].to_numpy()
+            np.testing.assert_allclose(group["p_adjusted"], multipletests(p, method="holm")[1], rtol=1e-12)
+            np.testing.assert_allclose(
+                group["p_adjusted_bh"], multipletests(p, method="fdr_bh")[1], rtol=1e-12
+            )
+            assert (group["family_size"] == len(group)).all()
+    assert (primary["family_size"] == 4 * 3).all()  # 4 endpoints x 3 variants against HR
     # Holm controls the family-wise error, so it never adjusts less than BH (up to rounding).
     assert (tests["p_adjusted"] >= tests["p_adjusted_bh"] * (1 - 1e-12)).all()
     assert (tests["p_adjusted_bh"] >= tests["p_value"]).all()
+
+
+def test_primary_family_counts_only_tests_against_hr_and_can_span_cells():
+    predictions = make_predictions(cells=("x2",))
+    fewer = predictions[predictions["variant"] != "edsr"]
+    tests = analyze(
+        pd.DataFrame(columns=["cell", "variant", "image_id", "metric", "value"]), fewer, n_bootstrap=100
+    )
+    tests = tests["paired_tests"]
+    assert (tests.loc[tests["family"] == "primary", "family_size"] == 4 * 2).all()
+    across = analyze(
+        pd.DataFrame(columns=["cell", "variant", "image_id", "metric", "value"]),
+        make_predictions(),
+        n_bootstrap=100,
+        correct_across_cells=True,
+    )["paired_tests"]
+    assert (across.loc[across["family"] == "primary", "family_size"] == 2 * 4 * 3).all()
 
 
 def test_flips_match_a_count_from_the_merged_table(tables):

@@ -15,39 +15,58 @@ Methods (also stated in the tables where a column allows):
   predictions and applied unchanged to every variant of the cell.  It is chosen on the test images
   themselves and held fixed in the bootstrap, so its HR numbers are optimistic and its intervals leave
   out the uncertainty of choosing it.  ``threshold_value`` holds the number.
+- unit of analysis: with ``clusters`` (image id -> patient id) the patient: intervals come from a
+  cluster bootstrap stratified by the classes a patient holds (``clustered.cluster_bootstrap_weights``),
+  Wilson intervals use the design effect (Rao-Scott effective counts), and the primary tests are the
+  clustered ones below; ``ci_method`` / ``method`` say "cluster".  Without, every image is independent.
 - classification: accuracy, sensitivity, specificity, ppv, npv, f1 at each threshold (``n`` = the
   images each is a fraction of: all, pneumonia, normal, called pneumonia, called normal, all); auroc,
   auprc (average precision, as scikit-learn), log_loss, brier, ece (10 equal-width bins) without a
-  threshold (``threshold`` "").  Every interval is a stratified bootstrap percentile interval
-  (``ci_method`` "stratified-bootstrap-percentile"); an estimate undefined on the data (PPV without a
-  pneumonia call) is NaN with a NaN interval.
+  threshold (``threshold`` "").  Proportions (accuracy ... npv) get Wilson score intervals
+  (``ci_method`` "wilson", or "wilson-cluster-design-effect"), which never have zero width and stay in
+  [0, 1]; F1 and the score metrics a bootstrap percentile interval ("stratified-bootstrap-percentile"
+  or "cluster-bootstrap-percentile").  An estimate undefined on the data (PPV without a pneumonia
+  call), or a bootstrap interval of zero width (every replicate equal: a constant score), gives NaN
+  bounds and a ``note``.
 - confusion: tp, fp, tn, fn per (cell, variant, threshold), pneumonia the positive class.
 - paired_tests: every non-HR variant against "HR", and every unordered pair of non-HR variants once
   (``variant`` is the later one in the order of first appearance, ``reference`` the earlier, so
-  ``difference = variant - reference``), at the fixed threshold.  Tests (``method`` says which form):
-  "mcnemar" (accuracy; exact binomial when there are fewer than 25 discordant images, else chi-square
-  with continuity correction, both statsmodels; ``only_variant_correct`` / ``only_reference_correct``
-  are the discordant counts b and c; CI of the accuracy difference from the paired bootstrap),
-  "delong" (auroc; fast mid-rank DeLong, Wald CI), "bootstrap" (accuracy, sensitivity, specificity,
-  brier, auroc; percentile CI of the paired stratified-bootstrap differences, p-value by inverting the
-  percentile interval, see ``paired.bootstrap_p_value``), "wilcoxon" (metric "prob": per-image
-  P(pneumonia); and, for pairs of non-HR variants, every image-quality metric in ``quality``;
-  zero_method "pratt"; estimates are the medians of each variant, the difference is the median of the
-  per-image differences - not the difference of the medians - with a distribution-free order-statistic
-  CI; ``effect_size`` is the matched-pairs rank-biserial correlation; images with a non-finite value are
-  dropped).  ``statistic``: McNemar min(b, c) (exact) or chi-square, DeLong z, Wilcoxon scipy's
-  signed-rank statistic, bootstrap NaN.  ``p_adjusted`` (Holm, family-wise) and ``p_adjusted_bh``
-  (Benjamini-Hochberg, false discovery rate), both statsmodels, adjust within each (cell, test, metric)
-  family.  ``note`` explains degenerate cases and is empty otherwise.
-- flips / flipped_images: predicted-label changes of each non-HR variant relative to HR's prediction
-  at the fixed threshold; harmful (correct_to_wrong) and helpful (wrong_to_correct) counts and rates
-  per image of the cell with Wilson intervals; mean |P_variant - P_HR| with a bootstrap percentile
-  interval.
+  ``difference = variant - reference``), at the fixed threshold (``benchmark.stats.cell_tests``).
+  One analytic test per primary hypothesis: "mcnemar" for accuracy, sensitivity (pneumonia images) and
+  specificity (normal images) (exact binomial below 25 discordant images, else chi-square with
+  continuity correction, statsmodels; clustered: Durkalski et al. 2003, ``method``
+  "cluster-durkalski"), CI of the difference by Newcombe's paired hybrid score interval (clustered: on
+  Rao-Scott effective counts); ``only_variant_correct`` / ``only_reference_correct`` are the
+  discordant counts; "delong" (auroc; fast mid-rank DeLong, Wald CI; clustered: Obuchowski 1997,
+  "cluster-obuchowski").  Supplementary: "bootstrap" (accuracy, sensitivity, specificity, brier,
+  auroc; percentile CI of the paired bootstrap differences, p by inverting the percentile interval,
+  floor 2/(B+1), noted when reached), "wilcoxon" (metric "prob": per-image P(pneumonia), and for pairs
+  of non-HR variants every image-quality metric; zero_method "pratt"; the difference is the median of
+  the per-image differences with a distribution-free order-statistic CI; ``effect_size`` the
+  matched-pairs rank-biserial correlation; images with a non-finite value dropped; clustered: images
+  treated as independent, noted).  ``statistic``: McNemar min(b, c) (exact) or chi-square, DeLong z,
+  Wilcoxon scipy's signed-rank statistic, bootstrap NaN.  Families (``family``, ``family_size``,
+  ``assign_families``): "primary" (primary endpoints against HR, per cell), "exploratory" (the same
+  tests between non-HR variants, per cell) and "supplementary" (per cell, test, metric and against HR
+  or not), each corrected on its own by Holm (``p_adjusted``) and Benjamini-Hochberg
+  (``p_adjusted_bh``), statsmodels.  ``note`` explains degenerate cases and is empty otherwise.
+- power: per cell and non-HR variant, the smallest accuracy difference to HR that McNemar's test on
+  the cell's images detects with 80% power at the observed discordant fraction (Connor 1987,
+  ``benchmark.stats.power``).
+- non_inferiority (with ``margins``): per cell, non-HR variant and metric with a margin, the
+  difference to HR, its two-sided interval (lower limit = one-sided bound at (1 + confidence) / 2),
+  one-sided p of inferiority by more than the margin, verdict, and TOST equivalence
+  (``benchmark.stats.noninferiority``).
+- flips / flipped_images: predicted-label changes of each non-HR variant relative to HR's prediction at
+  the fixed threshold; harmful (correct_to_wrong) and helpful (wrong_to_correct) counts and rates per
+  image of the cell with Wilson intervals (clustered: on Rao-Scott effective counts); mean |P_variant -
+  P_HR| with a bootstrap percentile interval.
 
 Bootstrap: per cell one ``np.random.Generator`` seeded from ``(seed, hash of the cell name)``, so a
 cell's numbers do not depend on which other cells are analysed; each replicate resamples the cell's
-pneumonia images and its normal images separately (stratified: the class sizes stay those observed),
-once, jointly for all variants (paired bootstrap), as multinomial counts used as weights.
+pneumonia images and its normal images separately (stratified: the class sizes stay those observed;
+clustered: the patients of each stratum), once, jointly for all variants (paired bootstrap), as
+multinomial counts used as weights.
 Replicates where a metric is undefined (PPV without a pneumonia call) are dropped.  The quality
 means have their own per-cell generator, seeded from ``(seed, "quality-bootstrap", cell)``, and plain
 (unstratified) count rows over the cell's images, shared by every variant and metric of the cell: the
@@ -65,13 +84,20 @@ import pandas as pd
 from benchmark.errors import UserError
 from benchmark.seeding import item_rng
 from benchmark.stats import intervals
-from benchmark.stats.cell import CellAnalysis, wilcoxon_row
+from benchmark.stats.cell import CellAnalysis
+from benchmark.stats.cell_tests import noninferiority_rows, paired_rows, power_row, wilcoxon_row
+from benchmark.stats.clustered import cluster_bootstrap_weights
 from benchmark.stats.inputs import REFERENCE, prediction_cells, quality_cells
 from benchmark.stats.multiplicity import adjust_families
+from benchmark.stats.noninferiority import MARGIN_METRICS
 from benchmark.stats.schema import TABLE_COLUMNS
 
-MULTIPLICITY_FAMILY = ["cell", "test", "metric"]
 QUALITY_CI_METHOD = "bootstrap-expanded-percentile"
+CLUSTER_QUALITY_CI_METHOD = "cluster-bootstrap-expanded-percentile"
+# The one test of each primary endpoint (analytic: no bootstrap p-value floor).
+PRIMARY_TESTS = {"accuracy": "mcnemar", "sensitivity": "mcnemar", "specificity": "mcnemar", "auroc": "delong"}
+PRIMARY_ENDPOINTS = tuple(PRIMARY_TESTS)
+FAMILIES = ("primary", "exploratory", "supplementary")
 
 
 def _pairs(variants: list[str]) -> list[tuple[str, str]]:
@@ -94,14 +120,28 @@ def _check_options(threshold: float, confidence: float, n_bootstrap: int, seed: 
 
 
 def _quality_rows(
-    cell, tables: dict[str, pd.DataFrame], *, n_bootstrap: int, seed: int, confidence: float
+    cell,
+    tables: dict[str, pd.DataFrame],
+    *,
+    n_bootstrap: int,
+    seed: int,
+    confidence: float,
+    clusters: dict | None = None,
 ) -> list[dict]:
     """Summary of each variant's finite per-image values of each metric of one cell (``tables``: metric
-    -> image_id x variant), intervals from bootstrap counts over the cell's image ids (every metric's)."""
+    -> image_id x variant), intervals from bootstrap counts over the cell's image ids (every metric's),
+    or over its patients when ``clusters`` (image id -> patient) is given."""
     if not tables:
         return []
     images = reduce(pd.Index.union, (wide.index for wide in tables.values()))
-    weights = intervals.bootstrap_weights(len(images), n_bootstrap, item_rng(seed, "quality-bootstrap", cell))
+    rng = item_rng(seed, "quality-bootstrap", cell)
+    if clusters is None:
+        weights = intervals.bootstrap_weights(len(images), n_bootstrap, rng)
+        method = QUALITY_CI_METHOD
+    else:
+        patients = _patients_of(cell, images, clusters)
+        weights = cluster_bootstrap_weights(np.zeros(len(images)), patients, n_bootstrap, rng)
+        method = CLUSTER_QUALITY_CI_METHOD
     rows = []
     for metric, wide in tables.items():
         wide = wide.reindex(images)
@@ -121,15 +161,66 @@ def _quality_rows(
                     "median": np.nan if empty else np.median(values),
                     "ci_low": low,
                     "ci_high": high,
-                    "ci_method": QUALITY_CI_METHOD,
+                    "ci_method": method,
                 }
             )
     return rows
 
 
-def _adjust(tests: pd.DataFrame) -> pd.DataFrame:
-    """Fill ``p_adjusted`` (Holm) and ``p_adjusted_bh`` (Benjamini-Hochberg) within each family."""
-    return adjust_families(tests, MULTIPLICITY_FAMILY, {"p_adjusted": "holm", "p_adjusted_bh": "bh"})
+def _patients_of(cell, image_ids, clusters: dict) -> np.ndarray:
+    missing = [image for image in image_ids if image not in clusters]
+    if missing:
+        raise UserError(
+            f"Expected a patient id for every image of cell {cell!r}, got none for {missing[:5]} "
+            f"({len(missing)} in all). Fill the manifest's patient_id column or set "
+            "stats: {cluster: image}."
+        )
+    return np.array([str(clusters[image]) for image in image_ids], dtype=object)
+
+
+def assign_families(
+    tests: pd.DataFrame, primary: tuple[str, ...] = PRIMARY_ENDPOINTS, *, across_cells: bool = False
+) -> pd.DataFrame:
+    """Prespecified families, each corrected on its own (Holm ``p_adjusted``, BH ``p_adjusted_bh``).
+
+    - "primary": the one test of each primary endpoint (``PRIMARY_TESTS``) of every variant against HR,
+      per cell (all cells together with ``across_cells``);
+    - "exploratory": the same tests between pairs of non-HR variants, per cell;
+    - "supplementary": every other test (paired bootstrap, Wilcoxon, tests of non-primary endpoints),
+      per (cell, test, metric, against HR or not); they restate hypotheses the primary tests answer.
+
+    ``family_size`` counts the tests with a p-value in the row's family.
+    """
+    tests = tests.copy()
+    primary_pairs = {(PRIMARY_TESTS[endpoint], endpoint) for endpoint in primary}
+    is_primary_test = np.array(
+        [
+            (test, metric) in primary_pairs
+            for test, metric in zip(tests["test"], tests["metric"], strict=True)
+        ],
+        dtype=bool,
+    )
+    against_hr = (tests["reference"] == REFERENCE).to_numpy()
+    tests["family"] = np.where(
+        is_primary_test & against_hr, "primary", np.where(is_primary_test, "exploratory", "supplementary")
+    )
+    cells = tests["cell"].astype(str)
+    key = (
+        np.where(tests["family"] == "primary", "all cells" if across_cells else cells, cells)
+        + "|"
+        + tests["family"]
+    )
+    supplementary = tests["family"] == "supplementary"
+    key = np.where(
+        supplementary,
+        key + "|" + tests["test"] + "|" + tests["metric"] + "|" + np.where(against_hr, "HR", "between"),
+        key,
+    )
+    tests["_family_key"] = key
+    tests = adjust_families(tests, ["_family_key"], {"p_adjusted": "holm", "p_adjusted_bh": "bh"})
+    sizes = tests.groupby("_family_key")["p_value"].transform(lambda p: int(p.notna().sum()))
+    tests["family_size"] = sizes.astype(int)
+    return tests.drop(columns="_family_key")
 
 
 def analyze(
@@ -140,6 +231,10 @@ def analyze(
     confidence: float = 0.95,
     n_bootstrap: int = 2000,
     seed: int = 0,
+    clusters: dict | None = None,
+    margins: dict[str, float] | None = None,
+    primary: tuple[str, ...] = PRIMARY_ENDPOINTS,
+    correct_across_cells: bool = False,
 ) -> dict[str, pd.DataFrame]:
     """Summarise image quality, classification, paired tests and diagnosis flips per cell.
 
@@ -155,15 +250,30 @@ def analyze(
     confidence : level of every interval.
     n_bootstrap : bootstrap replicates per cell.
     seed : non-negative seed of the per-cell generators.
+    clusters : image id -> patient id; given, the patient is the unit of analysis (cluster bootstrap,
+        clustered tests and design-effect Wilson intervals); None: every image independent.
+    margins : non-inferiority margin per metric (accuracy, sensitivity, specificity, auroc); adds the
+        "non_inferiority" rows.
+    primary : primary endpoints (``assign_families``).
+    correct_across_cells : one primary family over all cells instead of one per cell.
 
     Returns
     -------
     dict
-        DataFrames "quality", "classification", "confusion", "paired_tests", "flips", "flipped_images"
-        with the columns of ``TABLE_COLUMNS`` (methods in the module docstring).  Raises ``UserError``
-        for invalid inputs (missing image ids, one-class cells, ...).
+        DataFrames "quality", "classification", "confusion", "paired_tests", "flips", "flipped_images",
+        "power", "non_inferiority" (empty without margins) with the columns of ``TABLE_COLUMNS``
+        (methods in the module docstring).  Raises ``UserError`` for invalid inputs (missing image
+        ids, one-class cells, ...).
     """
     _check_options(threshold, confidence, n_bootstrap, seed)
+    margins = dict(margins or {})
+    unknown = [m for m in list(margins) + list(primary) if m not in MARGIN_METRICS]
+    if unknown:
+        raise UserError(
+            f"Expected margins and primary endpoints among {list(MARGIN_METRICS)}, got {unknown}."
+        )
+    if any(not 0 < float(m) < 1 for m in margins.values()):
+        raise UserError(f"Expected every margin in (0, 1), got {margins}. Use e.g. {{accuracy: 0.02}}.")
     predicted = prediction_cells(predictions) if len(predictions) else {}
     measured = quality_cells(quality) if len(quality) else {}
     rows: dict[str, list[dict]] = {name: [] for name in TABLE_COLUMNS}
@@ -174,20 +284,33 @@ def analyze(
         pairs = _pairs(variants)
         if cell in predicted:
             data = predicted[cell]
-            weights = intervals.stratified_bootstrap_weights(
-                data.labels, n_bootstrap, item_rng(seed, "bootstrap", cell)
+            rng = item_rng(seed, "bootstrap", cell)
+            if clusters is None:
+                patients = None
+                weights = intervals.stratified_bootstrap_weights(data.labels, n_bootstrap, rng)
+            else:
+                patients = _patients_of(cell, data.image_ids, clusters)
+                weights = cluster_bootstrap_weights(data.labels, patients, n_bootstrap, rng)
+            analysis = CellAnalysis(
+                cell, data, threshold=threshold, confidence=confidence, weights=weights, clusters=patients
             )
-            analysis = CellAnalysis(cell, data, threshold=threshold, confidence=confidence, weights=weights)
             rows["classification"] += analysis.classification_rows()
             rows["confusion"] += analysis.confusion_rows()
             for variant, reference in pairs:
-                rows["paired_tests"] += analysis.paired_rows(variant, reference)
+                rows["paired_tests"] += paired_rows(analysis, variant, reference)
             for variant in data.variants[1:]:
                 summary, images = analysis.flip_rows(variant)
                 rows["flips"].append(summary)
                 rows["flipped_images"] += images
+                rows["non_inferiority"] += noninferiority_rows(analysis, variant, margins)
+                rows["power"].append(power_row(analysis, variant))
         rows["quality"] += _quality_rows(
-            cell, measured.get(cell, {}), n_bootstrap=n_bootstrap, seed=seed, confidence=confidence
+            cell,
+            measured.get(cell, {}),
+            n_bootstrap=n_bootstrap,
+            seed=seed,
+            confidence=confidence,
+            clusters=clusters,
         )
         for metric, wide in measured.get(cell, {}).items():
             for variant, reference in pairs:
@@ -199,5 +322,7 @@ def analyze(
                         )
                     )
     tables = {name: pd.DataFrame(rows[name], columns=columns) for name, columns in TABLE_COLUMNS.items()}
-    tables["paired_tests"] = _adjust(tables["paired_tests"])
+    tables["paired_tests"] = assign_families(
+        tables["paired_tests"], tuple(primary), across_cells=correct_across_cells
+    )[TABLE_COLUMNS["paired_tests"]]
     return tables

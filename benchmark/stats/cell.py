@@ -1,8 +1,10 @@
 """Rows of the summary tables for one cell's predictions, with bootstrap replicates shared by all.
 
 ``CellAnalysis`` holds one cell's aligned predictions, its two decision thresholds (the fixed one and
-HR's Youden threshold) and the stratified bootstrap count rows, and turns them into the
-classification, confusion, paired-test and flip rows that ``benchmark.stats.analysis`` collects.
+HR's Youden threshold), the patient of each image when the unit of analysis is the patient, and the
+(stratified, or patient-cluster) bootstrap count rows, and turns them into the classification,
+confusion, flip and non-inferiority rows that ``benchmark.stats.analysis`` collects; the paired-test
+rows are in ``benchmark.stats.cell_tests``.
 """
 
 from __future__ import annotations
@@ -13,14 +15,21 @@ from functools import cached_property
 import numpy as np
 
 from benchmark.metrics import classification as cls
-from benchmark.metrics.classification import THRESHOLD_METRICS
-from benchmark.stats import intervals, paired
+from benchmark.stats import intervals, proportions
 from benchmark.stats.flips import flip_mask, flip_summary, predicted_labels
 from benchmark.stats.inputs import REFERENCE, PredictionCell
 from benchmark.stats.schema import YOUDEN_THRESHOLD
 
 ECE_BINS = 10
 BOOTSTRAP_METHOD = "stratified-bootstrap-percentile"
+CLUSTER_BOOTSTRAP_METHOD = "cluster-bootstrap-percentile"
+WILSON_METHOD = "wilson"
+CLUSTER_WILSON_METHOD = "wilson-cluster-design-effect"
+# Threshold metrics that are one proportion of images (F1 is not): Wilson intervals.
+PROPORTION_METRICS = ("accuracy", "sensitivity", "specificity", "ppv", "npv")
+# Below this many patients in a class the patient bootstrap's percentile intervals undercover (0.81-0.87
+# with 7 patients in benchmarks/cluster_coverage.py); such rows say so.
+FEW_PATIENTS = 10
 SCORE_METRICS = ("auroc", "auprc", "log_loss", "brier", "ece")
 PAIRED_BOOTSTRAP_METRICS = ("accuracy", "sensitivity", "specificity", "brier", "auroc")
 WILCOXON_ZERO_METHOD = "pratt"
@@ -50,15 +59,20 @@ def score_metric(metric: str, labels, probs, weights=None):
     return getattr(cls, metric)(labels, probs, weights=weights)
 
 
-def _fraction_of(metric: str, labels: np.ndarray, predicted: np.ndarray) -> int:
-    """How many images a threshold metric is a fraction of (its ``n``)."""
+def members_of(metric: str, labels: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """(n,) bool: the images a threshold metric is a fraction of (all for accuracy and F1)."""
     members = {
         "sensitivity": labels == 1,
         "specificity": labels == 0,
         "ppv": predicted == 1,
         "npv": predicted == 0,
     }
-    return int(members[metric].sum()) if metric in members else labels.size
+    return members.get(metric, np.ones(labels.size, dtype=bool))
+
+
+def _fraction_of(metric: str, labels: np.ndarray, predicted: np.ndarray) -> int:
+    """How many images a threshold metric is a fraction of (its ``n``)."""
+    return int(members_of(metric, labels, predicted).sum())
 
 
 class CellAnalysis:
@@ -70,11 +84,25 @@ class CellAnalysis:
     data : the cell's aligned predictions (``inputs.prediction_cells``).
     threshold : the fixed decision threshold; paired tests and flips use it.
     confidence : level of every interval.
-    weights : (B, n) stratified bootstrap counts, the same rows for every variant (paired).
+    weights : (B, n) bootstrap counts, the same rows for every variant (paired): stratified by class,
+        or patient-cluster rows (``clustered.cluster_bootstrap_weights``) when ``clusters`` is given.
+    clusters : (n,) patient of each image, or None when images are the unit of analysis.
+    n_bootstrap : B, for the notes on the bootstrap p-value floor.
     """
 
-    def __init__(self, cell, data: PredictionCell, *, threshold: float, confidence: float, weights):
+    def __init__(
+        self,
+        cell,
+        data: PredictionCell,
+        *,
+        threshold: float,
+        confidence: float,
+        weights,
+        clusters: np.ndarray | None = None,
+    ):
         self.cell, self.data, self.confidence, self.weights = cell, data, confidence, weights
+        self.clusters = None if clusters is None else np.asarray(clusters)
+        self.bootstrap_method = BOOTSTRAP_METHOD if clusters is None else CLUSTER_BOOTSTRAP_METHOD
         self.fixed = Threshold(f"{threshold:g}", float(threshold))
         hr_probs = data.probs[REFERENCE]
         self.thresholds = (
@@ -95,10 +123,65 @@ class CellAnalysis:
                     out[variant, threshold.name, metric] = values
         return out
 
-    def _row(self, variant: str, metric: str, n: int, estimate: float, replicates, threshold) -> dict:
-        low, high = intervals.percentile_interval(replicates, confidence=self.confidence)
+    @cached_property
+    def fewest_patients(self) -> int:
+        """Patients in the class with fewer of them (images when images are the unit)."""
+        labels = self.data.labels
+        if self.clusters is None:
+            return int(min(np.sum(labels == 0), np.sum(labels == 1)))
+        return int(min(len(set(self.clusters[labels == c])) for c in (0, 1)))
+
+    def deff(self, values: np.ndarray, members: np.ndarray | None = None) -> float:
+        """Design effect of the mean of per-image ``values`` (over ``members``) under the clusters."""
+        if self.clusters is None:
+            return 1.0
+        members = np.ones(values.size, dtype=bool) if members is None else members
+        return proportions.design_effect(values[members], self.clusters[members])
+
+    def _proportion_interval(self, metric: str, probs, threshold: Threshold) -> tuple[float, float, str, str]:
+        """Wilson interval (with the clusters' design effect) of a proportion metric, and its method."""
+        labels = self.data.labels
+        predicted = predicted_labels(probs, threshold.value)
+        members = members_of(metric, labels, predicted)
+        hits = (
+            (predicted == labels)
+            if metric in ("accuracy", "sensitivity", "specificity")
+            else (labels == 1 if metric == "ppv" else labels == 0)
+        )
+        n = int(members.sum())
+        method = WILSON_METHOD if self.clusters is None else CLUSTER_WILSON_METHOD
+        if n == 0:
+            return float("nan"), float("nan"), method, ""
+        deff = self.deff(hits.astype(float), members)
+        if not np.isfinite(deff):
+            return float("nan"), float("nan"), method, "one patient: no between-patient variance, no interval"
+        low, high = proportions.wilson_interval(
+            int(hits[members].sum()), n, confidence=self.confidence, deff=deff
+        )
+        return low, high, method, ""
+
+    def _row(
+        self, variant: str, metric: str, n: int, estimate: float, replicates, threshold, probs=None
+    ) -> dict:
+        note = ""
+        if metric in PROPORTION_METRICS:
+            low, high, method, note = self._proportion_interval(metric, probs, threshold)
+        else:
+            method = self.bootstrap_method
+            low, high = intervals.percentile_interval(replicates, confidence=self.confidence)
+            if not np.isnan(estimate) and low == high:
+                # Every replicate equal (a constant score, F1 of no pneumonia call): no interval
+                # rather than one of zero width claiming no uncertainty.
+                low = high = float("nan")
+                note = "degenerate: every bootstrap replicate is equal (e.g. a constant score); no interval"
         if np.isnan(estimate):
             low = high = float("nan")
+            note = note or "undefined on these images"
+        elif method == CLUSTER_BOOTSTRAP_METHOD and not note and self.fewest_patients < FEW_PATIENTS:
+            note = (
+                f"{self.fewest_patients} patients in the smaller class: a cluster bootstrap interval "
+                "undercovers with so few (docs/statistics.md)"
+            )
         return {
             "cell": self.cell,
             "variant": variant,
@@ -109,7 +192,8 @@ class CellAnalysis:
             "estimate": estimate,
             "ci_low": low,
             "ci_high": high,
-            "ci_method": BOOTSTRAP_METHOD,
+            "ci_method": method,
+            "note": note,
         }
 
     def classification_rows(self) -> list[dict]:
@@ -121,7 +205,7 @@ class CellAnalysis:
                 for metric, estimate in threshold_estimates(labels, probs, threshold.value).items():
                     replicates = self.replicates[variant, threshold.name, metric]
                     n = _fraction_of(metric, labels, predicted)
-                    rows.append(self._row(variant, metric, n, estimate, replicates, threshold))
+                    rows.append(self._row(variant, metric, n, estimate, replicates, threshold, probs))
             for metric in SCORE_METRICS:
                 estimate = score_metric(metric, labels, probs)
                 replicates = self.replicates[variant, "", metric]
@@ -142,65 +226,6 @@ class CellAnalysis:
             for threshold in self.thresholds
         ]
 
-    def paired_rows(self, variant: str, reference: str) -> list[dict]:
-        labels, n, fixed = self.data.labels, self.data.labels.size, self.fixed
-        probs_v, probs_r = self.data.probs[variant], self.data.probs[reference]
-        base = {"cell": self.cell, "variant": variant, "reference": reference, "n": n}
-
-        def estimates(metric: str) -> tuple[float, float]:
-            if metric in THRESHOLD_METRICS:
-                return tuple(threshold_estimates(labels, p, fixed.value)[metric] for p in (probs_v, probs_r))
-            return tuple(score_metric(metric, labels, p) for p in (probs_v, probs_r))
-
-        def bootstrap_ci(metric: str) -> tuple[np.ndarray, tuple[float, float]]:
-            key = fixed.name if metric in THRESHOLD_METRICS else ""
-            differences = self.replicates[variant, key, metric] - self.replicates[reference, key, metric]
-            return differences, intervals.percentile_interval(differences, confidence=self.confidence)
-
-        correct_v = predicted_labels(probs_v, fixed.value) == labels
-        correct_r = predicted_labels(probs_r, fixed.value) == labels
-        mcnemar = paired.mcnemar_test(correct_v, correct_r)
-        rows = [
-            paired_row(
-                base,
-                "mcnemar",
-                "accuracy",
-                *estimates("accuracy"),
-                bootstrap_ci("accuracy")[1],
-                mcnemar,
-                threshold=fixed,
-                discordant=(mcnemar.only_variant, mcnemar.only_reference),
-            )
-        ]
-        delong = paired.delong_test(labels, probs_v, probs_r, confidence=self.confidence)
-        rows.append(
-            paired_row(
-                base,
-                "delong",
-                "auroc",
-                delong.auc_variant,
-                delong.auc_reference,
-                (delong.ci_low, delong.ci_high),
-                paired.PairedResult(delong.statistic, delong.p_value, delong.note, "delong-wald"),
-            )
-        )
-        for metric in PAIRED_BOOTSTRAP_METRICS:
-            differences, ci = bootstrap_ci(metric)
-            result = paired.bootstrap_p_value(differences)
-            rows.append(
-                paired_row(
-                    base,
-                    "bootstrap",
-                    metric,
-                    *estimates(metric),
-                    ci,
-                    paired.PairedResult(result.statistic, result.p_value, result.note, BOOTSTRAP_METHOD),
-                    threshold=fixed if metric in THRESHOLD_METRICS else None,
-                )
-            )
-        rows.append(wilcoxon_row(base, "prob", probs_v, probs_r, self.confidence))
-        return rows
-
     def flip_rows(self, variant: str) -> tuple[dict, list[dict]]:
         labels, fixed = self.data.labels, self.fixed
         prob_hr, prob_v = self.data.probs[REFERENCE], self.data.probs[variant]
@@ -217,6 +242,8 @@ class CellAnalysis:
                 confidence=self.confidence,
             ),
         }
+        if self.clusters is not None:
+            self._cluster_flip_intervals(summary, labels, prob_hr, prob_v)
         flipped = np.flatnonzero(flip_mask(prob_hr, prob_v, threshold=fixed.value))
         images = [
             {
@@ -233,72 +260,21 @@ class CellAnalysis:
         ]
         return summary, images
 
-
-def paired_row(
-    base: dict,
-    test: str,
-    metric: str,
-    estimate_v: float,
-    estimate_r: float,
-    ci: tuple[float, float],
-    result: paired.PairedResult,
-    *,
-    threshold: Threshold | None = None,
-    difference: float | None = None,
-    discordant: tuple[float, float] = (np.nan, np.nan),
-) -> dict:
-    """One row of the paired-tests table (``p_adjusted*`` filled later per family)."""
-    return {
-        **base,
-        "test": test,
-        "metric": metric,
-        "threshold": "" if threshold is None else threshold.name,
-        "method": result.method,
-        "estimate_variant": float(estimate_v),
-        "estimate_reference": float(estimate_r),
-        "difference": float(estimate_v - estimate_r) if difference is None else float(difference),
-        "ci_low": ci[0],
-        "ci_high": ci[1],
-        "statistic": result.statistic,
-        "effect_size": result.effect_size,
-        "p_value": result.p_value,
-        "p_adjusted": np.nan,
-        "p_adjusted_bh": np.nan,
-        "only_variant_correct": discordant[0],
-        "only_reference_correct": discordant[1],
-        "note": result.note,
-    }
-
-
-def wilcoxon_row(
-    base: dict, metric: str, values_v: np.ndarray, values_r: np.ndarray, confidence: float
-) -> dict:
-    """Wilcoxon row on per-image values; images where either value is non-finite are dropped."""
-    finite = np.isfinite(values_v) & np.isfinite(values_r)
-    dropped = int((~finite).sum())
-    if not finite.any():
-        return paired_row(
-            {**base, "n": 0},
-            "wilcoxon",
-            metric,
-            np.nan,
-            np.nan,
-            (np.nan, np.nan),
-            paired.PairedResult(np.nan, np.nan, f"all {dropped} images have non-finite values"),
-        )
-    differences = values_v[finite] - values_r[finite]
-    ci = intervals.median_interval(differences, confidence=confidence)
-    result = paired.wilcoxon_test(values_v[finite], values_r[finite], zero_method=WILCOXON_ZERO_METHOD)
-    note = "; ".join(
-        filter(None, [result.note, f"{dropped} images with non-finite values dropped" if dropped else ""])
-    )
-    return paired_row(
-        {**base, "n": int(finite.sum())},
-        "wilcoxon",
-        metric,
-        np.median(values_v[finite]),
-        np.median(values_r[finite]),
-        ci,
-        paired.PairedResult(result.statistic, result.p_value, note, result.method, result.effect_size),
-        difference=np.median(differences),
-    )
+    def _cluster_flip_intervals(self, summary: dict, labels, prob_hr, prob_v) -> None:
+        """Replace the flip, harmful and helpful rates' Wilson intervals by design-effect ones."""
+        threshold = self.fixed.value
+        flipped = flip_mask(prob_hr, prob_v, threshold=threshold)
+        hr_correct = predicted_labels(prob_hr, threshold) == labels
+        for name, indicator in (
+            ("flip_rate", flipped),
+            ("harmful", flipped & hr_correct),
+            ("helpful", flipped & ~hr_correct),
+        ):
+            deff = self.deff(indicator.astype(float))
+            if np.isfinite(deff):
+                low, high = proportions.wilson_interval(
+                    int(indicator.sum()), indicator.size, confidence=self.confidence, deff=deff
+                )
+            else:
+                low = high = float("nan")
+            summary[f"{name}_ci_low"], summary[f"{name}_ci_high"] = low, high

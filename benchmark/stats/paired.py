@@ -185,7 +185,8 @@ def delong_test(
     """DeLong's paired z-test of AUROC(variant) - AUROC(reference) on the same images (two-sided).
 
     The interval is the Wald interval ``difference -/+ z * SE``.  With zero variance of the difference
-    (identical rankings) the p-value is 1 when the AUROCs are equal, and the note says so.
+    the interval is NaN and the p-value 1 when the AUROCs are equal (identical rankings), NaN when they
+    differ (a constant score); the note says so.
     """
     check_confidence(confidence)
     probs_variant, probs_reference = _as_pair(probs_variant, probs_reference, "probabilities")
@@ -193,17 +194,18 @@ def delong_test(
     difference = float(aucs[0] - aucs[1])
     variance = float(covariance[0, 0] + covariance[1, 1] - 2 * covariance[0, 1])
     if variance <= 1e-12 * max(covariance[0, 0] + covariance[1, 1], 1e-300):
-        p_value = 1.0 if difference == 0 else 0.0
-        statistic = 0.0 if difference == 0 else float(np.copysign(np.inf, difference))
+        # No variance to test against: equal AUROCs give p = 1 exactly; unequal ones (a constant score
+        # against a perfect ranking) leave the test undefined, so NaN rather than p = 0 and z = inf.
+        nan = float("nan")
         return DeLongResult(
             float(aucs[0]),
             float(aucs[1]),
             difference,
-            difference,
-            difference,
-            statistic,
-            p_value,
-            "zero variance of the AUROC difference (identical rankings)",
+            nan,
+            nan,
+            0.0 if difference == 0 else nan,
+            1.0 if difference == 0 else nan,
+            "zero variance of the AUROC difference (identical rankings or a constant score); no interval",
         )
     standard_error = np.sqrt(variance)
     low, high = normal_interval(difference, standard_error, confidence=confidence)

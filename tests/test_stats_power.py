@@ -1,0 +1,134 @@
+"""Power of McNemar and AUROC comparisons, checked against brute force and simulation."""
+
+import json
+
+import numpy as np
+import pytest
+from statsmodels.stats.contingency_tables import mcnemar
+
+from benchmark.cli import main
+from benchmark.stats import power
+
+
+def _enumerated_power(n, discordant, difference, alpha, pvalue):
+    """Brute force: every (d, b) outcome, its probability and the test's p-value."""
+    from scipy import stats
+
+    share = (discordant + difference) / 2 / discordant
+    total = 0.0
+    for d in range(1, n + 1):
+        for b in range(d + 1):
+            if pvalue(b, d - b) <= alpha:
+                total += stats.binom.pmf(d, n, discordant) * stats.binom.pmf(b, d, share)
+    return total
+
+
+def test_exact_power_equals_brute_force_enumeration_with_statsmodels_mcnemar():
+    n, discordant, difference = 40, 0.3, 0.15
+
+    def exact_p(b, c):
+        return mcnemar([[0, b], [c, 0]], exact=True).pvalue
+
+    expected = _enumerated_power(n, discordant, difference, 0.05, exact_p)
+    assert power.mcnemar_power_exact(n, discordant, difference) == pytest.approx(expected, abs=1e-12)
+
+
+def test_exact_power_agrees_with_a_simulation_of_the_benchmarks_mcnemar():
+    from benchmark.stats.paired import mcnemar_test
+
+    n, discordant, difference, runs = 150, 0.2, 0.08, 1500
+    rng = np.random.default_rng(0)
+    rejected = 0
+    for _ in range(runs):
+        outcome = rng.choice(
+            4, size=n, p=[0.7, (discordant + difference) / 2, (discordant - difference) / 2, 0.1]
+        )
+        variant = (outcome == 0) | (outcome == 1)
+        reference = (outcome == 0) | (outcome == 2)
+        rejected += mcnemar_test(variant, reference).p_value <= 0.05
+    exact = power.mcnemar_power_exact(n, discordant, difference, test="benchmark")
+    standard_error = np.sqrt(exact * (1 - exact) / runs)
+    assert abs(rejected / runs - exact) < 4 * standard_error
+
+
+def test_connor_approximates_the_enumerated_power_of_the_uncorrected_chi_square_test():
+    # Connor's formula is the normal approximation of the unconditional, uncorrected McNemar z-test.
+    for n, discordant, difference in [(624, 0.10, 0.03), (300, 0.2, 0.06), (1000, 0.05, 0.02)]:
+        enumerated = power.mcnemar_power_exact(n, discordant, difference, test="chi2")
+        assert power.mcnemar_power_connor(n, discordant, difference) == pytest.approx(enumerated, abs=0.015)
+
+
+def test_connor_sample_size_is_the_least_n_with_connor_power_at_target():
+    n = power.mcnemar_n_connor(0.10, 0.03, power=0.8)
+    assert power.mcnemar_power_connor(n, 0.10, 0.03) >= 0.8 > power.mcnemar_power_connor(n - 1, 0.10, 0.03)
+
+
+def test_exact_sample_size_reaches_the_target_and_one_less_does_not():
+    n = power.mcnemar_n_exact(0.2, 0.1, power=0.8)
+    assert power.mcnemar_power_exact(n, 0.2, 0.1) >= 0.8 > power.mcnemar_power_exact(n - 1, 0.2, 0.1)
+
+
+def test_hanley_mcneil_variance_matches_simulation_of_its_exponential_model():
+    # Q1 and Q2 are exact when scores are exponential (Hanley & McNeil 1982), so the formula is the
+    # true variance of the AUROC there: check it against simulated AUROCs.
+    from benchmark.metrics.classification import auroc
+
+    rng = np.random.default_rng(1)
+    area, positives, negatives, runs = 0.85, 30, 20, 3000
+    labels = np.r_[np.ones(positives), np.zeros(negatives)]
+    values = []
+    for _ in range(runs):
+        scores = np.r_[rng.exponential(1 / ((1 - area) / area), positives), rng.exponential(1.0, negatives)]
+        values.append(auroc(labels, scores / scores.max()))
+    expected = power.hanley_mcneil_variance(area, positives, negatives)
+    assert np.var(values, ddof=1) == pytest.approx(expected, rel=0.08)
+
+
+def test_auroc_power_at_zero_correlation_is_the_z_test_power_of_independent_variances():
+    from scipy import stats
+
+    v1 = power.hanley_mcneil_variance(0.9, 100, 80)
+    v2 = power.hanley_mcneil_variance(0.85, 100, 80)
+    z = 0.05 / np.sqrt(v1 + v2)
+    expected = stats.norm.cdf(z - 1.959963984540054) + stats.norm.cdf(-z - 1.959963984540054)
+    assert power.auroc_power(0.9, 0.05, 100, 80, correlation=0.0) == pytest.approx(expected, rel=1e-12)
+    n = power.auroc_n(0.9, 0.05, prevalence=0.5, correlation=0.0)
+    assert power.auroc_power(0.9, 0.05, round(n / 2), n - round(n / 2), correlation=0.0) >= 0.8
+
+
+def test_power_cli_gives_the_issues_figures(capsys):
+    assert main(["power", "--n", "624", "--discordant", "0.10", "--difference", "0.03", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["mcnemar"]["power_exact"] == pytest.approx(0.62, abs=0.005)
+    assert result["mcnemar"]["power_connor"] == pytest.approx(0.66, abs=0.005)
+
+
+def test_power_cli_solves_for_n_and_refuses_both_or_neither(capsys):
+    assert main(["power", "--power", "0.8", "--discordant", "0.10", "--difference", "0.03", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["mcnemar"]["n_connor"] == power.mcnemar_n_connor(0.10, 0.03)
+    assert main(["power", "--n", "10", "--power", "0.8"]) == 2
+    assert main(["power", "--n", "100", "--discordant", "0.02", "--difference", "0.05"]) == 2
+
+
+def test_analyze_power_table_is_connors_detectable_difference_at_the_observed_discordance():
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_stats_analysis import make_predictions
+
+    from benchmark.stats.analysis import analyze
+
+    predictions = make_predictions(cells=("x2",))
+    empty = pd.DataFrame(columns=["cell", "variant", "image_id", "metric", "value"])
+    row = analyze(empty, predictions, n_bootstrap=100)["power"].set_index("variant").loc["LR"]
+    wide = predictions.pivot(index="image_id", columns="variant", values="prob")
+    labels = predictions[predictions["variant"] == "HR"].set_index("image_id")["label"].reindex(wide.index)
+    discordant = np.mean(((wide["LR"] >= 0.5) == labels) != ((wide["HR"] >= 0.5) == labels))
+    assert row["discordant_fraction"] == pytest.approx(discordant)
+    assert power.mcnemar_power_connor(row["n"], discordant, row["detectable_difference"]) == pytest.approx(
+        0.8
+    )
