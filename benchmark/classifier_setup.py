@@ -16,8 +16,9 @@ from benchmark.images import read_grayscale
 from benchmark.manifest import sha256_file
 
 # 2: validation held out by patient; 3: the reference architecture and recipe, files read as the
-# reference's loader did, best-epoch checkpoint.
-CLASSIFIER_VERSION = "3"
+# reference's loader did, best-epoch checkpoint; 4: resumable training (batches in our own order
+# only, augmentation seeded per epoch and batch).
+CLASSIFIER_VERSION = "4"
 
 
 def training_recipe(overrides: dict):
@@ -87,7 +88,9 @@ def classifier_file(
     """Path of the classifier to evaluate with: the user's file, or a trained one cached by content.
 
     ``train`` is the suite's training split (columns path, sha256, label, patient_id); its files are
-    read only when the model has to be trained. Validation images are held out by patient.
+    read only when the model has to be trained. Validation images are held out by patient. The
+    training checkpoints every epoch into ``<key>.resume`` beside the cache entry, so a killed run
+    (``run`` or ``train-classifier``) resumes at the next epoch when started again.
     """
     if config.weights is not None:
         return config.weights
@@ -112,6 +115,7 @@ def classifier_file(
             out_path=temporary,
             input_size=config.input_size,
             progress=progress,
+            resume_dir=cache.path("classifier", key, ".resume"),
         )
         history_path(temporary).replace(history_path(cache.path("classifier", key, ".keras")))
 
