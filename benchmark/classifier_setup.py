@@ -53,6 +53,29 @@ def patient_validation_split(
     return next(splitter.split(np.zeros(len(labels)), labels, groups=patients))
 
 
+def _validation_indices(train: pd.DataFrame, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, validation) row positions of the training split; no validation when ``fraction`` is 0."""
+    if fraction == 0:
+        return np.arange(len(train)), np.arange(0)
+    labels, patients = train["label"].to_numpy(), train["patient_id"].to_numpy()
+    return patient_validation_split(labels, patients, fraction, seed)
+
+
+def training_list(config: ClassifierConfig, train: pd.DataFrame, *, seed: int) -> pd.DataFrame | None:
+    """The images that train the suite's classifier, for the run's record; None for a given file.
+
+    Columns image_id, label, patient_id, sha256 and role (``fit`` or ``validation``, the patient-wise
+    hold-out that picks the best epoch), in the split's order.
+    """
+    if config.weights is not None:
+        return None
+    fit, held = _validation_indices(train, training_recipe(config.train).validation_fraction, seed)
+    role = np.full(len(train), "fit", dtype=object)
+    role[held] = "validation"
+    columns = ["image_id", "label", "patient_id", "sha256"]
+    return train[columns].assign(role=role)
+
+
 def read_training_images(paths, size: int) -> np.ndarray:
     """Images as the reference's loader read them: each file resized to ``size`` x ``size`` by nearest
     neighbour (Keras ``flow_from_directory`` default), values in [0, 1]; (N, size, size) float32.
@@ -101,10 +124,10 @@ def classifier_file(
 
     def produce(temporary: Path) -> None:
         images = read_training_images(train["path"], config.input_size)
-        labels, patients = train["label"].to_numpy(), train["patient_id"].to_numpy()
+        labels = train["label"].to_numpy()
         validation = None
         if recipe.validation_fraction > 0:
-            fit, held = patient_validation_split(labels, patients, recipe.validation_fraction, seed)
+            fit, held = _validation_indices(train, recipe.validation_fraction, seed)
             images, labels, validation = images[fit], labels[fit], (images[held], labels[held])
         train_classifier(
             images,
