@@ -9,11 +9,14 @@ come from here, so a preprocessing bug shared by training and the suite cannot h
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from sklearn.metrics import accuracy_score, confusion_matrix, log_loss, roc_auc_score
+
+from benchmark.manifest import sha256_file
 
 #: ``flow_from_directory``'s class folders in its (alphabetical) order: index = label.
 CLASS_FOLDERS = ("NORMAL", "PNEUMONIA")
@@ -96,12 +99,25 @@ def binary_scores(labels: np.ndarray, probabilities: np.ndarray, threshold: floa
     }
 
 
+def files_checksum(files: list[Path], directory: Path) -> str:
+    """sha256 of the sorted ``<file sha256>  <path>`` lines of ``files``, paths relative to the folder
+    above ``directory`` (``test/NORMAL/x.jpeg``, as a manifest names them): for ``<data_root>/test``
+    it equals ``benchmark.classifier_ship.list_checksum`` of the manifest's test rows."""
+    root = Path(directory).parent
+    lines = sorted(f"{sha256_file(path)}  {Path(path).relative_to(root).as_posix()}\n" for path in files)
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
 def evaluate_directory(model_path: Path, directory: Path, *, batch_size: int = 32) -> dict:
-    """``binary_scores`` of ``model_path`` on every image of ``directory`` (see ``predict_directory``)."""
+    """``binary_scores`` of ``model_path`` on every image of ``directory`` (see ``predict_directory``).
+
+    Also ``list_sha256``, the ``files_checksum`` of the images scored.
+    """
     predicted = predict_directory(model_path, directory, batch_size=batch_size)
     metrics = binary_scores(predicted["labels"], predicted["probabilities"])
     return {
         "directory": str(directory),
+        "list_sha256": files_checksum(predicted["files"], Path(directory)),
         "preprocessing": "RGB, resized to the model input by nearest neighbour (PIL), / 255",
         **metrics,
     }

@@ -166,6 +166,8 @@ def test_ship_writes_a_safe_mode_model_and_a_sidecar_with_independent_test_figur
     )
     assert train["list_sha256"] == list_checksum(listed)
     assert sidecar["data"]["test"]["n_images"] == 6
+    # The independent evaluation's file list is the suite's test list (no image was skipped here).
+    assert sidecar["test_metrics"]["list_sha256"] == sidecar["data"]["test"]["list_sha256"]
 
 
 def test_ship_names_the_missing_training_outputs(trained, tmp_path, capsys):
