@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -26,22 +25,46 @@ RECIPE = TrainingRecipe(
 TIMING = ["seconds", "images_per_second"]
 KILLED = 75  # exit status of the training killed after its first epoch
 
-# Trains like the test, but the process dies (os._exit: no cleanup, as under kill -9) right after the
-# first epoch's checkpoint is on disk.
-_KILLED_AFTER_EPOCH_1 = """
+# Trains like the test; with a kill status, the process dies (os._exit: no cleanup, as under kill -9)
+# right after the first epoch's checkpoint is on disk.
+_TRAIN_SCRIPT = """
 import os, sys
 import numpy as np
 from classifiers import TrainingRecipe, checkpoints, train_classifier
 
-write = checkpoints.write_checkpoint
-def write_then_die(folder, epoch, meta, arrays):
-    path = write(folder, epoch, meta, arrays)
-    os._exit({killed})
-checkpoints.write_checkpoint = write_then_die
-data = np.load(sys.argv[1])
-train_classifier(data["images"], data["labels"], recipe={recipe!r}, seed=0, out_path=sys.argv[2],
+data_file, out_file, kill_status = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if kill_status:
+    write = checkpoints.write_checkpoint
+    def write_then_die(folder, epoch, meta, arrays):
+        write(folder, epoch, meta, arrays)
+        os._exit(kill_status)
+    checkpoints.write_checkpoint = write_then_die
+data = np.load(data_file)
+train_classifier(data["images"], data["labels"], recipe={recipe!r}, seed=0, out_path=out_file,
                  input_size={size}, progress=False)
 """
+
+
+def _train_in_subprocess(data: Path, out: Path, *, backend: str, kill: int = 0) -> int:
+    """Exit status of ``_TRAIN_SCRIPT`` run on Keras backend ``backend``."""
+    script = "from classifiers.recipe import TrainingRecipe\n" + _TRAIN_SCRIPT.format(
+        recipe=RECIPE, size=SMALL
+    )
+    environment = {**os.environ, "PYTHONPATH": str(ROOT), "KERAS_BACKEND": backend}
+    command = [sys.executable, "-c", script, str(data), str(out), str(kill)]
+    return subprocess.run(command, env=environment, cwd=ROOT, timeout=300).returncode
+
+
+def _assert_same_training(reference: Path, resumed: Path) -> None:
+    """Bitwise-equal weights and equal history (timings aside) of two trainings' outputs."""
+    expected, got = (keras.models.load_model(p).get_weights() for p in (reference, resumed))
+    assert len(expected) == len(got) == 16
+    for a, b in zip(expected, got, strict=True):
+        assert a.tobytes() == b.tobytes()  # bitwise, not within a tolerance
+    history, resumed_history = (pd.read_csv(history_path(p)) for p in (reference, resumed))
+    assert list(history["epoch"]) == [1, 2, 3]
+    pd.testing.assert_frame_equal(history.drop(columns=TIMING), resumed_history.drop(columns=TIMING))
+    assert (history[TIMING] > 0).all().all()
 
 
 def _data() -> tuple[np.ndarray, np.ndarray]:
@@ -58,19 +81,17 @@ def _train(out: Path, seed: int = 0) -> Path:
     )
 
 
+def _write_data(folder: Path) -> Path:
+    images, labels = _data()
+    np.savez(folder / "data.npz", images=images, labels=labels)
+    return folder / "data.npz"
+
+
 def test_a_training_killed_after_epoch_1_resumes_to_identical_weights_and_history(tmp_path):
     reference = _train(tmp_path / "whole" / "cnn.keras")
-
-    data = tmp_path / "data.npz"
-    np.savez(data, images=_data()[0], labels=_data()[1])
     interrupted = tmp_path / "killed" / "cnn.keras"
-    script = _KILLED_AFTER_EPOCH_1.format(killed=KILLED, recipe=RECIPE, size=SMALL)
-    script = "from classifiers.recipe import TrainingRecipe\n" + textwrap.dedent(script)
-    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
-    killed = subprocess.run(
-        [sys.executable, "-c", script, str(data), str(interrupted)], env=environment, cwd=ROOT, timeout=300
-    )
-    assert killed.returncode == KILLED
+    status = _train_in_subprocess(_write_data(tmp_path), interrupted, backend="tensorflow", kill=KILLED)
+    assert status == KILLED
     assert not interrupted.exists()
     assert latest_checkpoint(resume_folder(interrupted)).name == "epoch-0001.npz"
 
@@ -80,14 +101,17 @@ def test_a_training_killed_after_epoch_1_resumes_to_identical_weights_and_histor
 
     _train(interrupted)
     assert not resume_folder(interrupted).exists()
-    expected, resumed = (keras.models.load_model(p).get_weights() for p in (reference, interrupted))
-    assert len(expected) == len(resumed) == 16
-    for a, b in zip(expected, resumed, strict=True):
-        assert a.tobytes() == b.tobytes()  # bitwise, not within a tolerance
-    history, resumed_history = (pd.read_csv(history_path(p)) for p in (reference, interrupted))
-    assert list(history["epoch"]) == [1, 2, 3]
-    pd.testing.assert_frame_equal(history.drop(columns=TIMING), resumed_history.drop(columns=TIMING))
-    assert (history[TIMING] > 0).all().all()
+    _assert_same_training(reference, interrupted)
+
+
+def test_a_killed_training_on_the_pytorch_backend_resumes_bit_identically(tmp_path):
+    data = _write_data(tmp_path)
+    reference, interrupted = tmp_path / "whole" / "cnn.keras", tmp_path / "killed" / "cnn.keras"
+    assert _train_in_subprocess(data, reference, backend="torch") == 0
+    assert _train_in_subprocess(data, interrupted, backend="torch", kill=KILLED) == KILLED
+    assert latest_checkpoint(resume_folder(interrupted)).name == "epoch-0001.npz"
+    assert _train_in_subprocess(data, interrupted, backend="torch") == 0
+    _assert_same_training(reference, interrupted)
 
 
 def test_training_prints_time_and_images_per_second_per_epoch(tmp_path, capsys):
