@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install clean-runs baselines
+.PHONY: run test install clean-runs baselines pin
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml Makefile
 	# The official LPIPS, the tests' reference (tests/test_metrics_lpips.py). --no-deps: its torchvision
 	# requirement would pull a torchvision (and CUDA torch) that breaks beside our CPU torch.
 	$(PY) -m pip install --quiet --no-deps lpips==0.1.4
+	# The official Real-ESRGAN, whose SRVGGNetCompact is the reference of tests/test_sr_realesrgan_compact.py
+	# (the test runs only srvgg_arch.py). --no-deps: its basicsr requirement pulls torchvision, as above.
+	$(PY) -m pip install --quiet --no-deps realesrgan==0.3.0
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -26,14 +29,15 @@ test: $(STAMP)
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: check tests/ and pyproject.toml"; fi; \
 	exit $$status
 
-# Rewrite the regression baselines after a deliberate change (tolerances kept); review the diff.
-# DATA_ROOT=... points at the 224x224 Kermany copy when ../shared/data is not beside the checkout.
-MINI := $(PY) -m benchmark check --suite pneumonia-mini --update-baseline
-MINI_DATA := $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
+# After a deliberate change: rewrite the regression baselines with tolerances measured across instruction
+# sets (the suite runs once per setting, fresh caches; a few minutes each). Review `git diff` and commit.
 baselines: $(STAMP)
-	$(MINI) $(MINI_DATA)
-	$(MINI) $(MINI_DATA) --smoke
-	$(MINI) --fallback
+	$(PY) -m benchmark check --suite pneumonia-mini --measure-tolerances
+	$(PY) -m benchmark check --suite pneumonia-mini --smoke --measure-tolerances
+
+# After a deliberate change to training: retrain the mini study's pinned models (then `make baselines`).
+pin: $(STAMP)
+	$(PY) -m benchmark pin --suite pneumonia-mini-train --out data_manifests/pinned/pneumonia-mini
 
 clean-runs:
 	rm -rf runs

@@ -9,16 +9,11 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
-from benchmark.cache import Cache, content_key
+from benchmark.cache import Cache, stage_key
 from benchmark.config import ClassifierConfig
 from benchmark.errors import UserError
 from benchmark.images import read_grayscale
 from benchmark.manifest import sha256_file
-
-# 2: validation held out by patient; 3: the reference architecture and recipe, files read as the
-# reference's loader did, best-epoch checkpoint; 4: resumable training (batches in our own order
-# only, augmentation seeded per epoch and batch).
-CLASSIFIER_VERSION = "4"
 
 
 def training_recipe(overrides: dict):
@@ -92,14 +87,20 @@ def read_training_images(paths, size: int) -> np.ndarray:
     return images
 
 
-def training_key(config: ClassifierConfig, image_shas: list[str], seed: int) -> str:
-    """Cache key of a trained classifier: training files (sha256), recipe, input size, seed, code version."""
+def training_key(config: ClassifierConfig, train: pd.DataFrame, seed: int) -> str:
+    """Cache key of a trained classifier: everything ``classifier_file`` reads to train it.
+
+    The training files (sha256, in order), their labels and patient ids (the validation split is
+    drawn from those with the recipe's fraction and ``seed``), the recipe, the input size, the seed
+    and the identity of the training code.
+    """
     recipe = training_recipe(config.train)
-    return content_key(
+    return stage_key(
         "classifier",
-        CLASSIFIER_VERSION,
         recipe=dataclasses.asdict(recipe),
-        images=list(image_shas),
+        images=[str(sha) for sha in train["sha256"]],
+        labels=[int(label) for label in train["label"]],
+        patients=[str(patient) for patient in train["patient_id"]],
         seed=seed,
         input_size=config.input_size,
     )
@@ -120,7 +121,7 @@ def classifier_file(
     from classifiers import history_path, train_classifier
 
     recipe = training_recipe(config.train)
-    key = training_key(config, train["sha256"], seed)
+    key = training_key(config, train, seed)
 
     def produce(temporary: Path) -> None:
         images = read_training_images(train["path"], config.input_size)
@@ -143,6 +144,28 @@ def classifier_file(
         history_path(temporary).replace(history_path(cache.path("classifier", key, ".keras")))
 
     return cache.file("classifier", key, ".keras", produce)
+
+
+def check_given_classifier(path: Path) -> None:
+    """Load a user's classifier file (Keras safe mode) and check its weights are finite, before any work.
+
+    A NaN or Inf weight makes every probability NaN, which would otherwise surface only after all
+    images were processed, as an error about a results table.
+    """
+    from classifiers import load_classifier
+
+    model = load_classifier(path).model
+    broken = [
+        variable.path if hasattr(variable, "path") else variable.name
+        for variable in model.weights
+        if not np.isfinite(np.asarray(variable)).all()
+    ]
+    if broken:
+        raise UserError(
+            f"Classifier file {path} holds NaN or Inf weights ({', '.join(broken[:3])}"
+            f"{', ...' if len(broken) > 3 else ''}): it is damaged or from a diverged training. "
+            "Export it again, or train one with the suite's `classifier: {train: ...}` section."
+        )
 
 
 def load(path: Path):

@@ -44,6 +44,7 @@ def train_from_cli(args) -> Path:
         )
     progress = not args.quiet
     cache = Cache(args.runs_dir / ".cache")
+    cache.remove_stale_temporaries()  # e.g. a half-written epoch checkpoint of a killed training
     dataset = load_dataset(
         suite.data, seed=suite.seed, cache=cache, progress=progress, on_bad_image=args.on_bad_image
     )

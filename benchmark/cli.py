@@ -1,5 +1,5 @@
 """Command line: ``python -m benchmark {run,list,manifest,degrade,train-sr,train-classifier,ship-classifier,
-report,compare,check,perf}``.
+report,compare,check,pin,perf}``.
 
 Exit status: 0 success, 1 a regression found by ``check``, 2 an error the user can fix.
 """
@@ -41,6 +41,7 @@ def _cmd_run(args) -> None:
         on_bad_image=args.on_bad_image,
         executor=args.executor,
         workers=args.workers,
+        overwrite=args.overwrite,
     )
     report = run_suite(suite, options)
     print(f"Report: {report.resolve()}")
@@ -99,8 +100,20 @@ def _parse_params(pairs: list[str]) -> dict:
         if "=" not in pair:
             raise UserError(f"Expected --param KEY=VALUE, got {pair!r}.")
         key, value = pair.split("=", 1)
-        params[key] = yaml.safe_load(value)
+        try:
+            params[key] = yaml.safe_load(value)
+        except yaml.YAMLError as error:
+            problem = getattr(error, "problem", None) or type(error).__name__
+            raise UserError(
+                f"--param {pair!r}: the value is not valid YAML ({problem}). Write a number, a word or "
+                "a list such as [0.1, 0.5], quoted for the shell: --param 'sigma=[0.1, 0.5]'."
+            ) from None
     return params
+
+
+def _check_seed(seed: int) -> None:
+    if not 0 <= seed < 2**32:
+        raise UserError(f"Expected --seed in [0, 2**32), got {seed}. Use e.g. --seed 0.")
 
 
 def _cmd_degrade(args) -> None:
@@ -108,6 +121,8 @@ def _cmd_degrade(args) -> None:
     from benchmark.images import read_grayscale, write_png
     from benchmark.seeding import item_rng
 
+    _check_seed(args.seed)
+    params = _parse_params(args.param)
     image = read_grayscale(args.input)
     height, width = (side - side % args.scale for side in image.shape)
     lr = degrade(
@@ -115,7 +130,7 @@ def _cmd_degrade(args) -> None:
         image[:height, :width],
         args.scale,
         item_rng(args.seed, args.input.name),
-        _parse_params(args.param),
+        params,
     )
     write_png(args.output, lr)
     print(
@@ -126,6 +141,7 @@ def _cmd_degrade(args) -> None:
 def _cmd_train_sr(args) -> None:
     from benchmark.sr_train_cli import train_from_cli
 
+    _check_seed(args.seed)
     weights = train_from_cli(args)
     if weights is not None:  # None on torchrun ranks other than 0
         print(f"Weights: {weights}")
@@ -162,6 +178,19 @@ def _cmd_check(args) -> int:
     return check_from_cli(args)
 
 
+def _cmd_pin(args) -> None:
+    from benchmark.config import load_suite
+    from benchmark.pinning import pin_models
+    from benchmark.pipeline import RunOptions
+
+    suite = load_suite(args.suite, data_root=args.data_root, smoke=args.smoke)
+    options = RunOptions(runs_dir=args.runs_dir, device=args.device, progress=not args.quiet)
+    record = pin_models(suite, args.out, options, require_learning=not args.smoke)
+    for name, figures in record["learning"].items():
+        print(f"{name}: " + ", ".join(f"{key} {value:.4f}" for key, value in figures.items()))
+    print(f"Pinned {len(record['files'])} files in {args.out} (see pins.json); review and commit them.")
+
+
 def _cmd_perf(args) -> None:
     from benchmark.perf import PerfOptions, run_perf
 
@@ -187,7 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--suite", required=True, help="suite name (see `list`) or path to a suite YAML")
     run.add_argument("--data-root", type=Path, help="folder holding train/ and test/ (real-data suites)")
     run.add_argument("--runs-dir", type=Path, default=Path("runs"), help="output root (default: runs)")
-    run.add_argument("--run-id", help="write into runs/<suite>/<run-id> (default: timestamp + config hash)")
+    run.add_argument(
+        "--run-id",
+        help="write into runs/<suite>/<run-id> (default: timestamp + config hash); an existing one is "
+        "resumed only with the same config",
+    )
+    run.add_argument(
+        "--overwrite", action="store_true", help="clear the --run-id directory even if it holds another run"
+    )
     run.add_argument("--device", help="torch device for SR models (default: cuda if available, else cpu)")
     run.add_argument("--smoke", action="store_true", help="apply the suite's `smoke:` block (small CI run)")
     run.add_argument("--fallback", action="store_true", help=_FALLBACK_HELP)
@@ -272,9 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, help="model, history, scores (default: runs/<suite>/classifier)"
     )
     classifier.add_argument("--smoke", action="store_true", help="apply the suite's `smoke:` block")
-    classifier.add_argument(
-        "--on-bad-image", choices=["fail", "skip"], default="fail", help="as for `run`"
-    )
+    classifier.add_argument("--on-bad-image", choices=["fail", "skip"], default="fail", help="as for `run`")
     classifier.add_argument("--quiet", action="store_true", default=None)
     classifier.set_defaults(handler=_cmd_train_classifier)
 
@@ -309,7 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="run a suite (or take a run) and compare its headline figures with a baseline"
     )
     check.add_argument("run_dir", type=Path, nargs="?", help="a finished run (or give --suite)")
-    check.add_argument("--suite", help="run this suite, then check it (cached results are reused)")
+    check.add_argument("--suite", help="run this suite in a fresh cache, then check it")
     check.add_argument(
         "--baseline", type=Path, help="baseline JSON (with --suite: data_manifests/baselines/<suite>.json)"
     )
@@ -318,6 +352,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--write-baseline",
         action="store_true",
         help="rewrite the baseline's figures from this run, keeping its tolerances",
+    )
+    check.add_argument(
+        "--measure-tolerances",
+        action="store_true",
+        help="with --suite: run it under each instruction-set cap and write the baseline with tolerances "
+        "set from the measured spread",
     )
     check.add_argument(
         "--tolerance", type=float, help="one tolerance (abs and rel) for all figures, not the file's"
@@ -330,6 +370,20 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--quiet", action="store_true", default=None)
     check.set_defaults(handler=_cmd_check)
 
+    pin = commands.add_parser(
+        "pin", help="train a suite's SR models and classifier once and keep the files (pinned models)"
+    )
+    pin.add_argument("--suite", required=True, help="the training suite, e.g. pneumonia-mini-train")
+    pin.add_argument("--out", type=Path, required=True, help="folder for the files and pins.json")
+    pin.add_argument(
+        "--smoke", action="store_true", help="apply the suite's `smoke:` block (tests; no learning floors)"
+    )
+    pin.add_argument("--data-root", type=Path)
+    pin.add_argument("--runs-dir", type=Path, default=Path("runs"), help="cache root (runs/.cache)")
+    pin.add_argument("--device")
+    pin.add_argument("--quiet", action="store_true", default=None)
+    pin.set_defaults(handler=_cmd_pin)
+
     from benchmark.perf import SECTIONS
 
     perf = commands.add_parser("perf", help="measure images/s and peak memory of every stage, and vs peers")
@@ -339,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     perf.add_argument("--repeats", type=int, default=3, help="timed passes per figure (median reported)")
     perf.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS)
     perf.add_argument("--no-compile", action="store_true", help="skip torch.compile on the CPU")
-    perf.add_argument("--data-root", type=Path, help="kermany-224 folder for pneumonia-mini --smoke")
+    perf.add_argument("--data-root", type=Path, help="another copy of the pneumonia-mini images")
     perf.add_argument("--realesrgan-path", type=Path, help="--target dir holding realesrgan and basicsr")
     perf.set_defaults(handler=_cmd_perf)
     return parser
@@ -355,4 +409,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        from benchmark.atomic import DiskFull, is_disk_full
+
+        if args.debug or not is_disk_full(error):
+            raise  # anything but a full disk is a bug: keep its traceback
+        print(f"error: {DiskFull(error.filename or Path.cwd())}", file=sys.stderr)
         return 2

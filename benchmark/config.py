@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from benchmark.errors import UserError
 
@@ -16,6 +16,11 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
 SUITE_DIRS = (PACKAGE_DIR / "suites", PROJECT_DIR / "data_manifests")
 MIN_LR_SIDE = 8  # the smallest LR side a cell may make (data.hr_size / scale)
+#: numpy's generators take seeds in [0, 2**32) from YAML integers; a negative seed fails deep in sklearn.
+MAX_SEED = 2**32 - 1
+#: The bootstrap holds (n_bootstrap, evaluation images) float64 counts, a few such arrays at once.
+MAX_BOOTSTRAP = 100_000
+BOOTSTRAP_BYTES_PER_IMAGE = 8 * 3
 
 
 class _Strict(BaseModel):
@@ -102,6 +107,18 @@ class StatsConfig(_Strict):
     confidence: float = Field(0.95, gt=0, lt=1)
     n_bootstrap: int = Field(2000, ge=100)
 
+    @field_validator("n_bootstrap")
+    @classmethod
+    def _bounded_bootstrap(cls, value: int) -> int:
+        if value > MAX_BOOTSTRAP:
+            per_image = value * BOOTSTRAP_BYTES_PER_IMAGE / 2**30
+            raise ValueError(
+                f"n_bootstrap {value} needs about {per_image:.2f} GiB per evaluation image "
+                f"(n_bootstrap x images x 8 bytes, ~3 arrays at once); use at most {MAX_BOOTSTRAP} "
+                "(2000 gives intervals to about 0.01)"
+            )
+        return value
+
 
 class LpipsConfig(_Strict):
     """LPIPS's weight files (``benchmark.metrics.lpips``): torchvision's AlexNet ImageNet state dict
@@ -121,7 +138,7 @@ class QualityConfig(_Strict):
 
 
 class Suite(_Strict):
-    name: str
+    name: str = Field(description="also its folder under the runs directory")
     description: str = ""
     seed: int = 0
     data: DataConfig
@@ -137,6 +154,23 @@ class Suite(_Strict):
     fallback: dict[str, Any] | None = Field(
         None, description="overrides applied when the real data root is absent (or `--fallback`)"
     )
+
+    @field_validator("seed")
+    @classmethod
+    def _seed_in_numpys_range(cls, value: int) -> int:
+        if not 0 <= value <= MAX_SEED:
+            raise ValueError(f"a seed is an integer from 0 to {MAX_SEED} (numpy's range); use e.g. seed: 0")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name_names_a_folder(cls, value: str) -> str:
+        if not any(character.isalnum() for character in value):
+            raise ValueError(
+                "a suite name must contain a letter or digit: it names the run's folder under the runs "
+                "directory, and '.', '..' or '/' would put it elsewhere"
+            )
+        return value
 
     @model_validator(mode="after")
     def _unique_names(self):

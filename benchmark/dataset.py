@@ -9,12 +9,10 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark import manifest as manifests
-from benchmark.cache import Cache, content_key
+from benchmark.cache import Cache, stage_key
 from benchmark.config import DataConfig
 from benchmark.phantoms import write_phantom_set
 from benchmark.screening import SKIPPED_COLUMNS, apply_policy, screen, skip_note
-
-PHANTOM_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -39,15 +37,37 @@ def _phantom_manifest(
 ) -> tuple[pd.DataFrame, Path]:
     phantoms = config.phantoms
     per_split = {"train": phantoms.train_per_class, "test": phantoms.test_per_class}
-    key = content_key("phantoms", PHANTOM_VERSION, per_split=per_split, size=phantoms.size, seed=seed)
+    key = stage_key("phantoms", per_split=per_split, size=phantoms.size, seed=seed)
     root = cache.root / "phantoms" / key
     manifest_path = root / "manifest.csv"
-    if not manifest_path.is_file():
-        with cache.lock("phantoms", key):
-            if not manifest_path.is_file():
+    if _phantom_problem(cache, manifest_path) is not None:
+        with cache.lock("phantoms", key):  # set aside only under the lock: a writer may be sealing
+            if not _phantoms_intact(cache, manifest_path):
                 write_phantom_set(root, per_class=per_split, size=phantoms.size, seed=seed)
                 manifests.write_manifest(manifests.build_manifest(root, progress=progress), manifest_path)
+                cache.seal(manifest_path)
     return manifests.read_manifest(manifest_path), root
+
+
+def _phantom_problem(cache: Cache, manifest_path: Path) -> str | None:
+    """Why a generated phantom set cannot be used (missing, its manifest unsealed or changed, an image
+    not matching the manifest's sha256), or None."""
+    if not manifest_path.is_file():
+        return "missing"
+    problem = cache.checksum_problem(manifest_path)
+    if problem is None:
+        table = manifests.read_manifest(manifest_path)
+        _, bad = manifests.file_problems(table, manifest_path.parent, progress=False)
+        problem = f"{len(bad)} image(s) changed or missing" if bad else None
+    return problem
+
+
+def _phantoms_intact(cache: Cache, manifest_path: Path) -> bool:
+    """Whether the phantom set is usable; a damaged one is set aside whole, to be generated again."""
+    problem = _phantom_problem(cache, manifest_path)
+    if problem not in (None, "missing"):
+        cache.set_aside(manifest_path.parent, f"phantom set: {problem}")
+    return problem is None
 
 
 def _hash_rank(texts: pd.Series) -> pd.Series:

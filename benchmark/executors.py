@@ -44,6 +44,7 @@ class ShardTask:
 
     cache_root: Path
     hr_keys: tuple[str, ...]
+    hr_seed_names: tuple[str, ...]
     cell: CellConfig
     seed: int
     model: ModelSpec | None = None
@@ -68,8 +69,8 @@ def _upscaler(model: ModelSpec):
 def run_shard(task: ShardTask) -> int:
     """Compute the cache entries of ``task`` (those missing); returns the number of images in the shard."""
     cache = Cache(task.cache_root)
-    pixels = np.stack([np.load(cache.path("hr", key, ".npy")) for key in task.hr_keys])
-    hr = stages.Images("HR", pixels, list(task.hr_keys))
+    pixels = np.stack([cache.load_array("hr", key) for key in task.hr_keys])
+    hr = stages.Images("HR", pixels, list(task.hr_keys), list(task.hr_seed_names))
     lr = stages.degrade_cell(hr, task.cell, task.seed, cache, progress=False)
     if task.model is not None:
         name = task.model.entry.name
@@ -90,22 +91,22 @@ def run_shard(task: ShardTask) -> int:
 
 def grid_tasks(
     suite: Suite,
-    hr_keys: Sequence[str],
+    hr: stages.Images,
     models_by_scale: dict[int, dict[str, ModelSpec]],
     cache: Cache,
     image_ids: Sequence[str],
 ) -> tuple[list[ShardTask], list[ShardTask]]:
     """(degrade tasks, upscale tasks) of the suite's grid; shards follow the cache's batches."""
-    starts = range(0, len(hr_keys), BATCH_SIZE)
-    shards = [tuple(hr_keys[i : i + BATCH_SIZE]) for i in starts]
+    starts = range(0, len(hr.keys), BATCH_SIZE)
+    shards = [(tuple(hr.keys[i : i + BATCH_SIZE]), tuple(hr.seed_names[i : i + BATCH_SIZE])) for i in starts]
     shard_ids = [tuple(image_ids[i : i + BATCH_SIZE]) for i in starts]
-    degrade = [ShardTask(cache.root, shard, cell, suite.seed) for cell in suite.cells for shard in shards]
+    degrade = [ShardTask(cache.root, *shard, cell, suite.seed) for cell in suite.cells for shard in shards]
     # Grouped by model, so a worker mostly reuses the model it loaded last.
     names = list(dict.fromkeys(name for models in models_by_scale.values() for name in models))
     upscale = [
         ShardTask(
             cache.root,
-            shard,
+            *shard,
             cell,
             suite.seed,
             models_by_scale[cell.scale][name],
@@ -198,7 +199,7 @@ def open_executor(name: str, workers: int) -> Iterator[LocalPool | RayPool]:
 
 def fill_cache(
     suite: Suite,
-    hr_keys: Sequence[str],
+    hr: stages.Images,
     models_by_scale: dict[int, dict[str, ModelSpec]],
     cache: Cache,
     *,
@@ -209,9 +210,11 @@ def fill_cache(
 ) -> None:
     """Compute the grid's LR, SR and IQ cache entries on ``executor``; one GPU per SR task on CUDA.
 
-    ``image_ids`` (one per HR key) name the images in errors, as an in-process run does.
+    ``hr`` are the evaluation images' HR references (their keys and seed names; workers load the
+    pixels from the cache); ``image_ids`` (one per image) name them in errors, as an in-process run
+    does.
     """
-    degrade, upscale = grid_tasks(suite, hr_keys, models_by_scale, cache, image_ids)
+    degrade, upscale = grid_tasks(suite, hr, models_by_scale, cache, image_ids)
     cuda = any(m.device.startswith("cuda") for models in models_by_scale.values() for m in models.values())
     with open_executor(executor, workers) as pool:
         pool.map(run_shard, degrade, gpus=0, description="LR shards", progress=progress)

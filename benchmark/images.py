@@ -1,10 +1,13 @@
 """Reading, resizing and writing grayscale images as float32 arrays in [0, 1].
 
 What ``read_grayscale`` accepts, and what it refuses with a ``BadImage`` naming the file (see
-docs/reliability.md): 8-bit grayscale; 16-bit PNG (divided by 65535, whatever its largest value);
+docs/reliability.md): 8-bit grayscale; 16-bit PNG (divided by 65535; by 2**n - 1 when an ``sBIT``
+chunk declares n significant bits and the values were stored unscaled; refused when the values fit in
+14 bits and no ``sBIT`` says what they are, since 12-bit data read as 16-bit is near-black);
 RGB/RGBA/palette images only when every pixel is gray (R=G=B within JPEG rounding) and opaque, since a
-silent colour-to-luma conversion would change the numbers; DICOM (below). Truncated or corrupt files
-are refused, never padded.
+silent colour-to-luma conversion would change the numbers; DICOM (below). Truncated or corrupt files,
+files with several frames (GIF, TIFF) and files declaring more pixels than PIL's decompression-bomb
+limit are refused, never padded or read in part.
 """
 
 from __future__ import annotations
@@ -21,6 +24,28 @@ DICOM_SUFFIXES = (".dcm", ".dicom")
 # Largest channel difference (in 8-bit levels) still read as gray: JPEG rounding of gray RGB files.
 GRAY_TOLERANCE = 2
 _SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I")
+# 16-bit values all below this, with no sBIT chunk to say so, are more likely 10/12/14-bit data stored
+# unscaled than a radiograph using a sixteenth of its range or less.
+UNDECLARED_BIT_DEPTH_LIMIT = 2**14
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_significant_bits(path: Path) -> int | None:
+    """The gray significant bits an ``sBIT`` chunk declares (PIL does not read it), or None."""
+    with open(path, "rb") as handle:
+        if handle.read(8) != _PNG_SIGNATURE:
+            return None
+        while True:
+            header = handle.read(8)
+            if len(header) < 8:
+                return None
+            length, kind = int.from_bytes(header[:4], "big"), header[4:]
+            if kind in (b"IDAT", b"IEND"):
+                return None
+            data = handle.read(length)
+            handle.seek(4, 1)  # CRC
+            if kind == b"sBIT" and data:
+                return data[0]
 
 
 class BadImage(UserError):
@@ -58,16 +83,42 @@ def _gray_from_channels(path: Path, pixels: np.ndarray) -> np.ndarray:
     return channels.mean(axis=2, dtype=np.float32) / 255.0
 
 
+def _sixteen_bit(path: Path, image: Image.Image) -> np.ndarray:
+    """16-bit pixels scaled by their actual bit depth (see the module docstring)."""
+    pixels = np.asarray(image, dtype=np.float32)
+    if pixels.min() < 0 or pixels.max() > 65535:
+        raise BadImage(
+            path, "unsupported", f"has {image.mode} pixels outside 0..65535. Save it as 8 or 16-bit."
+        )
+    largest = int(pixels.max())
+    bits = png_significant_bits(path) if image.format == "PNG" else None
+    if bits is not None and 0 < bits < 16 and largest < 2**bits:
+        return pixels / float(2**bits - 1)  # n-bit values stored unscaled, as many exporters do
+    if bits is None and largest < UNDECLARED_BIT_DEPTH_LIMIT:
+        depth = max(1, largest.bit_length())
+        raise BadImage(
+            path,
+            "bit-depth",
+            f"is a 16-bit image whose largest value is {largest} (fits in {depth} bits) and it does not "
+            "declare its bit depth: read as 16-bit it would be near-black. Rescale it to the 16-bit "
+            "range, or record the bit depth in an sBIT chunk (e.g. 12 for 12-bit data).",
+        )
+    return pixels / 65535.0
+
+
 def _read_pil(path: Path) -> np.ndarray:
     with Image.open(path) as image:
+        frames = getattr(image, "n_frames", 1)
+        if frames > 1:
+            raise BadImage(
+                path,
+                "unsupported",
+                f"holds {frames} frames (an animation or a stack), not one radiograph. Save the frame "
+                "you mean as its own file.",
+            )
         image.load()  # decode fully now: a truncated file fails here, not half-way through a resize
         if image.mode in _SIXTEEN_BIT_MODES:
-            pixels = np.asarray(image, dtype=np.float32)
-            if pixels.min() < 0 or pixels.max() > 65535:
-                raise BadImage(
-                    path, "unsupported", f"has {image.mode} pixels outside 0..65535. Save it as 8 or 16-bit."
-                )
-            return pixels / 65535.0
+            return _sixteen_bit(path, image)
         if image.mode in ("L", "1"):
             return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
         if image.mode not in ("RGB", "RGBA", "P", "LA", "PA", "CMYK", "YCbCr", "RGBX"):
@@ -131,6 +182,13 @@ def read_grayscale(path: Path) -> np.ndarray:
         return _read_dicom(path)
     try:
         return _read_pil(path)
+    except Image.DecompressionBombError as error:
+        raise BadImage(
+            path,
+            "unreadable",
+            f"declares more pixels than PIL decodes safely ({error}); a decompression bomb or a "
+            "damaged header. Replace or remove the file.",
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise BadImage(
             path, "unreadable", f"cannot be read as an image ({error}). Replace or remove the file."

@@ -105,6 +105,15 @@ def build_manifest(data_root: Path, *, splits=SPLITS, checksums: bool = True, pr
             f"No images found under {root} in the layout {{{','.join(splits)}}}/{{NORMAL,PNEUMONIA}}/*.jpeg."
             f"{hint}"
         )
+    resolved_root = root.resolve()
+    outside = [file for file in files if not file.resolve().is_relative_to(resolved_root)]
+    if outside:  # `run` refuses these rows (resolve_image), so the manifest must not hold them
+        shown = ", ".join(f"{f.relative_to(root).as_posix()} -> {f.resolve()}" for f in outside[:3])
+        raise UserError(
+            f"{len(outside)} image(s) under {root} lie outside it through symbolic links ({shown}"
+            f"{', ...' if len(outside) > 3 else ''}); a run refuses paths that leave the data root. "
+            "Copy the files into the data root, or give the folder the links point to as the data root."
+        )
     rows = []
     for file in tqdm(files, desc="manifest", unit="img", disable=not progress):
         split, label = file.parent.parent.name, file.parent.name

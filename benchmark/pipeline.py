@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import shutil
@@ -13,12 +14,12 @@ import numpy as np
 import pandas as pd
 
 from benchmark import classifier_setup, executors, sr_setup, stages
+from benchmark import store as run_store
 from benchmark.atomic import write_text
-from benchmark.cache import Cache, content_key
+from benchmark.cache import Cache
 from benchmark.config import Suite
 from benchmark.dataset import Dataset, load_dataset
 from benchmark.images import write_png
-from benchmark.manifest import sha256_file
 from benchmark.store import RunStore, environment, new_run_id
 
 #: The images that trained the run's classifier (by patient-wise role), beside its history.
@@ -35,6 +36,7 @@ class RunOptions:
     on_bad_image: str = "fail"  # or "skip": leave bad images out, recorded in skipped_images.csv
     executor: str = "local"  # or "ray": where the grid of cell x SR model x image shard is computed
     workers: int = 1  # local processes; 1 computes everything in this process
+    overwrite: bool = False  # clear a run directory holding another config instead of refusing
 
 
 def default_device() -> str:
@@ -69,6 +71,12 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
+def _example_stem(image_id: str) -> str:
+    """A file-name stem unique to ``image_id``: its safe spelling and a short hash of the id itself
+    (``x y.jpeg`` and ``x_y.jpeg`` spell the same, and once overwrote each other's strips)."""
+    return f"{_safe(image_id)}-{hashlib.sha256(image_id.encode()).hexdigest()[:8]}"
+
+
 class Study:
     """Runs one suite into one run directory; every expensive step goes through the shared cache."""
 
@@ -76,22 +84,24 @@ class Study:
         self.suite, self.options = suite, options
         self.cache = Cache(options.cache_dir or Path(options.runs_dir) / ".cache")
         self.device = options.device or default_device()
-        run_id = options.run_id or new_run_id(suite)
-        self.store = RunStore(Path(options.runs_dir) / _safe(suite.name) / run_id)
+        run_id = run_store.check_run_id(options.run_id) if options.run_id is not None else new_run_id(suite)
+        self.directory = Path(options.runs_dir) / _safe(suite.name) / run_id
+        run_store.check_run_directory(self.directory, options.runs_dir, suite, overwrite=options.overwrite)
         self.run_id = run_id
 
     # -- inputs -------------------------------------------------------------------------------------
-    def _hr(self, table: pd.DataFrame) -> stages.Images:
+    def hr_images(self, table: pd.DataFrame) -> stages.Images:
         return stages.load_hr(table, self.suite.data.hr_size, self.cache, progress=self.options.progress)
 
     @staticmethod
-    def _alternating(table: pd.DataFrame, count: int) -> pd.DataFrame:
+    def alternating_classes(table: pd.DataFrame, count: int) -> pd.DataFrame:
         """The first ``count`` rows taking the classes in turn, so both are represented."""
         return table.loc[
             table.groupby("label", sort=False).cumcount().sort_values(kind="stable").index[:count]
         ]
 
-    def _classifier(self, dataset: Dataset):
+    def load_classifier(self, dataset: Dataset):
+        """The suite's classifier (given or trained through the cache) and its provenance."""
         from classifiers import history_path
 
         path = classifier_setup.classifier_file(
@@ -120,7 +130,7 @@ class Study:
             "train_images_csv": TRAIN_IMAGES_CSV if trained_on is not None else None,
         }
 
-    def _upscalers(self, dataset: Dataset, scale: int, training: list[dict]) -> dict:
+    def load_upscalers(self, dataset: Dataset, scale: int, training: list[dict]) -> dict:
         """name -> (upscaler, executors.ModelSpec) for every SR model of the suite at ``scale``."""
         train = dataset.split(self.suite.data.train_split)
         upscalers = {}
@@ -129,12 +139,12 @@ class Study:
                 continue
             weights = entry.weights
             if entry.train is not None:
-                subset = self._alternating(train, entry.train.max_images)
+                subset = self.alternating_classes(train, entry.train.max_images)
                 weights = sr_setup.trained_weights(
                     entry,
                     scale,
-                    image_shas=list(subset["sha256"]),
-                    load_images=lambda subset=subset: np.asarray(self._hr(subset).pixels),
+                    hr_keys=stages.hr_keys(subset["sha256"], self.suite.data.hr_size),
+                    load_images=lambda subset=subset: np.asarray(self.hr_images(subset).pixels),
                     seed=self.suite.seed,
                     cache=self.cache,
                     device=self.device,
@@ -146,16 +156,7 @@ class Study:
                 )
                 if copied and not any(t["model"] == name for t in training):
                     training.append({"model": name, "history_csv": f"training/{name}/history.csv"})
-            model_key = content_key(
-                "model",
-                "1",
-                model=entry.model,
-                scale=scale,
-                tile=entry.tile,
-                precision=entry.precision,
-                weights=weights and sha256_file(weights),
-                device_class="cuda" if "cuda" in self.device else "cpu",
-            )
+            model_key = sr_setup.model_key(entry, scale, weights, self.device)
             spec = executors.ModelSpec(entry, scale, weights, self.device, model_key)
             upscalers[entry.name] = (sr_setup.prepare_upscaler(entry, scale, weights, self.device), spec)
         return upscalers
@@ -171,13 +172,13 @@ class Study:
     ) -> list[dict]:
         """Image strips (HR, LR, each SR) for the first images of each class and the most flipped ones,
         each image with its Grad-CAM map (``heat_maps``: variant name -> (N, h, w) maps in [0, 1])."""
-        first = self._alternating(table, self.suite.examples_per_cell).index
+        first = self.alternating_classes(table, self.suite.examples_per_cell).index
         chosen = list(dict.fromkeys([*first, *flipped[: self.suite.examples_per_cell]]))
         entries = []
         for index in chosen:
             images, heat = {}, {}
             for variant in variants:
-                image_id, name = _safe(table.at[index, "image_id"]), _safe(variant.name)
+                image_id, name = _example_stem(table.at[index, "image_id"]), _safe(variant.name)
                 stem = f"examples/{_safe(cell_label)}/{image_id}__{name}"
                 write_png(self.store.directory / f"{stem}.png", variant.pixels[index])
                 images[variant.name] = f"{stem}.png"
@@ -260,7 +261,16 @@ class Study:
         from benchmark.stats.schema import RESULTS_FILE, tidy_results, write_results
         from reports import render_report, write_tables
 
-        suite, store = self.suite, self.store
+        suite = self.suite
+        self.cache.remove_stale_temporaries()
+        sr_setup.check_training_configs(suite.sr_models)
+        sr_setup.check_given_weights(suite.sr_models, [cell.scale for cell in suite.cells])
+        if suite.classifier.weights is not None:
+            classifier_setup.check_given_classifier(suite.classifier.weights)
+        else:
+            classifier_setup.training_recipe(suite.classifier.train)  # unknown keys raise here
+        run_store.clear_run_directory(self.directory)  # only once nothing above refused the run
+        self.store = store = RunStore(self.directory)
         store.write_config(suite)
         store.write_json("environment.json", environment(suite, self.device))
         dataset = load_dataset(
@@ -275,18 +285,18 @@ class Study:
             write_text(store.directory / "skipped_images.csv", dataset.skipped.to_csv(index=False))
         evaluation = dataset.split(suite.data.eval_split)
         store.write_checksums(dataset.images)
-        classifier, classifier_info = self._classifier(dataset)
-        hr = self._hr(evaluation)
+        classifier, classifier_info = self.load_classifier(dataset)
+        hr = self.hr_images(evaluation)
 
         collected, training = _Collected(), []
         upscalers_by_scale = {
-            scale: self._upscalers(dataset, scale, training)
+            scale: self.load_upscalers(dataset, scale, training)
             for scale in dict.fromkeys(c.scale for c in suite.cells)
         }
         if self.options.executor != "local" or self.options.workers > 1:
             executors.fill_cache(
                 suite,
-                hr.keys,
+                hr,
                 {
                     scale: {n: spec for n, (_, spec) in ups.items()}
                     for scale, ups in upscalers_by_scale.items()

@@ -12,12 +12,11 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from benchmark import manifest as manifests
-from benchmark.cache import Cache, content_key
+from benchmark.cache import Cache, stage_key
 from benchmark.errors import UserError
 from benchmark.images import BadImage, read_grayscale
 
 ON_BAD_IMAGE = ("fail", "skip")
-CHECK_VERSION = "1"
 # Kermany radiographs reach 2.2:1; a wider image is more likely a screenshot or a montage than one film.
 MAX_ASPECT_RATIO = 3.0
 SKIPPED_COLUMNS = ["image_id", "split", "reason", "detail"]
@@ -90,10 +89,8 @@ def screen(
         if position in problems:
             continue
         # Only good verdicts are cached: a bad file is re-checked, in case a codec was installed since.
-        key = content_key(
-            "image-check", CHECK_VERSION, sha256=table.at[position, "sha256"], min_side=min_side
-        )
-        if cache.path("image-check", key, ".json").is_file():
+        key = stage_key("image-check", sha256=table.at[position, "sha256"], min_side=min_side)
+        if cache.contains("image-check", key, ".json"):
             continue
         found = decoded_problem(manifests.resolve_image(data_root, table.at[position, "path"]), min_side)
         if found is None:

@@ -1,7 +1,8 @@
 """The cached per-image stages: HR reference -> LR (degrade) -> SR (upscale) -> IQ metrics and P(pneumonia).
 
-Every value is keyed by the content it came from (image sha256, stage parameters, stage version,
-weights sha256), so a re-run computes only what changed and a killed run resumes.
+Every value is keyed by the content it came from (image sha256, stage parameters, weights sha256) and
+the identity of the code producing it (``benchmark.code_identity``), so a re-run computes only what
+changed and a killed run resumes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from benchmark.cache import Cache, content_key
+from benchmark.cache import Cache, content_key, stage_key
 from benchmark.config import CellConfig
 from benchmark.degradations import degrade
 from benchmark.errors import UserError
@@ -23,16 +24,6 @@ from benchmark.metrics import measure_quality_batch
 from benchmark.seeding import item_rng
 from sr_models.upscaler import NonFiniteOutput
 
-# Bump a stage's version when its code changes what it produces; old cache entries are then ignored.
-VERSIONS = {
-    "hr": "1",
-    "lr": "1",
-    "sr": "1",
-    "quality": "4",
-    "predict": "2",
-    "lr_display": "1",
-    "gradcam": "1",
-}
 #: How the LR arm is shown to the classifier, as two named variants: LR upsampled to the classifier's
 #: input by nearest neighbour (what Keras' ``load_img`` does by default) and by bilinear interpolation.
 LR_DISPLAYS = {"LR-nearest": "nearest", "LR-bilinear": "bilinear"}
@@ -43,16 +34,27 @@ class Images:
     """A variant of the evaluation set: (N, H, W) float32 in [0, 1] and one content key per image.
 
     ``pixels`` is an :class:`ImageStack` (loaded image by image) when it comes from the cache.
+    ``seed_names`` (HR images only) name each image when deriving its degradation generator.
     """
 
     name: str
     pixels: np.ndarray | ImageStack
     keys: list[str]
+    seed_names: list[str] | None = None
+
+
+def hr_seed_names(shas, size: int) -> list[str]:
+    """A fixed name of each HR image (sha256, size) from which its degradations' generators derive.
+
+    It was the HR cache key before keys carried the code identity, and must stay what it was: a change
+    would redraw every noise realisation, and so every figure, without any code change.
+    """
+    return [content_key("hr", "1", sha256=sha, size=size) for sha in shas]
 
 
 def hr_keys(shas, size: int) -> list[str]:
     """Cache keys of the HR references of images with these sha256 checksums at ``size``."""
-    return [content_key("hr", VERSIONS["hr"], sha256=sha, size=size) for sha in shas]
+    return [stage_key("hr", sha256=sha, size=size) for sha in shas]
 
 
 def load_hr(table: pd.DataFrame, size: int, cache: Cache, *, progress: bool) -> Images:
@@ -66,20 +68,27 @@ def load_hr(table: pd.DataFrame, size: int, cache: Cache, *, progress: bool) -> 
         progress=progress,
         description="HR",
     )
-    return Images("HR", pixels, keys)
+    return Images("HR", pixels, keys, hr_seed_names(table["sha256"], size))
 
 
 def degrade_cell(hr: Images, cell: CellConfig, seed: int, cache: Cache, *, progress: bool) -> Images:
-    """LR images of one cell; each image has its own generator derived from (seed, cell, image)."""
+    """LR images of one cell; each image has its own generator derived from (seed, cell, image).
+
+    ``hr.seed_names`` must be set (``load_hr`` sets them).
+    """
     identity = json.dumps(
         {"scenario": cell.scenario, "scale": cell.scale, "params": cell.params}, sort_keys=True
     )
-    keys = [content_key("lr", VERSIONS["lr"], hr=key, cell=identity, seed=seed) for key in hr.keys]
+    keys = [stage_key("lr", hr=key, cell=identity, seed=seed) for key in hr.keys]
 
     def compute(batch):
         return [
             degrade(
-                cell.scenario, hr.pixels[i], cell.scale, item_rng(seed, identity, hr.keys[i]), cell.params
+                cell.scenario,
+                hr.pixels[i],
+                cell.scale,
+                item_rng(seed, identity, hr.seed_names[i]),
+                cell.params,
             )
             for i in batch
         ]
@@ -97,10 +106,7 @@ def display_lr(lr: Images, size: tuple[int, int]) -> list[Images]:
         Images(
             name,
             resize_images(lr.pixels, size, method),
-            [
-                content_key("lr_display", VERSIONS["lr_display"], lr=key, size=size, method=method)
-                for key in lr.keys
-            ],
+            [stage_key("lr_display", lr=key, size=size, method=method) for key in lr.keys],
         )
         for name, method in LR_DISPLAYS.items()
     ]
@@ -111,7 +117,7 @@ def upscale(
 ) -> Images:
     """SR images of one model; NaN or Inf output stops the run naming the model and the images
     (``image_ids``, one per LR image), and is never cached."""
-    keys = [content_key("sr", VERSIONS["sr"], lr=key, model=model_key) for key in lr.keys]
+    keys = [stage_key("sr", lr=key, model=model_key) for key in lr.keys]
 
     def compute(batch):
         try:
@@ -161,9 +167,8 @@ def quality(
     else:
         network = {}  # keys of weight-free metrics stay as they were before LPIPS existed
     keys = [
-        content_key(
+        stage_key(
             "quality",
-            VERSIONS["quality"],
             sr=key,
             hr=hr_key,
             metrics=metrics,
@@ -173,7 +178,7 @@ def quality(
         )
         for key, hr_key in zip(sr.keys, hr.keys, strict=True)
     ]
-    missing = [i for i, key in enumerate(keys) if not cache.path("quality", key, ".json").is_file()]
+    missing = [i for i, key in enumerate(keys) if not cache.contains("quality", key, ".json")]
     computed = {}
     for start in range(0, len(missing), batch_size):
         batch = missing[start : start + batch_size]
@@ -202,7 +207,7 @@ def predict(
 
     Images are loaded ``batch_size`` at a time (the classifier's own batch), never all at once.
     """
-    key = content_key("predict", VERSIONS["predict"], classifier=classifier_sha, images=images.keys)
+    key = stage_key("predict", classifier=classifier_sha, images=images.keys)
 
     def compute() -> list[float]:
         pixels = images.pixels
@@ -219,9 +224,7 @@ def gradcam_maps(classifier, classifier_sha: str, images: Images, cache: Cache) 
     """(N, h, w) Grad-CAM maps in [0, 1] of ``images``, cached per (classifier, exact image)."""
     from classifiers.gradcam import grad_cam_maps
 
-    keys = [
-        content_key("gradcam", VERSIONS["gradcam"], classifier=classifier_sha, image=k) for k in images.keys
-    ]
+    keys = [stage_key("gradcam", classifier=classifier_sha, image=k) for k in images.keys]
     return cache.arrays(
         "gradcam",
         keys,

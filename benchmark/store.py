@@ -8,6 +8,8 @@ import importlib.metadata
 import json
 import os
 import platform
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +20,7 @@ import yaml
 
 from benchmark.atomic import atomic_path, write_text
 from benchmark.config import PROJECT_DIR, Suite
+from benchmark.errors import UserError
 
 PACKAGES = (
     "numpy",
@@ -36,6 +39,72 @@ PACKAGES = (
     "jinja2",
     "pydantic",
 )
+
+
+CONFIG_FILE = "config.yaml"
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def check_run_id(run_id: str) -> str:
+    """``run_id`` if it names one folder (letters, digits, ``.``, ``_``, ``-``); else ``UserError``."""
+    if not RUN_ID_PATTERN.fullmatch(run_id):
+        raise UserError(
+            f"Expected --run-id of letters, digits, '.', '_' and '-' starting with a letter or digit "
+            f"(at most 128), got {run_id!r}: it names one folder inside the runs directory. "
+            "Pick another id, or leave --run-id out for a timestamp."
+        )
+    return run_id
+
+
+def resolved_config(suite: Suite) -> dict:
+    """The suite as ``config.yaml`` stores it (YAML round trip, so a stored copy compares equal)."""
+    return yaml.safe_load(yaml.safe_dump(suite.model_dump(mode="json"), sort_keys=False))
+
+
+def check_run_directory(directory: Path, runs_dir: Path, suite: Suite, *, overwrite: bool) -> None:
+    """Refuse a run directory this run may not use; changes nothing.
+
+    ``directory`` must lie inside ``runs_dir``. An existing one must hold a run of the same resolved
+    config (it is then resumed), unless ``overwrite``; one of another config, or files that are no
+    run, are refused with the fix.
+    """
+    directory, runs_dir = Path(directory).resolve(), Path(runs_dir).resolve()
+    if not directory.is_relative_to(runs_dir) or directory == runs_dir:
+        raise UserError(
+            f"Run directory {directory} is outside the runs directory {runs_dir}; check the suite name "
+            "and --run-id."
+        )
+    if not directory.is_dir() or not any(directory.iterdir()) or overwrite:
+        return
+    try:
+        previous = yaml.safe_load((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        previous = None
+    if not isinstance(previous, dict):
+        raise UserError(
+            f"{directory} already holds files but no readable {CONFIG_FILE}, so it is not a run to "
+            "resume. Use another --run-id, or --overwrite to clear it."
+        )
+    current = resolved_config(suite)
+    differing = sorted(key for key in {*previous, *current} if previous.get(key) != current.get(key))
+    if differing:
+        raise UserError(
+            f"{directory} holds a run of another config (differs in: {', '.join(differing)}). "
+            "Use a new --run-id, or --overwrite to replace that run."
+        )
+
+
+def clear_run_directory(directory: Path) -> None:
+    """Remove what an earlier run left in ``directory`` (checked first), so no stale file survives:
+    a resumed run refills it from the shared cache."""
+    if Path(directory).is_dir():
+        shutil.rmtree(directory)
+
+
+def prepare_run_directory(directory: Path, runs_dir: Path, suite: Suite, *, overwrite: bool) -> None:
+    """:func:`check_run_directory`, then :func:`clear_run_directory`."""
+    check_run_directory(directory, runs_dir, suite, overwrite=overwrite)
+    clear_run_directory(directory)
 
 
 def new_run_id(suite: Suite) -> str:

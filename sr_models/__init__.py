@@ -21,6 +21,7 @@ MODELS = Registry(
             name: f"sr_models.zoo:{name}"
             for name in ("srresnet", "msrresnet", "srgan", "esrgan", "realesrnet", "realesrgan")
         },
+        "realesrgan-compact": "sr_models.zoo:realesrgan_compact",
     },
 )
 

@@ -37,6 +37,7 @@ _ESRGAN_DRIVE = (
     "https://drive.google.com/drive/u/0/folders/17VYV_SoZZesU6mbxz2dMAIccSSlqLecY or Baidu Drive "
     "https://pan.baidu.com/s/1-Lh6ma-wXzfH8NqeBtPaFQ"
 )
+_LEFTTHOMAS = "leftthomas/SRGAN (https://github.com/leftthomas/SRGAN, epochs/netG_epoch_4_100.pth)"
 _BASICSR_ZOO = "the BasicSR model zoo (https://github.com/XPixelGroup/BasicSR/blob/master/docs/ModelZoo.md)"
 
 #: Where each official file can be downloaded (shown when it is missing; nothing is downloaded).
@@ -48,6 +49,10 @@ OFFICIAL_SOURCES: dict[str, str] = {
     "ESRGAN_SRx4_DF2KOST_official-ff704c30.pth": (
         f"{_REALESRGAN}/v0.1.1/ESRGAN_SRx4_DF2KOST_official-ff704c30.pth"
     ),
+    "realesr-animevideov3.pth": f"{_REALESRGAN}/v0.2.5.0/realesr-animevideov3.pth",
+    "realesr-general-x4v3.pth": f"{_REALESRGAN}/v0.2.5.0/realesr-general-x4v3.pth",
+    "netG_epoch_4_100.pth": _LEFTTHOMAS,
+    "leftthomas_SRGAN_netG_epoch_4_100.pth": _LEFTTHOMAS,
     "RRDB_ESRGAN_x4.pth": _ESRGAN_DRIVE,
     "RRDB_PSNR_x4.pth": _ESRGAN_DRIVE,
     "MSRResNet_x4.pth": _BASICSR_ZOO,
@@ -133,6 +138,19 @@ def load_state_dict(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]
     if is_old_esrgan(state):
         state = convert_old_esrgan(state)
     return state, arch
+
+
+def add_missing_batch_counters(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Copy of ``state_dict`` with ``<bn>.num_batches_tracked = 0`` for each BatchNorm that lacks it.
+
+    Files saved before PyTorch 0.4.1 (leftthomas's SRGAN generator) have no such tensor; adding it
+    lets ``strict=True`` loading check every other key. The counter only matters in training.
+    """
+    out = dict(state_dict)
+    for key in state_dict:
+        if key.endswith(".running_mean"):
+            out.setdefault(key.removesuffix("running_mean") + "num_batches_tracked", torch.tensor(0))
+    return out
 
 
 def is_old_esrgan(state_dict: dict[str, Any]) -> bool:

@@ -2,7 +2,9 @@
 
 The architecture comes, in order of precedence, from the ``arch`` argument, the file's own
 ``"arch"`` entry (this project's checkpoints), or the family's official architecture with its
-sizes read from the file's tensor shapes (:func:`sr_models.archs.infer.infer_arch`).
+sizes read from the file's tensor shapes (:func:`sr_models.archs.infer.infer_arch`). A family may
+accept further layouts, recognised by their keys: ``srgan`` also loads leftthomas/SRGAN's
+generator files (``block1`` ... ``block8``, output ``(tanh + 1) / 2``).
 """
 
 from __future__ import annotations
@@ -15,15 +17,16 @@ from typing import Any
 from sr_models.archs import build_arch
 from sr_models.archs.infer import guess_arch_type, infer_arch
 from sr_models.inference import TorchUpscaler
-from sr_models.weights import load_state_dict, where_to_get
+from sr_models.weights import add_missing_batch_counters, load_state_dict, where_to_get
 
 
 @dataclass(frozen=True)
 class Family:
-    """A model name's official architecture and example weight files by scale."""
+    """A model name's official architecture, example weight files by scale, other layouts it loads."""
 
     arch_type: str
     files: dict[int, str]
+    also_loads: tuple[str, ...] = ()
 
 
 FAMILIES = {
@@ -32,12 +35,13 @@ FAMILIES = {
     "esrgan": Family("RRDBNet", {4: "RRDB_ESRGAN_x4.pth"}),
     "msrresnet": Family("MSRResNet", {4: "MSRResNet_x4.pth"}),
     "srresnet": Family("SRResNet", {}),
-    "srgan": Family("SRResNet", {}),
+    "srgan": Family("SRResNet", {}, also_loads=("LeftthomasSRGAN",)),
+    "realesrgan-compact": Family("SRVGGNetCompact", {4: "realesr-general-x4v3.pth"}),
 }
 
 
 def _models_for(arch_type: str | None) -> str:
-    names = [name for name, family in FAMILIES.items() if family.arch_type == arch_type]
+    names = [name for name, family in FAMILIES.items() if arch_type in (family.arch_type, *family.also_loads)]
     if not names:
         return "It matches none of the known architectures; is it a generator state dict?"
     return f"The keys look like {arch_type} weights: use model {' or '.join(repr(n) for n in names)}."
@@ -82,10 +86,14 @@ def load_learned(
     if weights is None:
         raise ValueError(_missing_weights_message(model, scale))
     state_dict, file_arch = load_state_dict(weights)
-    spec = arch or file_arch or infer_arch(FAMILIES[model].arch_type, state_dict, scale)
+    state_dict = add_missing_batch_counters(state_dict)
+    family = FAMILIES[model]
+    detected = guess_arch_type(state_dict)
+    arch_type = detected if detected in family.also_loads else family.arch_type
+    spec = arch or file_arch or infer_arch(arch_type, state_dict, scale)
     net = build_arch(spec)
     if net.scale != scale:
-        official = FAMILIES[model].files.get(scale)
+        official = family.files.get(scale)
         raise ValueError(
             f"Expected a x{scale} model for {model!r}, got x{net.scale} weights in {weights}. Use x{scale} "
             f"weights{f' ({official})' if official else ''} or change the suite's scales."
@@ -95,7 +103,7 @@ def load_learned(
     if missing or unexpected:
         raise ValueError(
             f"Expected {weights} to fit {spec}, got {len(missing)} missing keys {missing[:4]} and "
-            f"{len(unexpected)} unexpected keys {unexpected[:4]}. {_models_for(guess_arch_type(state_dict))}"
+            f"{len(unexpected)} unexpected keys {unexpected[:4]}. {_models_for(detected)}"
         )
     try:
         net.load_state_dict(state_dict, strict=True)
@@ -120,3 +128,4 @@ esrgan = partial(load_learned, "esrgan")
 msrresnet = partial(load_learned, "msrresnet")
 srresnet = partial(load_learned, "srresnet")
 srgan = partial(load_learned, "srgan")
+realesrgan_compact = partial(load_learned, "realesrgan-compact")

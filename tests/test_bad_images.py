@@ -4,6 +4,8 @@ The images are made in ``tmp_path``: PNG/JPEG with Pillow, DICOM with pydicom's 
 """
 
 import io
+import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -15,6 +17,16 @@ from benchmark.images import BadImage, read_grayscale, resize_square
 
 def save(path, array, **kwargs):
     Image.fromarray(array).save(path, **kwargs)
+    return path
+
+
+def with_sbit(path, bits):
+    """Insert an sBIT chunk (gray significant bits) after the IHDR chunk of the PNG ``path``."""
+    data = path.read_bytes()
+    end_of_ihdr = 8 + 8 + 13 + 4
+    chunk = struct.pack(">I", 1) + b"sBIT" + bytes([bits])
+    chunk += struct.pack(">I", zlib.crc32(b"sBIT" + bytes([bits])))
+    path.write_bytes(data[:end_of_ihdr] + chunk + data[end_of_ihdr:])
     return path
 
 
@@ -77,11 +89,53 @@ def test_garbage_bytes_are_refused(tmp_path):
 
 
 def test_sixteen_bit_png_is_divided_by_65535_even_when_dark(tmp_path):
-    """A dark 16-bit image (largest value 200) must not be mistaken for an 8-bit one."""
+    """A dark 16-bit image (largest value 200) declaring 16 significant bits is not mistaken for an
+    8-bit one."""
     pixels = np.array([[0, 100], [200, 150]], dtype=np.uint16)
-    path = save(tmp_path / "dark16.png", pixels)
+    path = with_sbit(save(tmp_path / "dark16.png", pixels), 16)
     assert Image.open(path).mode.startswith("I")
     np.testing.assert_allclose(read_grayscale(path), pixels / 65535.0, rtol=1e-6)
+
+
+def test_twelve_bit_data_in_a_sixteen_bit_png_is_scaled_by_its_declared_depth(tmp_path):
+    pixels = np.array([[0, 4095], [2048, 1000]], dtype=np.uint16)
+    path = with_sbit(save(tmp_path / "twelve.png", pixels), 12)
+    np.testing.assert_allclose(read_grayscale(path), pixels / 4095.0, rtol=1e-6)
+
+
+def test_sixteen_bit_png_scaled_to_full_range_with_sbit_twelve_is_divided_by_65535(tmp_path):
+    """The PNG standard stores n-bit samples scaled to 16 bits; sBIT then only informs."""
+    pixels = np.array([[0, 65520], [32768, 16]], dtype=np.uint16)
+    path = with_sbit(save(tmp_path / "scaled.png", pixels), 12)
+    np.testing.assert_allclose(read_grayscale(path), pixels / 65535.0, rtol=1e-6)
+
+
+def test_twelve_bit_data_in_a_sixteen_bit_png_without_sbit_is_flagged_not_read_near_black(tmp_path):
+    pixels = np.array([[0, 4095], [2048, 1000]], dtype=np.uint16)
+    with pytest.raises(BadImage, match=r"twelve.png.*largest value is 4095 \(fits in 12 bits\).*sBIT") as e:
+        read_grayscale(save(tmp_path / "twelve.png", pixels))
+    assert e.value.reason == "bit-depth"
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "TIFF"])
+def test_multi_frame_file_is_refused_not_read_as_its_first_frame(tmp_path, fmt):
+    frames = [Image.fromarray(gradient()), Image.fromarray(255 - gradient())]
+    path = tmp_path / f"two.{fmt.lower()}"
+    frames[0].save(path, format=fmt, save_all=True, append_images=frames[1:])
+    with pytest.raises(BadImage, match=r"two\..*2 frames.*own file") as e:
+        read_grayscale(path)
+    assert e.value.reason == "unsupported"
+
+
+def test_decompression_bomb_is_an_unreadable_bad_image(tmp_path):
+    """A PNG header declaring 100000 x 100000 pixels (PIL's bomb guard) is a bad image, not a traceback."""
+    ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    chunk = struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    path = tmp_path / "bomb.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk + b"\0\0\0\0IEND\xaeB`\x82")
+    with pytest.raises(BadImage, match=r"bomb.png.*decompression bomb") as e:
+        read_grayscale(path)
+    assert e.value.reason == "unreadable"
 
 
 def test_sixteen_bit_png_full_range(tmp_path):

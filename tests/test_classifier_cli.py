@@ -17,7 +17,7 @@ def _train(runs, out) -> int:
         [
             "train-classifier",
             "--suite",
-            "demo",
+            "pneumonia-mini-train",
             "--smoke",
             "--runs-dir",
             str(runs),
@@ -30,11 +30,11 @@ def _train(runs, out) -> int:
 
 def test_train_classifier_writes_model_history_and_scores_and_reuses_the_cache(tmp_path, capsys):
     assert _train(tmp_path / "runs", tmp_path / "out") == 0
-    assert "test split, 10 images: loss" in capsys.readouterr().out
+    assert "test split, 8 images: loss" in capsys.readouterr().out
     report = json.loads((tmp_path / "out" / "evaluation.json").read_text())
-    assert report["scores"]["n_images"] == 10 and 0 <= report["scores"]["accuracy"] <= 1
-    assert report["recipe"]["epochs"] == 1 and report["input_size"] == 96
-    assert list(pd.read_csv(tmp_path / "out" / "history.csv")["epoch"]) == [1]
+    assert report["scores"]["n_images"] == 8 and 0 <= report["scores"]["accuracy"] <= 1
+    assert report["recipe"]["epochs"] == 2 and report["input_size"] == 96
+    assert list(pd.read_csv(tmp_path / "out" / "history.csv")["epoch"]) == [1, 2]
     cached = sorted((tmp_path / "runs" / ".cache" / "classifier").rglob("*.keras"))
     assert len(cached) == 1
 

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -50,10 +51,17 @@ def test_training_images_are_read_as_keras_load_img_reads_them(tmp_path):
 
 
 def test_trained_classifier_key_follows_images_recipe_seed_and_input_size():
+    """Labels, patients and order: tests/test_cache_keys.py."""
     config = ClassifierConfig(train={"epochs": 2})
-    key = training_key(config, ["a", "b"], seed=0)
-    assert training_key(ClassifierConfig(train={"epochs": 2}), ["a", "b"], seed=0) == key
-    assert training_key(config, ["a", "c"], seed=0) != key
-    assert training_key(config, ["a", "b"], seed=1) != key
-    assert training_key(ClassifierConfig(train={"epochs": 3}), ["a", "b"], seed=0) != key
-    assert training_key(ClassifierConfig(train={"epochs": 2}, input_size=96), ["a", "b"], seed=0) != key
+
+    def table(shas):
+        return pd.DataFrame({"sha256": shas, "label": [0, 1], "patient_id": ["p", "q"]})
+
+    key = training_key(config, table(["a", "b"]), seed=0)
+    assert training_key(ClassifierConfig(train={"epochs": 2}), table(["a", "b"]), seed=0) == key
+    assert training_key(config, table(["a", "c"]), seed=0) != key
+    assert training_key(config, table(["a", "b"]), seed=1) != key
+    assert training_key(ClassifierConfig(train={"epochs": 3}), table(["a", "b"]), seed=0) != key
+    assert (
+        training_key(ClassifierConfig(train={"epochs": 2}, input_size=96), table(["a", "b"]), seed=0) != key
+    )

@@ -1,5 +1,7 @@
 """One tiny study through the whole flow: phantoms -> degrade -> SR (bicubic + a tiny trained ESRGAN)
--> classifier -> statistics -> report, then a re-run that must come entirely from the cache."""
+-> classifier -> statistics -> report, then a re-run that must come entirely from the cache. (The demo's
+phantom fallback, which trains its models; the shipped X-rays with pinned models run in the regression
+tests.)"""
 
 import json
 from pathlib import Path
@@ -21,14 +23,27 @@ def cache_files(cache: Path) -> set[Path]:
 def demo_run(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
     assert (
-        main(["run", "--suite", "demo", "--smoke", "--runs-dir", str(runs), "--run-id", "first", "--quiet"])
+        main(
+            [
+                "run",
+                "--suite",
+                "demo",
+                "--fallback",
+                "--smoke",
+                "--runs-dir",
+                str(runs),
+                "--run-id",
+                "first",
+                "--quiet",
+            ]
+        )
         == 0
     )
     return runs
 
 
 def test_run_writes_every_artifact(demo_run):
-    run = demo_run / "demo" / "first"
+    run = demo_run / "demo-phantom" / "first"
     for name in (
         "config.yaml",
         "environment.json",
@@ -46,7 +61,7 @@ def test_run_writes_every_artifact(demo_run):
 
 
 def test_predictions_cover_every_variant_and_image(demo_run):
-    predictions = pd.read_parquet(demo_run / "demo" / "first" / "predictions.parquet")
+    predictions = pd.read_parquet(demo_run / "demo-phantom" / "first" / "predictions.parquet")
     assert set(predictions["variant"]) == {"HR", "LR-nearest", "LR-bilinear", "bicubic", "esrgan-tiny"}
     counts = predictions.groupby("variant")["image_id"].nunique()
     assert (counts == 10).all()  # smoke block: 5 test phantoms per class
@@ -54,7 +69,7 @@ def test_predictions_cover_every_variant_and_image(demo_run):
 
 
 def test_results_hold_the_gradcam_similarity_to_hr_per_image_and_variant(demo_run):
-    results = pd.read_parquet(demo_run / "demo" / "first" / "results.parquet")
+    results = pd.read_parquet(demo_run / "demo-phantom" / "first" / "results.parquet")
     gradcam = results[results["metric"].str.startswith("gradcam_")]
     counts = gradcam.groupby(["model", "metric"])["image"].nunique()
     assert set(counts.index) == {
@@ -68,7 +83,7 @@ def test_results_hold_the_gradcam_similarity_to_hr_per_image_and_variant(demo_ru
 
 
 def test_every_example_image_has_its_gradcam_map_beside_it(demo_run):
-    run = demo_run / "demo" / "first"
+    run = demo_run / "demo-phantom" / "first"
     examples = json.loads((run / "examples" / "index.json").read_text())
     assert examples
     for example in examples:
@@ -78,11 +93,11 @@ def test_every_example_image_has_its_gradcam_map_beside_it(demo_run):
 
 
 def test_summary_is_marked_synthetic_and_has_paired_tests(demo_run):
-    summary = json.loads((demo_run / "demo" / "first" / "summary.json").read_text())
+    summary = json.loads((demo_run / "demo-phantom" / "first" / "summary.json").read_text())
     assert summary["synthetic_data"] is True
     tests = pd.DataFrame(summary["tables"]["paired_tests"])
     assert {"mcnemar", "delong"} <= set(tests["test"])
-    assert "synthetic" in (demo_run / "demo" / "first" / "report.html").read_text().lower()
+    assert "synthetic" in (demo_run / "demo-phantom" / "first" / "report.html").read_text().lower()
 
 
 def test_rerun_computes_nothing_new(demo_run):
@@ -93,6 +108,7 @@ def test_rerun_computes_nothing_new(demo_run):
                 "run",
                 "--suite",
                 "demo",
+                "--fallback",
                 "--smoke",
                 "--runs-dir",
                 str(demo_run),
@@ -104,15 +120,11 @@ def test_rerun_computes_nothing_new(demo_run):
         == 0
     )
     assert cache_files(demo_run / ".cache") == before
-    first = pd.read_parquet(demo_run / "demo" / "first" / "predictions.parquet")
-    second = pd.read_parquet(demo_run / "demo" / "second" / "predictions.parquet")
+    first = pd.read_parquet(demo_run / "demo-phantom" / "first" / "predictions.parquet")
+    second = pd.read_parquet(demo_run / "demo-phantom" / "second" / "predictions.parquet")
     pd.testing.assert_frame_equal(first, second)
 
 
-@pytest.mark.skipif(
-    not (PROJECT_DIR.parent / "shared" / "data" / "kermany-224").is_dir(),
-    reason="shared Kermany copy not beside the checkout",
-)
 def test_real_xrays_run_through_the_mini_manifest_and_match_the_stored_baseline(tmp_path, capsys):
     assert main(["run", "--suite", "pneumonia-mini", "--smoke", "--runs-dir", str(tmp_path), "--quiet"]) == 0
     (run,) = (tmp_path / "pneumonia-mini").iterdir()

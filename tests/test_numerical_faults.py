@@ -60,14 +60,13 @@ def test_non_finite_output_on_a_worker_names_image_ids(tmp_path, monkeypatch):
     cache, ids = Cache(tmp_path), [f"test/img{i}.png" for i in range(5)]
     keys = [f"{i:064d}" for i in range(5)]
     for i, key in enumerate(keys):
-        path = cache.path("hr", key, ".npy")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(path, np.full((8, 8), i / 10, dtype=np.float32))
+        cache.array("hr", key, lambda i=i: np.full((8, 8), i / 10, dtype=np.float32))
     monkeypatch.setattr(executors, "_upscaler", lambda model: Faulty(bad=(3,)))
     model = executors.ModelSpec(SRModelConfig(name="sr-x", model="bicubic"), 2, None, "cpu", "m")
     task = executors.ShardTask(
         tmp_path,
         tuple(keys),
+        tuple(keys),  # seed names
         CellConfig(scenario="bicubic", scale=2),
         0,
         model,

@@ -19,3 +19,13 @@ def test_most_flipped_images_come_first_and_unflipped_are_left_out() -> None:
 
 def test_no_variant_besides_hr_flips_nothing() -> None:
     assert most_flipped_positions({"HR": np.array([0.2, 0.8])}, threshold=0.5) == []
+
+
+def test_example_file_names_are_unique_per_image_id() -> None:
+    """``x y.jpeg`` and ``x_y.jpeg`` spell the same safe name; the hash of the id tells them apart."""
+    from benchmark.pipeline import _example_stem
+
+    names = [_example_stem(image_id) for image_id in ("test/x y.jpeg", "test/x_y.jpeg", "test/x?y.jpeg")]
+    assert len(set(names)) == 3
+    assert all(name.startswith("test_x_y.jpeg-") for name in names)
+    assert _example_stem("test/x y.jpeg") == names[0]  # stable across runs

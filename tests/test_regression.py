@@ -1,16 +1,19 @@
 """The regression check: figures read from a run, per-figure tolerances, the verdict table, baseline
-rewrites, the pneumonia-mini suite and its phantom fallback, and a real perturbation caught end to end."""
+rewrites, the pinned pneumonia-mini suite, the demo's phantom fallback, and a real perturbation caught
+end to end."""
 
 import json
 
 import pandas as pd
 import pytest
 import yaml
+from suite_files import absolute_suite
 
 from benchmark import regression
 from benchmark.cli import main
 from benchmark.config import PROJECT_DIR, find_suite, load_suite
 from benchmark.errors import UserError
+from benchmark.manifest import sha256_file
 
 
 def write_run(run_dir, *, accuracy=0.75, psnr=30.0, suite="s", extra_rows=(), probs=(0.2, 0.9)):
@@ -31,6 +34,12 @@ def write_run(run_dir, *, accuracy=0.75, psnr=30.0, suite="s", extra_rows=(), pr
         {"cell": "c", "variant": "HR", "image_id": ["a", "b"], "label": [0, 1], "prob": list(probs)}
     ).to_parquet(run_dir / "predictions.parquet")
     return run_dir
+
+
+def baseline_from(run_dir, path):
+    regression.write_baseline(
+        path, regression.read_summary(run_dir)["suite"], regression.run_figures(run_dir)
+    )
 
 
 def test_figures_cover_every_headline_table_and_ignore_descriptive_columns(tmp_path):
@@ -59,6 +68,22 @@ def test_prediction_hash_follows_the_predicted_labels_not_small_probability_chan
         return figures["predictions/c/HR/labels_sha256"]
 
     assert label_hash((0.2, 0.9)) == label_hash((0.3, 0.8)) != label_hash((0.6, 0.9))
+
+
+def test_labels_within_the_band_around_the_threshold_are_counted_not_hashed(tmp_path):
+    """A probability a hair from the threshold may land on either side on another CPU."""
+    band = regression.LABEL_BAND
+
+    def figures(probs):
+        return regression.run_figures(write_run(tmp_path / str(probs), probs=probs))
+
+    below, above = figures((0.2, 0.5 - band / 10)), figures((0.2, 0.5 + band / 10))
+    assert below["predictions/c/HR/labels_sha256"] == above["predictions/c/HR/labels_sha256"]
+    assert below["predictions/c/HR/near_threshold"] == above["predictions/c/HR/near_threshold"] == 1
+    outside = figures((0.2, 0.5 + 2 * band))
+    assert outside["predictions/c/HR/near_threshold"] == 0
+    assert outside["predictions/c/HR/labels_sha256"] != above["predictions/c/HR/labels_sha256"]
+    assert regression.tolerance_for("predictions/c/HR/near_threshold", regression.DEFAULT_TOLERANCES) is None
 
 
 @pytest.mark.parametrize(
@@ -98,7 +123,9 @@ def test_check_of_a_run_dir_prints_the_table_and_names_what_moved(tmp_path, caps
     out = capsys.readouterr().out
     assert out.splitlines()[0].split() == ["figure", "baseline", "now", "tolerance", "verdict"]
     assert "REGRESSION: 1 of" in out and "classification/c/HR/accuracy: 0.75 -> 0.7 (tolerance 0)" in out
-    assert main(["check", str(write_run(tmp_path / "within", psnr=30.005)), "--baseline", str(baseline)]) == 0
+    assert (
+        main(["check", str(write_run(tmp_path / "within", psnr=30.00005)), "--baseline", str(baseline)]) == 0
+    )
     assert main(["check", str(write_run(tmp_path / "far", psnr=31)), "--baseline", str(baseline)]) == 1
     assert main(["check", str(tmp_path / "far"), "--baseline", str(baseline), "--tolerance", "0.1"]) == 0
 
@@ -106,7 +133,7 @@ def test_check_of_a_run_dir_prints_the_table_and_names_what_moved(tmp_path, caps
 def test_a_figure_missing_from_the_run_fails_and_a_new_one_passes(tmp_path, capsys):
     baseline = tmp_path / "baseline.json"
     run = write_run(tmp_path / "run")
-    regression.write_baseline(run, baseline)
+    baseline_from(run, baseline)
     stored = json.loads(baseline.read_text())
     stored["figures"]["quality/c/bicubic/ssim"] = 0.9
     del stored["figures"]["quality/c/bicubic/psnr"]
@@ -118,7 +145,7 @@ def test_a_figure_missing_from_the_run_fails_and_a_new_one_passes(tmp_path, caps
 
 def test_updating_a_baseline_keeps_its_tolerances_and_rewrites_its_figures(tmp_path):
     baseline = tmp_path / "baseline.json"
-    regression.write_baseline(write_run(tmp_path / "first"), baseline)
+    baseline_from(write_run(tmp_path / "first"), baseline)
     stored = json.loads(baseline.read_text())
     assert stored["tolerances"] == regression.DEFAULT_TOLERANCES and stored["suite"] == "s"
     stored["tolerances"] = {"quality/*": 5.0, "*": "exact"}
@@ -132,7 +159,7 @@ def test_updating_a_baseline_keeps_its_tolerances_and_rewrites_its_figures(tmp_p
 
 def test_a_baseline_of_another_suite_is_refused_naming_the_right_one(tmp_path):
     baseline = tmp_path / "baseline.json"
-    regression.write_baseline(write_run(tmp_path / "a", suite="pneumonia-mini"), baseline)
+    baseline_from(write_run(tmp_path / "a", suite="pneumonia-mini"), baseline)
     with pytest.raises(UserError, match="pneumonia-mini-phantom.json"):
         regression.compare(write_run(tmp_path / "b", suite="pneumonia-mini-phantom"), baseline)
     with pytest.raises(UserError, match="absent.json not found.*update-baseline"):
@@ -145,28 +172,51 @@ def test_check_needs_exactly_one_of_a_run_dir_and_a_suite(tmp_path, capsys):
     assert "not both" in capsys.readouterr().err
 
 
-def test_mini_suite_covers_two_scenarios_two_scales_every_learned_model_and_both_data_sources():
-    for fallback in (False, True):
-        suite = load_suite("pneumonia-mini", data_root=PROJECT_DIR, fallback=fallback)
-        assert len({c.scenario for c in suite.cells}) >= 2 and len({c.scale for c in suite.cells}) >= 2
-        assert {"bicubic", "srgan", "esrgan", "realesrgan"} <= {m.model for m in suite.sr_models}
-        assert suite.classifier.train is not None
-        assert (suite.data.phantoms is not None) is fallback
-    assert load_suite("pneumonia-mini", fallback=True).name == "pneumonia-mini-phantom"
-    assert load_suite("pneumonia-mini", data_root=PROJECT_DIR).name == "pneumonia-mini"
+def test_mini_suite_evaluates_pinned_files_that_match_their_record():
+    """Every learned model and the classifier are loaded from files, none trained; pins.json holds
+    their sha256 and the command that made them, from the training suite of the same models."""
+    suite = load_suite("pneumonia-mini")
+    assert len({c.scenario for c in suite.cells}) >= 2 and len({c.scale for c in suite.cells}) >= 2
+    assert {"bicubic", "srgan", "esrgan", "realesrgan"} <= {m.model for m in suite.sr_models}
+    assert suite.classifier.train is None and all(m.train is None for m in suite.sr_models)
+    assert suite.data.data_root == PROJECT_DIR / "data" / "pneumonia-mini"
+    pins = json.loads(
+        (PROJECT_DIR / "data_manifests" / "pinned" / "pneumonia-mini" / "pins.json").read_text()
+    )
+    pinned = [m.weights for m in suite.sr_models if m.weights is not None] + [suite.classifier.weights]
+    assert sorted(path.name for path in pinned) == sorted(pins["files"])
+    for path in pinned:
+        assert sha256_file(path) == pins["files"][path.name]["sha256"]
+        assert path.stat().st_size < 2_000_000
+    assert "pin --suite pneumonia-mini-train" in pins["command"]
+    training = load_suite("pneumonia-mini-train")
+    assert {m.name for m in training.sr_models} == {m.name for m in suite.sr_models if m.weights}
 
 
-def test_missing_real_data_falls_back_unless_a_data_root_is_given(tmp_path, capsys):
-    raw = yaml.safe_load(find_suite("pneumonia-mini").read_text())
+def test_the_shipped_mini_images_are_the_manifest_s(tmp_path):
+    """The 180 shipped X-rays carry the manifest's checksums, so the study runs on any clone."""
+    suite = load_suite("pneumonia-mini")
+    table = pd.read_csv(suite.data.manifest)
+    assert len(table) == 180
+    for row in table.itertuples():
+        assert sha256_file(suite.data.data_root / row.path) == row.sha256
+    assert "CC BY 4.0" in (suite.data.data_root / "README.md").read_text()
+
+
+def test_demo_runs_the_shipped_x_rays_and_phantoms_are_one_flag_away(tmp_path, capsys):
+    demo = load_suite("demo")
+    assert demo.data.phantoms is None and demo.classifier.weights is not None
+    phantom = load_suite("demo", fallback=True)
+    assert phantom.name == "demo-phantom" and phantom.data.phantoms is not None
+    assert phantom.classifier.train is not None and phantom.classifier.weights is None
+    raw = yaml.safe_load(find_suite("demo").read_text())
     raw["data"] = {**raw["data"], "manifest": str(PROJECT_DIR / "data_manifests" / "pneumonia-mini.csv")}
     raw["data"]["data_root"] = str(tmp_path / "absent")
-    (tmp_path / "mini.yaml").write_text(yaml.safe_dump(raw))
-    assert load_suite(str(tmp_path / "mini.yaml")).data.phantoms is not None
+    (tmp_path / "demo.yaml").write_text(yaml.safe_dump(raw))
+    assert load_suite(str(tmp_path / "demo.yaml")).data.phantoms is not None
     assert "not found" in capsys.readouterr().err
-    given = load_suite(str(tmp_path / "mini.yaml"), data_root=tmp_path / "absent")
-    assert given.data.phantoms is None and given.name == "pneumonia-mini"
     with pytest.raises(UserError, match="no `fallback:` block"):
-        load_suite("demo", fallback=True)
+        load_suite("pneumonia-mini", fallback=True)
 
 
 @pytest.mark.parametrize("path", sorted(regression.BASELINE_DIR.glob("*.json")), ids=lambda path: path.stem)
@@ -180,21 +230,22 @@ def test_committed_baselines_name_their_suite_and_give_every_figure_a_tolerance(
 
 @pytest.mark.slow
 def test_check_fails_and_names_the_metric_when_a_degradation_parameter_moves(tmp_path, capsys):
-    """The phantom smoke run, checked against its own baseline, then with the noise sigma of its
-    bicubic-noise cell perturbed (0.01 -> 0.03) in a copy of the suite: the check must fail."""
-    raw = yaml.safe_load(find_suite("pneumonia-mini").read_text())
-    baseline, suite = tmp_path / "baseline.json", tmp_path / "mini.yaml"
-    common = ["--fallback", "--smoke", "--runs-dir", str(tmp_path / "runs"), "--baseline", str(baseline)]
+    """The pinned smoke study passes its committed baseline; with the noise sigma of its bicubic-noise
+    cell perturbed (0.01 -> 0.03) in a copy of the suite, the check must fail naming the IQ figures."""
+    suite = absolute_suite(tmp_path, "pneumonia-mini")
+    baseline = regression.default_baseline("pneumonia-mini", smoke=True)
+    common = ["--smoke", "--runs-dir", str(tmp_path / "runs"), "--baseline", str(baseline), "--quiet"]
 
-    suite.write_text(yaml.safe_dump(raw))
-    assert main(["check", "--suite", str(suite), *common, "--update-baseline", "--quiet"]) == 0
-    assert main(["check", "--suite", str(suite), *common, "--quiet"]) == 0
+    assert main(["check", "--suite", suite, *common]) == 0
     capsys.readouterr()
 
-    (cell,) = raw["fallback"]["smoke"]["cells"]
-    cell["params"]["sigma"] = 0.03
-    suite.write_text(yaml.safe_dump(raw))
-    assert main(["check", "--suite", str(suite), *common, "--quiet"]) == 1
+    def more_noise(raw):
+        raw["smoke"]["cells"][0]["params"]["sigma"] = 0.03
+
+    assert (
+        main(["check", "--suite", absolute_suite(tmp_path, "pneumonia-mini", changes=more_noise), *common])
+        == 1
+    )
     out = capsys.readouterr().out
     message = out[out.index("REGRESSION:") :]
     assert "quality/bicubic-noise-x4/bicubic/psnr" in message

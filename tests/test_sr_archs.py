@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from sr_models.archs import ARCHS, MSRResNet, RRDBNet, SRResNet, build_arch
+from sr_models.archs import ARCHS, LeftthomasSRGAN, MSRResNet, RRDBNet, SRResNet, SRVGGNetCompact, build_arch
 
 
 def conv_params(c_in: int, c_out: int, k: int = 3) -> int:
@@ -185,5 +185,11 @@ def test_rrdbnet_refuses_a_scale_it_cannot_produce():
         RRDBNet(scale=3)
 
 
-def test_archs_table_lists_the_three_generators():
-    assert ARCHS == {"RRDBNet": RRDBNet, "MSRResNet": MSRResNet, "SRResNet": SRResNet}
+def test_archs_table_lists_the_five_generators():
+    assert ARCHS == {
+        "RRDBNet": RRDBNet,
+        "MSRResNet": MSRResNet,
+        "SRResNet": SRResNet,
+        "SRVGGNetCompact": SRVGGNetCompact,
+        "LeftthomasSRGAN": LeftthomasSRGAN,
+    }

@@ -202,7 +202,7 @@ def test_unknown_model_name_suggests_the_closest():
 
 
 def test_available_models_lists_baselines_and_learned_families():
-    learned = ["srresnet", "msrresnet", "srgan", "esrgan", "realesrnet", "realesrgan"]
+    learned = ["srresnet", "msrresnet", "srgan", "esrgan", "realesrnet", "realesrgan", "realesrgan-compact"]
     assert available_models() == sorted(["nearest", "bilinear", "bicubic", "lanczos", *learned])
 
 

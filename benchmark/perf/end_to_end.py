@@ -20,7 +20,6 @@ from benchmark.perf.child import MARKER
 from benchmark.perf.results import Results
 
 _REPO = Path(__file__).resolve().parents[2]
-_MINI_DATA = _REPO.parent / "shared" / "data" / "kermany-224"
 
 
 def run_child(command: list[str], *, trace: bool = False, timeout: float = 1800) -> dict[str, Any]:
@@ -62,13 +61,8 @@ def _eval_images(run_dir: Path) -> int:
 
 
 def mini_suite(results: Results, *, data_root: Path | None, device: str, work: Path) -> None:
-    """``pneumonia-mini --smoke`` (``demo --smoke`` without its data), cold cache then warm cache."""
-    root = data_root or (_MINI_DATA if _MINI_DATA.is_dir() else None)
-    if root is None:
-        results.skip("end-to-end", "pneumonia-mini --smoke", f"no data at {_MINI_DATA}; running demo --smoke")
-        suite, extra = "demo", []
-    else:
-        suite, extra = "pneumonia-mini", ["--data-root", str(root)]
+    """``pneumonia-mini --smoke`` (the shipped X-rays, or ``data_root``), cold cache then warm cache."""
+    suite, extra = "pneumonia-mini", (["--data-root", str(data_root)] if data_root else [])
     for state in ("cold", "warm"):
         command = ["run", "--suite", suite, "--smoke", "--runs-dir", str(work), "--run-id", state, "--quiet"]
         child = run_child([*command, *extra, "--device", device])

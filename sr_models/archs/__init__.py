@@ -7,10 +7,18 @@ from typing import Any
 
 from torch import nn
 
+from sr_models.archs.leftthomas_srgan import LeftthomasSRGAN
 from sr_models.archs.rrdbnet import RRDBNet
 from sr_models.archs.srresnet import MSRResNet, SRResNet
+from sr_models.archs.srvgg import SRVGGNetCompact
 
-ARCHS: dict[str, type[nn.Module]] = {"RRDBNet": RRDBNet, "MSRResNet": MSRResNet, "SRResNet": SRResNet}
+ARCHS: dict[str, type[nn.Module]] = {
+    "RRDBNet": RRDBNet,
+    "MSRResNet": MSRResNet,
+    "SRResNet": SRResNet,
+    "SRVGGNetCompact": SRVGGNetCompact,
+    "LeftthomasSRGAN": LeftthomasSRGAN,
+}
 
 
 def build_arch(arch: dict[str, Any]) -> nn.Module:
@@ -35,4 +43,4 @@ def build_arch(arch: dict[str, Any]) -> nn.Module:
     return cls(**kwargs)
 
 
-__all__ = ["ARCHS", "MSRResNet", "RRDBNet", "SRResNet", "build_arch"]
+__all__ = ["ARCHS", "LeftthomasSRGAN", "MSRResNet", "RRDBNet", "SRResNet", "SRVGGNetCompact", "build_arch"]

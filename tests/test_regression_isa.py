@@ -1,0 +1,63 @@
+"""The regression check holds on other CPUs and still catches real changes there.
+
+Each instruction-set cap (benchmark.tolerances.ISA_SETTINGS: what oneDNN and ATen may use) starts a
+new process, since both libraries read it when they load. In it, the pinned smoke study runs from a
+fresh cache and must match the one committed baseline; then three deliberate changes (a scaled
+degradation, a changed metric, a changed decision threshold) must each fail the check.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from suite_files import absolute_suite
+
+from benchmark.regression import default_baseline
+from benchmark.tolerances import ISA_SETTINGS
+
+PROBE = """
+import json
+import sys
+from benchmark.cli import main
+
+suite, changed_threshold, runs = sys.argv[1:4]
+common = ["--smoke", "--baseline", {baseline!r}, "--quiet"]
+
+def check(suite_file, name):
+    return main(["check", "--suite", suite_file, *common, "--runs-dir", f"{{runs}}/{{name}}"])
+
+results = {{"unchanged": check(suite, "unchanged"), "threshold": check(changed_threshold, "threshold")}}
+
+import benchmark.stages as stages
+degrade = stages.degrade
+stages.degrade = lambda *args, **kwargs: 0.8 * degrade(*args, **kwargs)
+results["degradation"] = check(suite, "degradation")
+stages.degrade = degrade
+
+from benchmark.metrics import batch
+ssim = batch._BATCHED["ssim"]
+batch._BATCHED["ssim"] = lambda reference, image, data_range: ssim(reference, image, data_range) * 0.999
+results["metric"] = check(suite, "metric")
+print("RESULTS", json.dumps(results))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("setting", ["native", "avx2", "sse41"])
+def test_check_passes_on_this_cpu_capped_and_catches_deliberate_changes(setting, tmp_path):
+    probe = PROBE.format(baseline=str(default_baseline("pneumonia-mini", smoke=True)))
+    suite = absolute_suite(tmp_path, "pneumonia-mini")
+    changed_threshold = absolute_suite(
+        tmp_path, "pneumonia-mini", changes=lambda raw: raw["stats"].update(threshold=0.3)
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, suite, changed_threshold, str(tmp_path / "runs")],
+        env={**os.environ, **ISA_SETTINGS[setting]},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads(result.stdout[result.stdout.index("RESULTS") + 8 :].strip())
+    assert results == {"unchanged": 0, "threshold": 1, "degradation": 1, "metric": 1}, result.stdout[-5000:]
