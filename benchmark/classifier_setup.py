@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
@@ -91,8 +92,9 @@ def training_key(config: ClassifierConfig, train: pd.DataFrame, seed: int) -> st
     """Cache key of a trained classifier: everything ``classifier_file`` reads to train it.
 
     The training files (sha256, in order), their labels and patient ids (the validation split is
-    drawn from those with the recipe's fraction and ``seed``), the recipe, the input size, the seed
-    and the identity of the training code.
+    drawn from those with the recipe's fraction and ``seed``), the recipe, the input size, the seed,
+    the Keras backend (``classifiers.runtime`` makes ``KERAS_BACKEND`` decide it; the backends train
+    equal within rounding, not bitwise) and the identity of the training code.
     """
     recipe = training_recipe(config.train)
     return stage_key(
@@ -103,6 +105,7 @@ def training_key(config: ClassifierConfig, train: pd.DataFrame, seed: int) -> st
         patients=[str(patient) for patient in train["patient_id"]],
         seed=seed,
         input_size=config.input_size,
+        backend=os.environ.get("KERAS_BACKEND", "tensorflow"),
     )
 
 

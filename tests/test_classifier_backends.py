@@ -96,3 +96,21 @@ def test_a_model_trained_on_pytorch_predicts_the_same_on_tensorflow(torch_side):
     classifier = load_classifier(trained_file)
     assert isinstance(classifier, PneumoniaClassifier)
     np.testing.assert_allclose(classifier.predict(images), torch_results["trained_probabilities"], atol=1e-5)
+
+
+def test_the_trained_classifier_cache_key_names_the_backend(monkeypatch):
+    import pandas as pd
+
+    from benchmark.classifier_setup import training_key
+    from benchmark.config import ClassifierConfig
+
+    train = pd.DataFrame(
+        {"path": ["a", "b"], "sha256": ["1" * 64, "2" * 64], "label": [0, 1], "patient_id": ["p", "q"]}
+    )
+    config = ClassifierConfig(train={"epochs": 1})
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    tensorflow_key = training_key(config, train, seed=0)
+    monkeypatch.delenv("KERAS_BACKEND")
+    assert training_key(config, train, seed=0) == tensorflow_key  # the default backend
+    monkeypatch.setenv("KERAS_BACKEND", "torch")
+    assert training_key(config, train, seed=0) != tensorflow_key
