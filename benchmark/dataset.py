@@ -81,17 +81,16 @@ def _keep(table: pd.DataFrame, split: str, chosen: pd.Index) -> pd.DataFrame:
 
 
 def _eval_subset(table: pd.DataFrame, split: str, per_class: int | None) -> pd.DataFrame:
-    """Keep ``per_class`` images of each label in ``split``, all of the rest.
+    """Keep the first ``per_class`` images of each label in ``split`` by relative path, all of the rest.
 
-    The images are those whose relative path has the lowest sha256: fixed (no seed, so every seed of
-    a study is scored on the same images), independent of the manifest's row order, and removing
-    other rows never changes which of the remaining ones are kept.
+    Fixed (no seed: every seed of a study is scored on the same images) and independent of the
+    manifest's row order; removing an image that was not kept changes nothing. Manifests written by
+    ``manifest build`` are in path order, so this is also their first rows.
     """
     if per_class is None:
         return table
-    rows = table[table["split"] == split]
-    ranked = rows.assign(_rank=_hash_rank("eval:" + rows["path"])).sort_values(["label", "_rank"])
-    return _keep(table, split, ranked.groupby("label", sort=False).head(per_class).index)
+    rows = table[table["split"] == split].sort_values(["label", "path"])
+    return _keep(table, split, rows.groupby("label", sort=False).head(per_class).index)
 
 
 def _train_subset(table: pd.DataFrame, split: str, per_class: int | None, seed: int) -> pd.DataFrame:

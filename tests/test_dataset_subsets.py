@@ -58,13 +58,15 @@ def test_removing_an_unchosen_row_leaves_the_training_subset_unchanged():
     assert _chosen(_train_subset(table.drop(unchosen), "train", 10, seed=0), "train") == first
 
 
-def test_evaluation_subset_is_fixed_and_independent_of_row_order():
+def test_evaluation_subset_is_the_first_paths_whatever_the_row_order():
     table = _manifest()
     kept = _chosen(_eval_subset(table, "test", 6), "test")
-    assert len(kept) == 12 and sum("NORMAL" in p for p in kept) == 6
+    expected = {f"test/NORMAL/t{i}.jpeg" for i in (0, 10, 12, 14, 16, 18)}  # path order: t0, t10, t12...
+    expected |= {f"test/PNEUMONIA/t{i}.jpeg" for i in (1, 11, 13, 15, 17, 19)}
+    assert kept == expected
     shuffled = table.sample(frac=1, random_state=2).reset_index(drop=True)
     assert _chosen(_eval_subset(shuffled, "test", 6), "test") == kept
-    assert kept != _chosen(table[table["split"] == "test"].groupby("label").head(6), "test")
+    assert _chosen(_eval_subset(table, "train", 3), "test") == _chosen(table, "test")
 
 
 @pytest.mark.parametrize("subset", [_eval_subset, lambda t, s, n: _train_subset(t, s, n, seed=0)])
