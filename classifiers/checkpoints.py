@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -76,12 +77,19 @@ def write_checkpoint(folder: Path, epoch: int, meta: dict[str, Any], arrays: dic
 
 def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, list[np.ndarray]]]:
     """(meta, arrays by group) of a checkpoint written by ``write_checkpoint``."""
-    with np.load(path, allow_pickle=False) as stored:
-        meta = json.loads(str(stored["meta"]))
-        groups = {name.split("/")[0] for name in stored.files if name.endswith("/count")}
-        arrays = {
-            group: [stored[f"{group}/{i}"] for i in range(int(stored[f"{group}/count"]))] for group in groups
-        }
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            meta = json.loads(str(stored["meta"]))
+            groups = {name.split("/")[0] for name in stored.files if name.endswith("/count")}
+            arrays = {
+                group: [stored[f"{group}/{i}"] for i in range(int(stored[f"{group}/count"]))]
+                for group in groups
+            }
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        raise ValueError(
+            f"Could not read the training checkpoint {path} ({type(error).__name__}: {error}). "
+            f"Delete {path.parent} to train from the start."
+        ) from error
     if meta.get("version") != CHECKPOINT_VERSION:
         raise ValueError(
             f"Expected a checkpoint of layout version {CHECKPOINT_VERSION} in {path}, got "

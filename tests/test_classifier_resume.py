@@ -164,3 +164,11 @@ def test_a_killed_cached_training_resumes_when_the_suite_runs_again(tmp_path, mo
     assert "epoch 1/2" not in output.split("Resuming")[1]
     assert path.is_file() and not folder.exists()
     assert list(pd.read_csv(history_path(path))["epoch"]) == [1, 2]
+
+
+def test_an_unreadable_checkpoint_names_the_folder_to_delete(tmp_path):
+    folder = resume_folder(tmp_path / "cnn.keras")
+    folder.mkdir()
+    (folder / "epoch-0002.npz").write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match=r"epoch-0002.npz .*Delete .*cnn.resume to train from the start"):
+        _train(tmp_path / "cnn.keras")
