@@ -24,8 +24,9 @@ run: $(STAMP)
 	$(PY) -m benchmark run --suite demo
 
 # pytest exits 5 when it collects no tests: a broken test tree, so it fails loudly rather than passing.
+# Two worker processes, each taking whole test files (module fixtures are built once).
 test: $(STAMP)
-	@$(PY) -m pytest -q; status=$$?; \
+	@$(PY) -m pytest -q -n 2 --dist loadfile; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: check tests/ and pyproject.toml"; fi; \
 	exit $$status
 

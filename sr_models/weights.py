@@ -68,7 +68,7 @@ def where_to_get(path: str | Path) -> str | None:
     for official, source in OFFICIAL_SOURCES.items():
         if official.lower() == name:
             return source
-    if "msrresnet" in name or "srgan" in name:  # BasicSR zoo names like 001_MSRResNet_x4_....pth
+    if re.search(r"(^|_)(msrresnet|srgan)(_|\.)", name):  # BasicSR zoo: 001_MSRResNet_x4_....pth
         return _BASICSR_ZOO
     return None
 
