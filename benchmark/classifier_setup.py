@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,29 @@ def patient_validation_split(
     return next(splitter.split(np.zeros(len(labels)), labels, groups=patients))
 
 
+def _validation_indices(train: pd.DataFrame, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, validation) row positions of the training split; no validation when ``fraction`` is 0."""
+    if fraction == 0:
+        return np.arange(len(train)), np.arange(0)
+    labels, patients = train["label"].to_numpy(), train["patient_id"].to_numpy()
+    return patient_validation_split(labels, patients, fraction, seed)
+
+
+def training_list(config: ClassifierConfig, train: pd.DataFrame, *, seed: int) -> pd.DataFrame | None:
+    """The images that train the suite's classifier, for the run's record; None for a given file.
+
+    Columns image_id, label, patient_id, sha256 and role (``fit`` or ``validation``, the patient-wise
+    hold-out that picks the best epoch), in the split's order.
+    """
+    if config.weights is not None:
+        return None
+    fit, held = _validation_indices(train, training_recipe(config.train).validation_fraction, seed)
+    role = np.full(len(train), "fit", dtype=object)
+    role[held] = "validation"
+    columns = ["image_id", "label", "patient_id", "sha256"]
+    return train[columns].assign(role=role)
+
+
 def read_training_images(paths, size: int) -> np.ndarray:
     """Images as the reference's loader read them: each file resized to ``size`` x ``size`` by nearest
     neighbour (Keras ``flow_from_directory`` default), values in [0, 1]; (N, size, size) float32.
@@ -68,8 +92,9 @@ def training_key(config: ClassifierConfig, train: pd.DataFrame, seed: int) -> st
     """Cache key of a trained classifier: everything ``classifier_file`` reads to train it.
 
     The training files (sha256, in order), their labels and patient ids (the validation split is
-    drawn from those with the recipe's fraction and ``seed``), the recipe, the input size, the seed
-    and the identity of the training code.
+    drawn from those with the recipe's fraction and ``seed``), the recipe, the input size, the seed,
+    the Keras backend (``classifiers.runtime`` makes ``KERAS_BACKEND`` decide it; the backends train
+    equal within rounding, not bitwise) and the identity of the training code.
     """
     recipe = training_recipe(config.train)
     return stage_key(
@@ -80,6 +105,7 @@ def training_key(config: ClassifierConfig, train: pd.DataFrame, seed: int) -> st
         patients=[str(patient) for patient in train["patient_id"]],
         seed=seed,
         input_size=config.input_size,
+        backend=os.environ.get("KERAS_BACKEND", "tensorflow"),
     )
 
 
@@ -89,7 +115,9 @@ def classifier_file(
     """Path of the classifier to evaluate with: the user's file, or a trained one cached by content.
 
     ``train`` is the suite's training split (columns path, sha256, label, patient_id); its files are
-    read only when the model has to be trained. Validation images are held out by patient.
+    read only when the model has to be trained. Validation images are held out by patient. The
+    training checkpoints every epoch into ``<key>.resume`` beside the cache entry, so a killed run
+    (``run`` or ``train-classifier``) resumes at the next epoch when started again.
     """
     if config.weights is not None:
         return config.weights
@@ -100,10 +128,10 @@ def classifier_file(
 
     def produce(temporary: Path) -> None:
         images = read_training_images(train["path"], config.input_size)
-        labels, patients = train["label"].to_numpy(), train["patient_id"].to_numpy()
+        labels = train["label"].to_numpy()
         validation = None
         if recipe.validation_fraction > 0:
-            fit, held = patient_validation_split(labels, patients, recipe.validation_fraction, seed)
+            fit, held = _validation_indices(train, recipe.validation_fraction, seed)
             images, labels, validation = images[fit], labels[fit], (images[held], labels[held])
         train_classifier(
             images,
@@ -114,6 +142,7 @@ def classifier_file(
             out_path=temporary,
             input_size=config.input_size,
             progress=progress,
+            resume_dir=cache.path("classifier", key, ".resume"),
         )
         history_path(temporary).replace(history_path(cache.path("classifier", key, ".keras")))
 

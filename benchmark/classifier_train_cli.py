@@ -12,7 +12,12 @@ from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 
 from benchmark.atomic import write_text
 from benchmark.cache import Cache
-from benchmark.classifier_setup import classifier_file, read_training_images, training_recipe
+from benchmark.classifier_setup import (
+    classifier_file,
+    read_training_images,
+    training_list,
+    training_recipe,
+)
 from benchmark.config import load_suite
 from benchmark.dataset import load_dataset
 from benchmark.errors import UserError
@@ -23,9 +28,11 @@ from benchmark.store import environment
 def train_from_cli(args) -> Path:
     """Train (or take from the cache) the suite's classifier; write model, history and test scores.
 
-    Returns the output folder: ``model.keras``, ``history.csv`` (the file the report plots) and
-    ``evaluation.json`` (binary cross-entropy, accuracy at 0.5 and AUROC on the eval split, read
-    from the files by the reference's loader).
+    Returns the output folder: ``model.keras``, ``history.csv`` (the file the report plots; with
+    seconds and images/s per epoch), ``train_images.csv`` (the images that trained it and their
+    role, fit or validation) and ``evaluation.json`` (binary cross-entropy, accuracy at 0.5 and
+    AUROC on the eval split, read from the files by the reference's loader). A killed training
+    resumes at its next epoch when the same command runs again.
     """
     from classifiers import history_path, load_classifier
 
@@ -37,21 +44,18 @@ def train_from_cli(args) -> Path:
         )
     progress = not args.quiet
     cache = Cache(args.runs_dir / ".cache")
-    cache.remove_stale_temporaries()  # e.g. a .best.keras of a training killed earlier
+    cache.remove_stale_temporaries()  # e.g. a half-written epoch checkpoint of a killed training
     dataset = load_dataset(
         suite.data, seed=suite.seed, cache=cache, progress=progress, on_bad_image=args.on_bad_image
     )
-    path = classifier_file(
-        suite.classifier,
-        dataset.split(suite.data.train_split),
-        seed=suite.seed,
-        cache=cache,
-        progress=progress,
-    )
+    train = dataset.split(suite.data.train_split)
+    path = classifier_file(suite.classifier, train, seed=suite.seed, cache=cache, progress=progress)
     out = args.out or args.runs_dir / suite.name / "classifier"
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, out / "model.keras")
     shutil.copyfile(history_path(path), out / "history.csv")
+    trained_on = training_list(suite.classifier, train, seed=suite.seed)
+    write_text(out / "train_images.csv", trained_on.to_csv(index=False))
 
     test = dataset.split(suite.data.eval_split)
     labels = test["label"].to_numpy()
@@ -70,7 +74,7 @@ def train_from_cli(args) -> Path:
         "scores": scores,
         "recipe": dataclasses.asdict(training_recipe(suite.classifier.train)),
         "input_size": suite.classifier.input_size,
-        "n_train_images": len(dataset.split(suite.data.train_split)),
+        "n_train_images": len(train),
         "model_sha256": sha256_file(path),
         "environment": environment(suite, "cpu"),
     }

@@ -1,5 +1,5 @@
-"""Command line: ``python -m benchmark {run,list,manifest,degrade,train-sr,train-classifier,report,compare,
-check,pin,perf}``.
+"""Command line: ``python -m benchmark {run,list,manifest,degrade,train-sr,train-classifier,ship-classifier,
+report,compare,check,pin,perf}``.
 
 Exit status: 0 success, 1 a regression found by ``check``, 2 an error the user can fix.
 """
@@ -151,6 +151,12 @@ def _cmd_train_classifier(args) -> None:
     from benchmark.classifier_train_cli import train_from_cli
 
     print(f"Classifier: {train_from_cli(args)}")
+
+
+def _cmd_ship_classifier(args) -> None:
+    from benchmark.classifier_ship import ship_from_cli
+
+    ship_from_cli(args)
 
 
 def _cmd_report(args) -> None:
@@ -305,6 +311,23 @@ def build_parser() -> argparse.ArgumentParser:
     classifier.add_argument("--on-bad-image", choices=["fail", "skip"], default="fail", help="as for `run`")
     classifier.add_argument("--quiet", action="store_true", default=None)
     classifier.set_defaults(handler=_cmd_train_classifier)
+
+    ship = commands.add_parser(
+        "ship-classifier",
+        help="write a shipped classifier (.keras + .json sidecar) from train-classifier's --out",
+    )
+    ship.add_argument("--suite", required=True, help="the suite that trained it (seed, recipe, data lists)")
+    ship.add_argument("--from", dest="source", type=Path, required=True, help="train-classifier --out folder")
+    ship.add_argument("--to", type=Path, required=True, help="e.g. classifiers/weights/reference-cnn.keras")
+    ship.add_argument(
+        "--test-dir", type=Path, required=True, help="NORMAL/ and PNEUMONIA/ folders scored independently"
+    )
+    ship.add_argument("--data-root", type=Path, help="folder holding train/ and test/")
+    ship.add_argument("--runs-dir", type=Path, default=Path("runs"), help="cache root (runs/.cache)")
+    ship.add_argument("--on-bad-image", choices=["fail", "skip"], default="fail", help="as for `run`")
+    ship.add_argument("--log", type=Path, help="training log, for epoch times when history.csv has none")
+    ship.add_argument("--quiet", action="store_true", default=None)
+    ship.set_defaults(handler=_cmd_ship_classifier)
 
     report = commands.add_parser("report", help="re-render a run's report and tables from its stored results")
     report.add_argument("run_dir", type=Path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,13 +70,47 @@ def _phantoms_intact(cache: Cache, manifest_path: Path) -> bool:
     return problem is None
 
 
-def _subset(table: pd.DataFrame, split: str, per_class: int | None) -> pd.DataFrame:
-    """Keep the first ``per_class`` images of each label in ``split`` (manifest order), all of the rest."""
+def _hash_rank(texts: pd.Series) -> pd.Series:
+    """A pseudo-random but fixed rank of each text: the first 8 bytes of its sha256, as an integer."""
+    return texts.map(lambda text: int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big"))
+
+
+def _keep(table: pd.DataFrame, split: str, chosen: pd.Index) -> pd.DataFrame:
+    """All rows outside ``split`` and the ``chosen`` rows of it, in manifest order."""
+    return table[(table["split"] != split) | table.index.isin(chosen)]
+
+
+def _eval_subset(table: pd.DataFrame, split: str, per_class: int | None) -> pd.DataFrame:
+    """Keep the first ``per_class`` images of each label in ``split`` by relative path, all of the rest.
+
+    Fixed (no seed: every seed of a study is scored on the same images) and independent of the
+    manifest's row order; removing an image that was not kept changes nothing. Manifests written by
+    ``manifest build`` are in path order, so this is also their first rows.
+    """
     if per_class is None:
         return table
-    in_split = table["split"] == split
-    kept = table[in_split].groupby("label", sort=False).head(per_class)
-    return pd.concat([table[~in_split], kept]).sort_index()
+    rows = table[table["split"] == split].sort_values(["label", "path"])
+    return _keep(table, split, rows.groupby("label", sort=False).head(per_class).index)
+
+
+def _train_subset(table: pd.DataFrame, split: str, per_class: int | None, seed: int) -> pd.DataFrame:
+    """Keep a seeded random subset of ``per_class`` images of each label in ``split``, drawn by patient.
+
+    Per label, patients are taken in a random order (rank: sha256 of seed, label and patient id) with
+    all their images, until ``per_class`` images are reached; of the last patient only the images
+    needed, again in a random order (sha256 of seed and path). Rows are identified by content, not
+    position: the subset does not depend on the manifest's row order, and removing a row changes it
+    only where that row was chosen.
+    """
+    if per_class is None:
+        return table
+    rows = table[table["split"] == split]
+    prefix = f"train:{seed}:"
+    ranked = rows.assign(
+        _patient=_hash_rank(prefix + rows["label"].astype(str) + ":" + rows["patient_id"].astype(str)),
+        _image=_hash_rank(prefix + rows["path"]),
+    ).sort_values(["label", "_patient", "_image"])
+    return _keep(table, split, ranked.groupby("label", sort=False).head(per_class).index)
 
 
 def load_dataset(
@@ -88,6 +123,9 @@ def load_dataset(
     min_side: int = 16,
 ) -> Dataset:
     """Resolve, subset, verify (sha256) and screen the images of a suite.
+
+    ``max_eval_per_class`` keeps a fixed set of evaluation images (see ``_eval_subset``),
+    ``max_train_per_class`` a random set of training patients seeded by ``seed`` (``_train_subset``).
 
     Bad images (missing, changed, unreadable, colour, smaller than ``min_side``, repeated...) raise one
     ``UserError`` listing them all, or with ``on_bad_image="skip"`` are left out and returned in
@@ -102,8 +140,8 @@ def load_dataset(
     else:
         table, root = manifests.read_manifest(config.manifest), config.data_root
         synthetic, note = False, f"Images from {config.manifest.name} under {root}."
-    table = _subset(table, config.eval_split, config.max_eval_per_class)
-    table = _subset(table, config.train_split, config.max_train_per_class)
+    table = _eval_subset(table, config.eval_split, config.max_eval_per_class)
+    table = _train_subset(table, config.train_split, config.max_train_per_class, seed)
     table = table[table["split"].isin({config.eval_split, config.train_split})]
     table, problems = screen(
         table, root, min_side=min_side, cache=cache, eval_split=config.eval_split, progress=progress

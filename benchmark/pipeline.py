@@ -21,6 +21,9 @@ from benchmark.dataset import Dataset, load_dataset
 from benchmark.images import write_png
 from benchmark.store import RunStore, environment, new_run_id
 
+#: The images that trained the run's classifier (by patient-wise role), beside its history.
+TRAIN_IMAGES_CSV = "classifier/train_images.csv"
+
 
 @dataclass
 class RunOptions:
@@ -111,12 +114,19 @@ class Study:
         if history.is_file():
             (self.store.directory / "classifier").mkdir(exist_ok=True)
             shutil.copyfile(history, self.store.directory / "classifier" / "history.csv")
+        trained_on = classifier_setup.training_list(
+            self.suite.classifier, dataset.split(self.suite.data.train_split), seed=self.suite.seed
+        )
+        if trained_on is not None:
+            (self.store.directory / "classifier").mkdir(exist_ok=True)
+            write_text(self.store.directory / TRAIN_IMAGES_CSV, trained_on.to_csv(index=False))
         classifier, sha = classifier_setup.load(path)
         return classifier, {
             "source": "file" if self.suite.classifier.weights else "trained",
             "path": str(path),
             "sha256": sha,
             "history_csv": "classifier/history.csv" if history.is_file() else None,
+            "train_images_csv": TRAIN_IMAGES_CSV if trained_on is not None else None,
         }
 
     def load_upscalers(self, dataset: Dataset, scale: int, training: list[dict]) -> dict:

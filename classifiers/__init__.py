@@ -1,8 +1,8 @@
-"""Pneumonia classifiers (TensorFlow/Keras): build, train, load, predict, Grad-CAM.
+"""Pneumonia classifiers (Keras 3 on TensorFlow or PyTorch): build, train, load, predict, Grad-CAM.
 
 Knows nothing about super-resolution. Images cross this package's boundary as NumPy float32
-grayscale in [0, 1], shape (N, H, W). Importing ``classifiers`` is cheap: TensorFlow is imported
-(and configured, see ``classifiers.runtime``) on first access to a TensorFlow-using name.
+grayscale in [0, 1], shape (N, H, W). Importing ``classifiers`` is cheap: Keras and its backend are
+imported (and configured, see ``classifiers.runtime``) on first access to a Keras-using name.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ _LAZY = {
     "PneumoniaClassifier": "classifiers.inference",
     "load_classifier": "classifiers.inference",
     "grad_cam": "classifiers.gradcam",
-    "configure_tensorflow": "classifiers.runtime",
+    "configure_backend": "classifiers.runtime",
 }
 
 __all__ = ["REFERENCE_RECIPE", "TrainingRecipe", *_LAZY]

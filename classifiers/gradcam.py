@@ -9,7 +9,7 @@ from scipy import stats
 
 from classifiers.inference import PneumoniaClassifier
 from classifiers.preprocessing import resize_images
-from classifiers.runtime import keras, tf
+from classifiers.runtime import backend_name, keras
 
 #: Share of map cells counted as "the evidence" by ``map_similarity``'s IoU.
 TOP_FRACTION = 0.1
@@ -34,7 +34,27 @@ def _probe(model: keras.Model, layer_name: str | None) -> keras.Model:
             f"Expected a layer with (N, h, w, C) feature maps, got {name!r} with output shape "
             f"{layer.output.shape}. Pick a convolutional layer."
         )
-    return keras.Model(model.inputs, [layer.output, model.outputs[0]])
+    return keras.Model(model.inputs[0], [layer.output, model.outputs[0]])
+
+
+def _features_and_gradient(probe: keras.Model, x: np.ndarray) -> tuple:
+    """Feature maps of the explained layer and the gradient of the summed scores with respect to them.
+
+    The one backend-specific step of Grad-CAM: each backend records gradients its own way.
+    """
+    if backend_name() == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            features, score = probe(x, training=False)
+            total = tf.reduce_sum(score)
+        return features, tape.gradient(total, features)
+    import torch
+
+    with torch.enable_grad():
+        features, score = probe(x, training=False)
+        (gradient,) = torch.autograd.grad(score.sum(), features)
+    return features.detach(), gradient
 
 
 def grad_cam_maps(
@@ -68,12 +88,10 @@ def grad_cam_maps(
     probe = _probe(classifier.model, layer_name)
     maps = []
     for x in classifier.batches(images, batch_size):
-        with tf.GradientTape() as tape:
-            features, score = probe(x, training=False)
-            total = tf.reduce_sum(score)
-        grads = tape.gradient(total, features)
-        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # one weight per channel and image
-        maps.append(tf.nn.relu(tf.reduce_sum(weights * features, axis=-1)).numpy())
+        features, grads = _features_and_gradient(probe, x)
+        weights = keras.ops.mean(grads, axis=(1, 2), keepdims=True)  # one weight per channel and image
+        cam = keras.ops.relu(keras.ops.sum(weights * features, axis=-1))
+        maps.append(keras.ops.convert_to_numpy(cam))
     if not maps:
         return np.empty((0, 0, 0), dtype=np.float32)
     cams = np.concatenate(maps).astype(np.float32)

@@ -7,13 +7,28 @@ from pathlib import Path
 import numpy as np
 
 from classifiers.preprocessing import to_model_input, validate_images
-from classifiers.runtime import keras, tf
+from classifiers.runtime import keras
 
 
 def _is_sigmoid(layer: keras.layers.Layer) -> bool:
     """Whether ``layer`` ends in a sigmoid (a Dense/Conv with activation=sigmoid or an Activation)."""
     activation = getattr(layer, "activation", None)
     return getattr(activation, "__name__", None) == "sigmoid"
+
+
+class _PreparedBatches(keras.utils.PyDataset):
+    """``classifier.prepare`` of consecutive slices of ``images``, in order (one worker)."""
+
+    def __init__(self, classifier: PneumoniaClassifier, images: np.ndarray, batch_size: int) -> None:
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.classifier, self.images, self.batch_size = classifier, images, batch_size
+
+    def __len__(self) -> int:
+        return -(-len(self.images) // self.batch_size)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        start = index * self.batch_size
+        return self.classifier.prepare(self.images[start : start + self.batch_size])
 
 
 class PneumoniaClassifier:
@@ -76,23 +91,16 @@ class PneumoniaClassifier:
         x = to_model_input(batch, self.input_size, self.channels)
         return x if self.pixel_scale == 1.0 else x * np.float32(self.pixel_scale)
 
-    def batches(self, images: np.ndarray, batch_size: int) -> tf.data.Dataset:
-        """A ``tf.data`` pipeline of prepared model inputs, ``batch_size`` images at a time.
+    def batches(self, images: np.ndarray, batch_size: int) -> _PreparedBatches:
+        """Prepared model inputs, ``batch_size`` images at a time, for ``Model.predict`` on any backend.
 
-        Preprocessing runs batch by batch (in NumPy, the same ``prepare`` as everywhere) and is
-        prefetched while the model works on the previous batch; a large set is never held at
-        model size all at once.
+        Preprocessing runs batch by batch (in NumPy, the same ``prepare`` as everywhere); a large set
+        is never held at model size all at once.
         """
         validate_images(images)
         if batch_size < 1:
             raise ValueError(f"Expected batch_size >= 1, got {batch_size}.")
-        spec = tf.TensorSpec((None, *self.input_size, self.channels), tf.float32)
-        starts = range(0, len(images), batch_size)
-        batches = tf.data.Dataset.from_generator(
-            lambda: (self.prepare(images[start : start + batch_size]) for start in starts),
-            output_signature=spec,
-        )
-        return batches.apply(tf.data.experimental.assert_cardinality(len(starts))).prefetch(1)
+        return _PreparedBatches(self, images, batch_size)
 
     def predict(self, batch: np.ndarray, batch_size: int = 32) -> np.ndarray:
         """P(pneumonia) of each image, by ``Model.predict`` over ``batches``.

@@ -27,7 +27,7 @@ class TrainingRecipe:
         equal weights, as the reference.
     augment
         The reference's ``ImageDataGenerator(shear_range=0.2, zoom_range=0.2, horizontal_flip=True)``
-        as Keras preprocessing layers (see ``classifiers.training.augmenter``).
+        as Keras preprocessing layers (see ``classifiers.augmentation.augmenter``).
     early_stopping_patience
         Stop after this many epochs without a lower validation loss; ``None`` trains all epochs.
         The saved model is always the best epoch's checkpoint.

@@ -1,9 +1,12 @@
-"""Train the reference CNN on in-memory images and save it atomically."""
+"""Train the reference CNN on in-memory images, resumably, and save it atomically."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,10 +14,12 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 
 from benchmark.atomic import atomic_path
+from classifiers import checkpoints
+from classifiers.augmentation import augment_batch, augmenter, batch_seed
 from classifiers.model import REFERENCE_INPUT_SIZE, build_reference_cnn
 from classifiers.preprocessing import resize_images, to_channels, validate_images
 from classifiers.recipe import TrainingRecipe
-from classifiers.runtime import keras, tf
+from classifiers.runtime import backend_name, configure_backend, keras
 
 MODEL_SUFFIXES = (".keras", ".h5")
 
@@ -37,39 +42,14 @@ def _validate_labels(labels: object, n_images: int, name: str) -> np.ndarray:
     return labels.astype(np.float32)
 
 
-#: ``ImageDataGenerator(shear_range=0.2)`` draws a shear ANGLE in degrees from [-0.2, 0.2]; the shear
-#: factor of ``keras.layers.RandomShear`` is the tangent of that angle.
-SHEAR_DEGREES = 0.2
-#: ``ImageDataGenerator(zoom_range=0.2)``: width and height scaled independently by [0.8, 1.2].
-ZOOM = 0.2
-
-
-def augmenter(seed: int) -> keras.Sequential:
-    """The reference's augmentation as Keras 3 preprocessing layers (active only when training).
-
-    ``ImageDataGenerator(shear_range=0.2, zoom_range=0.2, horizontal_flip=True)`` becomes
-    RandomShear (x shear by tan(+-0.2 degrees): Keras 2 read ``shear_range`` in degrees), RandomZoom
-    (height and width independently +-20 %) and RandomFlip("horizontal"), with the generator's
-    bilinear interpolation and ``fill_mode="nearest"``. Differences: two resamplings instead of one
-    combined affine, and the shear pivots on the image corner, not its centre (under 1 pixel).
-    Seeded from ``seed`` so that two trainings with the same seed see the same augmented images.
-    """
-    fill = {"fill_mode": "nearest", "interpolation": "bilinear"}
-    return keras.Sequential(
-        [
-            keras.layers.RandomShear(x_factor=math.tan(math.radians(SHEAR_DEGREES)), seed=seed, **fill),
-            keras.layers.RandomZoom((-ZOOM, ZOOM), (-ZOOM, ZOOM), seed=seed + 1, **fill),
-            keras.layers.RandomFlip("horizontal", seed=seed + 2),
-        ],
-        name="augment",
-    )
-
-
 class _Batches(keras.utils.PyDataset):
     """Batches of (images (B, h, w, C), labels (B,) [, sample weights (B,)]) for ``Model.fit``.
 
     Holds grayscale images already at the model's size and adds channels per batch, so a data set
-    is never stored three times over. With ``rng`` the order is reshuffled every epoch.
+    is never stored three times over. With ``rng`` the order is reshuffled every epoch. A batch is
+    a pure function of (order, ``epoch``, index): Keras prefetches batches in a background thread,
+    sometimes for an iterator it then discards, so a batch must not advance any state.
+    ``epoch`` is set by the training's ``EpochCheckpoint`` callback.
     """
 
     def __init__(
@@ -82,12 +62,14 @@ class _Batches(keras.utils.PyDataset):
         weights: np.ndarray | None = None,
         rng: np.random.Generator | None = None,
         augment: keras.Sequential | None = None,
+        augment_seed: int = 0,
     ) -> None:
         super().__init__(workers=1, use_multiprocessing=False)  # one worker: batch order is fixed
         self.images, self.labels, self.weights = images, labels, weights
         self.channels, self.batch_size = channels, batch_size
-        self.rng, self.augment = rng, augment
+        self.rng, self.augment, self.augment_seed = rng, augment, augment_seed
         self.order = rng.permutation(len(images)) if rng is not None else np.arange(len(images))
+        self.epoch = 0
 
     def __len__(self) -> int:
         return math.ceil(len(self.images) / self.batch_size)
@@ -96,7 +78,7 @@ class _Batches(keras.utils.PyDataset):
         idx = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         x = to_channels(self.images[idx], self.channels)
         if self.augment is not None:
-            x = np.clip(np.asarray(self.augment(x, training=True)), 0.0, 1.0)
+            x = augment_batch(self.augment, x, batch_seed(self.augment_seed, self.epoch, index))
         batch = (x, self.labels[idx])
         return batch if self.weights is None else (*batch, self.weights[idx])
 
@@ -104,10 +86,16 @@ class _Batches(keras.utils.PyDataset):
         if self.rng is not None:
             self.order = self.rng.permutation(len(self.images))
 
+    def get_state(self) -> dict[str, Any]:
+        """What the next epoch's batches depend on besides its number: the order and shuffling state."""
+        rng = None if self.rng is None else self.rng.bit_generator.state
+        return {"order": self.order.copy(), "rng": rng}
 
-def _checkpoint_path(out_path: Path) -> Path:
-    """Where the best epoch is saved while training runs (moved to ``out_path`` at the end)."""
-    return out_path.with_name(f"{out_path.stem}.best{out_path.suffix}")
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Undo everything since ``get_state``: the next epoch draws exactly the batches it would have."""
+        self.order = np.asarray(state["order"])
+        if self.rng is not None:
+            self.rng.bit_generator.state = state["rng"]
 
 
 def train_classifier(
@@ -120,6 +108,7 @@ def train_classifier(
     input_size: int = REFERENCE_INPUT_SIZE,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
     progress: bool = True,
+    resume_dir: Path | None = None,
 ) -> Path:
     """Train ``build_reference_cnn(input_size)`` and save its best epoch to ``out_path``.
 
@@ -135,13 +124,14 @@ def train_classifier(
         Hyper-parameters; see ``TrainingRecipe`` and ``REFERENCE_RECIPE``.
     seed
         Seeds weights, shuffling, augmentation and the validation split. Sets Keras's global seeds
-        and turns on TensorFlow op determinism for the whole process (needed for identical
+        and turns on the backend's op determinism for the whole process (needed for identical
         results on CPU; slower on GPU).
     out_path
         ``.keras`` (or legacy ``.h5``) file, written atomically; missing parent folders are made.
         It holds the epoch with the lowest validation loss (training loss without validation).
         The per-epoch metrics (epoch, loss, accuracy, auc, and their ``val_`` versions when there
-        is a validation set) go to ``out_path.with_suffix(".history.csv")``.
+        is a validation set; ``seconds``, the epoch's wall time, and ``images_per_second``, training
+        images over the training pass's time) go to ``out_path.with_suffix(".history.csv")``.
     input_size
         Side of the square CNN input.
     validation
@@ -149,7 +139,19 @@ def train_classifier(
         ``recipe.validation_fraction`` is ignored. Otherwise that fraction is held out,
         stratified by label.
     progress
-        Print one line of metrics per epoch.
+        Print one line per epoch: time, images/s and metrics.
+    resume_dir
+        Folder of per-epoch checkpoints (default ``checkpoints.resume_folder(out_path)``,
+        ``<stem>.resume`` beside ``out_path``). A training killed after epoch k and called again
+        with the same inputs resumes at epoch k + 1 and, on the same machine and backend, ends
+        bit-identical to an uninterrupted one. Removed once ``out_path`` is written.
+
+    Raises
+    ------
+    ValueError
+        For invalid inputs, or a resume folder holding another training's checkpoint.
+    RuntimeError
+        If no epoch gave a finite monitored loss (nothing to save).
 
     Returns
     -------
@@ -182,7 +184,7 @@ def train_classifier(
         )
 
     keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    configure_backend()
     model = build_reference_cnn(input_size=input_size)
     channels = model.input_shape[-1]
     model.compile(
@@ -203,6 +205,7 @@ def train_classifier(
         weights=weights,
         rng=np.random.default_rng(seed),
         augment=augmenter(seed) if recipe.augment else None,
+        augment_seed=seed,
     )
     val_batches = None
     if val_images is not None:
@@ -211,21 +214,69 @@ def train_classifier(
         )
     monitor = "loss" if val_batches is None else "val_loss"
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    checkpoint = _checkpoint_path(out_path)
-    callbacks = [keras.callbacks.ModelCheckpoint(checkpoint, monitor=monitor, save_best_only=True)]
-    if recipe.early_stopping_patience is not None:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor, patience=recipe.early_stopping_patience))
-    history = model.fit(
-        train_batches,
-        validation_data=val_batches,
-        epochs=recipe.epochs,
-        callbacks=callbacks,
-        verbose=2 if progress else 0,
-    )
 
-    table = pd.DataFrame(history.history)
-    table.insert(0, "epoch", np.arange(1, len(table) + 1))
+    folder = Path(resume_dir) if resume_dir is not None else checkpoints.resume_folder(out_path)
+    settings = {"recipe": dataclasses.asdict(recipe), "seed": seed, "input_size": input_size}
+    settings["backend"] = backend_name()
+    identity = checkpoints.fingerprint([train_images, train_y, weights, val_images, val_y], settings)
+    resumed = _resume(model, folder, identity, progress)
+    tracker = checkpoints.EpochCheckpoint(
+        folder,
+        batches=train_batches,
+        monitor=monitor,
+        patience=recipe.early_stopping_patience,
+        epochs=recipe.epochs,
+        n_train=len(train_y),
+        identity=identity,
+        resumed=resumed,
+        progress=progress,
+    )
+    done = 0 if resumed is None else resumed[0]["epoch"]
+    if done < recipe.epochs and not tracker.stopped:
+        model.fit(
+            train_batches,
+            validation_data=val_batches,
+            epochs=recipe.epochs,
+            initial_epoch=done,
+            # _Batches shuffles; Keras' own shuffle of batch indices draws from Python's global
+            # random state in a prefetch thread, which no checkpoint can restore.
+            shuffle=False,
+            callbacks=[tracker],
+            verbose=0,
+        )
+    if tracker.best_weights is None:
+        raise RuntimeError(
+            f"Training gave no finite {monitor} in {len(tracker.history)} epoch(s), so there is no best "
+            f"epoch to save to {out_path}. Lower the learning rate or check the images; delete {folder} "
+            "to train from the start."
+        )
+
+    model.set_weights(tracker.best_weights)
+    with atomic_path(out_path) as temporary:
+        model.save(temporary)
     with atomic_path(history_path(out_path)) as temporary:
-        table.to_csv(temporary, index=False)
-    checkpoint.replace(out_path)
+        pd.DataFrame(tracker.history).to_csv(temporary, index=False)
+    shutil.rmtree(folder, ignore_errors=True)
     return out_path
+
+
+def _resume(model: keras.Model, folder: Path, identity: str, progress: bool) -> tuple[dict, dict] | None:
+    """Load the latest checkpoint in ``folder`` into ``model`` (weights, optimizer); its (meta, arrays).
+
+    None when there is nothing to resume. A checkpoint of other inputs, settings or backend is refused.
+    """
+    latest = checkpoints.latest_checkpoint(folder)
+    if latest is None:
+        return None
+    meta, arrays = checkpoints.read_checkpoint(latest)
+    if meta.get("fingerprint") != identity:
+        raise ValueError(
+            f"Expected the checkpoint {latest} to be of this training (same images, labels, recipe, "
+            f"seed, input size and Keras backend), got one of another (backend {meta.get('backend')!r}). "
+            f"Delete {folder} to train from the start, or give another resume folder."
+        )
+    model.set_weights(arrays["weights"])
+    checkpoints.restore_optimizer(model, arrays["optimizer"], latest)
+    if progress:
+        print(f"Resuming after epoch {meta['epoch']} from {latest}", flush=True)
+    return meta, arrays

@@ -10,6 +10,7 @@ import pytest
 from sklearn.metrics import log_loss, roc_auc_score
 
 from classifiers import REFERENCE_RECIPE, TrainingRecipe, load_classifier, train_classifier
+from classifiers.augmentation import augment_batch, batch_seed
 from classifiers.runtime import keras
 from classifiers.training import augmenter, history_path
 
@@ -78,6 +79,19 @@ def test_augmentation_is_seeded_and_only_active_in_training():
     assert not np.array_equal(first, x)
     np.testing.assert_array_equal(np.asarray(augmenter(7)(x, training=True)), first)
     np.testing.assert_array_equal(np.asarray(augmenter(7)(x, training=False)), x)
+
+
+def test_a_training_batch_is_augmented_by_its_seed_alone():
+    x = np.random.default_rng(0).random((4, SMALL, SMALL, 3)).astype(np.float32)
+    layers = augmenter(7)
+    first = augment_batch(layers, x, batch_seed(7, epoch=2, index=5))
+    assert first.shape == x.shape and not np.array_equal(first, x)
+    assert 0 <= first.min() and first.max() <= 1
+    layers(x, training=True)  # advancing the layers' own seed generators changes nothing
+    augment_batch(layers, x, batch_seed(7, epoch=0, index=0))
+    np.testing.assert_array_equal(augment_batch(layers, x, batch_seed(7, epoch=2, index=5)), first)
+    assert not np.array_equal(augment_batch(layers, x, batch_seed(7, epoch=3, index=5)), first)
+    assert len({batch_seed(seed, epoch, 0) for seed in (0, 1) for epoch in range(50)}) == 100
 
 
 def test_two_epochs_twice_with_the_same_seed_give_identical_weights(data, tmp_path):

@@ -54,6 +54,8 @@ def test_run_writes_every_artifact(demo_run):
         "report.html",
         "tables/classification.csv",
         "examples/index.json",
+        "classifier/history.csv",
+        "classifier/train_images.csv",
     ):
         assert (run / name).is_file(), name
 

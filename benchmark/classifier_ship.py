@@ -1,0 +1,183 @@
+"""`python -m benchmark ship-classifier`: turn a `train-classifier` output into a shipped classifier file.
+
+Writes ``<to>.keras`` (the trained model without optimizer state, loadable in Keras safe mode) and
+``<to>.json``, its sidecar: the command that trained it, git commit, data checksums, seed, recipe,
+per-epoch history, wall time, images/s, and the test figures of an independent evaluation
+(``benchmark.classifier_eval``) of the written file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmark.atomic import atomic_path, write_text
+from benchmark.cache import Cache
+from benchmark.classifier_eval import evaluate_directory, load_safe
+from benchmark.classifier_setup import training_list, training_recipe
+from benchmark.config import load_suite
+from benchmark.dataset import load_dataset
+from benchmark.errors import UserError
+from benchmark.manifest import sha256_file
+from benchmark.store import environment
+
+#: What ``train-classifier --out`` holds and shipping reads.
+TRAINED_FILES = ("model.keras", "history.csv", "evaluation.json")
+#: Input contract of a shipped classifier (the reference notebook's ``flow_from_directory``).
+INPUT_CONTRACT = {
+    "color": "RGB",
+    "resize": "nearest neighbour to the model's input size",
+    "scale": "pixel values / 255, float32 in [0, 1]",
+    "output": "P(pneumonia), one sigmoid unit",
+}
+# A Keras verbose=2 epoch line: "147/147 - 45s - 306ms/step - accuracy: ...".
+_KERAS_EPOCH_LINE = re.compile(r"^\s*\d+/\d+ - (\d+)s - ")
+
+
+def list_checksum(images: pd.DataFrame) -> str:
+    """sha256 of a list of images: its ``<sha256>  <image_id>`` lines (as in manifest.sha256), sorted."""
+    lines = sorted(f"{row.sha256}  {row.image_id}\n" for row in images.itertuples())
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def epoch_seconds_from_log(log: Path) -> list[float]:
+    """Per-epoch wall seconds printed by Keras' ``fit(verbose=2)`` in a training log (whole seconds)."""
+    matches = (_KERAS_EPOCH_LINE.match(line) for line in log.read_text().splitlines())
+    return [float(match.group(1)) for match in matches if match]
+
+
+def timing(history: pd.DataFrame, n_fit: int, log: Path | None) -> dict:
+    """Wall time and images/s of a training, from its history (``seconds`` column) or its log."""
+    if "seconds" in history.columns:
+        seconds, source = history["seconds"].astype(float).tolist(), "history.csv"
+    elif log is not None:
+        seconds, source = epoch_seconds_from_log(log), f"Keras epoch lines of {log.name}"
+        if len(seconds) != len(history):
+            raise UserError(
+                f"Expected {len(history)} Keras epoch lines ('N/N - 45s - ...') in {log}, found "
+                f"{len(seconds)}. Give the log of the run that wrote this history.csv, or leave --log out."
+            )
+    else:
+        return {"wall_seconds": None, "note": "history.csv has no timings and no --log was given"}
+    if "images_per_second" in history.columns:
+        rates = history["images_per_second"].astype(float).tolist()
+    else:  # Keras' epoch time also covers the validation pass
+        rates = [n_fit / s if s > 0 else None for s in seconds]
+    return {
+        "wall_seconds": float(sum(seconds)),
+        "epoch_seconds": seconds,
+        "images_per_second": rates,
+        "mean_images_per_second": float(np.mean([r for r in rates if r])) if any(rates) else None,
+        "source": source,
+    }
+
+
+def _as_module_command(argv: list[str] | None) -> str | None:
+    """``python -m benchmark ...`` from a process's ``sys.argv`` (whose first item is __main__.py's path)."""
+    return None if not argv else shlex.join(["python", "-m", "benchmark", *argv[1:]])
+
+
+def _history_rows(history: pd.DataFrame) -> list[dict]:
+    return json.loads(history.to_json(orient="records"))
+
+
+def _copy_without_optimizer(source: Path, destination: Path) -> None:
+    """Save ``source``'s model to ``destination`` uncompiled (no optimizer state: a third of the size)."""
+    model = load_safe(source)
+    with atomic_path(destination) as temporary:
+        model.save(temporary)
+
+
+def ship_from_cli(args) -> Path:
+    """Write ``args.to`` (.keras) and its ``.json`` sidecar from ``args.source`` (train-classifier --out)."""
+    source, destination = Path(args.source), Path(args.to)
+    missing = [name for name in TRAINED_FILES if not (source / name).is_file()]
+    if missing:
+        raise UserError(
+            f"Expected {', '.join(TRAINED_FILES)} in {source}, missing {', '.join(missing)}. Give the "
+            "--out folder of a finished `train-classifier` run."
+        )
+    if destination.suffix != ".keras":
+        raise UserError(f"Expected --to ending in .keras, got {destination}.")
+    suite = load_suite(args.suite, data_root=args.data_root)
+    if suite.classifier.train is None:
+        raise UserError(
+            f"Suite {suite.name!r} has no `classifier: {{train: ...}}` section; give the suite that "
+            "trained the model."
+        )
+    trained = json.loads((source / "evaluation.json").read_text())
+    history = pd.read_csv(source / "history.csv")
+
+    dataset = load_dataset(
+        suite.data,
+        seed=suite.seed,
+        cache=Cache(args.runs_dir / ".cache"),
+        progress=not args.quiet,
+        on_bad_image=args.on_bad_image,
+    )
+    train, test = dataset.split(suite.data.train_split), dataset.split(suite.data.eval_split)
+    roles = training_list(suite.classifier, train, seed=suite.seed)
+    n_fit = int((roles["role"] == "fit").sum())
+
+    _copy_without_optimizer(source / "model.keras", destination)
+    model = load_safe(destination)  # also proves the shipped file loads in safe mode
+    metrics = evaluate_directory(destination, args.test_dir)
+    monitor = "val_loss" if "val_loss" in history.columns else "loss"
+    training_environment = trained.get("environment", {})
+    sidecar = {
+        "model": destination.name,
+        "model_sha256": sha256_file(destination),
+        "parameters": int(model.count_params()),
+        "input_shape": list(model.input_shape[1:]),
+        "input_contract": INPUT_CONTRACT,
+        "training_command": _as_module_command(training_environment.get("command")),
+        "training_git_commit": training_environment.get("git_commit"),
+        "training_git_uncommitted_changes": training_environment.get("git_uncommitted_changes"),
+        "ship_command": _as_module_command(sys.argv),
+        "suite": suite.name,
+        "seed": suite.seed,
+        "recipe": dataclasses.asdict(training_recipe(suite.classifier.train)),
+        "input_size": suite.classifier.input_size,
+        "data": {
+            "manifest": str(suite.data.manifest) if suite.data.manifest else None,
+            "data_root": str(suite.data.data_root) if suite.data.data_root else None,
+            "train": {
+                "split": suite.data.train_split,
+                "n_images": len(train),
+                "n_fit": n_fit,
+                "n_validation": len(train) - n_fit,
+                "validation": "patients held out (benchmark.classifier_setup.patient_validation_split)",
+                "list_sha256": list_checksum(train),
+            },
+            "test": {
+                "split": suite.data.eval_split,
+                "n_images": len(test),
+                "list_sha256": list_checksum(test),
+            },
+            "skipped_images": dataset.skipped.to_dict(orient="records"),
+            "list_sha256_rule": "sha256 of the sorted '<image sha256>  <path>' lines",
+        },
+        "history": _history_rows(history),
+        "best_epoch": int(history.loc[history[monitor].idxmin(), "epoch"]),
+        "epochs_run": len(history),
+        "timing": timing(history, n_fit, args.log),
+        "test_metrics": metrics,
+        "train_classifier_scores": trained.get("scores"),
+        "training_environment": training_environment,
+        "ship_environment": environment(suite, "cpu"),
+    }
+    sidecar_path = destination.with_suffix(".json")
+    write_text(sidecar_path, json.dumps(sidecar, indent=2, default=str, allow_nan=False) + "\n")
+    names = ("loss", "accuracy", "auroc", "sensitivity", "specificity")
+    figures = ", ".join(f"{name} {metrics[name]:.4f}" for name in names)
+    print(f"{destination} ({metrics['n_images']} test images in {args.test_dir}): {figures}")
+    print(f"Sidecar: {sidecar_path}")
+    return destination
