@@ -43,6 +43,7 @@ def train_from_cli(args) -> Path:
             "give it a `classifier: {train: {...}}` section to train one."
         )
     progress = not args.quiet
+    provenance = environment(suite, "cpu")  # read before training: the commit of the code that trains
     cache = Cache(args.runs_dir / ".cache")
     cache.remove_stale_temporaries()  # e.g. a half-written epoch checkpoint of a killed training
     dataset = load_dataset(
@@ -76,7 +77,7 @@ def train_from_cli(args) -> Path:
         "input_size": suite.classifier.input_size,
         "n_train_images": len(train),
         "model_sha256": sha256_file(path),
-        "environment": environment(suite, "cpu"),
+        "environment": provenance,
     }
     write_text(out / "evaluation.json", json.dumps(report, indent=2, default=str))
     figures = ", ".join(f"{k} {v:.4f}" for k, v in scores.items() if isinstance(v, float))
