@@ -65,23 +65,24 @@ def trained(tmp_path_factory) -> dict[str, Path]:
 
 
 def _ship(trained, destination: Path, *extra: str) -> int:
-    return main(
-        [
-            "ship-classifier",
-            "--suite",
-            str(trained["suite"]),
-            "--from",
-            str(trained["out"]),
-            "--to",
-            str(destination),
-            "--test-dir",
-            str(trained["root"] / "test"),
-            "--runs-dir",
-            str(trained["runs"]),
-            "--quiet",
-            *extra,
-        ]
-    )
+    argv = [
+        "ship-classifier",
+        "--suite",
+        str(trained["suite"]),
+        "--from",
+        str(trained["out"]),
+        "--to",
+        str(destination),
+        "--test-dir",
+        str(trained["root"] / "test"),
+        "--runs-dir",
+        str(trained["runs"]),
+        "--quiet",
+        *extra,
+    ]
+    with pytest.MonkeyPatch.context() as patch:  # the ship command recorded is the process's sys.argv
+        patch.setattr(sys, "argv", ["/somewhere/benchmark/__main__.py", *argv])
+        return main(argv)
 
 
 def test_train_classifier_records_the_training_list_and_epoch_timings(trained):
@@ -154,7 +155,7 @@ def test_ship_writes_a_safe_mode_model_and_a_sidecar_with_independent_test_figur
         f"python -m benchmark train-classifier --suite {trained['suite']} --out {trained['out']} "
         f"--runs-dir {trained['runs']}"
     )
-    assert sidecar["ship_command"].startswith("python -m benchmark ")
+    assert sidecar["ship_command"].startswith("python -m benchmark ship-classifier --suite ")
     assert len(sidecar["training_git_commit"] or "0" * 40) == 40
 
     listed = pd.read_csv(trained["out"] / "train_images.csv")

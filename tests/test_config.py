@@ -42,7 +42,9 @@ def test_shipped_suites_exist(name):
 def test_demo_and_its_smoke_block_load():
     assert load_suite("demo").name == "demo"
     smoke = load_suite("demo", smoke=True)
-    assert smoke.data.hr_size == 128 and len(smoke.cells) == 1
+    assert smoke.data.max_eval_per_class == 5 and len(smoke.cells) == 1
+    phantom_smoke = load_suite("demo", smoke=True, fallback=True)
+    assert phantom_smoke.data.hr_size == 128 and phantom_smoke.data.phantoms is not None
 
 
 def test_unknown_key_is_named_with_the_valid_ones(tmp_path):
