@@ -19,26 +19,27 @@ def cache_files(cache: Path) -> set[Path]:
     return {p for p in cache.rglob("*") if p.is_file()}
 
 
+def phantom_demo(runs: Path, run_id: str) -> int:
+    return main(
+        [
+            "run",
+            "--suite",
+            "demo",
+            "--fallback",
+            "--smoke",
+            "--runs-dir",
+            str(runs),
+            "--run-id",
+            run_id,
+            "--quiet",
+        ]
+    )
+
+
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
-    assert (
-        main(
-            [
-                "run",
-                "--suite",
-                "demo",
-                "--fallback",
-                "--smoke",
-                "--runs-dir",
-                str(runs),
-                "--run-id",
-                "first",
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert phantom_demo(runs, "first") == 0
     return runs
 
 
@@ -102,23 +103,7 @@ def test_summary_is_marked_synthetic_and_has_paired_tests(demo_run):
 
 def test_rerun_computes_nothing_new(demo_run):
     before = cache_files(demo_run / ".cache")
-    assert (
-        main(
-            [
-                "run",
-                "--suite",
-                "demo",
-                "--fallback",
-                "--smoke",
-                "--runs-dir",
-                str(demo_run),
-                "--run-id",
-                "second",
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert phantom_demo(demo_run, "second") == 0
     assert cache_files(demo_run / ".cache") == before
     first = pd.read_parquet(demo_run / "demo-phantom" / "first" / "predictions.parquet")
     second = pd.read_parquet(demo_run / "demo-phantom" / "second" / "predictions.parquet")

@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-import yaml
 from PIL import Image
+from suite_files import RAW, run_cli
 
 from benchmark.atomic import DiskFull, atomic_path
 from benchmark.cache import Cache
@@ -17,21 +17,6 @@ from benchmark.cli import main
 from benchmark.images import write_png
 from benchmark.manifest import build_manifest
 from benchmark.screening import apply_policy, screen
-
-RAW = {
-    "name": "tiny",
-    "seed": 0,
-    "data": {"phantoms": {"train_per_class": 2, "test_per_class": 2, "size": 32}, "hr_size": 32},
-    "cells": [{"scenario": "bicubic", "scale": 2}],
-    "sr_models": [{"name": "bicubic", "model": "bicubic"}],
-    "classifier": {"train": {"epochs": 1}, "input_size": 94},
-}
-
-
-def run_cli(tmp_path, raw, *options):
-    path = tmp_path / "suite.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return main(["run", "--suite", str(path), "--runs-dir", str(tmp_path / "runs"), "--quiet", *options])
 
 
 def one_line_error(capsys) -> str:

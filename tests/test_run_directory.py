@@ -3,20 +3,11 @@ config is refused with the fix (a new id, or --overwrite), and no file of an ear
 
 import pytest
 import yaml
+from suite_files import RAW, run_cli
 
-from benchmark.cli import main
 from benchmark.config import parse_suite
 from benchmark.errors import UserError
 from benchmark.store import check_run_id, prepare_run_directory, resolved_config
-
-RAW = {
-    "name": "tiny",
-    "seed": 0,
-    "data": {"phantoms": {"train_per_class": 2, "test_per_class": 2, "size": 32}, "hr_size": 32},
-    "cells": [{"scenario": "bicubic", "scale": 2}],
-    "sr_models": [{"name": "bicubic", "model": "bicubic"}],
-    "classifier": {"train": {"epochs": 1}, "input_size": 94},
-}
 
 
 def suite(**changes):
@@ -72,12 +63,6 @@ def test_run_ids_that_leave_the_runs_directory_are_refused(run_id):
 def test_run_directory_outside_the_runs_directory_is_refused(tmp_path):
     with pytest.raises(UserError, match="outside the runs directory"):
         prepare_run_directory(tmp_path / "elsewhere", tmp_path / "runs", suite(), overwrite=False)
-
-
-def run_cli(tmp_path, raw, *options):
-    path = tmp_path / "suite.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return main(["run", "--suite", str(path), "--runs-dir", str(tmp_path / "runs"), "--quiet", *options])
 
 
 def test_cli_refuses_a_run_id_escaping_the_runs_directory_in_one_line(tmp_path, capsys):
