@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from benchmark.atomic import TEMPORARY_PATTERN, atomic_path, is_stale_temporary
 from benchmark.code_identity import code_identity
 from benchmark.image_stack import ImageStack
+from benchmark.manifest import sha256_file
 
 # Images computed (and held in memory) at a time by ``Cache.arrays``; also the executors' shard size.
 BATCH_SIZE = 8
@@ -57,14 +58,6 @@ def stage_key(stage: str, **parts: Any) -> str:
 def checksum_path(path: Path) -> Path:
     """The sidecar holding the sha256 of the cache file ``path``."""
     return path.with_name(path.name + CHECKSUM_SUFFIX)
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class CorruptEntry(Exception):
@@ -97,7 +90,7 @@ class Cache:
     def seal(self, path: Path) -> None:
         """Write the checksum of a file produced in place (e.g. an SR training's weights)."""
         with atomic_path(checksum_path(path)) as temporary:
-            temporary.write_text(_sha256_file(path))
+            temporary.write_text(sha256_file(path))
 
     def checksum_problem(self, path: Path) -> str | None:
         """Why the stored file ``path`` cannot be trusted ("no checksum", "checksum mismatch"), or None."""
@@ -105,7 +98,7 @@ class Cache:
             expected = checksum_path(path).read_text().strip()
         except OSError:
             return "no checksum"
-        return None if _sha256_file(path) == expected else "checksum mismatch"
+        return None if sha256_file(path) == expected else "checksum mismatch"
 
     def verified(self, path: Path) -> bool:
         """Whether ``path`` exists and matches its checksum; a mismatch is set aside (one warning)."""
@@ -266,7 +259,7 @@ class Cache:
                     with atomic_path(path) as temporary:
                         produce(temporary)
                         with atomic_path(checksum_path(path)) as sidecar:
-                            sidecar.write_text(_sha256_file(temporary))
+                            sidecar.write_text(sha256_file(temporary))
         return path
 
     # -- housekeeping -------------------------------------------------------------------------------
