@@ -63,6 +63,15 @@ def load_safe(model_path: Path):
     return keras.models.load_model(model_path, compile=False, safe_mode=True)
 
 
+def save_without_optimizer(source: Path, destination: Path) -> None:
+    """Save ``source``'s model to ``destination`` uncompiled (no optimizer state: a third of the size)."""
+    from benchmark.atomic import atomic_path
+
+    model = load_safe(source)
+    with atomic_path(destination) as temporary:  # the temporary keeps the ".keras" Keras insists on
+        model.save(temporary)
+
+
 def predict_directory(model_path: Path, directory: Path, *, batch_size: int = 32) -> dict:
     """P(pneumonia) of every image of a class-per-folder test set.
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.atomic import atomic_path, write_text
+from benchmark.atomic import write_text
 from benchmark.cache import Cache
-from benchmark.classifier_eval import evaluate_directory, load_safe
+from benchmark.classifier_eval import evaluate_directory, load_safe, save_without_optimizer
 from benchmark.classifier_setup import training_list, training_recipe
 from benchmark.config import load_suite
 from benchmark.dataset import load_dataset
@@ -89,13 +89,6 @@ def _history_rows(history: pd.DataFrame) -> list[dict]:
     return json.loads(history.to_json(orient="records"))
 
 
-def _copy_without_optimizer(source: Path, destination: Path) -> None:
-    """Save ``source``'s model to ``destination`` uncompiled (no optimizer state: a third of the size)."""
-    model = load_safe(source)
-    with atomic_path(destination) as temporary:
-        model.save(temporary)
-
-
 def ship_from_cli(args) -> Path:
     """Write ``args.to`` (.keras) and its ``.json`` sidecar from ``args.source`` (train-classifier --out)."""
     source, destination = Path(args.source), Path(args.to)
@@ -127,7 +120,7 @@ def ship_from_cli(args) -> Path:
     roles = training_list(suite.classifier, train, seed=suite.seed)
     n_fit = int((roles["role"] == "fit").sum())
 
-    _copy_without_optimizer(source / "model.keras", destination)
+    save_without_optimizer(source / "model.keras", destination)
     model = load_safe(destination)  # also proves the shipped file loads in safe mode
     metrics = evaluate_directory(destination, args.test_dir)
     monitor = "val_loss" if "val_loss" in history.columns else "loss"

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from benchmark import sr_setup
-from benchmark.atomic import atomic_path, write_text
+from benchmark.atomic import write_text
+from benchmark.classifier_eval import save_without_optimizer
 from benchmark.config import Suite
 from benchmark.dataset import load_dataset
 from benchmark.errors import UserError
@@ -39,16 +40,6 @@ MIN_VALIDATION_AUROC = 0.75
 MAX_PSNR_BELOW_BICUBIC_DB = 10.0
 #: Evaluation images the SR check upscales (the first of each class in turn).
 SR_CHECK_IMAGES = 12
-
-
-def _without_optimizer(source: Path, destination: Path) -> None:
-    """Save the model at ``source`` without its optimizer state (a third of the file; unused)."""
-    from classifiers.runtime import keras
-
-    model = keras.models.load_model(source, compile=False, safe_mode=True)
-    with atomic_path(destination) as temporary:
-        model.save(temporary.with_suffix(".keras"))
-        temporary.with_suffix(".keras").replace(temporary)
 
 
 def _best_validation_auroc(history_csv: Path) -> float | None:
@@ -104,6 +95,7 @@ def pin_models(suite: Suite, out_dir: Path, options: RunOptions, *, require_lear
         )
         study.store = RunStore(study.directory)  # training histories are copied into this scratch run
         dataset = load_dataset(suite.data, seed=suite.seed, cache=study.cache, progress=options.progress)
+        train = dataset.split(suite.data.train_split)
         _, classifier_info = study.load_classifier(dataset)
         trained, training = {}, []
         evaluation = study.alternating_classes(dataset.split(suite.data.eval_split), SR_CHECK_IMAGES)
@@ -122,7 +114,7 @@ def pin_models(suite: Suite, out_dir: Path, options: RunOptions, *, require_lear
         out_dir.mkdir(parents=True, exist_ok=True)
         for file_name, source in trained.items():
             shutil.copyfile(source, out_dir / file_name)
-        _without_optimizer(Path(classifier_info["path"]), out_dir / CLASSIFIER_FILE)
+        save_without_optimizer(Path(classifier_info["path"]), out_dir / CLASSIFIER_FILE)
     files = sorted([*trained, CLASSIFIER_FILE])
     record = {
         "suite": suite.name,
@@ -131,10 +123,7 @@ def pin_models(suite: Suite, out_dir: Path, options: RunOptions, *, require_lear
             name: {"sha256": sha256_file(out_dir / name), "bytes": (out_dir / name).stat().st_size}
             for name in files
         },
-        "training_images": {
-            "count": len(dataset.split(suite.data.train_split)),
-            "sha256": sorted(dataset.split(suite.data.train_split)["sha256"]),
-        },
+        "training_images": {"count": len(train), "sha256": sorted(train["sha256"])},
         "learning": learning,
         "floors": {
             "min_validation_auroc": MIN_VALIDATION_AUROC,

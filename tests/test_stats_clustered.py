@@ -94,13 +94,10 @@ def test_one_patient_of_a_class_gives_nan_not_a_variance_from_nothing():
     assert design_effect(np.ones(6), np.array([0, 0, 0, 1, 1, 2])) == 2.0
 
 
-def test_analyze_with_patients_says_cluster_in_every_interval_and_test_method():
+def _analysis_inputs(labels, scores, clusters):
+    """(empty IQ table, HR and one variant's predictions, image -> patient) of a clustered sample."""
     import pandas as pd
 
-    from benchmark.stats.analysis import analyze
-
-    rng = np.random.default_rng(6)
-    labels, scores, clusters = _clustered_sample(rng)
     probs = 1 / (1 + np.exp(-scores))
     rows = [
         {"cell": "c", "variant": v, "image_id": f"i{i}", "label": int(labels[i]), "prob": float(probs[k, i])}
@@ -109,7 +106,17 @@ def test_analyze_with_patients_says_cluster_in_every_interval_and_test_method():
     ]
     patients = {f"i{i}": f"p{clusters[i]}" for i in range(labels.size)}
     empty = pd.DataFrame(columns=["cell", "variant", "image_id", "metric", "value"])
-    tables = analyze(empty, pd.DataFrame(rows), n_bootstrap=200, clusters=patients, margins={"auroc": 0.05})
+    return empty, pd.DataFrame(rows), patients
+
+
+def test_analyze_with_patients_says_cluster_in_every_interval_and_test_method():
+
+    from benchmark.stats.analysis import analyze
+
+    rng = np.random.default_rng(6)
+    labels, scores, clusters = _clustered_sample(rng)
+    empty, predictions, patients = _analysis_inputs(labels, scores, clusters)
+    tables = analyze(empty, predictions, n_bootstrap=200, clusters=patients, margins={"auroc": 0.05})
     assert tables["classification"]["ci_method"].str.contains("cluster").all()
     primary = tables["paired_tests"].query("family == 'primary'")
     assert set(primary["method"]) <= {
@@ -124,7 +131,7 @@ def test_analyze_with_patients_says_cluster_in_every_interval_and_test_method():
     from benchmark.errors import UserError
 
     with pytest.raises(UserError, match="patient_id"):
-        analyze(empty, pd.DataFrame(rows), n_bootstrap=200, clusters={"i0": "p0"})
+        analyze(empty, predictions, n_bootstrap=200, clusters={"i0": "p0"})
 
 
 def test_clustered_mcnemar_row_uses_mcnemars_exact_test_when_no_patient_holds_two_discordant_images():
@@ -179,21 +186,13 @@ def test_clustered_flip_rates_get_design_effect_wilson_intervals():
 
 
 def test_cluster_bootstrap_rows_warn_when_a_class_has_few_patients():
-    import pandas as pd
 
     from benchmark.stats.analysis import analyze
 
     rng = np.random.default_rng(8)
     labels, scores, clusters = _clustered_sample(rng, patients=12)
-    probs = 1 / (1 + np.exp(-scores))
-    rows = [
-        {"cell": "c", "variant": v, "image_id": f"i{i}", "label": int(labels[i]), "prob": float(probs[k, i])}
-        for k, v in enumerate(("HR", "sr"))
-        for i in range(labels.size)
-    ]
-    patients = {f"i{i}": f"p{clusters[i]}" for i in range(labels.size)}
-    empty = pd.DataFrame(columns=["cell", "variant", "image_id", "metric", "value"])
-    table = analyze(empty, pd.DataFrame(rows), n_bootstrap=100, clusters=patients)["classification"]
+    empty, predictions, patients = _analysis_inputs(labels, scores, clusters)
+    table = analyze(empty, predictions, n_bootstrap=100, clusters=patients)["classification"]
     auroc = table[(table["metric"] == "auroc") & (table["variant"] == "HR")].iloc[0]
     assert "undercovers" in auroc["note"]
 
