@@ -19,10 +19,13 @@ from benchmark.cache import Cache
 from benchmark.config import Suite
 from benchmark.dataset import Dataset, load_dataset
 from benchmark.images import write_png
+from benchmark.resources import StageMeter
 from benchmark.store import RunStore, environment, new_run_id
 
 #: The images that trained the run's classifier (by patient-wise role), beside its history.
 TRAIN_IMAGES_CSV = "classifier/train_images.csv"
+#: Wall time and peak RSS of each stage of the run (``benchmark.resources``).
+RESOURCES_JSON = "resources.json"
 
 
 @dataclass
@@ -274,6 +277,8 @@ class Study:
         self.store = store = RunStore(self.directory)
         store.write_config(suite)
         store.write_json("environment.json", environment(suite, self.device))
+        meter = StageMeter()
+        meter.lap("images: manifest, checks, leakage")
         dataset = load_dataset(
             suite.data,
             seed=suite.seed,
@@ -287,15 +292,19 @@ class Study:
         evaluation = dataset.split(suite.data.eval_split)
         store.write_checksums(dataset.images)
         leakage = _leakage(suite, dataset, evaluation)
+        meter.lap("classifier: load or train")
         classifier, classifier_info = self.load_classifier(dataset)
+        meter.lap("HR references")
         hr = self.hr_images(evaluation)
 
         collected, training = _Collected(), []
+        meter.lap("SR models: load or train")
         upscalers_by_scale = {
             scale: self.load_upscalers(dataset, scale, training)
             for scale in dict.fromkeys(c.scale for c in suite.cells)
         }
         if self.options.executor != "local" or self.options.workers > 1:
+            meter.lap(f"grid on the {self.options.executor} executor")
             executors.fill_cache(
                 suite,
                 hr,
@@ -310,6 +319,7 @@ class Study:
                 progress=self.options.progress,
             )
         for cell in suite.cells:
+            meter.lap(f"cell {cell.label}: degrade, upscale, quality, classify")
             self._evaluate_cell(
                 cell,
                 hr,
@@ -320,6 +330,7 @@ class Study:
                 collected,
             )
 
+        meter.lap("statistics and tables")
         index = evaluation.reset_index()[["index", "image_id"]].rename(columns={"index": "image_index"})
         quality = pd.concat(collected.quality).merge(index, on="image_index").drop(columns="image_index")
         quality = quality[["cell", "variant", "image_id", "metric", "value"]]
@@ -360,7 +371,10 @@ class Study:
             },
         )
         write_tables(store.directory)
-        return render_report(store.directory)
+        meter.lap("report")
+        report = render_report(store.directory)
+        store.write_json(RESOURCES_JSON, meter.as_dict())
+        return report
 
 
 def _leakage(suite: Suite, dataset: Dataset, evaluation: pd.DataFrame) -> dict:

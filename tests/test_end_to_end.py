@@ -57,8 +57,24 @@ def test_run_writes_every_artifact(demo_run):
         "examples/index.json",
         "classifier/history.csv",
         "classifier/train_images.csv",
+        "resources.json",
     ):
         assert (run / name).is_file(), name
+
+
+def test_resources_record_time_and_peak_memory_of_every_stage(demo_run):
+    record = json.loads((demo_run / "demo-phantom" / "first" / "resources.json").read_text())
+    stages = [stage["stage"] for stage in record["stages"]]
+    assert stages[:4] == [
+        "images: manifest, checks, leakage",
+        "classifier: load or train",
+        "HR references",
+        "SR models: load or train",
+    ]
+    assert stages[-2:] == ["statistics and tables", "report"]
+    assert sum(stage.startswith("cell ") for stage in stages) == 1  # the smoke block's one cell
+    for stage in record["stages"]:
+        assert stage["seconds"] >= 0 and 0 < stage["stage_peak_rss_mb"] <= stage["process_peak_rss_mb"] + 1
 
 
 def test_predictions_cover_every_variant_and_image(demo_run):

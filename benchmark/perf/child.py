@@ -15,7 +15,7 @@ import sys
 import time
 import tracemalloc
 
-from benchmark.perf.measure import max_rss_mb
+from benchmark.resources import max_rss_mb
 
 MARKER = "PERF-CHILD "
 

@@ -56,6 +56,12 @@ def _as_figure(child: dict[str, Any], images: int) -> dict[str, Any]:
     }
 
 
+def _stages(run_dir: Path) -> dict[str, Any]:
+    from benchmark.pipeline import RESOURCES_JSON
+
+    return json.loads((run_dir / RESOURCES_JSON).read_text())
+
+
 def _eval_images(run_dir: Path) -> int:
     return json.loads((run_dir / "summary.json").read_text())["n_images"]["eval"]
 
@@ -67,13 +73,9 @@ def mini_suite(results: Results, *, data_root: Path | None, device: str, work: P
         command = ["run", "--suite", suite, "--smoke", "--runs-dir", str(work), "--run-id", state, "--quiet"]
         child = run_child([*command, *extra, "--device", device])
         images = _eval_images(work / suite / state)
-        results.add(
-            "end-to-end",
-            f"{suite} --smoke, {state} cache ({child['seconds']:.1f} s)",
-            _as_figure(child, images),
-            suite=suite,
-            cache=state,
-        )
+        name = f"{suite} --smoke, {state} cache ({child['seconds']:.1f} s)"
+        results.add("end-to-end", name, _as_figure(child, images), suite=suite, cache=state)
+        results.add_stages(name, _stages(work / suite / state))
 
 
 def _probe_classifier(path: Path) -> Path:
@@ -115,15 +117,19 @@ def memory_scaling(results: Results, *, quick: bool, work: Path) -> None:
     image_mb = side * side * 4 / 1024.0**2
     for per_class in sizes:
         suite = _probe_suite(work / f"probe-{per_class}.yaml", per_class, side, classifier)
-        child = run_child(["run", "--suite", str(suite), "--runs-dir", str(work), "--quiet"])
+        child = run_child(
+            ["run", "--suite", str(suite), "--runs-dir", str(work), "--run-id", "probe", "--quiet"]
+        )
         peaks.append(child)
+        name = f"phantom suite, {2 * per_class} eval images of {side} px"
         results.add(
             "memory",
-            f"phantom suite, {2 * per_class} eval images of {side} px",
+            name,
             _as_figure(child, 2 * per_class),
             eval_images=2 * per_class,
             full_size_image_mb=image_mb,
         )
+        results.add_stages(name, _stages(work / f"memory-probe-{2 * per_class}" / "probe"))
     small, large = peaks
     added = 2 * (sizes[1] - sizes[0])
     results.add_ratio(

@@ -9,7 +9,6 @@ the pass when CUDA is in use.
 
 from __future__ import annotations
 
-import resource
 import statistics
 import sys
 import time
@@ -17,13 +16,9 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
+from benchmark.resources import max_rss_mb
+
 _MB = 1024.0**2
-
-
-def max_rss_mb() -> float:
-    """The process's peak resident set size in MiB (Linux reports KiB, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / _MB if sys.platform == "darwin" else peak / 1024.0
 
 
 def _cuda_in_use() -> bool:

@@ -22,6 +22,7 @@ class Results:
         self.figures: list[dict[str, Any]] = []
         self.ratios: list[dict[str, Any]] = []
         self.skipped: list[dict[str, str]] = []
+        self.stages: list[dict[str, Any]] = []
         self.echo = echo
 
     def _print(self, line: str) -> None:
@@ -48,6 +49,16 @@ class Results:
         notes = " ".join(f"{key}={value:.3g}" for key, value in details.items() if isinstance(value, float))
         self._print(f"  ratio {name}: {value:.2f}x ({ours} / {peer}) {notes}".rstrip())
 
+    def add_stages(self, run: str, record: dict[str, Any]) -> None:
+        """Record and print a run's ``resources.json``: wall time and peak RSS per stage."""
+        self.stages.append({"run": run, **record})
+        self._print(f"  stages of {run} ({record['peak_rss_method']}):")
+        for stage in record["stages"]:
+            self._print(
+                f"    {stage['stage'][:56]:56s} {stage['seconds']:8.1f} s "
+                f"peak {_megabytes(stage['stage_peak_rss_mb'])} MB"
+            )
+
     def skip(self, group: str, name: str, reason: str) -> None:
         self.skipped.append({"group": group, "name": name, "reason": reason})
         self._print(f"SKIPPED {group} {name}: {reason}")
@@ -70,6 +81,7 @@ class Results:
             "figures": self.figures,
             "ratios": self.ratios,
             "skipped": self.skipped,
+            "stages": self.stages,
         }
 
     def write(self, path: Path, settings: dict[str, Any]) -> Path:
