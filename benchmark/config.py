@@ -114,7 +114,7 @@ class StatsConfig(_Strict):
     """``benchmark.stats``: ``cluster`` the unit of analysis (default: patient when every evaluation
     image has a patient id), ``margins`` non-inferiority margins per metric, ``primary`` the primary
     endpoints tested against HR (their own multiplicity family), ``correct_across_cells`` one primary
-    family over all cells."""
+    family over all cells, ``bootstrap_ci`` the bootstrap intervals (BCa or percentile)."""
 
     threshold: float = Field(0.5, gt=0, lt=1)
     confidence: float = Field(0.95, gt=0, lt=1)
@@ -125,6 +125,9 @@ class StatsConfig(_Strict):
         default_factory=lambda: ["accuracy", "sensitivity", "specificity", "auroc"], min_length=1
     )
     correct_across_cells: bool = False
+    bootstrap_ci: Literal["bca", "percentile"] = Field(
+        "bca", description="bootstrap intervals: bias-corrected and accelerated, or plain percentile"
+    )
 
     @model_validator(mode="after")
     def _margins_in_range(self):
