@@ -149,6 +149,16 @@ def classifier_file(
     return cache.file("classifier", key, ".keras", produce)
 
 
+def training_seeds(config: ClassifierConfig, seed: int) -> list[int]:
+    """The training seed of each of the ``config.seeds`` classifiers: the suite's ``seed`` (the primary
+    classifier, the one a single-seed run trains), then ``seed + 1``, ... (modulo 2**32, numpy's range).
+
+    Each seed draws its own initial weights, shuffling, augmentation and patient-wise validation split,
+    and is part of the classifier's cache key (``training_key``), so every classifier is cached apart.
+    """
+    return [(seed + index) % 2**32 for index in range(config.seeds)]
+
+
 def check_given_classifier(path: Path) -> None:
     """Load a user's classifier file (Keras safe mode) and check its weights are finite, before any work.
 

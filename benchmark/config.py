@@ -21,6 +21,8 @@ MAX_SEED = 2**32 - 1
 #: The bootstrap holds (n_bootstrap, evaluation images) float64 counts, a few such arrays at once.
 MAX_BOOTSTRAP = 100_000
 BOOTSTRAP_BYTES_PER_IMAGE = 8 * 3
+#: classifier.seeds: each seed trains a classifier and repeats the analysis.
+MAX_CLASSIFIER_SEEDS = 100
 
 
 class _Strict(BaseModel):
@@ -99,11 +101,24 @@ class ClassifierConfig(_Strict):
         description="run even when training and test images share patients or near-duplicate images "
         "(benchmark.leakage); the overlap is listed in summary.json either way",
     )
+    seeds: int = Field(
+        1,
+        ge=1,
+        le=MAX_CLASSIFIER_SEEDS,
+        description="train this many classifiers with training seeds seed, seed + 1, ...; the first is "
+        "the primary analysis, the others measure training-seed variance (summary.json `seeds`)",
+    )
 
     @model_validator(mode="after")
     def _weights_or_train(self):
         if (self.weights is None) == (self.train is None):
             raise ValueError("classifier: give exactly one of `weights` (a .keras/.h5 file) or `train`")
+        if self.weights is not None and self.seeds > 1:
+            raise ValueError(
+                f"classifier.seeds {self.seeds} trains {self.seeds} classifiers with different seeds, but "
+                "classifier.weights loads one fixed file, which has no training seed: remove `seeds`, or "
+                "replace `weights` by `train: {...}` to train the classifiers"
+            )
         return self
 
 
