@@ -108,6 +108,11 @@ class ClassifierConfig(_Strict):
         description="train this many classifiers with training seeds seed, seed + 1, ...; the first is "
         "the primary analysis, the others measure training-seed variance (summary.json `seeds`)",
     )
+    bootstrap_train: bool = Field(
+        False,
+        description="with seeds > 1: train each further seed on a patient bootstrap resample of the "
+        "training split (the first seed keeps the whole split)",
+    )
 
     @model_validator(mode="after")
     def _weights_or_train(self):
@@ -118,6 +123,11 @@ class ClassifierConfig(_Strict):
                 f"classifier.seeds {self.seeds} trains {self.seeds} classifiers with different seeds, but "
                 "classifier.weights loads one fixed file, which has no training seed: remove `seeds`, or "
                 "replace `weights` by `train: {...}` to train the classifiers"
+            )
+        if self.bootstrap_train and self.seeds < 2:
+            raise ValueError(
+                "classifier.bootstrap_train resamples the training split of the seeds after the first, "
+                "and classifier.seeds is 1: set seeds: K (K > 1), or remove bootstrap_train"
             )
         return self
 

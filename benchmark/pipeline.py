@@ -116,11 +116,15 @@ class Study:
 
     def load_classifier(self, dataset: Dataset, seed: int | None = None, folder: str = "classifier"):
         """The suite's classifier (given, or trained through the cache with training ``seed``, default
-        the suite's) and its provenance; its history and training images are copied to ``folder``."""
+        the suite's) and its provenance; its history and training images are copied to ``folder``.
+        A further ``seed`` with ``classifier.bootstrap_train`` trains on a patient bootstrap resample."""
         from classifiers import history_path
 
-        seed = self.suite.seed if seed is None else seed
+        primary = seed is None
+        seed = self.suite.seed if primary else seed
         train = dataset.split(self.suite.data.train_split)
+        if self.suite.classifier.bootstrap_train and not primary:
+            train = classifier_setup.bootstrap_training_split(train, seed)
         path = classifier_setup.classifier_file(
             self.suite.classifier, train, seed=seed, cache=self.cache, progress=self.options.progress
         )
@@ -147,7 +151,8 @@ class Study:
         extra = []
         for seed in classifier_setup.training_seeds(self.suite.classifier, self.suite.seed)[1:]:
             classifier, info = self.load_classifier(dataset, seed, SEED_FOLDER.format(seed=seed))
-            extra.append(SeedClassifier(seed, classifier, info["sha256"], {"seed": seed, **info}))
+            info = {"seed": seed, "bootstrap_train": self.suite.classifier.bootstrap_train, **info}
+            extra.append(SeedClassifier(seed, classifier, info["sha256"], info))
         return extra
 
     def load_upscalers(self, dataset: Dataset, scale: int, training: list[dict]) -> dict:
@@ -416,11 +421,13 @@ class Study:
             rows = frame.loc[frame["seed"] == extra.seed].drop(columns="seed").reset_index(drop=True)
             per_seed.append(analyze(no_quality, rows, **options))
             seeds.append(extra.seed)
-        classifiers = [{"seed": self.suite.seed, **primary_info}] + [e.info for e in seed_classifiers]
+        primary = {"seed": self.suite.seed, "bootstrap_train": False, **primary_info}
+        classifiers = [primary] + [e.info for e in seed_classifiers]
         section = seed_summary(
             seeds, per_seed, confidence=options["confidence"], classifiers=classifiers
         )
-        return {**section, "predictions": SEED_PREDICTIONS}
+        resampled = self.suite.classifier.bootstrap_train
+        return {**section, "bootstrap_train": resampled, "predictions": SEED_PREDICTIONS}
 
 
 def _leakage(suite: Suite, dataset: Dataset, evaluation: pd.DataFrame) -> dict:

@@ -141,3 +141,11 @@ def test_bootstrap_ci_takes_bca_or_percentile(tmp_path):
     assert load_suite(str(write_suite(tmp_path, MINIMAL))).stats.bootstrap_ci == "bca"
     with pytest.raises(UserError, match=r"stats.bootstrap_ci"):
         load_suite(str(write_suite(tmp_path, with_changes(stats={"bootstrap_ci": "bc"}))))
+
+
+def test_bootstrap_train_needs_further_seeds(tmp_path):
+    raw = with_changes(classifier={"train": {"epochs": 1}, "bootstrap_train": True})
+    with pytest.raises(UserError, match=r"classifier.bootstrap_train.*classifier.seeds is 1.*seeds: K"):
+        load_suite(str(write_suite(tmp_path, raw)))
+    raw = with_changes(classifier={"train": {"epochs": 1}, "bootstrap_train": True, "seeds": 2})
+    assert load_suite(str(write_suite(tmp_path, raw))).classifier.bootstrap_train

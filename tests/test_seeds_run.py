@@ -141,3 +141,22 @@ def test_the_report_and_tables_show_the_seed_section(runs):
     assert "Training seeds" in html and section["headline"].split(" (")[0] in html
     written = {p.name for p in (run[2] / "tables").glob("seeds*")}
     assert {"seeds.tex", "seeds_paired_tests.csv", "seeds_flipped_images.csv", "seeds_classification.csv"} <= written
+
+
+def test_bootstrap_train_trains_further_seeds_on_a_patient_resample_of_the_split(tmp_path):
+    from benchmark.classifier_setup import bootstrap_training_split
+
+    raw = _suite(2)
+    raw["data"]["phantoms"]["train_per_class"] = 4
+    raw["classifier"]["bootstrap_train"] = True
+    assert run_cli(tmp_path, raw) == 0
+    (run,) = (tmp_path / "runs" / "tiny").iterdir()
+    section = _summary(run)["seeds"]
+    assert section["bootstrap_train"] and [c["bootstrap_train"] for c in section["classifiers"]] == [False, True]
+    whole = pd.read_csv(run / "classifier" / "train_images.csv")
+    resampled = pd.read_csv(run / "classifier" / "seed-1" / "train_images.csv")
+    expected = bootstrap_training_split(whole.drop(columns="role"), 1)
+    assert list(resampled["image_id"]) == list(expected["image_id"])
+    assert list(resampled["image_id"]) != list(whole["image_id"])
+    # copies of a patient stay on one side of the validation split
+    assert (resampled.groupby("patient_id")["role"].nunique() == 1).all()
