@@ -172,7 +172,9 @@ def bootstrap_training_split(train: pd.DataFrame, seed: int) -> pd.DataFrame:
     from benchmark.stats.clustered import cluster_bootstrap_weights
 
     patients = train["patient_id"].astype(str).to_numpy()
-    counts = cluster_bootstrap_weights(train["label"].to_numpy(), patients, 1, item_rng(seed, "bootstrap-train"))
+    counts = cluster_bootstrap_weights(
+        train["label"].to_numpy(), patients, 1, item_rng(seed, "bootstrap-train")
+    )
     return train.loc[train.index.repeat(counts[0].astype(int))].reset_index(drop=True)
 
 

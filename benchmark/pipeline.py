@@ -406,7 +406,6 @@ class Study:
         write_tables(store.directory)
         return render_report(store.directory)
 
-
     def _seed_analysis(self, seed_predictions, tables, options, primary_info, seed_classifiers) -> dict:
         """Every further seed's analysis and the ``seeds`` section comparing all (``stats.seeds``); every
         seed's predictions go to ``predictions_seeds.parquet``."""
@@ -423,9 +422,7 @@ class Study:
             seeds.append(extra.seed)
         primary = {"seed": self.suite.seed, "bootstrap_train": False, **primary_info}
         classifiers = [primary] + [e.info for e in seed_classifiers]
-        section = seed_summary(
-            seeds, per_seed, confidence=options["confidence"], classifiers=classifiers
-        )
+        section = seed_summary(seeds, per_seed, confidence=options["confidence"], classifiers=classifiers)
         resampled = self.suite.classifier.bootstrap_train
         return {**section, "bootstrap_train": resampled, "predictions": SEED_PREDICTIONS}
 

@@ -90,7 +90,9 @@ def write_tables(run_dir: Path) -> list[Path]:
     for name, records in (seeds.get("tables") or {}).items():
         write(f"seeds_{name}", records_frame(records, f"seeds_{name}"), None)
     if seeds:
-        caption = f"Conclusions across {seeds.get('k')} training seeds ({origin}): {seeds.get('headline', '')}"
+        caption = (
+            f"Conclusions across {seeds.get('k')} training seeds ({origin}): {seeds.get('headline', '')}"
+        )
         write("seeds", None, to_latex(conclusions_frame(seeds), caption, "tab:seeds"))
 
     paired = records_frame(tables.get("paired_tests"), "paired_tests")

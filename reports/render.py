@@ -23,9 +23,9 @@ from reports.formatting import TEXT_COLUMNS, fmt_label, ordered, variant_order
 from reports.header import class_counts, header_facts
 from reports.headline import build_headline
 from reports.methods import methods_paragraph
+from reports.rundir import RunData, atomic_write, load_run, png_data_uri, resolve_inside
 from reports.seeds import conclusions_frame
 from reports.seeds import flips_frame as seed_flips_frame
-from reports.rundir import RunData, atomic_write, load_run, png_data_uri, resolve_inside
 from reports.tables import (
     ci_note,
     classification_frame,

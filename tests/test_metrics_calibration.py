@@ -16,7 +16,7 @@ def kumar_debiased_l2(labels, probs, n_bins):
     parts = [list(part) for part in np.array_split(ordered, n_bins)]
     edges = sorted({(parts[i][-1] + parts[i + 1][0]) / 2 for i in range(n_bins - 1)} | {1.0})
     bins = [[] for _ in edges]
-    for p, y in zip(probs, labels):
+    for p, y in zip(probs, labels, strict=True):
         bins[bisect.bisect_left(edges, float(p))].append((float(p), float(y)))
     total = 0.0
     for members in bins:
@@ -45,7 +45,7 @@ def test_a_bootstrap_count_row_is_the_estimate_on_the_repeated_images_with_the_b
     counts = rng.multinomial(60, np.full(60, 1 / 60), size=3).astype(float)
     rows = cls.ece_debiased(labels, probs, weights=counts)
     edges = cls.equal_mass_edges(probs, 10)
-    for row, value in zip(counts, rows):
+    for row, value in zip(counts, rows, strict=True):
         repeated = np.repeat(np.arange(60), row.astype(int))
         bins = np.searchsorted(edges, probs[repeated])
         total = 0.0
@@ -78,6 +78,8 @@ def test_the_debiased_estimate_finds_a_real_miscalibration():
         probs = rng.uniform(0, 1, 2000)
         labels = (rng.uniform(0, 1, 2000) < probs**2).astype(int)
         values.append(cls.ece_debiased(labels, probs, n_bins=10))
-    binned_truth = np.sqrt(np.mean([((p := np.linspace(b / 10, (b + 1) / 10, 1001)) - p**2).mean() ** 2 for b in range(10)]))
+    binned_truth = np.sqrt(
+        np.mean([((p := np.linspace(b / 10, (b + 1) / 10, 1001)) - p**2).mean() ** 2 for b in range(10)])
+    )
     assert np.mean(values) == pytest.approx(binned_truth, rel=0.05)
     assert binned_truth < np.sqrt(1 / 30)  # binning averages within bins: below the unbinned error

@@ -102,7 +102,9 @@ def test_seed_counts_are_recounted_from_the_stored_predictions(runs):
     _, run = runs
     section = _summary(run[2])["seeds"]
     stored = pd.read_parquet(run[2] / "predictions_seeds.parquet")
-    calls = stored.assign(call=stored["prob"] >= 0.5025).set_index(["seed", "cell", "image_id", "variant"])["call"]
+    calls = stored.assign(call=stored["prob"] >= 0.5025).set_index(["seed", "cell", "image_id", "variant"])[
+        "call"
+    ]
     flips = {}
     for (seed, cell, image, variant), call in calls.items():
         if variant != "HR" and call != calls[(seed, cell, image, "HR")]:
@@ -140,7 +142,12 @@ def test_the_report_and_tables_show_the_seed_section(runs):
     html = (run[2] / "report.html").read_text()
     assert "Training seeds" in html and section["headline"].split(" (")[0] in html
     written = {p.name for p in (run[2] / "tables").glob("seeds*")}
-    assert {"seeds.tex", "seeds_paired_tests.csv", "seeds_flipped_images.csv", "seeds_classification.csv"} <= written
+    assert {
+        "seeds.tex",
+        "seeds_paired_tests.csv",
+        "seeds_flipped_images.csv",
+        "seeds_classification.csv",
+    } <= written
 
 
 def test_bootstrap_train_trains_further_seeds_on_a_patient_resample_of_the_split(tmp_path):
@@ -152,7 +159,10 @@ def test_bootstrap_train_trains_further_seeds_on_a_patient_resample_of_the_split
     assert run_cli(tmp_path, raw) == 0
     (run,) = (tmp_path / "runs" / "tiny").iterdir()
     section = _summary(run)["seeds"]
-    assert section["bootstrap_train"] and [c["bootstrap_train"] for c in section["classifiers"]] == [False, True]
+    assert section["bootstrap_train"] and [c["bootstrap_train"] for c in section["classifiers"]] == [
+        False,
+        True,
+    ]
     whole = pd.read_csv(run / "classifier" / "train_images.csv")
     resampled = pd.read_csv(run / "classifier" / "seed-1" / "train_images.csv")
     expected = bootstrap_training_split(whole.drop(columns="role"), 1)

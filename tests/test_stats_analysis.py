@@ -307,7 +307,11 @@ def test_paired_bootstrap_differences_are_resampled_jointly(tables, percentile_t
     wide = _wide(predictions, "x2")
     differences = _sensitivity_differences(labels, wide, _resamples(labels, "x2"))
     key = ("x2", "srcnn", "HR", "bootstrap", "sensitivity")
-    row = percentile_tables["paired_tests"].set_index(["cell", "variant", "reference", "test", "metric"]).loc[key]
+    row = (
+        percentile_tables["paired_tests"]
+        .set_index(["cell", "variant", "reference", "test", "metric"])
+        .loc[key]
+    )
     assert (row["ci_low"], row["ci_high"]) == pytest.approx(np.quantile(differences, [0.025, 0.975]))
     assert row["threshold"] == "0.5" and row["method"] == "stratified-bootstrap-percentile"
     row = tables["paired_tests"].set_index(["cell", "variant", "reference", "test", "metric"]).loc[key]

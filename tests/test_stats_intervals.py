@@ -149,8 +149,9 @@ def _scipy_resample_counts(n: int, n_resamples: int, seed: int) -> np.ndarray:
 def test_bca_equals_scipy_bootstrap_bca_on_the_same_resamples(confidence):
     """Unclustered (one image per patient): BCa of the AUROC of (label, score) pairs, resampled as
     pairs, equals scipy.stats.bootstrap(method="BCa", paired=True) given the same resamples."""
-    from benchmark.metrics.classification import auroc
     from sklearn.metrics import roc_auc_score
+
+    from benchmark.metrics.classification import auroc
 
     rng = np.random.default_rng(2)
     labels = np.r_[np.zeros(30), np.ones(30)].astype(int)

@@ -42,7 +42,7 @@ def summary():
 def test_flipped_images_count_the_seeds_in_which_each_image_flips(summary):
     predictions, _, section = summary
     expected = {}
-    for seed, frame in predictions.items():
+    for frame in predictions.values():
         predicted = frame.assign(call=frame["prob"] >= 0.5).set_index(["cell", "image_id", "variant"])["call"]
         for (cell, image, variant), call in predicted.items():
             if variant != "HR" and call != predicted[(cell, image, "HR")]:
@@ -64,13 +64,22 @@ def test_significance_shares_are_a_recount_of_each_seeds_holm_adjusted_p(summary
     for seed in SEEDS:
         tests = analyze(EMPTY_QUALITY, predictions[seed], **OPTIONS)["paired_tests"]
         for row in tests.to_dict("records"):
-            key = (row["cell"], row["variant"], row["reference"], row["test"], row["metric"], row["threshold"])
+            key = (
+                row["cell"],
+                row["variant"],
+                row["reference"],
+                row["test"],
+                row["metric"],
+                row["threshold"],
+            )
             recount.setdefault(key, []).append(row["p_adjusted"] < 0.05)
     rows = section["tables"]["paired_tests"]
     assert len(rows) == len(recount)
     partial = 0
     for row in rows:
-        calls = recount[(row["cell"], row["variant"], row["reference"], row["test"], row["metric"], row["threshold"])]
+        calls = recount[
+            (row["cell"], row["variant"], row["reference"], row["test"], row["metric"], row["threshold"])
+        ]
         assert row["n_significant"] == sum(calls) and row["n_seeds"] == 3
         assert row["n_agree"] == sum(call == calls[0] for call in calls)
         assert row["share_significant"] == pytest.approx(sum(calls) / 3)
@@ -107,7 +116,9 @@ def test_estimates_spread_is_the_per_seed_estimates_mean_sd_and_range(summary):
         frame = predictions[seed].query("cell == 'x4' and variant == 'LR'")
         values.append(accuracy_score(frame["label"], frame["prob"] >= 0.5))
     assert [row[f"seed_{s}"] for s in SEEDS] == pytest.approx(values)
-    assert row["mean"] == pytest.approx(np.mean(values)) and row["sd"] == pytest.approx(np.std(values, ddof=1))
+    assert row["mean"] == pytest.approx(np.mean(values)) and row["sd"] == pytest.approx(
+        np.std(values, ddof=1)
+    )
     assert (row["min"], row["max"]) == pytest.approx((min(values), max(values)))
 
 

@@ -299,7 +299,7 @@ def equal_mass_edges(probs, n_bins: int) -> np.ndarray:
     """
     ordered = np.sort(np.asarray(probs, dtype=np.float64))
     parts = np.array_split(ordered, min(n_bins, ordered.size))
-    edges = [(low[-1] + high[0]) / 2 for low, high in zip(parts[:-1], parts[1:])]
+    edges = [(low[-1] + high[0]) / 2 for low, high in zip(parts[:-1], parts[1:], strict=True)]
     return np.unique(np.array([*edges, 1.0]))
 
 

@@ -23,15 +23,16 @@ Methods (also stated in the tables where a column allows):
   images each is a fraction of: all, pneumonia, normal, called pneumonia, called normal, all); auroc,
   auprc (average precision, as scikit-learn), log_loss, brier, ece (plug-in, 10 equal-width bins) and
   ece_debiased (Kumar et al. 2019's debiased l2 calibration error over 10 equal-mass bins,
-  ``classification.ece_debiased``) without a threshold (``threshold`` "").  Proportions (accuracy ... npv) get Wilson score intervals
-  (``ci_method`` "wilson", or "wilson-cluster-design-effect"), which never have zero width and stay in
-  [0, 1]; F1 and the score metrics a BCa bootstrap interval ("stratified-bootstrap-bca" or
-  "cluster-bootstrap-bca": bias correction from the replicates, acceleration from the leave-one-image-
-  or leave-one-patient-out jackknife; ``intervals.bca_interval``), or with ``bootstrap_ci`` "percentile"
-  a percentile interval ("stratified-bootstrap-percentile" or "cluster-bootstrap-percentile"; also a
-  row's fallback, noted, where BCa is undefined).  An estimate undefined on the data (PPV without a pneumonia
-  call), or a bootstrap interval of zero width (every replicate equal: a constant score), gives NaN
-  bounds and a ``note``.
+  ``classification.ece_debiased``) without a threshold (``threshold`` "").  Proportions (accuracy ...
+  npv) get Wilson score intervals (``ci_method`` "wilson", or "wilson-cluster-design-effect"), which
+  never have zero width and stay in [0, 1]; F1 and the score metrics a BCa bootstrap interval
+  ("stratified-bootstrap-bca" or "cluster-bootstrap-bca": bias correction from the replicates,
+  acceleration from the leave-one-image- or leave-one-patient-out jackknife;
+  ``intervals.bca_interval``), or with ``bootstrap_ci`` "percentile" a percentile interval
+  ("stratified-bootstrap-percentile" or "cluster-bootstrap-percentile"; also a row's fallback, noted,
+  where BCa is undefined).  An estimate undefined on the data (PPV without a pneumonia call), or a
+  bootstrap interval of zero width (every replicate equal: a constant score), gives NaN bounds and a
+  ``note``.
 - confusion: tp, fp, tn, fn per (cell, variant, threshold), pneumonia the positive class.
 - paired_tests: every non-HR variant against "HR", and every unordered pair of non-HR variants once
   (``variant`` is the later one in the order of first appearance, ``reference`` the earlier, so

@@ -128,7 +128,9 @@ def flip_summary(
     low = high = float("nan")
     if jackknife_weights is not None:
         jackknife = (jackknife_weights @ change) / jackknife_weights.sum(axis=1)
-        low, high = bca_interval(replicates, summary["mean_abs_prob_change"], jackknife, confidence=confidence)
+        low, high = bca_interval(
+            replicates, summary["mean_abs_prob_change"], jackknife, confidence=confidence
+        )
     if np.isnan(low):
         low, high = percentile_interval(replicates, confidence=confidence)
     summary["mean_abs_prob_change_ci_low"], summary["mean_abs_prob_change_ci_high"] = low, high

@@ -48,7 +48,9 @@ def _stacked(tables: list[dict[str, pd.DataFrame]], seeds: list[int], name: str)
     )
 
 
-def _per_seed(frame: pd.DataFrame, keys: list[str], value: str, seeds: list[int], prefix: str) -> pd.DataFrame:
+def _per_seed(
+    frame: pd.DataFrame, keys: list[str], value: str, seeds: list[int], prefix: str
+) -> pd.DataFrame:
     """keys x seeds table of ``value`` (NaN where a seed lacks the row), columns ``<prefix><seed>``,
     rows in order of first appearance."""
     wide = frame.set_index([*keys, "seed"])[value].unstack("seed")
@@ -119,7 +121,8 @@ def test_agreement(frame: pd.DataFrame, seeds: list[int], alpha: float) -> pd.Da
     table["share_significant"] = table["n_significant"] / table["n_seeds"].where(table["n_seeds"] > 0)
     table["holds"] = (table["n_seeds"] > 0) & (table["n_agree"] == table["n_seeds"])
     table["statement"] = [
-        f"significant in {s} of {n} seeds" for s, n in zip(table["n_significant"], table["n_seeds"], strict=True)
+        f"significant in {s} of {n} seeds"
+        for s, n in zip(table["n_significant"], table["n_seeds"], strict=True)
     ]
     return pd.concat([table, p_values, differences], axis=1).reset_index()
 
@@ -134,8 +137,7 @@ def verdict_agreement(frame: pd.DataFrame, seeds: list[int]) -> pd.DataFrame:
     keys = ["cell", "variant", "reference", "metric"]
     verdicts = _per_seed(frame, keys, "verdict", seeds, "verdict_seed_")
     table = pd.DataFrame(
-        {"primary_verdict": verdicts.iloc[:, 0]}
-        | {_count(v): (verdicts == v).sum(axis=1) for v in VERDICTS},
+        {"primary_verdict": verdicts.iloc[:, 0]} | {_count(v): (verdicts == v).sum(axis=1) for v in VERDICTS},
         index=verdicts.index,
     ).join(_agreement(verdicts, verdicts.columns[0]))
     table["holds"] = (table["n_seeds"] > 0) & (table["n_agree"] == table["n_seeds"])
@@ -179,7 +181,10 @@ def flip_spread(flips: pd.DataFrame, images: pd.DataFrame, seeds: list[int]) -> 
     ).drop(columns=["metric"])
     grouped = images.groupby(keys, sort=False)
     counts = pd.DataFrame(
-        {"n_images_flipped_any_seed": grouped.size(), "n_images_flipped_every_seed": grouped["consistent"].sum()}
+        {
+            "n_images_flipped_any_seed": grouped.size(),
+            "n_images_flipped_every_seed": grouped["consistent"].sum(),
+        }
     )
     spread = spread.merge(counts.reset_index(), on=keys, how="left")
     filled = ["n_images_flipped_any_seed", "n_images_flipped_every_seed"]
@@ -198,7 +203,8 @@ def headline(tests: pd.DataFrame, verdicts: pd.DataFrame, k: int) -> tuple[bool,
         if not r.holds
     ]
     failing += [
-        f"{r.cell}: {r.variant} vs {r.reference}, {r.metric}: {r.statement} (primary seed: {r.primary_verdict})"
+        f"{r.cell}: {r.variant} vs {r.reference}, {r.metric}: {r.statement} "
+        f"(primary seed: {r.primary_verdict})"
         for r in verdicts.itertuples()
         if not r.holds
     ]
