@@ -149,6 +149,35 @@ def classifier_file(
     return cache.file("classifier", key, ".keras", produce)
 
 
+def training_seeds(config: ClassifierConfig, seed: int) -> list[int]:
+    """The training seed of each of the ``config.seeds`` classifiers: the suite's ``seed`` (the primary
+    classifier, the one a single-seed run trains), then ``seed + 1``, ... (modulo 2**32, numpy's range).
+
+    Each seed draws its own initial weights, shuffling, augmentation and patient-wise validation split,
+    and is part of the classifier's cache key (``training_key``), so every classifier is cached apart.
+    """
+    return [(seed + index) % 2**32 for index in range(config.seeds)]
+
+
+def bootstrap_training_split(train: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """A patient bootstrap resample of the training split for training ``seed`` (``bootstrap_train``).
+
+    Patients are drawn with replacement within their stratum (only normal, only pneumonia, or both
+    images; ``stats.clustered.cluster_bootstrap_weights``), so the resample keeps each stratum's number
+    of patients and every patient's images together; a patient drawn twice appears twice (its rows
+    repeated, each under the same patient id, so the patient-wise validation split keeps the copies on
+    one side).  Rows keep the split's order.  The generator derives from ``("bootstrap-train", seed)``.
+    """
+    from benchmark.seeding import item_rng
+    from benchmark.stats.clustered import cluster_bootstrap_weights
+
+    patients = train["patient_id"].astype(str).to_numpy()
+    counts = cluster_bootstrap_weights(
+        train["label"].to_numpy(), patients, 1, item_rng(seed, "bootstrap-train")
+    )
+    return train.loc[train.index.repeat(counts[0].astype(int))].reset_index(drop=True)
+
+
 def check_given_classifier(path: Path) -> None:
     """Load a user's classifier file (Keras safe mode) and check its weights are finite, before any work.
 

@@ -21,6 +21,8 @@ MAX_SEED = 2**32 - 1
 #: The bootstrap holds (n_bootstrap, evaluation images) float64 counts, a few such arrays at once.
 MAX_BOOTSTRAP = 100_000
 BOOTSTRAP_BYTES_PER_IMAGE = 8 * 3
+#: classifier.seeds: each seed trains a classifier and repeats the analysis.
+MAX_CLASSIFIER_SEEDS = 100
 
 
 class _Strict(BaseModel):
@@ -99,11 +101,34 @@ class ClassifierConfig(_Strict):
         description="run even when training and test images share patients or near-duplicate images "
         "(benchmark.leakage); the overlap is listed in summary.json either way",
     )
+    seeds: int = Field(
+        1,
+        ge=1,
+        le=MAX_CLASSIFIER_SEEDS,
+        description="train this many classifiers with training seeds seed, seed + 1, ...; the first is "
+        "the primary analysis, the others measure training-seed variance (summary.json `seeds`)",
+    )
+    bootstrap_train: bool = Field(
+        False,
+        description="with seeds > 1: train each further seed on a patient bootstrap resample of the "
+        "training split (the first seed keeps the whole split)",
+    )
 
     @model_validator(mode="after")
     def _weights_or_train(self):
         if (self.weights is None) == (self.train is None):
             raise ValueError("classifier: give exactly one of `weights` (a .keras/.h5 file) or `train`")
+        if self.weights is not None and self.seeds > 1:
+            raise ValueError(
+                f"classifier.seeds {self.seeds} trains {self.seeds} classifiers with different seeds, but "
+                "classifier.weights loads one fixed file, which has no training seed: remove `seeds`, or "
+                "replace `weights` by `train: {...}` to train the classifiers"
+            )
+        if self.bootstrap_train and self.seeds < 2:
+            raise ValueError(
+                "classifier.bootstrap_train resamples the training split of the seeds after the first, "
+                "and classifier.seeds is 1: set seeds: K (K > 1), or remove bootstrap_train"
+            )
         return self
 
 
@@ -114,7 +139,7 @@ class StatsConfig(_Strict):
     """``benchmark.stats``: ``cluster`` the unit of analysis (default: patient when every evaluation
     image has a patient id), ``margins`` non-inferiority margins per metric, ``primary`` the primary
     endpoints tested against HR (their own multiplicity family), ``correct_across_cells`` one primary
-    family over all cells."""
+    family over all cells, ``bootstrap_ci`` the bootstrap intervals (BCa or percentile)."""
 
     threshold: float = Field(0.5, gt=0, lt=1)
     confidence: float = Field(0.95, gt=0, lt=1)
@@ -125,6 +150,9 @@ class StatsConfig(_Strict):
         default_factory=lambda: ["accuracy", "sensitivity", "specificity", "auroc"], min_length=1
     )
     correct_across_cells: bool = False
+    bootstrap_ci: Literal["bca", "percentile"] = Field(
+        "bca", description="bootstrap intervals: bias-corrected and accelerated, or plain percentile"
+    )
 
     @model_validator(mode="after")
     def _margins_in_range(self):

@@ -26,6 +26,10 @@ from benchmark.store import RunStore, environment, new_run_id
 TRAIN_IMAGES_CSV = "classifier/train_images.csv"
 #: Wall time and peak RSS of each stage of the run (``benchmark.resources``).
 RESOURCES_JSON = "resources.json"
+#: With ``classifier: {seeds: K}``: every seed's P(pneumonia) (the primary seed's too), and the folder
+#: of each further seed's training history and images.
+SEED_PREDICTIONS = "predictions_seeds.parquet"
+SEED_FOLDER = "classifier/seed-{seed}"
 
 
 @dataclass
@@ -48,8 +52,19 @@ def default_device() -> str:
 
 
 @dataclass
+class SeedClassifier:
+    """One further training seed's classifier (``classifier: {seeds: K}``, K > 1)."""
+
+    seed: int
+    classifier: object
+    sha256: str
+    info: dict
+
+
+@dataclass
 class _Collected:
     predictions: list[pd.DataFrame] = field(default_factory=list)
+    seed_predictions: list[pd.DataFrame] = field(default_factory=list)
     quality: list[pd.DataFrame] = field(default_factory=list)
     throughput: list[dict] = field(default_factory=list)
     examples: list[dict] = field(default_factory=list)
@@ -102,35 +117,46 @@ class Study:
             table.groupby("label", sort=False).cumcount().sort_values(kind="stable").index[:count]
         ]
 
-    def load_classifier(self, dataset: Dataset):
-        """The suite's classifier (given or trained through the cache) and its provenance."""
+    def load_classifier(self, dataset: Dataset, seed: int | None = None, folder: str = "classifier"):
+        """The suite's classifier (given, or trained through the cache with training ``seed``, default
+        the suite's) and its provenance; its history and training images are copied to ``folder``.
+        A further ``seed`` with ``classifier.bootstrap_train`` trains on a patient bootstrap resample."""
         from classifiers import history_path
 
+        primary = seed is None
+        seed = self.suite.seed if primary else seed
+        train = dataset.split(self.suite.data.train_split)
+        if self.suite.classifier.bootstrap_train and not primary:
+            train = classifier_setup.bootstrap_training_split(train, seed)
         path = classifier_setup.classifier_file(
-            self.suite.classifier,
-            dataset.split(self.suite.data.train_split),
-            seed=self.suite.seed,
-            cache=self.cache,
-            progress=self.options.progress,
+            self.suite.classifier, train, seed=seed, cache=self.cache, progress=self.options.progress
         )
         history = history_path(path)
         if history.is_file():
-            (self.store.directory / "classifier").mkdir(exist_ok=True)
-            shutil.copyfile(history, self.store.directory / "classifier" / "history.csv")
-        trained_on = classifier_setup.training_list(
-            self.suite.classifier, dataset.split(self.suite.data.train_split), seed=self.suite.seed
-        )
+            (self.store.directory / folder).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(history, self.store.directory / folder / "history.csv")
+        trained_on = classifier_setup.training_list(self.suite.classifier, train, seed=seed)
+        train_images_csv = f"{folder}/train_images.csv"
         if trained_on is not None:
-            (self.store.directory / "classifier").mkdir(exist_ok=True)
-            write_text(self.store.directory / TRAIN_IMAGES_CSV, trained_on.to_csv(index=False))
+            (self.store.directory / folder).mkdir(parents=True, exist_ok=True)
+            write_text(self.store.directory / train_images_csv, trained_on.to_csv(index=False))
         classifier, sha = classifier_setup.load(path)
         return classifier, {
             "source": "file" if self.suite.classifier.weights else "trained",
             "path": str(path),
             "sha256": sha,
-            "history_csv": "classifier/history.csv" if history.is_file() else None,
-            "train_images_csv": TRAIN_IMAGES_CSV if trained_on is not None else None,
+            "history_csv": f"{folder}/history.csv" if history.is_file() else None,
+            "train_images_csv": train_images_csv if trained_on is not None else None,
         }
+
+    def seed_classifiers(self, dataset: Dataset) -> list[SeedClassifier]:
+        """The classifiers of the further training seeds (none unless ``classifier.seeds`` > 1)."""
+        extra = []
+        for seed in classifier_setup.training_seeds(self.suite.classifier, self.suite.seed)[1:]:
+            classifier, info = self.load_classifier(dataset, seed, SEED_FOLDER.format(seed=seed))
+            info = {"seed": seed, "bootstrap_train": self.suite.classifier.bootstrap_train, **info}
+            extra.append(SeedClassifier(seed, classifier, info["sha256"], info))
+        return extra
 
     def load_upscalers(self, dataset: Dataset, scale: int, training: list[dict]) -> dict:
         """name -> (upscaler, executors.ModelSpec) for every SR model of the suite at ``scale``."""
@@ -197,7 +223,9 @@ class Study:
             )
         return entries
 
-    def _evaluate_cell(self, cell, hr, table, upscalers, classifier, classifier_sha, out: _Collected) -> None:
+    def _evaluate_cell(
+        self, cell, hr, table, upscalers, classifier, classifier_sha, out: _Collected, seeds=()
+    ) -> None:
         progress = self.options.progress
         lr = stages.degrade_cell(hr, cell, self.suite.seed, self.cache, progress=progress)
         shown = [hr, *stages.display_lr(lr, classifier.input_size)]
@@ -242,17 +270,21 @@ class Study:
                 )
             probabilities = stages.predict(classifier, classifier_sha, variant, self.cache)
             predicted[variant.name] = probabilities
-            out.predictions.append(
-                pd.DataFrame(
-                    {
-                        "cell": cell.label,
-                        "variant": variant.name,
-                        "image_id": table["image_id"],
-                        "label": table["label"].to_numpy(),
-                        "prob": probabilities,
-                    }
-                )
+            rows = pd.DataFrame(
+                {
+                    "cell": cell.label,
+                    "variant": variant.name,
+                    "image_id": table["image_id"],
+                    "label": table["label"].to_numpy(),
+                    "prob": probabilities,
+                }
             )
+            out.predictions.append(rows)
+            if seeds:
+                out.seed_predictions.append(rows.assign(seed=self.suite.seed))
+            for extra in seeds:
+                prob = stages.predict(extra.classifier, extra.sha256, variant, self.cache)
+                out.seed_predictions.append(rows.assign(prob=prob, seed=extra.seed))
         flipped = most_flipped_positions(predicted, self.suite.stats.threshold)
         heat_maps = {v.name: stages.gradcam_maps(classifier, classifier_sha, v, self.cache) for v in shown}
         out.examples += self._examples(cell.label, table, shown, flipped, heat_maps)
@@ -294,6 +326,7 @@ class Study:
         leakage = _leakage(suite, dataset, evaluation)
         meter.lap("classifier: load or train")
         classifier, classifier_info = self.load_classifier(dataset)
+        seed_classifiers = self.seed_classifiers(dataset)
         meter.lap("HR references")
         hr = self.hr_images(evaluation)
 
@@ -328,6 +361,7 @@ class Study:
                 classifier,
                 classifier_info["sha256"],
                 collected,
+                seed_classifiers,
             )
 
         meter.lap("statistics and tables")
@@ -342,6 +376,15 @@ class Study:
         )
         tables = analyze(quality, predictions, **options)
         store.write_json("examples/index.json", collected.examples)
+        seeds = (
+            {
+                "seeds": self._seed_analysis(
+                    collected.seed_predictions, tables, options, classifier_info, seed_classifiers
+                )
+            }
+            if seed_classifiers
+            else {}
+        )
         store.write_json(
             "summary.json",
             {
@@ -368,6 +411,7 @@ class Study:
                 "training": training,
                 "classifier": classifier_info,
                 "lpips_weights": _lpips_provenance(suite),
+                **seeds,
             },
         )
         write_tables(store.directory)
@@ -375,6 +419,26 @@ class Study:
         report = render_report(store.directory)
         store.write_json(RESOURCES_JSON, meter.as_dict())
         return report
+
+    def _seed_analysis(self, seed_predictions, tables, options, primary_info, seed_classifiers) -> dict:
+        """Every further seed's analysis and the ``seeds`` section comparing all (``stats.seeds``); every
+        seed's predictions go to ``predictions_seeds.parquet``."""
+        from benchmark.stats.analysis import analyze
+        from benchmark.stats.seeds import seed_summary
+
+        frame = pd.concat(seed_predictions, ignore_index=True)
+        self.store.write_table(SEED_PREDICTIONS, frame)
+        no_quality = pd.DataFrame(columns=["cell", "variant", "image_id", "metric", "value"])
+        seeds, per_seed = [self.suite.seed], [tables]
+        for extra in seed_classifiers:
+            rows = frame.loc[frame["seed"] == extra.seed].drop(columns="seed").reset_index(drop=True)
+            per_seed.append(analyze(no_quality, rows, **options))
+            seeds.append(extra.seed)
+        primary = {"seed": self.suite.seed, "bootstrap_train": False, **primary_info}
+        classifiers = [primary] + [e.info for e in seed_classifiers]
+        section = seed_summary(seeds, per_seed, confidence=options["confidence"], classifiers=classifiers)
+        resampled = self.suite.classifier.bootstrap_train
+        return {**section, "bootstrap_train": resampled, "predictions": SEED_PREDICTIONS}
 
 
 def _leakage(suite: Suite, dataset: Dataset, evaluation: pd.DataFrame) -> dict:

@@ -10,6 +10,7 @@ from reports.formatting import column_label, test_label, variant_order
 from reports.headline import build_headline, headline_frames
 from reports.latex import to_latex
 from reports.rundir import atomic_write, load_summary
+from reports.seeds import conclusions_frame
 from reports.tables import (
     ci_note,
     classification_frame,
@@ -84,6 +85,15 @@ def write_tables(run_dir: Path) -> list[Path]:
         else:
             tex = None
         write(name, records_frame(records, name), tex)
+
+    seeds = summary.get("seeds") or {}
+    for name, records in (seeds.get("tables") or {}).items():
+        write(f"seeds_{name}", records_frame(records, f"seeds_{name}"), None)
+    if seeds:
+        caption = (
+            f"Conclusions across {seeds.get('k')} training seeds ({origin}): {seeds.get('headline', '')}"
+        )
+        write("seeds", None, to_latex(conclusions_frame(seeds), caption, "tab:seeds"))
 
     paired = records_frame(tables.get("paired_tests"), "paired_tests")
     for test in dict.fromkeys(paired["test"].dropna()):

@@ -33,6 +33,15 @@ CI_METHOD_NOTES = {
         "Other classification intervals are percentile intervals of a patient-cluster bootstrap, patients "
         "resampled within their class."
     ),
+    "stratified-bootstrap-bca": (
+        "Other classification intervals are bias-corrected and accelerated (BCa; Efron 1987) intervals "
+        "of a bootstrap stratified by class, the acceleration from the leave-one-image-out jackknife."
+    ),
+    "cluster-bootstrap-bca": (
+        "Other classification intervals are bias-corrected and accelerated (BCa; Efron 1987) intervals "
+        "of a patient-cluster bootstrap, patients resampled within their class, the acceleration from "
+        "the leave-one-patient-out jackknife."
+    ),
 }
 FAMILY_TEXT = {
     "primary": "the primary family (the primary endpoints' tests against HR{scope})",

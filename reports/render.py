@@ -24,6 +24,8 @@ from reports.header import class_counts, header_facts
 from reports.headline import build_headline
 from reports.methods import methods_paragraph
 from reports.rundir import RunData, atomic_write, load_run, png_data_uri, resolve_inside
+from reports.seeds import conclusions_frame
+from reports.seeds import flips_frame as seed_flips_frame
 from reports.tables import (
     ci_note,
     classification_frame,
@@ -210,6 +212,22 @@ def _context(run: RunData, gallery: FigureGallery) -> dict[str, Any]:
         "classification_ci": ci_note(classification),
         "quality_ci": ci_note(tables.get("quality") or []),
         "provenance": _provenance(run),
+        "seeds": _seeds(summary.get("seeds")),
+    }
+
+
+def _seeds(section: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The training-seed sentence and tables, when the run trained several classifiers."""
+    if not section:
+        return None
+    return {
+        "k": section.get("k"),
+        "seeds": section.get("seeds") or [],
+        "primary": section.get("primary_seed"),
+        "holds": bool(section.get("holds_across_seeds")),
+        "headline": section.get("headline") or "",
+        "conclusions": html_table(conclusions_frame(section)),
+        "flips": html_table(seed_flips_frame(section)),
     }
 
 

@@ -65,3 +65,30 @@ def test_trained_classifier_key_follows_images_recipe_seed_and_input_size():
     assert (
         training_key(ClassifierConfig(train={"epochs": 2}, input_size=96), table(["a", "b"]), seed=0) != key
     )
+
+
+def test_bootstrap_training_split_draws_whole_patients_within_their_strata():
+    import pandas as pd
+
+    from benchmark.classifier_setup import bootstrap_training_split
+
+    rows = [("n1", 0), ("n1", 0), ("n2", 0), ("n3", 0), ("p1", 1), ("p1", 1), ("p1", 1), ("p2", 1)]
+    rows += [("p3", 1), ("b1", 0), ("b1", 1), ("b2", 0), ("b2", 1)]
+    train = pd.DataFrame(
+        {
+            "image_id": [f"img{i}" for i in range(len(rows))],
+            "patient_id": [p for p, _ in rows],
+            "label": [label for _, label in rows],
+        }
+    )
+    samples = [bootstrap_training_split(train, seed) for seed in range(20)]
+    for sample in samples:
+        patients = sample.groupby("patient_id")["image_id"].agg(list)
+        for patient, images in patients.items():
+            own = list(train.loc[train["patient_id"] == patient, "image_id"])
+            assert len(images) % len(own) == 0 and sorted(images) == sorted(own * (len(images) // len(own)))
+        drawn = {p: len(images) // len(train[train["patient_id"] == p]) for p, images in patients.items()}
+        for stratum in (("n1", "n2", "n3"), ("p1", "p2", "p3"), ("b1", "b2")):
+            assert sum(drawn.get(p, 0) for p in stratum) == len(stratum)  # patients per stratum kept
+    assert bootstrap_training_split(train, 3).equals(samples[3])  # the seed decides
+    assert len({tuple(s["image_id"]) for s in samples}) > 10

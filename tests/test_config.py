@@ -116,3 +116,36 @@ def test_bad_scenario_parameter_value_is_caught_before_any_work(tmp_path):
     raw = with_changes(cells=[{"scenario": "bicubic-noise", "scale": 4, "params": {"sigma": -1}}])
     with pytest.raises(UserError, match=r"cells\[0\] \(bicubic-noise\).*sigma"):
         load_suite(str(write_suite(tmp_path, raw)))
+
+
+def test_classifier_seeds_default_to_one_and_count_training_seeds_from_the_suites_seed(tmp_path):
+    from benchmark.classifier_setup import training_seeds
+
+    suite = load_suite(str(write_suite(tmp_path, MINIMAL)))
+    assert suite.classifier.seeds == 1 and training_seeds(suite.classifier, suite.seed) == [0]
+    raw = with_changes(seed=7, classifier={"train": {"epochs": 1}, "seeds": 3})
+    suite = load_suite(str(write_suite(tmp_path, raw)))
+    assert training_seeds(suite.classifier, suite.seed) == [7, 8, 9]
+
+
+def test_classifier_seeds_with_a_weights_file_are_refused_naming_both_keys(tmp_path):
+    (tmp_path / "mine.keras").write_bytes(b"")
+    raw = with_changes(classifier={"weights": "mine.keras", "seeds": 2})
+    with pytest.raises(UserError, match=r"classifier.seeds 2.*classifier.weights.*remove `seeds`"):
+        load_suite(str(write_suite(tmp_path, raw)))
+    with pytest.raises(UserError, match=r"classifier.seeds"):
+        load_suite(str(write_suite(tmp_path, with_changes(classifier={"train": {}, "seeds": 0}))))
+
+
+def test_bootstrap_ci_takes_bca_or_percentile(tmp_path):
+    assert load_suite(str(write_suite(tmp_path, MINIMAL))).stats.bootstrap_ci == "bca"
+    with pytest.raises(UserError, match=r"stats.bootstrap_ci"):
+        load_suite(str(write_suite(tmp_path, with_changes(stats={"bootstrap_ci": "bc"}))))
+
+
+def test_bootstrap_train_needs_further_seeds(tmp_path):
+    raw = with_changes(classifier={"train": {"epochs": 1}, "bootstrap_train": True})
+    with pytest.raises(UserError, match=r"classifier.bootstrap_train.*classifier.seeds is 1.*seeds: K"):
+        load_suite(str(write_suite(tmp_path, raw)))
+    raw = with_changes(classifier={"train": {"epochs": 1}, "bootstrap_train": True, "seeds": 2})
+    assert load_suite(str(write_suite(tmp_path, raw))).classifier.bootstrap_train

@@ -89,7 +89,7 @@ def test_unknown_metric_name_suggests_the_closest():
 
 def test_classification_registry_resolves_every_name():
     assert CLASSIFICATION_METRICS.names() == sorted(
-        ["accuracy", "sensitivity", "specificity", "auroc", "log_loss", "brier", "ece"]
+        ["accuracy", "sensitivity", "specificity", "auroc", "log_loss", "brier", "ece", "ece_debiased"]
     )
     labels, probs = np.array([0, 1, 0, 1]), np.array([0.2, 0.7, 0.6, 0.9])
     for metric in CLASSIFICATION_METRICS.names():

@@ -56,6 +56,24 @@ def tables():
     return analyze(make_quality(), make_predictions(), n_bootstrap=300, seed=0)
 
 
+@pytest.fixture(scope="module")
+def percentile_tables():
+    return analyze(make_quality(), make_predictions(), n_bootstrap=300, seed=0, bootstrap_ci="percentile")
+
+
+def _resamples(labels: np.ndarray, cell: str) -> list[np.ndarray]:
+    """The cell's stratified resamples (image positions), drawn with its generator, as analyze draws."""
+    from benchmark.seeding import item_rng
+    from benchmark.stats.intervals import stratified_bootstrap_weights
+
+    counts = stratified_bootstrap_weights(labels, 300, item_rng(0, "bootstrap", cell)).astype(int)
+    return [np.repeat(np.arange(labels.size), row) for row in counts]
+
+
+def _leave_one_out(labels: np.ndarray) -> list[np.ndarray]:
+    return [np.delete(np.arange(labels.size), i) for i in range(labels.size)]
+
+
 def _wide(predictions: pd.DataFrame, cell: str) -> pd.DataFrame:
     return predictions[predictions["cell"] == cell].pivot(index="image_id", columns="variant", values="prob")
 
@@ -196,19 +214,15 @@ def test_proportion_intervals_are_statsmodels_wilson_intervals(tables):
         assert (row["ci_low"], row["ci_high"]) == pytest.approx(expected, rel=1e-12)
 
 
-def test_classification_intervals_are_stratified_bootstrap_percentiles(tables):
-    """The interval of a metric is the percentile interval of the metric recomputed (by scikit-learn) on
-    stratified resamples drawn with the cell's generator."""
-    from benchmark.seeding import item_rng
-    from benchmark.stats.intervals import stratified_bootstrap_weights
-
+def test_classification_intervals_are_stratified_bootstrap_percentiles(percentile_tables):
+    """With bootstrap_ci "percentile" the interval of a metric is the percentile interval of the metric
+    recomputed (by scikit-learn) on stratified resamples drawn with the cell's generator."""
     predictions = make_predictions()
     labels = _labels(predictions, "x4").to_numpy()
     probs = _wide(predictions, "x4")["edsr"].to_numpy()
-    counts = stratified_bootstrap_weights(labels, 300, item_rng(0, "bootstrap", "x4")).astype(int)
-    resamples = [np.repeat(np.arange(labels.size), row) for row in counts]
+    resamples = _resamples(labels, "x4")
     assert all(labels[r].sum() == labels.sum() for r in resamples)  # class sizes kept
-    table = tables["classification"].set_index(["cell", "variant", "metric", "threshold"])
+    table = percentile_tables["classification"].set_index(["cell", "variant", "metric", "threshold"])
     for metric, score in (("auroc", skm.roc_auc_score), ("brier", skm.brier_score_loss)):
         expected = np.quantile([score(labels[r], probs[r]) for r in resamples], [0.025, 0.975])
         row = table.loc[("x4", "edsr", metric, "")]
@@ -216,10 +230,35 @@ def test_classification_intervals_are_stratified_bootstrap_percentiles(tables):
     f1 = [skm.f1_score(labels[r], probs[r] >= 0.5) for r in resamples]
     row = table.loc[("x4", "edsr", "f1", "0.5")]
     assert (row["ci_low"], row["ci_high"]) == pytest.approx(np.quantile(f1, [0.025, 0.975]))
-    methods = tables["classification"].set_index("metric")["ci_method"]
-    assert set(methods.loc[["f1", "auroc", "brier", "ece"]]) == {"stratified-bootstrap-percentile"}
+    methods = percentile_tables["classification"].set_index("metric")["ci_method"]
+    assert set(methods.loc[["f1", "auroc", "brier", "ece", "ece_debiased"]]) == {
+        "stratified-bootstrap-percentile"
+    }
     assert set(methods.loc[["accuracy", "sensitivity", "specificity", "ppv", "npv"]]) == {"wilson"}
-    assert set(tables["classification"].loc[lambda t: t["metric"] == "sensitivity", "n"]) == {N_IMAGES // 2}
+    sensitivity = percentile_tables["classification"].loc[lambda t: t["metric"] == "sensitivity", "n"]
+    assert set(sensitivity) == {N_IMAGES // 2}
+
+
+def test_classification_intervals_are_bca_of_scikit_learn_replicates_and_jackknife(tables):
+    """By default (BCa) the interval is the BCa interval of the same scikit-learn replicates with the
+    acceleration from scikit-learn's leave-one-image-out values."""
+    from benchmark.stats.intervals import bca_interval
+
+    predictions = make_predictions()
+    labels = _labels(predictions, "x4").to_numpy()
+    probs = _wide(predictions, "x4")["edsr"].to_numpy()
+    table = tables["classification"].set_index(["cell", "variant", "metric", "threshold"])
+    for metric, score in (("auroc", skm.roc_auc_score), ("brier", skm.brier_score_loss)):
+        replicates = [score(labels[r], probs[r]) for r in _resamples(labels, "x4")]
+        jackknife = [score(labels[r], probs[r]) for r in _leave_one_out(labels)]
+        expected = bca_interval(np.array(replicates), score(labels, probs), np.array(jackknife))
+        row = table.loc[("x4", "edsr", metric, "")]
+        assert (row["ci_low"], row["ci_high"]) == pytest.approx(expected, rel=1e-12)
+        assert row["ci_method"] == "stratified-bootstrap-bca"
+        percentile = np.quantile(replicates, [0.025, 0.975])
+        assert (row["ci_low"], row["ci_high"]) != pytest.approx(percentile, rel=1e-6)  # BCa moved it
+    methods = tables["classification"].set_index("metric")["ci_method"]
+    assert set(methods.loc[["f1", "auroc", "brier", "ece", "ece_debiased"]]) == {"stratified-bootstrap-bca"}
 
 
 def test_bootstrap_intervals_bracket_the_estimate(tables):
@@ -248,26 +287,39 @@ def test_mcnemar_and_wilcoxon_rows_match_scipy_on_the_aligned_images(tables):
     assert -1 <= wilcoxon["effect_size"] <= 1 and wilcoxon["method"] == "pratt"
 
 
-def test_paired_bootstrap_differences_are_resampled_jointly(tables):
-    """Sensitivity difference CI = percentile interval of scikit-learn's per-resample differences."""
-    from benchmark.seeding import item_rng
-    from benchmark.stats.intervals import stratified_bootstrap_weights
+def _sensitivity_differences(labels, wide, positions: list[np.ndarray]) -> np.ndarray:
+    return np.array(
+        [
+            skm.recall_score(labels[r], wide["srcnn"].to_numpy()[r] >= 0.5)
+            - skm.recall_score(labels[r], wide["HR"].to_numpy()[r] >= 0.5)
+            for r in positions
+        ]
+    )
+
+
+def test_paired_bootstrap_differences_are_resampled_jointly(tables, percentile_tables):
+    """Sensitivity difference CI = percentile (or BCa) interval of scikit-learn's per-resample
+    differences; the BCa p-value is where the BCa interval reaches 0."""
+    from benchmark.stats.intervals import bca_interval, bca_p_value
 
     predictions = make_predictions()
     labels = _labels(predictions, "x2").to_numpy()
     wide = _wide(predictions, "x2")
-    counts = stratified_bootstrap_weights(labels, 300, item_rng(0, "bootstrap", "x2")).astype(int)
-    differences = []
-    for row in counts:
-        r = np.repeat(np.arange(labels.size), row)
-        differences.append(
-            skm.recall_score(labels[r], wide["srcnn"].to_numpy()[r] >= 0.5)
-            - skm.recall_score(labels[r], wide["HR"].to_numpy()[r] >= 0.5)
-        )
-    tests = tables["paired_tests"].set_index(["cell", "variant", "reference", "test", "metric"])
-    row = tests.loc[("x2", "srcnn", "HR", "bootstrap", "sensitivity")]
+    differences = _sensitivity_differences(labels, wide, _resamples(labels, "x2"))
+    key = ("x2", "srcnn", "HR", "bootstrap", "sensitivity")
+    row = (
+        percentile_tables["paired_tests"]
+        .set_index(["cell", "variant", "reference", "test", "metric"])
+        .loc[key]
+    )
     assert (row["ci_low"], row["ci_high"]) == pytest.approx(np.quantile(differences, [0.025, 0.975]))
     assert row["threshold"] == "0.5" and row["method"] == "stratified-bootstrap-percentile"
+    row = tables["paired_tests"].set_index(["cell", "variant", "reference", "test", "metric"]).loc[key]
+    jackknife = _sensitivity_differences(labels, wide, _leave_one_out(labels))
+    estimate = _sensitivity_differences(labels, wide, [np.arange(labels.size)])[0]
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(bca_interval(differences, estimate, jackknife))
+    assert row["method"] == "stratified-bootstrap-bca"
+    assert row["p_value"] == pytest.approx(bca_p_value(differences, estimate, jackknife))
 
 
 def test_image_quality_wilcoxon_compares_per_image_values(tables):

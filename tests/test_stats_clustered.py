@@ -240,3 +240,31 @@ def test_obuchowski_equals_the_papers_formula_written_out_with_loops():
     expected_aucs, expected = _obuchowski_by_loops(labels, scores[0], scores[1], clusters)
     np.testing.assert_allclose(aucs, expected_aucs, rtol=1e-12)
     np.testing.assert_allclose(covariance, expected, rtol=1e-10)
+
+
+def test_clustered_bca_takes_its_acceleration_from_the_leave_one_patient_out_jackknife():
+    """A clustered AUROC interval is the BCa interval of scikit-learn's AUROC on the patient-bootstrap
+    resamples, accelerated by scikit-learn's AUROC with each patient left out in turn."""
+    from sklearn.metrics import roc_auc_score
+
+    from benchmark.seeding import item_rng
+    from benchmark.stats.analysis import analyze
+    from benchmark.stats.intervals import bca_interval
+
+    rng = np.random.default_rng(8)
+    labels, scores, clusters = _clustered_sample(rng)
+    empty, predictions, patients = _analysis_inputs(labels, scores, clusters)
+    tables = analyze(empty, predictions, n_bootstrap=200, clusters=patients)
+    row = tables["classification"].set_index(["variant", "metric"]).loc[("sr", "auroc")]
+    order = np.argsort([f"i{i}" for i in range(labels.size)])  # analyze aligns images by sorted id
+    labels, probs = labels[order], 1 / (1 + np.exp(-scores[1][order]))
+    image_patients = np.array([f"p{c}" for c in clusters[order]], dtype=object)
+    counts = clustered.cluster_bootstrap_weights(labels, image_patients, 200, item_rng(0, "bootstrap", "c"))
+    replicates = [roc_auc_score(labels, probs, sample_weight=row_) for row_ in counts]
+    jackknife = [
+        roc_auc_score(labels[image_patients != p], probs[image_patients != p])
+        for p in dict.fromkeys(image_patients)
+    ]
+    expected = bca_interval(np.array(replicates), roc_auc_score(labels, probs), np.array(jackknife))
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(expected, rel=1e-10)
+    assert row["ci_method"] == "cluster-bootstrap-bca"

@@ -136,3 +136,84 @@ def test_mean_interval_is_nan_below_two_values_and_reproducible_from_the_seed():
     )
     assert first[0] == again[0] and 0.5 <= first[0][0] < first[0][1] <= 0.9
     assert all(np.isnan(first[1]))
+
+
+def _scipy_resample_counts(n: int, n_resamples: int, seed: int) -> np.ndarray:
+    """The resamples scipy.stats.bootstrap draws with ``random_state=default_rng(seed)`` (one batch:
+    ``rng.integers(0, n, (n_resamples, n))``), as count rows."""
+    positions = np.random.default_rng(seed).integers(0, n, (n_resamples, n))
+    return np.stack([np.bincount(row, minlength=n) for row in positions]).astype(float)
+
+
+@pytest.mark.parametrize("confidence", [0.9, 0.95])
+def test_bca_equals_scipy_bootstrap_bca_on_the_same_resamples(confidence):
+    """Unclustered (one image per patient): BCa of the AUROC of (label, score) pairs, resampled as
+    pairs, equals scipy.stats.bootstrap(method="BCa", paired=True) given the same resamples."""
+    from sklearn.metrics import roc_auc_score
+
+    from benchmark.metrics.classification import auroc
+
+    rng = np.random.default_rng(2)
+    labels = np.r_[np.zeros(30), np.ones(30)].astype(int)
+    latent = rng.normal(0, 1, 60) + 0.8 * labels + rng.exponential(0.5, 60) * labels  # skewed
+    scores = 1 / (1 + np.exp(-latent))
+    counts = _scipy_resample_counts(60, 3000, seed=9)
+    result = stats.bootstrap(
+        (labels, scores),
+        lambda y, s: roc_auc_score(y, s),
+        paired=True,
+        vectorized=False,
+        n_resamples=3000,
+        method="BCa",
+        confidence_level=confidence,
+        random_state=np.random.default_rng(9),
+    )
+    replicates = auroc(labels, scores, weights=counts)
+    assert np.sort(replicates) == pytest.approx(np.sort(result.bootstrap_distribution), abs=1e-12)
+    jackknife = auroc(labels, scores, weights=intervals.jackknife_weights(60))
+    ours = intervals.bca_interval(replicates, auroc(labels, scores), jackknife, confidence=confidence)
+    interval = result.confidence_interval
+    assert ours == pytest.approx((interval.low, interval.high), rel=1e-10)
+    assert ours != pytest.approx(intervals.percentile_interval(replicates, confidence=confidence), rel=1e-4)
+
+
+def test_bca_of_a_skewed_mean_equals_scipy():
+    values = np.random.default_rng(0).exponential(size=25)
+    counts = _scipy_resample_counts(25, 2000, seed=5)
+    result = stats.bootstrap(
+        (values,), np.mean, n_resamples=2000, method="BCa", random_state=np.random.default_rng(5)
+    )
+    ours = intervals.bca_interval(
+        counts @ values / 25, values.mean(), intervals.jackknife_weights(25) @ values / 24
+    )
+    assert ours == pytest.approx(tuple(result.confidence_interval), rel=1e-12)
+
+
+def test_cluster_jackknife_rows_leave_out_whole_patients_and_equal_image_rows_for_singletons():
+    rows = intervals.jackknife_weights(5, np.array(["b", "a", "b", "c", "a"]))
+    assert rows.shape == (3, 5)
+    assert sorted(map(tuple, rows)) == sorted([(1, 0, 1, 1, 0), (0, 1, 0, 1, 1), (1, 1, 1, 0, 1)])
+    singletons = intervals.jackknife_weights(4, np.array(["p3", "p0", "p2", "p1"]))
+    assert sorted(map(tuple, singletons)) == sorted(map(tuple, intervals.jackknife_weights(4)))
+
+
+def test_bca_p_value_is_dual_to_the_bca_interval_and_reduces_to_the_percentile_p():
+    from benchmark.stats.paired import bootstrap_p_value
+
+    rng = np.random.default_rng(4)
+    values = rng.exponential(size=40) - 0.8
+    counts = rng.multinomial(40, np.full(40, 1 / 40), size=4000).astype(float)
+    replicates, jackknife = counts @ values / 40, intervals.jackknife_weights(40) @ values / 39
+    p = intervals.bca_p_value(replicates, values.mean(), jackknife)
+    assert 0.001 < p < 0.5
+    low, high = intervals.bca_interval(replicates, values.mean(), jackknife, confidence=1 - p)
+    assert min(abs(low), abs(high)) < 0.01 * (high - low)  # a bound at 0 (up to the +1 and quantiles)
+    symmetric = np.r_[replicates, 2 * np.median(replicates) - replicates]  # z0 = 0 at the median
+    flat = np.zeros(40)  # a = 0
+    assert intervals.bca_p_value(symmetric, np.median(replicates), flat) == pytest.approx(
+        bootstrap_p_value(symmetric).p_value, rel=1e-9
+    )
+
+
+def test_bca_is_nan_when_the_estimate_lies_outside_every_replicate():
+    assert np.isnan(intervals.bca_interval(np.arange(1.0, 11.0), 0.5, np.arange(5.0))).all()

@@ -48,6 +48,7 @@ CLASSIFICATION_METRICS = Registry(
         "log_loss": "benchmark.metrics.classification:log_loss",
         "brier": "benchmark.metrics.classification:brier",
         "ece": "benchmark.metrics.classification:ece",
+        "ece_debiased": "benchmark.metrics.classification:ece_debiased",
     },
 )
 

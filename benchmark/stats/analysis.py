@@ -21,13 +21,18 @@ Methods (also stated in the tables where a column allows):
   clustered ones below; ``ci_method`` / ``method`` say "cluster".  Without, every image is independent.
 - classification: accuracy, sensitivity, specificity, ppv, npv, f1 at each threshold (``n`` = the
   images each is a fraction of: all, pneumonia, normal, called pneumonia, called normal, all); auroc,
-  auprc (average precision, as scikit-learn), log_loss, brier, ece (10 equal-width bins) without a
-  threshold (``threshold`` "").  Proportions (accuracy ... npv) get Wilson score intervals
-  (``ci_method`` "wilson", or "wilson-cluster-design-effect"), which never have zero width and stay in
-  [0, 1]; F1 and the score metrics a bootstrap percentile interval ("stratified-bootstrap-percentile"
-  or "cluster-bootstrap-percentile").  An estimate undefined on the data (PPV without a pneumonia
-  call), or a bootstrap interval of zero width (every replicate equal: a constant score), gives NaN
-  bounds and a ``note``.
+  auprc (average precision, as scikit-learn), log_loss, brier, ece (plug-in, 10 equal-width bins) and
+  ece_debiased (Kumar et al. 2019's debiased l2 calibration error over 10 equal-mass bins,
+  ``classification.ece_debiased``) without a threshold (``threshold`` "").  Proportions (accuracy ...
+  npv) get Wilson score intervals (``ci_method`` "wilson", or "wilson-cluster-design-effect"), which
+  never have zero width and stay in [0, 1]; F1 and the score metrics a BCa bootstrap interval
+  ("stratified-bootstrap-bca" or "cluster-bootstrap-bca": bias correction from the replicates,
+  acceleration from the leave-one-image- or leave-one-patient-out jackknife;
+  ``intervals.bca_interval``), or with ``bootstrap_ci`` "percentile" a percentile interval
+  ("stratified-bootstrap-percentile" or "cluster-bootstrap-percentile"; also a row's fallback, noted,
+  where BCa is undefined).  An estimate undefined on the data (PPV without a pneumonia call), or a
+  bootstrap interval of zero width (every replicate equal: a constant score), gives NaN bounds and a
+  ``note``.
 - confusion: tp, fp, tn, fn per (cell, variant, threshold), pneumonia the positive class.
 - paired_tests: every non-HR variant against "HR", and every unordered pair of non-HR variants once
   (``variant`` is the later one in the order of first appearance, ``reference`` the earlier, so
@@ -39,7 +44,7 @@ Methods (also stated in the tables where a column allows):
   Rao-Scott effective counts); ``only_variant_correct`` / ``only_reference_correct`` are the
   discordant counts; "delong" (auroc; fast mid-rank DeLong, Wald CI; clustered: Obuchowski 1997,
   "cluster-obuchowski").  Supplementary: "bootstrap" (accuracy, sensitivity, specificity, brier,
-  auroc; percentile CI of the paired bootstrap differences, p by inverting the percentile interval,
+  auroc; BCa (or percentile) CI of the paired bootstrap differences, p by inverting that interval,
   floor 2/(B+1), noted when reached), "wilcoxon" (metric "prob": per-image P(pneumonia), and for pairs
   of non-HR variants every image-quality metric; zero_method "pratt"; the difference is the median of
   the per-image differences with a distribution-free order-statistic CI; ``effect_size`` the
@@ -60,7 +65,7 @@ Methods (also stated in the tables where a column allows):
 - flips / flipped_images: predicted-label changes of each non-HR variant relative to HR's prediction at
   the fixed threshold; harmful (correct_to_wrong) and helpful (wrong_to_correct) counts and rates per
   image of the cell with Wilson intervals (clustered: on Rao-Scott effective counts); mean |P_variant -
-  P_HR| with a bootstrap percentile interval.
+  P_HR| with a BCa (or percentile) bootstrap interval.
 
 Bootstrap: per cell one ``np.random.Generator`` seeded from ``(seed, hash of the cell name)``, so a
 cell's numbers do not depend on which other cells are analysed; each replicate resamples the cell's
@@ -84,7 +89,7 @@ import pandas as pd
 from benchmark.errors import UserError
 from benchmark.seeding import item_rng
 from benchmark.stats import intervals
-from benchmark.stats.cell import CellAnalysis
+from benchmark.stats.cell import BOOTSTRAP_INTERVALS, CellAnalysis
 from benchmark.stats.cell_tests import noninferiority_rows, paired_rows, power_row, wilcoxon_row
 from benchmark.stats.clustered import cluster_bootstrap_weights
 from benchmark.stats.inputs import REFERENCE, prediction_cells, quality_cells
@@ -235,6 +240,7 @@ def analyze(
     margins: dict[str, float] | None = None,
     primary: tuple[str, ...] = PRIMARY_ENDPOINTS,
     correct_across_cells: bool = False,
+    bootstrap_ci: str = "bca",
 ) -> dict[str, pd.DataFrame]:
     """Summarise image quality, classification, paired tests and diagnosis flips per cell.
 
@@ -256,6 +262,9 @@ def analyze(
         "non_inferiority" rows.
     primary : primary endpoints (``assign_families``).
     correct_across_cells : one primary family over all cells instead of one per cell.
+    bootstrap_ci : "bca" (bias-corrected and accelerated) or "percentile": the bootstrap intervals of
+        F1, the score metrics, the paired bootstrap differences (and their p-values) and the mean
+        change of P(pneumonia).
 
     Returns
     -------
@@ -266,6 +275,8 @@ def analyze(
         ids, one-class cells, ...).
     """
     _check_options(threshold, confidence, n_bootstrap, seed)
+    if bootstrap_ci not in BOOTSTRAP_INTERVALS:
+        raise UserError(f"Expected bootstrap_ci among {list(BOOTSTRAP_INTERVALS)}, got {bootstrap_ci!r}.")
     margins = dict(margins or {})
     unknown = [m for m in list(margins) + list(primary) if m not in MARGIN_METRICS]
     if unknown:
@@ -292,7 +303,13 @@ def analyze(
                 patients = _patients_of(cell, data.image_ids, clusters)
                 weights = cluster_bootstrap_weights(data.labels, patients, n_bootstrap, rng)
             analysis = CellAnalysis(
-                cell, data, threshold=threshold, confidence=confidence, weights=weights, clusters=patients
+                cell,
+                data,
+                threshold=threshold,
+                confidence=confidence,
+                weights=weights,
+                clusters=patients,
+                interval=bootstrap_ci,
             )
             rows["classification"] += analysis.classification_rows()
             rows["confusion"] += analysis.confusion_rows()

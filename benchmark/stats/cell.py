@@ -23,6 +23,11 @@ from benchmark.stats.schema import YOUDEN_THRESHOLD
 ECE_BINS = 10
 BOOTSTRAP_METHOD = "stratified-bootstrap-percentile"
 CLUSTER_BOOTSTRAP_METHOD = "cluster-bootstrap-percentile"
+# ``stats: {bootstrap_ci: ...}``: "bca" (default) or "percentile"; the methods the rows then state.
+BOOTSTRAP_INTERVALS = ("bca", "percentile")
+BCA_METHOD = "stratified-bootstrap-bca"
+CLUSTER_BCA_METHOD = "cluster-bootstrap-bca"
+BCA_FALLBACK_NOTE = "BCa undefined (the estimate lies outside every replicate): percentile interval"
 WILSON_METHOD = "wilson"
 CLUSTER_WILSON_METHOD = "wilson-cluster-design-effect"
 # Threshold metrics that are one proportion of images (F1 is not): Wilson intervals.
@@ -30,7 +35,7 @@ PROPORTION_METRICS = ("accuracy", "sensitivity", "specificity", "ppv", "npv")
 # Below this many patients in a class the patient bootstrap's percentile intervals undercover (0.81-0.87
 # with 7 patients in benchmarks/cluster_coverage.py); such rows say so.
 FEW_PATIENTS = 10
-SCORE_METRICS = ("auroc", "auprc", "log_loss", "brier", "ece")
+SCORE_METRICS = ("auroc", "auprc", "log_loss", "brier", "ece", "ece_debiased")
 PAIRED_BOOTSTRAP_METRICS = ("accuracy", "sensitivity", "specificity", "brier", "auroc")
 WILCOXON_ZERO_METHOD = "pratt"
 
@@ -54,8 +59,8 @@ def threshold_estimates(labels, probs, threshold: float, weights=None) -> dict[s
 
 
 def score_metric(metric: str, labels, probs, weights=None):
-    if metric == "ece":
-        return cls.ece(labels, probs, n_bins=ECE_BINS, weights=weights)
+    if metric in ("ece", "ece_debiased"):
+        return getattr(cls, metric)(labels, probs, n_bins=ECE_BINS, weights=weights)
     return getattr(cls, metric)(labels, probs, weights=weights)
 
 
@@ -87,7 +92,8 @@ class CellAnalysis:
     weights : (B, n) bootstrap counts, the same rows for every variant (paired): stratified by class,
         or patient-cluster rows (``clustered.cluster_bootstrap_weights``) when ``clusters`` is given.
     clusters : (n,) patient of each image, or None when images are the unit of analysis.
-    n_bootstrap : B, for the notes on the bootstrap p-value floor.
+    interval : "bca" (bootstrap intervals bias-corrected and accelerated, the acceleration from the
+        leave-one-image-out, or leave-one-patient-out, jackknife) or "percentile".
     """
 
     def __init__(
@@ -99,10 +105,16 @@ class CellAnalysis:
         confidence: float,
         weights,
         clusters: np.ndarray | None = None,
+        interval: str = "bca",
     ):
+        if interval not in BOOTSTRAP_INTERVALS:
+            raise ValueError(f"Expected interval among {BOOTSTRAP_INTERVALS}, got {interval!r}.")
         self.cell, self.data, self.confidence, self.weights = cell, data, confidence, weights
         self.clusters = None if clusters is None else np.asarray(clusters)
-        self.bootstrap_method = BOOTSTRAP_METHOD if clusters is None else CLUSTER_BOOTSTRAP_METHOD
+        self.interval = interval
+        self.percentile_method = BOOTSTRAP_METHOD if clusters is None else CLUSTER_BOOTSTRAP_METHOD
+        bca_method = BCA_METHOD if clusters is None else CLUSTER_BCA_METHOD
+        self.bootstrap_method = bca_method if interval == "bca" else self.percentile_method
         self.fixed = Threshold(f"{threshold:g}", float(threshold))
         hr_probs = data.probs[REFERENCE]
         self.thresholds = (
@@ -113,7 +125,33 @@ class CellAnalysis:
     @cached_property
     def replicates(self) -> dict[tuple[str, str, str], np.ndarray]:
         """(B,) bootstrap replicates per (variant, threshold name, metric); threshold "" for score metrics."""
-        labels, weights, out = self.data.labels, self.weights, {}
+        return self._weighted_values(self.weights)
+
+    @cached_property
+    def jackknife(self) -> dict[tuple[str, str, str], np.ndarray]:
+        """Leave-one-image-out (clustered: leave-one-patient-out) values, keyed as ``replicates``."""
+        return self._weighted_values(self.jackknife_weights)
+
+    @cached_property
+    def jackknife_weights(self) -> np.ndarray:
+        """(G, n) rows leaving out one image (clustered: one patient) each."""
+        return intervals.jackknife_weights(self.data.labels.size, self.clusters)
+
+    def bootstrap_interval(self, replicates, estimate: float, jackknife) -> tuple[float, float, str, str]:
+        """(low, high, ci_method, note) of the cell's bootstrap interval: BCa, or percentile when so
+        configured or when BCa is undefined (said in the note)."""
+        if self.interval == "bca":
+            low, high = intervals.bca_interval(replicates, estimate, jackknife, confidence=self.confidence)
+            if not (np.isnan(low) and np.isfinite(estimate) and np.any(~np.isnan(replicates))):
+                return low, high, self.bootstrap_method, ""
+            note = BCA_FALLBACK_NOTE
+        else:
+            note = ""
+        low, high = intervals.percentile_interval(replicates, confidence=self.confidence)
+        return low, high, self.percentile_method, note
+
+    def _weighted_values(self, weights) -> dict[tuple[str, str, str], np.ndarray]:
+        labels, out = self.data.labels, {}
         for variant in self.data.variants:
             probs = self.data.probs[variant]
             for metric in SCORE_METRICS:
@@ -160,15 +198,15 @@ class CellAnalysis:
         )
         return low, high, method, ""
 
-    def _row(
-        self, variant: str, metric: str, n: int, estimate: float, replicates, threshold, probs=None
-    ) -> dict:
+    def _row(self, variant: str, metric: str, n: int, estimate: float, threshold, probs=None) -> dict:
         note = ""
         if metric in PROPORTION_METRICS:
             low, high, method, note = self._proportion_interval(metric, probs, threshold)
         else:
-            method = self.bootstrap_method
-            low, high = intervals.percentile_interval(replicates, confidence=self.confidence)
+            key = (variant, "" if threshold is None else threshold.name, metric)
+            low, high, method, note = self.bootstrap_interval(
+                self.replicates[key], estimate, self.jackknife[key]
+            )
             if not np.isnan(estimate) and low == high:
                 # Every replicate equal (a constant score, F1 of no pneumonia call): no interval
                 # rather than one of zero width claiming no uncertainty.
@@ -177,7 +215,7 @@ class CellAnalysis:
         if np.isnan(estimate):
             low = high = float("nan")
             note = note or "undefined on these images"
-        elif method == CLUSTER_BOOTSTRAP_METHOD and not note and self.fewest_patients < FEW_PATIENTS:
+        elif method.startswith("cluster-bootstrap") and not note and self.fewest_patients < FEW_PATIENTS:
             note = (
                 f"{self.fewest_patients} patients in the smaller class: a cluster bootstrap interval "
                 "undercovers with so few (docs/statistics.md)"
@@ -203,13 +241,11 @@ class CellAnalysis:
             for threshold in self.thresholds:
                 predicted = predicted_labels(probs, threshold.value)
                 for metric, estimate in threshold_estimates(labels, probs, threshold.value).items():
-                    replicates = self.replicates[variant, threshold.name, metric]
                     n = _fraction_of(metric, labels, predicted)
-                    rows.append(self._row(variant, metric, n, estimate, replicates, threshold, probs))
+                    rows.append(self._row(variant, metric, n, estimate, threshold, probs))
             for metric in SCORE_METRICS:
                 estimate = score_metric(metric, labels, probs)
-                replicates = self.replicates[variant, "", metric]
-                rows.append(self._row(variant, metric, labels.size, estimate, replicates, None))
+                rows.append(self._row(variant, metric, labels.size, estimate, None))
         return rows
 
     def confusion_rows(self) -> list[dict]:
@@ -240,6 +276,7 @@ class CellAnalysis:
                 threshold=fixed.value,
                 weights=self.weights,
                 confidence=self.confidence,
+                jackknife_weights=self.jackknife_weights if self.interval == "bca" else None,
             ),
         }
         if self.clusters is not None:

@@ -142,24 +142,30 @@ def paired_rows(analysis: CellAnalysis, variant: str, reference: str) -> list[di
     floor = 2 / (analysis.weights.shape[0] + 1)
     for metric in PAIRED_BOOTSTRAP_METRICS:
         key = fixed.name if metric in THRESHOLD_METRICS else ""
-        differences = analysis.replicates[variant, key, metric] - analysis.replicates[reference, key, metric]
-        ci = intervals.percentile_interval(differences, confidence=analysis.confidence)
-        result = paired.bootstrap_p_value(differences)
-        note = result.note
-        if result.p_value <= floor * (1 + 1e-9):
-            note = "; ".join(filter(None, [note, f"{P_FLOOR_NOTE} = {floor:.3g}"]))
         if metric in THRESHOLD_METRICS:
             estimates = [threshold_estimates(labels, p, fixed.value)[metric] for p in (probs_v, probs_r)]
         else:
             estimates = [score_metric(metric, labels, p) for p in (probs_v, probs_r)]
+        differences = analysis.replicates[variant, key, metric] - analysis.replicates[reference, key, metric]
+        jackknife = analysis.jackknife[variant, key, metric] - analysis.jackknife[reference, key, metric]
+        low, high, method, interval_note = analysis.bootstrap_interval(
+            differences, estimates[0] - estimates[1], jackknife
+        )
+        result = paired.bootstrap_p_value(differences)
+        p_value = result.p_value
+        if method == analysis.bootstrap_method and analysis.interval == "bca":
+            p_value = intervals.bca_p_value(differences, estimates[0] - estimates[1], jackknife)
+        note = "; ".join(filter(None, [result.note, interval_note]))
+        if p_value <= floor * (1 + 1e-9):
+            note = "; ".join(filter(None, [note, f"{P_FLOOR_NOTE} = {floor:.3g}"]))
         rows.append(
             paired_row(
                 base,
                 "bootstrap",
                 metric,
                 *estimates,
-                ci,
-                paired.PairedResult(result.statistic, result.p_value, note, analysis.bootstrap_method),
+                (low, high),
+                paired.PairedResult(result.statistic, p_value, note, method),
                 threshold=fixed if metric in THRESHOLD_METRICS else None,
             )
         )

@@ -7,6 +7,15 @@ import pandas as pd
 
 from benchmark.errors import UserError
 
+#: How the two calibration rows are computed, stated in summary.json's "statistics" record.
+CALIBRATION_METHODS = {
+    "ece": "plug-in expected calibration error, sum_b (n_b/n) |mean prob - fraction pneumonia|, "
+    "10 equal-width bins (biased upward: a calibrated model scores above 0)",
+    "ece_debiased": "debiased l2 (root-mean-square) calibration error, Kumar, Liang & Ma 2019 "
+    "(NeurIPS, 'Verified Uncertainty Calibration'), 10 equal-mass bins (at most n/2), bins held in "
+    "the bootstrap",
+}
+
 
 def patient_ids_available(images: pd.DataFrame) -> bool:
     """Whether every evaluation image has a non-empty patient id."""
@@ -52,6 +61,7 @@ def analysis_options(
         "margins": margins,
         "primary": tuple(stats_config.primary),
         "correct_across_cells": stats_config.correct_across_cells,
+        "bootstrap_ci": stats_config.bootstrap_ci,
     }
     record = {
         "unit_of_analysis": unit,
@@ -62,5 +72,7 @@ def analysis_options(
         "margins": margins,
         "confidence": stats_config.confidence,
         "n_bootstrap": stats_config.n_bootstrap,
+        "bootstrap_ci": stats_config.bootstrap_ci,
+        "calibration": CALIBRATION_METHODS,
     }
     return options, record

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.stats.intervals import percentile_interval, wilson_interval
+from benchmark.stats.intervals import bca_interval, percentile_interval, wilson_interval
 
 FLIP_COUNTS = (
     "n",
@@ -100,13 +100,16 @@ def flip_summary(
     threshold: float,
     weights: np.ndarray,
     confidence: float = 0.95,
+    jackknife_weights: np.ndarray | None = None,
 ) -> dict[str, float]:
     """``flip_counts`` plus rates with intervals (keys ``FLIP_COUNTS + FLIP_RATES``).
 
     Rates are per image of the cell: flip_rate, harmful_rate = correct_to_wrong / n and helpful_rate =
     wrong_to_correct / n, each with a Wilson interval.  mean_abs_prob_change is the mean of
     ``|prob_variant - prob_hr|`` over all images, with the percentile interval of its (B,) replicates
-    under the bootstrap count rows ``weights`` (B, n).
+    under the bootstrap count rows ``weights`` (B, n), or their BCa interval when the jackknife rows
+    ``jackknife_weights`` (``intervals.jackknife_weights``) are given (percentile where BCa is
+    undefined).
     """
     counts = flip_counts(labels, prob_hr, prob_variant, threshold=threshold)
     n = counts["n"]
@@ -122,6 +125,13 @@ def flip_summary(
     change = np.abs(np.asarray(prob_variant, np.float64) - np.asarray(prob_hr, np.float64))
     summary["mean_abs_prob_change"] = float(change.mean())
     replicates = (weights @ change) / weights.sum(axis=1)
-    low, high = percentile_interval(replicates, confidence=confidence)
+    low = high = float("nan")
+    if jackknife_weights is not None:
+        jackknife = (jackknife_weights @ change) / jackknife_weights.sum(axis=1)
+        low, high = bca_interval(
+            replicates, summary["mean_abs_prob_change"], jackknife, confidence=confidence
+        )
+    if np.isnan(low):
+        low, high = percentile_interval(replicates, confidence=confidence)
     summary["mean_abs_prob_change_ci_low"], summary["mean_abs_prob_change_ci_high"] = low, high
     return summary
