@@ -13,6 +13,7 @@ import pandas as pd
 import yaml
 
 from reports.formatting import correction_label, metric_label, ordered, test_label
+from reports.provenance import ClassifierProvenance, leakage_text, training_description
 from reports.tables import ci_note
 
 CORRECTION_NAMES = {"Holm": "Holm's step-down method", "BH": "the Benjamini-Hochberg procedure"}
@@ -107,25 +108,35 @@ def _models(config: dict[str, Any]) -> str:
     return f"The LR images were upscaled by {_join(described)}." if described else ""
 
 
-def _classifier(config: dict[str, Any]) -> str:
+def _classifier(config: dict[str, Any], provenance: ClassifierProvenance | None) -> str:
+    """Which classifier, its input, its threshold, and what it was trained on (as recorded)."""
     classifier = config.get("classifier") or {}
     stats = config.get("stats") or {}
     if classifier.get("weights"):
         source = f"the CNN in `{classifier['weights']}`"
+        size = provenance.input_size if provenance else None  # a given file keeps its own input
     elif classifier.get("train"):
         epochs = classifier["train"].get("epochs")
-        source = "the reference five-layer CNN trained on HR training images"
+        source = "the reference five-layer CNN trained in this run"
         source += f" for up to {epochs} epochs" if epochs else ""
+        size = classifier.get("input_size")
     else:
         return ""
-    size = classifier.get("input_size")
     threshold = stats.get("threshold")
-    return (
+    text = (
         f"HR, LR and every super-resolved image were classified by {source}"
         + (f" at {size}×{size} input" if size else "")
+        + ", each image resized to the input by nearest neighbour"
         + (f", calling pneumonia at P ≥ {threshold}" if threshold is not None else "")
         + "."
     )
+    if provenance is not None:
+        text += f" The classifier ({provenance.origin}) was trained on {training_description(provenance)}."
+        if provenance.data:
+            text += f" Its training images: {provenance.data}."
+        if provenance.own_test:
+            text += f" On its own test set it scored {provenance.own_test}."
+    return text
 
 
 def _design(config: dict[str, Any], summary: dict[str, Any], paired: pd.DataFrame) -> list[str]:
@@ -174,13 +185,10 @@ def _design(config: dict[str, Any], summary: dict[str, Any], paired: pd.DataFram
         if (paired["test"] == "bootstrap").any() and config.get("stats", {}).get("n_bootstrap"):
             floor = 2 / (int(config["stats"]["n_bootstrap"]) + 1)
             parts.append(f"Paired-bootstrap p-values cannot fall below 2/(B+1) = {floor:.2g}.")
-    leakage = summary.get("leakage") or {}
-    if leakage.get("checked"):
-        shared, copies = len(leakage.get("patients") or []), len(leakage.get("near_duplicates") or [])
+    if summary.get("leakage"):
         parts.append(
-            f"The classifier's training images shared {shared} patients and {copies} near-duplicate images "
-            "with the test images"
-            + (" (allowed by the suite; listed in summary.json)." if shared or copies else ".")
+            "Leakage check (patients and near-duplicate radiographs shared by the classifier's training "
+            f"images and the test images): {leakage_text(summary)}."
         )
     detectable = [r.get("detectable_difference") for r in (summary.get("tables") or {}).get("power") or []]
     detectable = [d for d in detectable if d is not None and d == d]
@@ -247,13 +255,20 @@ def _statistics(config: dict[str, Any], tables: dict[str, Any], summary: dict[st
     return " ".join(parts)
 
 
-def methods_paragraph(config_text: str | None, summary: dict[str, Any], counts: dict[str, int]) -> str:
+def methods_paragraph(
+    config_text: str | None,
+    summary: dict[str, Any],
+    counts: dict[str, int],
+    provenance: ClassifierProvenance | None = None,
+) -> str:
     """The paragraph, or an empty string when the run has no config.yaml.
 
     Parameters
     ----------
     counts : dict
         Test images per class name, as counted from the stored predictions.
+    provenance : ClassifierProvenance, optional
+        What was recorded about the classifier's training (`reports.provenance`).
     """
     if not config_text:
         return ""
@@ -267,7 +282,7 @@ def methods_paragraph(config_text: str | None, summary: dict[str, Any], counts: 
         _data(config, summary, counts),
         _cells(config, summary),
         _models(config),
-        _classifier(config),
+        _classifier(config, provenance),
         _statistics(config, summary.get("tables") or {}, summary),
     ]
     return " ".join(s for s in sentences if s)
