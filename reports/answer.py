@@ -189,10 +189,7 @@ def cell_answers(
             _flip_sentence(flips, models),
             seeds,
         ]
-        text = "; ".join(s for s in sentences if s)
-        answers.append(
-            CellAnswer(
-                cell, cell_title(cell, cell_meta.get(cell, {})), text[:1].upper() + text[1:] + ".", frame
-            )
-        )
+        text = "; ".join(s for s in sentences if s)  # follows the bold cell title and a colon
+        title = cell_title(cell, cell_meta.get(cell, {}))
+        answers.append(CellAnswer(cell, title, f"{text}.", frame))
     return answers
