@@ -21,13 +21,13 @@ ENTRIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ),
     ("SR", "super-resolution: the variants named by their model", ("SR",)),
     ("[CI]", "the {level} confidence interval, by the method named in the table's caption", ("CI",)),
-    ("(zero width)", "the stored interval's bounds are equal at the precision shown", ("CI",)),
+    ("(zero width)", "the stored interval's bounds are equal at the precision shown", ("(zero width)",)),
     ("Δ vs HR", "the variant's estimate minus HR's on the same images (negative: worse than HR)", ("Δ",)),
     (
         "NI / inf. / ?",
         "the stored non-inferiority verdict: NI when the interval's lower limit lies above −margin, inf. "
         "when the whole interval lies below −margin, ? when neither (inconclusive)",
-        ("Δ",),
+        ("non-inferior", "inconclusive"),
     ),
     ("Accuracy", "share of images whose predicted class is the true class", ("Accuracy",)),
     ("Sensitivity", "share of pneumonia images predicted pneumonia", ("Sensitivity",)),
@@ -85,7 +85,7 @@ ENTRIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 
 
 def legend(heads: Iterable[str], confidence: Any = None) -> list[tuple[str, str]]:
-    """(term, explanation) for the terms that the given table heads use, in the order above."""
+    """(term, explanation) for the terms that the given table heads (and entry texts) use, in order."""
     text = " ".join(str(h) for h in heads)
     level = f"{100 * float(confidence):g}%" if confidence else "stored"
 

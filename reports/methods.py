@@ -67,7 +67,8 @@ def _data(config: dict[str, Any], summary: dict[str, Any], counts: dict[str, int
     source = (
         "synthetic chest-radiograph phantoms (no patient data)"
         if summary.get("synthetic_data")
-        else f"the images listed in `{data['manifest']}`"
+        else f"the `{data.get('eval_split', 'test')}` split of `{data['manifest']}` (each image's sha256 in "
+        "the run's manifest.sha256)"
         if data.get("manifest")
         else "the suite's images"
     )
@@ -193,9 +194,10 @@ def _design(config: dict[str, Any], summary: dict[str, Any], paired: pd.DataFram
     detectable = [r.get("detectable_difference") for r in (summary.get("tables") or {}).get("power") or []]
     detectable = [d for d in detectable if d is not None and d == d]
     if detectable:
+        low, high = f"{min(detectable):.3f}", f"{max(detectable):.3f}"
         parts.append(
             "At the observed discordance, McNemar's test on these images detects accuracy differences to HR "
-            f"of {min(detectable):.3f} to {max(detectable):.3f} with 80% power (Connor 1987)."
+            f"of {low if low == high else f'{low} to {high}'} with 80% power (Connor 1987)."
         )
     margins = design.get("margins") or {}
     if margins:

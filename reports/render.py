@@ -30,7 +30,7 @@ from reports.comparisons import (
 )
 from reports.formatting import TEXT_COLUMNS, fmt_label, ordered, variant_order
 from reports.header import class_counts, header_facts
-from reports.headline import build_headline
+from reports.headline import Entry, build_headline
 from reports.legend import legend
 from reports.methods import methods_paragraph
 from reports.page_tables import page_tables
@@ -213,6 +213,13 @@ def _context(run: RunData, gallery: FigureGallery) -> dict[str, Any]:
         *(g["title"] for t in result_tables for g in t.groups),
         *all_variants,
         "SR",
+        *(
+            f"{e.text} {e.flag}"
+            for t in result_tables
+            for r in t.rows
+            for e in r.values()
+            if isinstance(e, Entry)
+        ),
     ]
     provenance = classifier_provenance(run)
     throughput = summary.get("throughput") or []
