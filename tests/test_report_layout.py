@@ -23,6 +23,7 @@ from reports.render import run_cells, run_variants
 
 MAX_BYTES = 5_000_000
 WIDTH = 1280
+PRINT_WIDTH = 1032  # A4 landscape less the print stylesheet's 12-mm margins, in CSS px (96 per inch)
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="Debian's `chromium` is not installed")
 MEASURE = Path(__file__).with_name("report_layout.js")  # injected into a copy of the page
 
@@ -33,12 +34,17 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return run, render_report(run).read_text(encoding="utf-8")
 
 
-def _measured(page: Path, work: Path) -> str:
-    """The DOM of `page` with the measuring script, rendered at WIDTH px."""
+def _measured(page: Path, work: Path, width: int = WIDTH, printed: bool = False) -> str:
+    """The DOM of `page` with the measuring script, rendered `width` px wide; `printed` applies the
+    print stylesheet on screen (headless Chromium cannot measure a printed page)."""
     measured = work / "measured.html"
+    html = page.read_text(encoding="utf-8")
+    if printed:
+        assert "@media print {" in html
+        html = html.replace("@media print {", "@media all {")
     script = f"<script>{MEASURE.read_text()}</script>"
-    measured.write_text(page.read_text(encoding="utf-8").replace("</body>", script + "</body>"))
-    result = chromium(measured, work, f"--window-size={WIDTH},1600", "--dump-dom")
+    measured.write_text(html.replace("</body>", script + "</body>"))
+    result = chromium(measured, work, f"--window-size={width},1600", "--dump-dom")
     assert result.returncode == 0, result.stderr[-2000:]
     assert console_messages(result.stderr) == []
     return result.stdout
@@ -65,6 +71,15 @@ def test_answer_and_diagnosis_table_fit_1280_px(study: tuple[Path, str], tmp_pat
     assert marker(dom, "data-tables-fit") == "true"
     assert marker(dom, "data-scrolls") == "false"
     assert marker(dom, "data-order") == "true"
+
+
+@needs_chromium
+def test_print_stylesheet_puts_every_column_on_an_a4_landscape_page(
+    study: tuple[Path, str], tmp_path: Path
+) -> None:
+    dom = _measured(study[0] / "report.html", tmp_path, PRINT_WIDTH, printed=True)
+    assert marker(dom, "data-width") == str(PRINT_WIDTH)
+    assert marker(dom, "data-tables-fit") == "true" and marker(dom, "data-scrolls") == "false"
 
 
 @needs_chromium
