@@ -113,24 +113,19 @@ def _estimate_columns(
 def _difference_columns(
     headline: Headline, frame: pd.DataFrame, verdicts: pd.DataFrame
 ) -> dict[tuple, dict[str, Entry]]:
-    """Difference to HR [CI] of each primary endpoint, as its paired test stored it, with the stored
-    non-inferiority verdict as the entry's flag."""
-    flags = {
-        key: str(r.get("verdict") or "")
-        for key, r in (
-            _first_records(verdicts, ["cell", "variant", "metric"]).items()
-            if {"cell", "variant", "metric"} <= set(verdicts.columns)
-            else []
-        )
-    }
-    records = _first_records(_against_reference(frame), ["cell", "variant", "metric"])
+    """Difference to HR [CI] of each primary endpoint with the stored non-inferiority verdict as the
+    entry's flag: the interval the verdict was judged on where the run stored one (the same as the paired
+    test's in a pipeline run), else the paired test's."""
+    keys = ["cell", "variant", "metric"]
+    judged = _first_records(verdicts, keys) if set(keys) <= set(verdicts.columns) else {}
+    records = {**_first_records(_against_reference(frame), keys), **judged}
     cells: dict[tuple, dict[str, Entry]] = {}
     for m in ordered([k[2] for k in records], CLASSIFICATION_METRICS):
         name = f"Δ {metric_label(m)}"
         headline.columns.append(Column(name, GROUPS["difference"], better_direction(m), "difference", m))
         column = {(c, v): r for (c, v, metric), r in records.items() if metric == m}
         for (cell, variant), entry in _interval_entries(column, "difference").items():
-            entry.flag = flags.get((cell, variant, m), "")
+            entry.flag = str(judged.get((cell, variant, m), {}).get("verdict") or "")
             cells.setdefault((cell, variant), {})[name] = entry
     return cells
 

@@ -125,6 +125,16 @@ def test_answer_block_has_one_line_and_forest_plot_per_cell(study: tuple[Path, s
         assert "one classifier (seed variance not measured)" in line
 
 
+def test_diagnosis_table_shows_the_judged_difference_with_its_verdict(study: tuple[Path, str]) -> None:
+    html = study[1]
+    table = html[html.index('id="table-diagnosis"') :]
+    table = table[: table.index("</table>")]
+    # Sensitivity of every variant: the stored McNemar difference -0.05 [-0.2, 0.1] shifted by 0.19.
+    tag = '<span class="verdict v-non-inferior" title="non-inferior">NI</span>'
+    assert f'0.140 {tag} <span class="ci">[-0.010, 0.290]</span>' in table
+    assert 'title="inferior">inf.</span>' in table and 'title="inconclusive">?</span>' in table
+
+
 def test_answer_lines_follow_the_stored_tables() -> None:
     """Change a stored verdict or flip count and the sentence changes with it."""
     flips = [
