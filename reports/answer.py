@@ -112,11 +112,13 @@ def _verdict_sentence(frame: pd.DataFrame, models: list[str]) -> str:
     none = [_prose(m) for m in metrics if not (by_metric[m]["verdict"] == "non-inferior").any()]
     parts = [f"no SR variant is shown non-inferior to HR in {_join(none, 'or')}"] if none else []
     for verdict in ("non-inferior", "inferior"):
+        endpoints: dict[tuple[str, ...], list[str]] = {}  # the same variants in several endpoints: one clause
         for m in metrics:
-            named = by_metric[m].loc[by_metric[m]["verdict"] == verdict, "variant"].tolist()
+            named = tuple(by_metric[m].loc[by_metric[m]["verdict"] == verdict, "variant"])
             if named:
-                verb = "is" if len(named) == 1 else "are"
-                parts.append(f"{_join(named)} {verb} {verdict} in {_prose(m)}")
+                endpoints.setdefault(named, []).append(_prose(m))
+        for named, shown in endpoints.items():
+            parts.append(f"{_join(named)} {'is' if len(named) == 1 else 'are'} {verdict} in {_join(shown)}")
     if (rows["verdict"] == "inconclusive").all():
         parts.append("every comparison is inconclusive")
     elif (rows["verdict"] == "inconclusive").any():
@@ -152,19 +154,23 @@ def _flip_sentence(flips: list[dict[str, Any]], models: list[str]) -> str:
     if not counts or max(counts) == 0:
         return f"no SR variant changes any of the {n} diagnoses"
     low, high = min(counts), max(counts)
-    span = f"{high}" if low == high else f"{low} to {high}"
-    to_pneumonia, to_normal = most.get("normal_to_pneumonia"), most.get("pneumonia_to_normal")
-    if is_missing(to_pneumonia) or is_missing(to_normal):
-        direction = ""
-    elif int(to_normal) == 0:
-        direction = ", all towards pneumonia"
-    elif int(to_pneumonia) == 0:
-        direction = ", all towards normal"
-    else:
-        direction = f": {int(to_pneumonia)} towards pneumonia, {int(to_normal)} towards normal"
     per = "per SR variant" if len(rows) > 1 else f"with {most['variant']}"
-    most_text = f" ({most['variant']}: {int(most['n_flips'])}{direction})" if low != high else direction
-    return f"{span} of {n} diagnoses change {per}{most_text}"
+    if low != high:
+        return f"{low} to {high} of {n} diagnoses change {per} ({most['variant']}: {high}{_direction(most)})"
+    same = len({_direction(r) for r in rows}) == 1  # else the directions differ between variants
+    return f"{high} of {n} diagnoses change {per}{_direction(most) if same else ''}"
+
+
+def _direction(flips: dict[str, Any]) -> str:
+    """`, all towards pneumonia` or `: 2 towards pneumonia, 1 towards normal`; empty when not stored."""
+    to_pneumonia, to_normal = flips.get("normal_to_pneumonia"), flips.get("pneumonia_to_normal")
+    if is_missing(to_pneumonia) or is_missing(to_normal):
+        return ""
+    if int(to_normal) == 0:
+        return ", all towards pneumonia"
+    if int(to_pneumonia) == 0:
+        return ", all towards normal"
+    return f": {int(to_pneumonia)} towards pneumonia, {int(to_normal)} towards normal"
 
 
 def cell_answers(

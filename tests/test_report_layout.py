@@ -113,7 +113,7 @@ def test_answer_block_has_one_line_and_forest_plot_per_cell(study: tuple[Path, s
         line = line[: line.index("</p>")]
         # The fixture's verdicts: sensitivity and AUROC non-inferior, specificity inferior, accuracy open.
         assert verdicts[(cell["cell"], "sensitivity")] == "non-inferior"
-        assert f"{models} are non-inferior in sensitivity" in line
+        assert f"{models} are non-inferior in sensitivity and AUROC" in line
         assert f"{models} are inferior in specificity" in line
         assert "no SR variant is shown non-inferior to HR in accuracy" in line
         assert "margins 0.02 for accuracy, sensitivity and specificity, 0.01 for AUROC" in line
@@ -166,6 +166,9 @@ def test_answer_lines_follow_the_stored_tables() -> None:
         "4 to 7 of 50 diagnoses change per SR variant (sr-b: 7, all towards pneumonia); "
         f"{seed_agreement_phrase(summary)}."
     )
+    flips[0].update(n_flips=7, normal_to_pneumonia=6, pneumonia_to_normal=1)  # equal counts, other directions
+    (answer,) = cell_answers(summary, cells, meta, run_variants(summary))
+    assert "; 7 of 50 diagnoses change per SR variant; " in answer.text
     margins[0]["verdict"] = "inconclusive"
     (answer,) = cell_answers(summary, cells, meta, run_variants(summary))
     assert answer.text.startswith(
