@@ -71,6 +71,7 @@ def test_answer_and_diagnosis_table_fit_1280_px(study: tuple[Path, str], tmp_pat
     assert marker(dom, "data-tables-fit") == "true"
     assert marker(dom, "data-scrolls") == "false"
     assert marker(dom, "data-order") == "true"
+    assert marker(dom, "data-sticky") == "true"
 
 
 @needs_chromium
@@ -93,7 +94,7 @@ def test_layout_check_catches_a_table_too_wide(tmp_path: Path) -> None:
     )
     dom = _measured(page, tmp_path)
     assert marker(dom, "data-diagnosis-fits") == "false" and marker(dom, "data-tables-fit") == "false"
-    assert marker(dom, "data-answer-fits") == "true"
+    assert marker(dom, "data-answer-fits") == "true" and marker(dom, "data-sticky") == "false"
 
 
 def _answer_block(html: str) -> str:
