@@ -4,6 +4,7 @@ from a shipped file's sidecar or the pins only when their sha256 matches, and th
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -132,3 +133,17 @@ def test_leakage_text_reads_the_stored_check() -> None:
     assert leakage_text({"leakage": {"checked": True, "patients": [], "near_duplicates": []}}) == (
         "0 shared patients and 0 near-duplicate images found"
     )
+
+
+def test_input_size_of_a_given_file_is_read_from_its_archive(tmp_path: Path) -> None:
+    """Without a sidecar, the methods still name the input size the .keras file declares."""
+    run = _given_file(tmp_path, "0" * 64)  # the sidecar does not match: nothing recorded but the file
+    weights = Path(json.loads((run / "summary.json").read_text())["classifier"]["path"])
+    layers = [{"class_name": "InputLayer", "config": {"batch_shape": [None, 112, 112, 3]}}]
+    with zipfile.ZipFile(weights, "w") as archive:
+        archive.writestr("config.json", json.dumps({"config": {"layers": layers}}))
+    assert "cnn.keras` at 112×112 input, each image resized to the input by nearest neighbour" in _methods(
+        run
+    )
+    weights.write_bytes(b"not a zip")
+    assert "×112 input" not in _methods(run)
