@@ -19,13 +19,20 @@ from matplotlib import colormaps
 from PIL import Image
 
 from reports.formatting import fmt_label, fmt_num, is_missing, ordered
-from reports.rundir import png_data_uri, resolve_inside
+from reports.rundir import data_uri, resolve_inside
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CROP_FRACTION = 4  # the crop is 1/4 of the image side
 DIFF_PERCENTILE = 99.5  # colour scale top of the difference maps, over all variants of the example
 HEAT_ALPHA = 0.45
-MAP_SIDE = 300  # difference maps and overlays are shown 150 px wide; 2x for sharp high-DPI screens
+MAP_SIDE = 150  # difference maps and overlays are shown 150 px wide (1x: they are smooth displays)
+# Embedded copies: a stored PNG up to THUMB_BYTES as it is, larger ones as a WebP thumbnail of at most
+# THUMB_SIDE pixels a side at quality THUMB_QUALITY; the page links every panel to its full-size file.
+THUMB_SIDE = 240  # shown 150 px wide: sharp at 1.6x
+THUMB_BYTES = 16_000
+THUMB_QUALITY = 80
+MAP_QUALITY = 80  # difference maps and Grad-CAM overlays (smooth colour images): lossy WebP
+CROP_QUALITY = 95  # zoomed crops at their stored pixels: WebP close to lossless
 
 
 @dataclass
@@ -34,6 +41,7 @@ class Panel:
 
     variant: str
     path: str
+    href: str | None = None  # the full-size file, relative to the run directory (the page links it)
     uri: str | None = None
     crop_uri: str | None = None
     diff_uri: str | None = None
@@ -56,39 +64,43 @@ class Comparison:
 def panel_order(variants: Sequence[str], preferred: Sequence[str]) -> list[str]:
     """The LR displays first, then the SR variants in suite order, HR last."""
     variants = ordered(variants, preferred)
-    lr = [v for v in variants if _is_lr(v)]
-    middle = [v for v in variants if v != "HR" and not _is_lr(v)]
+    lr = [v for v in variants if is_lr(v)]
+    middle = [v for v in variants if v != "HR" and not is_lr(v)]
     return [*lr, *middle, *(["HR"] if "HR" in variants else [])]
 
 
-def _is_lr(variant: str) -> bool:
+def is_lr(variant: str) -> bool:
     """``LR`` (older runs) or one of its classifier displays (``LR-nearest``, ``LR-bilinear``)."""
     return variant == "LR" or variant.startswith("LR-")
 
 
-def _encode(pixels: np.ndarray, largest: int | None = None) -> str:
-    """PNG data URI of uint8 pixels, shrunk to at most `largest` pixels a side (maps shown small)."""
-    image = Image.fromarray(pixels)
+def webp_uri(image: Image.Image, largest: int | None = None, quality: int | None = None) -> str:
+    """WebP data URI of an image shrunk to at most `largest` pixels a side; lossless without `quality`."""
     if largest and max(image.size) > largest:
-        image.thumbnail((largest, largest), Image.Resampling.BOX)
+        image = image.copy()
+        image.thumbnail((largest, largest), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return png_data_uri(buffer.getvalue())
+    if quality is None:
+        image.save(buffer, format="WEBP", lossless=True, method=6)
+    else:
+        image.save(buffer, format="WEBP", quality=quality, method=6)
+    return data_uri(buffer.getvalue(), "image/webp")
+
+
+def thumbnail_uri(data: bytes) -> str:
+    """The embedded copy of a stored PNG: the file itself when small, else a lossy WebP thumbnail."""
+    if len(data) <= THUMB_BYTES:
+        return data_uri(data, "image/png")
+    with Image.open(io.BytesIO(data)) as image:
+        image = image.convert("L" if image.mode in ("L", "I", "I;16") else "RGB")
+        return webp_uri(image, THUMB_SIDE, THUMB_QUALITY)
 
 
 def _difference_map(diff: np.ndarray, top_value: float) -> str:
-    """|variant − HR| in the magma colour map, as a palette PNG (one byte a pixel, not three)."""
+    """|variant − HR| in the magma colour map, as a lossy WebP (a display, not data)."""
     levels = (np.clip(diff / top_value, 0, 1) * 255).round().astype(np.uint8)
-    image = Image.fromarray(levels, mode="L").convert("P")
     lut = (colormaps["magma"](np.arange(256) / 255.0)[:, :3] * 255).round().astype(np.uint8)
-    image.putpalette(lut.ravel().tolist())
-    if max(image.size) > MAP_SIDE:
-        image = image.resize(
-            (MAP_SIDE * image.width // max(image.size), MAP_SIDE * image.height // max(image.size))
-        )
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
-    return png_data_uri(buffer.getvalue())
+    return webp_uri(Image.fromarray(lut[levels]), MAP_SIDE, MAP_QUALITY)
 
 
 def _gray(data: bytes) -> np.ndarray:
@@ -152,7 +164,7 @@ def build_comparison(
         flipped_by=[v for v in panel_order(list(images), variants) if (image_id, v) in flips],
     )
     if hr is not None:
-        top, left, side = _crop_window(hr, [p for v, p in same_size.items() if not _is_lr(v)])
+        top, left, side = _crop_window(hr, [p for v, p in same_size.items() if not is_lr(v)])
         height, width = hr.shape
         comparison.crop = {
             "left": 100 * left / width,
@@ -176,19 +188,23 @@ def build_comparison(
         comparison.panels.append(panel)
         if variant not in raw:
             continue
-        panel.uri = png_data_uri(raw[variant])
+        panel.uri = thumbnail_uri(raw[variant])
+        panel.href = str(images[variant])
         gray = pixels[variant]
         if hr is not None:
             # The same window on every image, scaled for images of another size (LR).
             sy, sx = gray.shape[0] / hr.shape[0], gray.shape[1] / hr.shape[1]
             crop = gray[int(top * sy) : int((top + side) * sy), int(left * sx) : int((left + side) * sx)]
             if crop.size:
-                panel.crop_uri = _encode((crop * 255).round().astype(np.uint8))
+                panel.crop_uri = webp_uri(
+                    Image.fromarray((crop * 255).round().astype(np.uint8)), quality=CROP_QUALITY
+                )
             if variant in diffs:
                 panel.diff_uri = _difference_map(diffs[variant], top_value)
         heat_path = resolve_inside(run_dir, str(heat_paths[variant])) if variant in heat_paths else None
         if heat_path is not None and heat_path.read_bytes().startswith(PNG_MAGIC):
-            panel.gradcam_uri = _encode(_overlay(gray, _gray(heat_path.read_bytes())), MAP_SIDE)
+            overlay = Image.fromarray(_overlay(gray, _gray(heat_path.read_bytes())))
+            panel.gradcam_uri = webp_uri(overlay, MAP_SIDE, MAP_QUALITY)
     return comparison
 
 

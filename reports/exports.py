@@ -16,6 +16,7 @@ from reports.tables import (
     classification_frame,
     flips_frame,
     generic_frame,
+    n_note,
     noninferiority_frame,
     paired_frame,
     quality_frame,
@@ -77,8 +78,11 @@ def write_tables(run_dir: Path) -> list[Path]:
         records = tables.get(name) or []
         if name in BUILDERS:
             build, caption = BUILDERS[name]
-            note = ci_note(records) if name in ("quality", "classification") else ""
-            caption = f"{caption} ({origin})" + (f". CI methods: {note}" if note else "")
+            caption = f"{caption} ({origin})"
+            if name in ("quality", "classification"):
+                methods, counted = ci_note(records), n_note(records)
+                caption += f". CI methods: {methods}" if methods else ""
+                caption += f". {counted}" if counted else ""
             tex = to_latex(build(records, variants), caption, f"tab:{name}")
         elif records and all("cell" in r for r in records):
             tex = to_latex(generic_frame(records), f"{column_label(name)} ({origin})", f"tab:{name}")

@@ -14,7 +14,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from reports.figures import CLASSIFICATION_PLOTTED, Color, style
-from reports.formatting import fmt_int, is_missing, metric_label, ordered
+from reports.formatting import CLASSIFICATION_METRICS, fmt_int, is_missing, metric_label, ordered
 
 
 def _estimates(classification: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -187,4 +187,48 @@ def throughput_bars(
         )
         if len(cell_order) > 1:
             ax.legend(fontsize=7.5, title="cell", title_fontsize=8)
+        return fig
+
+
+def forest_plot(
+    differences: pd.DataFrame, variants: Sequence[str], colors: dict[str, Color]
+) -> Figure | None:
+    """Stored difference to HR [CI] of every variant, one small panel per endpoint; a dashed line at
+    −margin where the run set one, a grey line at 0.
+
+    Parameters
+    ----------
+    differences : DataFrame
+        `reports.answer.differences_to_hr` of one cell: variant, metric, difference, ci_low, ci_high,
+        margin, verdict.
+    """
+    frame = differences.dropna(subset=["difference"])
+    if frame.empty:
+        return None
+    metrics = ordered(frame["metric"], CLASSIFICATION_METRICS)
+    order = ordered(frame["variant"], variants)
+    with style():
+        fig = Figure(figsize=(1.15 * len(metrics) + 1.3, 0.19 * len(order) + 0.75), layout="constrained")
+        axes = fig.subplots(1, len(metrics), squeeze=False, sharey=True)[0]
+        for ax, metric in zip(axes, metrics, strict=True):
+            rows = frame[frame["metric"] == metric].set_index("variant")
+            for i, variant in enumerate(order):
+                if variant not in rows.index:
+                    continue
+                row = rows.loc[variant]
+                est, low, high = (float(row[k]) for k in ("difference", "ci_low", "ci_high"))
+                err = [[0.0 if np.isnan(low) else est - low], [0.0 if np.isnan(high) else high - est]]
+                filled = row.get("verdict") == "non-inferior"
+                color = colors.get(variant, "0.3")
+                ax.errorbar(
+                    est, i, xerr=err, fmt="o", color=color, mfc=color if filled else "white", ms=4, capsize=2
+                )
+            ax.axvline(0.0, color="0.55", lw=0.8, zorder=0)
+            margin = rows["margin"].dropna()
+            if not margin.empty:
+                ax.axvline(-float(margin.iloc[0]), color="#b91c1c", ls="--", lw=0.9, zorder=0)
+            ax.set_title(f"Δ {metric_label(metric)}", fontsize=8.5)
+            ax.tick_params(labelsize=7)
+        axes[0].set(yticks=range(len(order)), ylim=(len(order) - 0.5, -0.5))
+        axes[0].set_yticklabels(order, fontsize=7)
         return fig

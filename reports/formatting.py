@@ -132,11 +132,17 @@ def fmt_ci(estimate: Any, low: Any, high: Any, decimals: int) -> str:
     return f"{fmt_num(estimate, decimals)} [{fmt_num(low, decimals)}, {fmt_num(high, decimals)}]"
 
 
+P_FLOOR = 1e-10  # stored p-values below this (0 included) are beyond the tests' numerical precision
+
+
 def fmt_p(p: Any) -> str:
-    """p-value with three decimals; below 0.001 as `<0.001`."""
+    """p-value: three decimals from 0.001, two significant digits below (`4.2e-05`), `<1e-10` below that."""
     if is_missing(p):
         return MISSING
-    return "<0.001" if float(p) < 0.001 else f"{float(p):.3f}"
+    p = float(p)
+    if p < P_FLOOR:
+        return f"<{P_FLOOR:.0e}"
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
 
 
 def fmt_percent(fraction: Any) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from reports.formatting import fmt_label
+from reports.provenance import ClassifierProvenance, leakage_text, training_description
 from reports.rundir import RunData
 
 PACKAGES_SHOWN = ("torch", "tensorflow", "tensorflow-cpu", "keras", "numpy", "scikit-learn", "statsmodels")
@@ -51,19 +52,43 @@ def _seeds(run: RunData) -> str:
     return ", ".join(f"{k} {v}" for k, v in seeds.items())
 
 
-def header_facts(run: RunData) -> list[tuple[str, str]]:
+def _test_set(run: RunData) -> str:
+    """`11 images of 11 patients (8 normal, 3 pneumonia), split test of <manifest>`."""
+    counts = class_counts(run)
+    statistics = run.summary.get("statistics") or {}
+    total = sum(counts.values()) or (run.summary.get("n_images") or {}).get("eval")
+    if not total:
+        return ""
+    patients = statistics.get("n_patients") if statistics.get("unit_of_analysis") == "patient" else None
+    text = f"{total} images" + (f" of {patients} patients" if patients else "")
+    if counts:
+        text += f" ({', '.join(f'{n} {label}' for label, n in counts.items())})"
+    try:
+        data = (yaml.safe_load(run.config_text or "") or {}).get("data") or {}
+    except (yaml.YAMLError, AttributeError):
+        data = {}
+    if data.get("manifest"):
+        text += f", split {data.get('eval_split', 'test')} of {data['manifest']}"
+    skipped = (run.summary.get("skipped_images") or {}).get("count")
+    return text + (f"; {skipped} images skipped (skipped_images.csv)" if skipped else "")
+
+
+def header_facts(run: RunData, provenance: ClassifierProvenance | None = None) -> list[tuple[str, str]]:
     """(label, text) pairs for the header; facts the run did not record are left out."""
     summary, environment = run.summary, run.environment or {}
-    counts = class_counts(run)
     n_images = summary.get("n_images") or {}
     facts = [
         ("Suite", f"{summary['suite']} · run {summary['run_id']}"),
         ("Date", str(summary.get("created") or "")),
+        ("Test set", _test_set(run)),
     ]
-    data = ", ".join(f"{n} {label}" for label, n in counts.items())
+    if provenance is not None:
+        facts.append(("Classifier training", f"{provenance.origin}: {training_description(provenance)}"))
+        if provenance.own_test:
+            facts.append(("Classifier's own test", provenance.own_test))
+    facts.append(("Leakage check", leakage_text(summary) if summary.get("leakage") else ""))
     if n_images.get("train") is not None:
-        data += f"{'; ' if data else ''}{n_images['train']} training images"
-    facts.append(("Test images", data))
+        facts.append(("Suite's train split", f"{n_images['train']} images"))
     if run.manifest_sha256:
         facts.append(("Manifest", f"{len(run.manifest_lines or [])} checksums, sha256 {run.manifest_sha256}"))
     lpips = summary.get("lpips_weights")

@@ -19,8 +19,6 @@ from reports.formatting import (
     QUALITY_METRICS,
     better_direction,
     correction_label,
-    decimals_for,
-    fmt_ci,
     fmt_int,
     fmt_p,
     fmt_percent_ci,
@@ -29,6 +27,7 @@ from reports.formatting import (
     ordered,
     test_label,
 )
+from reports.precision import column_decimals, fmt_interval
 from reports.tables import blank, qualifiers, records_frame
 
 REFERENCE = "HR"
@@ -43,6 +42,7 @@ class Entry:
     low: float | None = None
     high: float | None = None
     best: bool = False
+    flag: str = ""  # a verdict shown beside the value (non-inferiority of a difference to HR)
 
 
 @dataclass
@@ -50,6 +50,9 @@ class Column:
     name: str
     group: str
     direction: int = 0  # +1 higher is better, -1 lower is better, 0 not marked
+    kind: str = ""  # quality, estimate, difference, test, flips: which page table shows it
+    metric: str = ""  # the stored metric key, where the column has one
+    label: str = ""  # short head under its group on the page (the name when empty)
 
 
 @dataclass
@@ -77,25 +80,63 @@ def _first_records(frame: pd.DataFrame, keys: list[str]) -> dict[tuple, dict[str
     return first
 
 
-def _estimate_columns(
-    headline: Headline, frame: pd.DataFrame, value: str, metrics_first: Sequence[str], group: str
-) -> dict[tuple, dict[str, Entry]]:
-    """Entries `value [CI]` per (cell, variant), one column per stored metric."""
-    metrics = ordered(frame["metric"], metrics_first)
-    digits = {
-        m: decimals_for(frame.loc[frame["metric"] == m, [value, "ci_low", "ci_high"]].to_numpy().ravel())
-        for m in metrics
-    }
-    headline.columns += [Column(metric_label(m), group, better_direction(m)) for m in metrics]
-    cells: dict[tuple, dict[str, Entry]] = {}
-    for (cell, variant, metric), r in _first_records(frame, ["cell", "variant", "metric"]).items():
-        cells.setdefault((cell, variant), {})[metric_label(metric)] = Entry(
-            fmt_ci(r[value], r["ci_low"], r["ci_high"], digits[metric]),
+def _interval_entries(records: dict[tuple, dict[str, Any]], value: str) -> dict[tuple, Entry]:
+    """`value [CI]` entries of one column, at the decimals that tell its values apart (see precision)."""
+    decimals = column_decimals((key[0], r[value], r["ci_low"], r["ci_high"]) for key, r in records.items())
+    return {
+        key: Entry(
+            fmt_interval(r[value], r["ci_low"], r["ci_high"], decimals),
             _number(r[value]),
             _number(r["ci_low"]),
             _number(r["ci_high"]),
         )
+        for key, r in records.items()
+    }
+
+
+def _estimate_columns(
+    headline: Headline, frame: pd.DataFrame, value: str, metrics_first: Sequence[str], kind: str
+) -> dict[tuple, dict[str, Entry]]:
+    """Entries `value [CI]` per (cell, variant), one column per stored metric."""
+    group = GROUPS[kind]
+    records = _first_records(frame, ["cell", "variant", "metric"])
+    cells: dict[tuple, dict[str, Entry]] = {}
+    for m in ordered(frame["metric"], metrics_first):
+        name = metric_label(m)
+        headline.columns.append(Column(name, group, better_direction(m), kind, m))
+        column = {(c, v): r for (c, v, metric), r in records.items() if metric == m}
+        for key, entry in _interval_entries(column, value).items():
+            cells.setdefault(key, {})[name] = entry
     return cells
+
+
+def _difference_columns(
+    headline: Headline, frame: pd.DataFrame, verdicts: pd.DataFrame
+) -> dict[tuple, dict[str, Entry]]:
+    """Difference to HR [CI] of each primary endpoint with the stored non-inferiority verdict as the
+    entry's flag: the interval the verdict was judged on where the run stored one (the same as the paired
+    test's in a pipeline run), else the paired test's."""
+    keys = ["cell", "variant", "metric"]
+    judged = _first_records(verdicts, keys) if set(keys) <= set(verdicts.columns) else {}
+    records = {**_first_records(_against_reference(frame), keys), **judged}
+    cells: dict[tuple, dict[str, Entry]] = {}
+    for m in ordered([k[2] for k in records], CLASSIFICATION_METRICS):
+        name = f"Δ {metric_label(m)}"
+        headline.columns.append(Column(name, GROUPS["difference"], better_direction(m), "difference", m))
+        column = {(c, v): r for (c, v, metric), r in records.items() if metric == m}
+        for (cell, variant), entry in _interval_entries(column, "difference").items():
+            entry.flag = str(judged.get((cell, variant, m), {}).get("verdict") or "")
+            cells.setdefault((cell, variant), {})[name] = entry
+    return cells
+
+
+def _against_reference(frame: pd.DataFrame) -> pd.DataFrame:
+    """Paired tests against HR: only the primary family's (one per hypothesis) when the run stored
+    families, every test against HR otherwise."""
+    frame = frame[frame["reference"] == REFERENCE]
+    if "family" in frame.columns and (frame["family"] == "primary").any():
+        frame = frame[frame["family"] == "primary"]
+    return frame
 
 
 def _primary_setting(headline: Headline, frame: pd.DataFrame) -> pd.DataFrame:
@@ -111,18 +152,18 @@ def _primary_setting(headline: Headline, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _test_columns(headline: Headline, frame: pd.DataFrame) -> dict[tuple, dict[str, Entry]]:
-    """p and every stored adjusted p of each (test, metric) against HR: only the primary family's
-    tests (one per hypothesis) when the run stored families, every test against HR otherwise."""
-    frame = frame[frame["reference"] == REFERENCE]
-    if "family" in frame.columns and (frame["family"] == "primary").any():
-        frame = frame[frame["family"] == "primary"]
+    """p and every stored adjusted p of each (test, metric) against HR (see `_against_reference`)."""
+    frame = _against_reference(frame)
     adjusted = [c for c in frame.columns if correction_label(c)]
     cells: dict[tuple, dict[str, Entry]] = {}
     pairs = list(dict.fromkeys(zip(frame["test"], frame["metric"], strict=True)))
     for test, metric in pairs:
         name = f"{test_label(test)} {metric_label(metric)}"
-        labels = [f"{name} p", *(f"{name} p ({correction_label(c)})" for c in adjusted)]
-        headline.columns += [Column(label, "Paired test vs HR") for label in labels]
+        headline.columns.append(Column(f"{name} p", name, 0, "test", metric, "p"))
+        headline.columns += [
+            Column(f"{name} p ({correction_label(c)})", name, 0, "test", metric, f"p ({correction_label(c)})")
+            for c in adjusted
+        ]
     for (cell, variant, test, metric), r in _first_records(
         frame, ["cell", "variant", "test", "metric"]
     ).items():
@@ -134,13 +175,31 @@ def _test_columns(headline: Headline, frame: pd.DataFrame) -> dict[tuple, dict[s
     return cells
 
 
+# Stored flip counts shown beside the total, by direction of the change (column key -> head).
+FLIP_COUNTS = {
+    "normal_to_pneumonia": "→ pneumonia",
+    "pneumonia_to_normal": "→ normal",
+    "correct_to_wrong": "correct → wrong",
+    "wrong_to_correct": "wrong → correct",
+}
+
+
 def _flip_columns(headline: Headline, frame: pd.DataFrame) -> dict[tuple, dict[str, Entry]]:
+    """Flips (count/n), the flip rate [CI], the stored counts by direction, and the mean |ΔP| [CI]."""
+    counts = [k for k in FLIP_COUNTS if k in frame.columns and frame[k].notna().any()]
+    change = "mean_abs_prob_change"
+    has_change = change in frame.columns and frame[change].notna().any()
+    group = GROUPS["flips"]
     headline.columns += [
-        Column("Flips", "Flips vs HR", better_direction("n_flips")),
-        Column("Flip rate", "Flips vs HR", better_direction("flip_rate")),
+        Column("Flips", group, better_direction("n_flips"), "flips", "n_flips"),
+        Column("Flip rate", group, better_direction("flip_rate"), "flips", "flip_rate"),
+        *(Column(FLIP_COUNTS[k], group, better_direction(k), "flips", k) for k in counts),
+        *([Column("Mean |ΔP|", group, -1, "flips", change)] if has_change else []),
     ]
-    return {
-        (cell, variant): {
+    records = _first_records(frame, ["cell", "variant"])
+    cells: dict[tuple, dict[str, Entry]] = {}
+    for (cell, variant), r in records.items():
+        cells[(cell, variant)] = {
             "Flips": Entry(f"{fmt_int(r['n_flips'])}/{fmt_int(r['n'])}", _number(r["n_flips"])),
             "Flip rate": Entry(
                 fmt_percent_ci(r["flip_rate"], r.get("flip_rate_ci_low"), r.get("flip_rate_ci_high")),
@@ -148,9 +207,21 @@ def _flip_columns(headline: Headline, frame: pd.DataFrame) -> dict[tuple, dict[s
                 _number(r.get("flip_rate_ci_low")),
                 _number(r.get("flip_rate_ci_high")),
             ),
+            **{FLIP_COUNTS[k]: Entry(fmt_int(r[k]), _number(r[k])) for k in counts},
         }
-        for (cell, variant), r in _first_records(frame, ["cell", "variant"]).items()
-    }
+    if has_change:
+        bounds = frame.rename(columns={f"{change}_ci_low": "ci_low", f"{change}_ci_high": "ci_high"})
+        for key, entry in _interval_entries(_first_records(bounds, ["cell", "variant"]), change).items():
+            cells[key]["Mean |ΔP|"] = entry
+    return cells
+
+
+GROUPS = {
+    "quality": "Image quality vs HR",
+    "estimate": "Classification",
+    "difference": "Difference to HR",
+    "flips": "Flips vs HR",
+}
 
 
 def build_headline(tables: dict[str, Any], cells: Sequence[str], variants: Sequence[str]) -> Headline:
@@ -159,15 +230,15 @@ def build_headline(tables: dict[str, Any], cells: Sequence[str], variants: Seque
     parts: list[dict[tuple, dict[str, Entry]]] = []
     quality = records_frame(tables.get("quality"), "quality")
     if not quality.empty:
-        parts.append(_estimate_columns(headline, quality, "mean", QUALITY_METRICS, "Image quality vs HR"))
+        parts.append(_estimate_columns(headline, quality, "mean", QUALITY_METRICS, "quality"))
     classification = records_frame(tables.get("classification"), "classification")
     if not classification.empty:
         primary = _primary_setting(headline, classification)
-        parts.append(
-            _estimate_columns(headline, primary, "estimate", CLASSIFICATION_METRICS, "Classification")
-        )
+        parts.append(_estimate_columns(headline, primary, "estimate", CLASSIFICATION_METRICS, "estimate"))
     paired = records_frame(tables.get("paired_tests"), "paired_tests")
     if not paired.empty:
+        verdicts = pd.DataFrame(tables.get("non_inferiority") or [])
+        parts.append(_difference_columns(headline, paired, verdicts))
         parts.append(_test_columns(headline, paired))
     flips = records_frame(tables.get("flips"), "flips")
     if not flips.empty:

@@ -13,6 +13,7 @@ import pandas as pd
 import yaml
 
 from reports.formatting import correction_label, metric_label, ordered, test_label
+from reports.provenance import ClassifierProvenance, leakage_text, training_description
 from reports.tables import ci_note
 
 CORRECTION_NAMES = {"Holm": "Holm's step-down method", "BH": "the Benjamini-Hochberg procedure"}
@@ -75,7 +76,8 @@ def _data(config: dict[str, Any], summary: dict[str, Any], counts: dict[str, int
     source = (
         "synthetic chest-radiograph phantoms (no patient data)"
         if summary.get("synthetic_data")
-        else f"the images listed in `{data['manifest']}`"
+        else f"the `{data.get('eval_split', 'test')}` split of `{data['manifest']}` (each image's sha256 in "
+        "the run's manifest.sha256)"
         if data.get("manifest")
         else "the suite's images"
     )
@@ -116,24 +118,48 @@ def _models(config: dict[str, Any]) -> str:
     return f"The LR images were upscaled by {_join(described)}." if described else ""
 
 
-def _classifier(config: dict[str, Any]) -> str:
+def _classifier(config: dict[str, Any], provenance: ClassifierProvenance | None) -> str:
+    """Which classifier, its input, its threshold, and what it was trained on (as recorded)."""
     classifier = config.get("classifier") or {}
     stats = config.get("stats") or {}
     if classifier.get("weights"):
         source = f"the CNN in `{classifier['weights']}`"
+        size = provenance.input_size if provenance else None  # a given file keeps its own input
     elif classifier.get("train"):
         epochs = classifier["train"].get("epochs")
-        source = "the reference five-layer CNN trained on HR training images"
+        source = "the reference five-layer CNN trained in this run"
         source += f" for up to {epochs} epochs" if epochs else ""
+        size = classifier.get("input_size")
     else:
         return ""
-    size = classifier.get("input_size")
     threshold = stats.get("threshold")
-    return (
+    text = (
         f"HR, LR and every super-resolved image were classified by {source}"
         + (f" at {size}×{size} input" if size else "")
+        + ", each image resized to the input by nearest neighbour"
         + (f", calling pneumonia at P ≥ {threshold}" if threshold is not None else "")
         + "."
+    )
+    if provenance is not None:
+        text += f" The classifier ({provenance.origin}) was trained on {training_description(provenance)}."
+        if provenance.data:
+            text += f" Its training images: {provenance.data}."
+        if provenance.own_test:
+            text += f" On its own test set it scored {provenance.own_test}."
+    return text
+
+
+def _seeds(seeds: dict[str, Any] | None) -> str:
+    """How training-seed variance was measured (``classifier: {seeds: K}``), or nothing."""
+    if not seeds:
+        return ""
+    resampled = any(c.get("bootstrap_train") for c in seeds.get("classifiers") or [])
+    return (
+        f"To measure training variance, {seeds['k']} classifiers were trained with seeds "
+        f"{_join([str(s) for s in seeds['seeds']])}"
+        + (", each further seed on a patient bootstrap resample of the training images" if resampled else "")
+        + f"; the tables report the primary seed ({seeds['primary_seed']}), and each seed's classifier was "
+        "analysed on its own with the same tests, counting how many seeds reach each conclusion."
     )
 
 
@@ -183,20 +209,18 @@ def _design(config: dict[str, Any], summary: dict[str, Any], paired: pd.DataFram
         if (paired["test"] == "bootstrap").any() and config.get("stats", {}).get("n_bootstrap"):
             floor = 2 / (int(config["stats"]["n_bootstrap"]) + 1)
             parts.append(f"Paired-bootstrap p-values cannot fall below 2/(B+1) = {floor:.2g}.")
-    leakage = summary.get("leakage") or {}
-    if leakage.get("checked"):
-        shared, copies = len(leakage.get("patients") or []), len(leakage.get("near_duplicates") or [])
+    if summary.get("leakage"):
         parts.append(
-            f"The classifier's training images shared {shared} patients and {copies} near-duplicate images "
-            "with the test images"
-            + (" (allowed by the suite; listed in summary.json)." if shared or copies else ".")
+            "Leakage check (patients and near-duplicate radiographs shared by the classifier's training "
+            f"images and the test images): {leakage_text(summary)}."
         )
     detectable = [r.get("detectable_difference") for r in (summary.get("tables") or {}).get("power") or []]
     detectable = [d for d in detectable if d is not None and d == d]
     if detectable:
+        low, high = f"{min(detectable):.3f}", f"{max(detectable):.3f}"
         parts.append(
             "At the observed discordance, McNemar's test on these images detects accuracy differences to HR "
-            f"of {min(detectable):.3f} to {max(detectable):.3f} with 80% power (Connor 1987)."
+            f"of {low if low == high else f'{low} to {high}'} with 80% power (Connor 1987)."
         )
     margins = design.get("margins") or {}
     if margins:
@@ -256,13 +280,20 @@ def _statistics(config: dict[str, Any], tables: dict[str, Any], summary: dict[st
     return " ".join(parts)
 
 
-def methods_paragraph(config_text: str | None, summary: dict[str, Any], counts: dict[str, int]) -> str:
+def methods_paragraph(
+    config_text: str | None,
+    summary: dict[str, Any],
+    counts: dict[str, int],
+    provenance: ClassifierProvenance | None = None,
+) -> str:
     """The paragraph, or an empty string when the run has no config.yaml.
 
     Parameters
     ----------
     counts : dict
         Test images per class name, as counted from the stored predictions.
+    provenance : ClassifierProvenance, optional
+        What was recorded about the classifier's training (`reports.provenance`).
     """
     if not config_text:
         return ""
@@ -276,7 +307,8 @@ def methods_paragraph(config_text: str | None, summary: dict[str, Any], counts: 
         _data(config, summary, counts),
         _cells(config, summary),
         _models(config),
-        _classifier(config),
+        _classifier(config, provenance),
+        _seeds(summary.get("seeds")),
         _statistics(config, summary.get("tables") or {}, summary),
     ]
     return " ".join(s for s in sentences if s)

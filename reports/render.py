@@ -18,11 +18,23 @@ from markupsafe import Markup, escape
 from matplotlib.figure import Figure
 
 from reports import figures, figures_cell, figures_overview
-from reports.comparisons import build_comparison, most_flipped
+from reports.answer import cell_answers
+from reports.comparisons import (
+    CROP_QUALITY,
+    MAP_QUALITY,
+    THUMB_BYTES,
+    THUMB_QUALITY,
+    THUMB_SIDE,
+    build_comparison,
+    most_flipped,
+)
 from reports.formatting import TEXT_COLUMNS, fmt_label, ordered, variant_order
 from reports.header import class_counts, header_facts
-from reports.headline import build_headline
+from reports.headline import Entry, build_headline
+from reports.legend import legend
 from reports.methods import methods_paragraph
+from reports.page_tables import page_tables
+from reports.provenance import classifier_provenance
 from reports.rundir import RunData, atomic_write, load_run, png_data_uri, resolve_inside
 from reports.seeds import conclusions_frame
 from reports.seeds import flips_frame as seed_flips_frame
@@ -32,6 +44,7 @@ from reports.tables import (
     flipped_images_frame,
     flips_frame,
     generic_frame,
+    n_note,
     noninferiority_frame,
     paired_frame,
     perf_figures_frame,
@@ -42,7 +55,8 @@ from reports.tables import (
 
 TEMPLATES = Path(__file__).parent / "templates"
 MANIFEST_HEAD = 5
-CI_CELL = re.compile(r"^(\S+) (\[.+\])$")
+CI_CELL = re.compile(r"^(\S+) (\[.+)$")
+VERDICTS = {"non-inferior": "NI", "inferior": "inf.", "inconclusive": "?"}
 CELL_TABLES = ("classification", "quality", "flips")
 # Tables shown under their own name with a layout of their own (others: ``generic_frame``).
 OWN_LAYOUTS = {"non_inferiority": noninferiority_frame}
@@ -106,12 +120,20 @@ def environment() -> Environment:
     return env
 
 
-def _ci_cell(text: Any) -> Markup:
-    """Show `0.912 [0.881, 0.936]` as the estimate with the interval in a muted span (both escaped)."""
+def _ci_cell(text: Any, verdict: str = "") -> Markup:
+    """Show `0.912 [0.881, 0.936]` as the estimate with the interval in a muted span (both escaped),
+    and a stored non-inferiority verdict as a short tag beside the estimate."""
+    tag = (
+        Markup(' <span class="verdict v-{0}" title="{0}">{1}</span>').format(
+            verdict, VERDICTS.get(verdict, verdict)
+        )
+        if verdict
+        else ""
+    )
     match = CI_CELL.match(str(text))
     if not match:
-        return escape(text)
-    return Markup('{} <span class="ci">{}</span>').format(match[1], match[2])
+        return escape(text) + tag
+    return Markup('{}{} <span class="ci">{}</span>').format(match[1], tag, match[2])
 
 
 def html_table(frame: pd.DataFrame, drop: tuple[str, ...] = ()) -> dict[str, Any] | None:
@@ -186,18 +208,43 @@ def _context(run: RunData, gallery: FigureGallery) -> dict[str, Any]:
     ]
     classifier = summary.get("classifier") or {}
     headline = build_headline(tables, cells, variants)
+    statistics = summary.get("statistics") or {}
+    result_tables = page_tables(headline, statistics.get("primary_endpoints"))
+    heads = [
+        *(c.label or c.name for t in result_tables for c in t.columns),
+        *(g["title"] for t in result_tables for g in t.groups),
+        *all_variants,
+        "SR",
+        *(
+            f"{e.text} {e.flag}"
+            for t in result_tables
+            for r in t.rows
+            for e in r.values()
+            if isinstance(e, Entry)
+        ),
+    ]
+    provenance = classifier_provenance(run)
     throughput = summary.get("throughput") or []
     return {
         "suite": summary["suite"],
         "run_id": summary["run_id"],
-        "facts": header_facts(run),
+        "facts": header_facts(run, provenance),
+        "answers": _answers(summary, cells, cell_meta, all_variants, colors, gallery),
+        "result_tables": result_tables,
+        "legend": legend(heads, statistics.get("confidence")),
+        "thumbnails": {
+            "side": THUMB_SIDE,
+            "quality": THUMB_QUALITY,
+            "kb": THUMB_BYTES // 1000,
+            "map_quality": MAP_QUALITY,
+            "crop_quality": CROP_QUALITY,
+        },
         "synthetic": bool(summary.get("synthetic_data")),
         "data_note": summary.get("data_note") or "",
         "variants": all_variants,
         "missing": run.missing,
-        "methods": methods_paragraph(run.config_text, summary, class_counts(run)),
+        "methods": methods_paragraph(run.config_text, summary, class_counts(run), provenance),
         "headline": headline,
-        "groups": _column_groups(headline),
         "overview_figures": [f for f in overview if f],
         "cells": cell_sections,
         "training": _training(run, classifier, gallery),
@@ -246,15 +293,28 @@ def _perf(perf: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-def _column_groups(headline: Any) -> list[dict[str, Any]]:
-    """(group title, number of columns) runs for the headline's two-row header."""
-    groups: list[dict[str, Any]] = []
-    for column in headline.columns:
-        if groups and groups[-1]["title"] == column.group:
-            groups[-1]["span"] += 1
-        else:
-            groups.append({"title": column.group, "span": 1})
-    return groups
+def _answers(
+    summary: dict[str, Any],
+    cells: list[str],
+    cell_meta: dict[str, dict[str, Any]],
+    variants: list[str],
+    colors: dict[str, Any],
+    gallery: FigureGallery,
+) -> list[dict[str, Any]]:
+    """Each cell's answer line and its forest plot of the stored differences to HR."""
+    return [
+        {
+            "cell": a.cell,
+            "title": a.title,
+            "text": a.text,
+            "figure": gallery.add(
+                f"answer_{_slug(a.cell)}",
+                f"Difference to HR [CI] per endpoint, {a.title}",
+                figures_overview.forest_plot(a.differences, variants, colors),
+            ),
+        }
+        for a in cell_answers(summary, cells, cell_meta, variants)
+    ]
 
 
 def _cell_section(
@@ -325,7 +385,9 @@ def _cell_section(
         "scale": meta.get("scale"),
         "params": json.dumps(params, sort_keys=True, default=str) if params else "",
         "classification": html_table(in_cell["classification"], ("Cell",)),
+        "classification_n": n_note(rows_of("classification")),
         "quality": html_table(in_cell["quality"], ("Cell",)),
+        "quality_n": n_note(rows_of("quality")),
         "paired": html_table(in_cell["paired"], ("Cell",)),
         "flips": html_table(in_cell["flips"], ("Cell",)),
         "flipped": html_table(in_cell["flipped"], ("Cell",)),

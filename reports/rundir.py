@@ -162,9 +162,14 @@ def resolve_inside(run_dir: Path, relative: str) -> Path | None:
     return path
 
 
+def data_uri(data: bytes, mime: str) -> str:
+    """Embed bytes as a `data:` URI so the page needs no other file."""
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
 def png_data_uri(data: bytes) -> str:
-    """Embed PNG bytes as a `data:` URI so the page needs no other file."""
-    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+    """Embed PNG bytes as a `data:` URI."""
+    return data_uri(data, "image/png")
 
 
 def atomic_write(path: Path, data: bytes) -> Path:

@@ -30,6 +30,7 @@ from reports.formatting import (
     ordered,
     test_label,
 )
+from reports.precision import column_decimals, fmt_interval
 
 # Columns holding a record's numbers, never a qualifier that splits records of one metric.
 VALUE_COLUMNS = {"n", "estimate", "mean", "std", "median", "ci_low", "ci_high", "ci_method", "se"}
@@ -137,10 +138,17 @@ def _metric_matrix(
     metrics_first: Sequence[str],
     variants: Sequence[str],
 ) -> pd.DataFrame:
-    """Rows (cell, variant[, qualifiers]), one column per metric holding `value [ci_low, ci_high]`."""
+    """Rows (cell, variant[, qualifiers]), one column per metric holding `value [ci_low, ci_high]`.
+
+    Each metric's decimals tell its values apart (`reports.precision`); the images each metric counts
+    are in `n_note`, not in a column.
+    """
     frame = records_frame(records, table)
     metrics = ordered(frame["metric"], metrics_first)
-    digits = _digits_by(frame, ["metric"], [value, "ci_low", "ci_high"])
+    digits = {
+        m: column_decimals(group[["cell", value, "ci_low", "ci_high"]].itertuples(index=False))
+        for m, group in frame.groupby("metric", sort=False)
+    }
     names = qualifiers(frame)
     rows = []
     for (cell, variant), group in _ordered_groups(frame, ["cell", "variant"], [[], variants]):
@@ -152,15 +160,27 @@ def _metric_matrix(
                 "Cell": cell,
                 "Variant": variant,
                 **{column_label(q): fmt_value(v) for q, v in zip(names, setting, strict=True)},
-                "n": "/".join(fmt_int(n) for n in ordered((r["n"] for r in chosen), [])),
             }
             for metric in metrics:
                 r = by_metric.get(metric)
                 row[metric_label(metric)] = (
-                    fmt_ci(r[value], r["ci_low"], r["ci_high"], digits[metric]) if r else fmt_num(None, 0)
+                    fmt_interval(r[value], r["ci_low"], r["ci_high"], digits[metric])
+                    if r
+                    else fmt_num(None, 0)
                 )
             rows.append(row)
     return pd.DataFrame(rows, columns=None if rows else ["Cell", "Variant"])
+
+
+def n_note(records: Sequence[dict[str, Any]]) -> str:
+    """The images each metric counts, as stored: `n: Accuracy 200, Sensitivity 107, Specificity 93`."""
+    frame = pd.DataFrame(list(records or [])).reindex(columns=["metric", "n"]).dropna()
+    parts = []
+    for metric in ordered(frame["metric"], [*CLASSIFICATION_METRICS, *QUALITY_METRICS]):
+        counts = sorted({int(n) for n in frame.loc[frame["metric"] == metric, "n"]})
+        shown = str(counts[0]) if len(counts) == 1 else f"{counts[0]}–{counts[-1]}"
+        parts.append(f"{metric_label(metric)} {shown}")
+    return f"n (images counted): {', '.join(parts)}" if parts else ""
 
 
 def classification_frame(records: Sequence[dict[str, Any]], variants: Sequence[str]) -> pd.DataFrame:

@@ -93,7 +93,7 @@ def test_report_loads_every_image_without_console_messages(report: Path, tmp_pat
     images = report.read_text(encoding="utf-8").count("<img ")
     assert images > 10 and marker(dom, "data-images") == str(images)
     assert marker(dom, "data-images-broken") == "0"
-    assert re.findall(r'<img [^>]*src="(?!data:image/png;base64,)', dom) == []
+    assert re.findall(r'<img [^>]*src="(?!data:image/(?:png|webp);base64,)', dom) == []
 
 
 def test_report_screenshot_is_not_blank(report: Path, tmp_path: Path) -> None:

@@ -33,9 +33,9 @@ def newer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
 
 
 def _headline_cells(html: str, variant: str | None = None) -> list[tuple[str, str, str]]:
-    """(classes, data-sort, text) of every headline data cell (of one variant's rows if given)."""
-    table = html[html.index('<table class="sortable headline">') :]
-    rows = table[: table.index("</table>")].split("<tr>")[3:]  # after the two header rows
+    """(classes, data-sort, text) of every data cell of the result tables (of one variant's rows if given)."""
+    results = html[html.index('<section id="headline">') : html.index('<section id="methods">')]
+    rows = [r for t in results.split("<tbody>")[1:] for r in t[: t.index("</tbody>")].split("<tr")]
     rows = [r for r in rows if variant is None or f'<td class="text">{variant}</td>' in r]
     return [
         cell for r in rows for cell in re.findall(r'<td class="(num[^"]*)" data-sort="([^"]*)">(.*?)</td>', r)
@@ -67,11 +67,19 @@ def test_headline_marks_the_best_non_hr_value_per_column(newer: tuple[Path, str,
 
 def test_headline_shows_tests_vs_hr_with_every_stored_correction(newer: tuple[Path, str, str]) -> None:
     html = newer[2]
-    for column in ("McNemar Accuracy p", "McNemar Accuracy p (Holm)", "DeLong AUROC p (BH)", "Flips"):
-        assert f'<th class="num">{column}</th>' in html
+    tests = html[html.index('id="table-tests"') :]
+    tests = tests[: tests.index("</thead>")]
+    assert '<th class="group" colspan="3">McNemar Accuracy</th>' in tests
+    for column, head in [
+        ("McNemar Accuracy p", "p"),
+        ("McNemar Accuracy p (Holm)", "p (Holm)"),
+        ("DeLong AUROC p (BH)", "p (BH)"),
+    ]:
+        assert f'<th class="num" title="{column}">{head}</th>' in tests
+    assert '<th class="num">Flips</th>' in html
     values = {(sort, text) for _, sort, text in _headline_cells(html)}
     assert ("0.48", "0.480") in values and ("0.0271", "0.027") in values and ("3.0", "3/20") in values
-    assert "at threshold = 0.5," in html
+    assert "at threshold = 0.5 and" in html
     assert '15.0% <span class="ci">[5.0%, 36.0%]</span>' in html
     assert "sortable" in html and "addEventListener" in html
 
@@ -132,7 +140,7 @@ def test_headline_and_per_test_tables_are_exported(newer: tuple[Path, str, str])
     run = newer[0]
     tex = (run / "tables" / "headline.tex").read_text()
     assert "\\toprule" in tex and "\\bottomrule" in tex and "\\textbf{34.00 [32.98, 35.02]}" in tex
-    assert "\\textless{}0.001" in tex
+    assert "1.2e-05" in tex
     numbers = pd.read_csv(run / "tables" / "headline.csv")
     row = numbers[(numbers["Cell"] == "bicubic-x4") & (numbers["Variant"] == "esrgan-tiny")].iloc[0]
     assert row["PSNR (dB)"] == 34.0 and row["PSNR (dB) CI low"] == pytest.approx(34.0 * 0.97)
@@ -188,3 +196,14 @@ def test_benchmark_figures_of_perf_json_are_shown(tmp_path: Path) -> None:
 
 def test_runs_without_perf_json_show_no_benchmark_section(newer: tuple[Path, str, str]) -> None:
     assert "Benchmark (perf.json)" not in newer[2]
+
+
+def test_methods_paragraph_says_how_training_seeds_were_used() -> None:
+    config = "seed: 0\nclassifier: {train: {epochs: 2}}\n"
+    assert "seeds" not in methods_paragraph(config, {"tables": {}}, {})
+    seeds = {"k": 3, "seeds": [0, 1, 2], "primary_seed": 0, "classifiers": [{"bootstrap_train": False}]}
+    text = methods_paragraph(config, {"tables": {}, "seeds": seeds}, {})
+    assert "3 classifiers were trained with seeds 0, 1 and 2;" in text and "primary seed (0)" in text
+    assert "bootstrap resample" not in text
+    seeds["classifiers"].append({"bootstrap_train": True})
+    assert "bootstrap resample" in methods_paragraph(config, {"tables": {}, "seeds": seeds}, {})

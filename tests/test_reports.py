@@ -36,9 +36,9 @@ def test_report_has_no_external_references(rendered: tuple[Path, str]) -> None:
 
 def test_report_shows_stored_numbers_formatted(rendered: tuple[Path, str]) -> None:
     _, html = rendered
-    # HR accuracy of the fake run: 0.85 [0.64, 0.948]; AUROC p-value 1.2e-5 shows as <0.001.
+    # HR accuracy of the fake run: 0.85 [0.64, 0.948]; AUROC p-value 1.2e-5 shows with two digits.
     assert '0.850 <span class="ci">[0.640, 0.948]</span>' in html
-    assert "&lt;0.001" in html
+    assert "1.2e-05" in html
     assert "15.0%" in html  # stored flip_rate 0.15
     assert "python -m benchmark run --suite demo" in html
     assert "seed: 1234" in html and "abc123" in html  # config.yaml and environment.json verbatim
@@ -47,9 +47,9 @@ def test_report_shows_stored_numbers_formatted(rendered: tuple[Path, str]) -> No
 
 def test_report_groups_results_by_cell(rendered: tuple[Path, str]) -> None:
     _, html = rendered
-    first, second = html.index("Cell bicubic-x4"), html.index("Cell blur-noise-x2")
+    first, second = html.index("Cell bicubic-x4"), html.index("Cell bicubic-noise-x2")
     assert first < second
-    assert "Scenario <b>blur_noise</b>" in html[second:]
+    assert "Scenario <b>bicubic-noise</b>" in html[second:]
 
 
 def test_report_embeds_every_strip_image_as_its_png_bytes(rendered: tuple[Path, str]) -> None:
@@ -65,6 +65,7 @@ def test_report_embeds_figures_and_saves_them_for_papers(rendered: tuple[Path, s
     run, html = rendered
     per_cell = ("classification", "quality", "roc", "reliability", "quality_vs_change")
     expected = {f"{c['cell']}_{kind}" for c in CELLS for kind in per_cell} | {
+        *(f"answer_{c['cell']}" for c in CELLS),
         "overview_estimates",
         "overview_flips",
         "throughput",
@@ -78,7 +79,10 @@ def test_report_embeds_figures_and_saves_them_for_papers(rendered: tuple[Path, s
             assert round(image.info["dpi"][0]) == 300
         assert (run / "figures" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
         assert f"figures/{name}.pdf" in html  # each embedded figure names its paper file
-    assert len(re.findall(r'<figure><img src="data:image/png;base64,', html)) == len(expected)
+    embedded = re.findall(
+        r'<figure><img src="data:image/png;base64,|<img class="forest" src="data:image/png', html
+    )
+    assert len(embedded) == len(expected)
 
 
 @pytest.mark.parametrize("synthetic", [True, False])
@@ -180,7 +184,7 @@ def test_tex_tables_are_booktabs_with_ci_and_formatted_p(tmp_path: Path) -> None
     assert "0.850 [0.640, 0.948]" in classification
     assert "\\textless{}script\\textgreater{}alert(1)" in classification and "<script>" not in classification
     paired = (run / "tables" / "paired_tests.tex").read_text()
-    assert "\\textless{}0.001" in paired and "0.960" in paired
+    assert "1.2e-05" in paired and "0.960" in paired
     flips = (run / "tables" / "flips.tex").read_text()
     assert "15.0\\%" in flips and "$\\to$" in flips
     # The cell name is printed once per group of rows, with a rule between cells.
@@ -190,8 +194,12 @@ def test_tex_tables_are_booktabs_with_ci_and_formatted_p(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("p", "text"),
     [
-        (0.0004, "<0.001"),
-        (1e-300, "<0.001"),
+        (0.0004, "4.0e-04"),
+        (3.14159e-7, "3.1e-07"),
+        (1e-10, "1.0e-10"),
+        (9.9e-11, "<1e-10"),
+        (0.0, "<1e-10"),
+        (1e-300, "<1e-10"),
         (0.001, "0.001"),
         (0.0456, "0.046"),
         (1.0, "1.000"),

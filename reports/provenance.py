@@ -1,0 +1,244 @@
+"""Where the classifier and the test images came from, for the header and the methods paragraph.
+
+Read from what the run and its classifier recorded, never guessed: a classifier trained in the run
+(`classifier/train_images.csv`, `classifier/history.csv`, config.yaml), a shipped file's sidecar
+(`<weights>.json`, written by `ship-classifier`) or the pinned models' `pins.json`, each used only when
+its recorded sha256 equals the one the run loaded; the leakage check in summary.json. The source
+resolution of the training images is read from the image files' headers when they are reachable.
+Facts that nothing recorded are reported as not recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from PIL import Image, UnidentifiedImageError
+
+from reports.rundir import RunData, resolve_inside
+
+MAX_SIZED = 6000  # image headers read at most, to tell the training images' source resolution
+
+
+@dataclass
+class ClassifierProvenance:
+    """What is known about the classifier's training; None where nothing recorded it."""
+
+    origin: str  # "trained in this run", "shipped file with sidecar ...", "file (no provenance found)"
+    n_train: int | None = None
+    n_fit: int | None = None
+    n_validation: int | None = None
+    n_patients: int | None = None
+    validation: str | None = None  # how the validation images were held out
+    validation_auroc: float | None = None
+    source_sizes: str | None = None  # e.g. "224×224" or "from 180×180 to 2916×2583 pixels"
+    source_side: int | None = None  # the side when every training image is one square size
+    input_size: int | None = None
+    resize: str = "nearest neighbour"  # every image reaches the classifier by this rule (README)
+    seed: Any = None
+    data: str | None = None  # manifest / data root of the training images
+    own_test: str | None = None  # the classifier's own test scores, where recorded
+    notes: list[str] = field(default_factory=list)
+
+
+def _config(run: RunData) -> dict[str, Any]:
+    try:
+        config = yaml.safe_load(run.config_text or "") or {}
+    except yaml.YAMLError:
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def image_sizes(paths: list[Path]) -> tuple[str | None, int | None]:
+    """(`224×224` when every readable image has that size, else the range; the side when all are one
+    square size). (None, None) when no image is readable."""
+    sizes: Counter[tuple[int, int]] = Counter()
+    for path in paths[:MAX_SIZED]:
+        try:
+            with Image.open(path) as image:
+                sizes[image.size] += 1
+        except (OSError, UnidentifiedImageError):
+            continue
+    if not sizes:
+        return None, None
+    if len(sizes) == 1:
+        ((width, height),) = sizes
+        return f"{width}×{height}", width if width == height else None
+    smallest, largest = min(sizes, key=lambda s: s[0] * s[1]), max(sizes, key=lambda s: s[0] * s[1])
+    return f"from {smallest[0]}×{smallest[1]} to {largest[0]}×{largest[1]} pixels", None
+
+
+def keras_input_size(path: Path) -> int | None:
+    """The square input side a `.keras` archive declares (its config.json's input layer), or None.
+
+    Read without Keras: the report never loads the model.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    for layer in (config.get("config") or {}).get("layers") or []:
+        shape = (layer.get("config") or {}).get("batch_shape") or (layer.get("config") or {}).get(
+            "batch_input_shape"
+        )
+        if layer.get("class_name") == "InputLayer" and shape and len(shape) == 4 and shape[1] == shape[2]:
+            return int(shape[1])
+    return None
+
+
+def _best_validation_auroc(history: pd.DataFrame) -> float | None:
+    """Validation AUROC at the epoch kept (lowest validation loss), as the history stored it."""
+    auc = next((c for c in ("val_auc", "val_auroc") if c in history.columns), None)
+    if auc is None or "val_loss" not in history.columns or history["val_loss"].isna().all():
+        return None
+    return float(history.loc[history["val_loss"].idxmin(), auc])
+
+
+def _trained_in_run(run: RunData, info: dict[str, Any], config: dict[str, Any]) -> ClassifierProvenance:
+    data = config.get("data") or {}
+    found = ClassifierProvenance("trained in this run", seed=config.get("seed"))
+    listed = resolve_inside(run.run_dir, str(info.get("train_images_csv") or ""))
+    if listed is not None:
+        images = pd.read_csv(listed)
+        roles = images.get("role", pd.Series(dtype=str))
+        found.n_train = len(images)
+        found.n_fit, found.n_validation = int((roles == "fit").sum()), int((roles == "validation").sum())
+        if "patient_id" in images.columns:
+            found.n_patients = int(images["patient_id"].nunique())
+        found.validation = "patients held out" if found.n_validation else None
+        root = Path(str(data.get("data_root") or ""))
+        if data.get("data_root") and root.is_dir():
+            found.source_sizes, found.source_side = image_sizes([root / str(i) for i in images["image_id"]])
+    history = resolve_inside(run.run_dir, str(info.get("history_csv") or ""))
+    if history is not None:
+        try:
+            found.validation_auroc = _best_validation_auroc(pd.read_csv(history))
+        except (pd.errors.EmptyDataError, pd.errors.ParserError):
+            pass
+    found.data = data.get("manifest")
+    found.input_size = (config.get("classifier") or {}).get("input_size")
+    return found
+
+
+def _from_sidecar(sidecar: dict[str, Any], name: str) -> ClassifierProvenance:
+    """A `ship-classifier` sidecar: training list, validation rule, history, seed, own test scores."""
+    data = sidecar.get("data") or {}
+    train = data.get("train") or {}
+    found = ClassifierProvenance(f"shipped file, provenance from {name}", seed=sidecar.get("seed"))
+    found.n_train, found.n_fit, found.n_validation = (
+        train.get("n_images"),
+        train.get("n_fit"),
+        train.get("n_validation"),
+    )
+    found.validation = "patients held out" if "patient" in str(train.get("validation", "")) else None
+    history = pd.DataFrame(sidecar.get("history") or [])
+    best = sidecar.get("best_epoch")
+    if best is not None and "epoch" in history.columns and "val_auc" in history.columns:
+        kept = history.loc[history["epoch"] == best, "val_auc"]
+        found.validation_auroc = None if kept.empty else float(kept.iloc[0])
+    found.input_size = sidecar.get("input_size")
+    found.data = " · ".join(str(data[k]) for k in ("manifest", "data_root") if data.get(k)) or None
+    if data.get("manifest") and data.get("data_root") and Path(data["data_root"]).is_dir():
+        try:
+            listed = pd.read_csv(data["manifest"])
+        except (OSError, ValueError):
+            listed = pd.DataFrame()
+        if {"path", "split"} <= set(listed.columns):
+            split = listed[listed["split"] == train.get("split", "train")]
+            paths = [Path(data["data_root"]) / p for p in split["path"]]
+            found.source_sizes, found.source_side = image_sizes(paths)
+    test = sidecar.get("test_metrics") or {}
+    if test.get("auroc") is not None:
+        found.own_test = (
+            f"accuracy {test.get('accuracy', float('nan')):.3f}, AUROC {test['auroc']:.3f} on "
+            f"{test.get('n_images')} images of {test.get('directory')}"
+        )
+    return found
+
+
+def _from_pins(pins: dict[str, Any], name: str) -> ClassifierProvenance:
+    """The pinned models' record: training image count, validation AUROC."""
+    found = ClassifierProvenance(f"pinned file, provenance from {name}")
+    found.n_train = (pins.get("training_images") or {}).get("count")
+    found.validation_auroc = ((pins.get("learning") or {}).get("classifier") or {}).get("validation_auroc")
+    found.seed = (pins.get("environment") or {}).get("seed")
+    return found
+
+
+def classifier_provenance(run: RunData) -> ClassifierProvenance:
+    """What the run, the classifier's sidecar or the pins record about the classifier's training."""
+    info = run.summary.get("classifier") or {}
+    config = _config(run)
+    if info.get("source") == "trained":
+        found = _trained_in_run(run, info, config)
+    else:
+        # A given file keeps its own input size (config.yaml's input_size applies to training only).
+        weights = Path(str(info.get("path") or ""))
+        found = _recorded_beside(weights, info.get("sha256"))
+        found.input_size = found.input_size or (keras_input_size(weights) if weights.is_file() else None)
+    return found
+
+
+def _recorded_beside(weights: Path, sha256: Any) -> ClassifierProvenance:
+    """Provenance from a sidecar or pins.json next to a given weights file whose checksum matches."""
+    sidecar = _read_json(weights.with_suffix(".json")) if weights.name else None
+    if sidecar and sidecar.get("model_sha256") == sha256:
+        return _from_sidecar(sidecar, weights.with_suffix(".json").name)
+    pins = _read_json(weights.parent / "pins.json") if weights.name else None
+    pinned = ((pins or {}).get("files") or {}).get(weights.name) or {}
+    if pins and pinned.get("sha256") == sha256:
+        return _from_pins(pins, "pins.json")
+    return ClassifierProvenance("given file; no record of its training data was found beside it")
+
+
+def leakage_text(summary: dict[str, Any]) -> str:
+    """The leakage check between the classifier's training images and the test images, as stored."""
+    leakage = summary.get("leakage") or {}
+    if not leakage:
+        return "not recorded"
+    if not leakage.get("checked"):
+        return f"not run ({leakage.get('reason') or 'no reason recorded'})"
+    patients, copies = len(leakage.get("patients") or []), len(leakage.get("near_duplicates") or [])
+    allowed = " (allowed by the suite; listed in summary.json)" if patients or copies else ""
+    return f"{patients} shared patients and {copies} near-duplicate images found{allowed}"
+
+
+def training_description(found: ClassifierProvenance) -> str:
+    """`5216 images (4694 fit, 522 validation; patients held out), stored at 224×224 and resized by
+    nearest neighbour to 300×300 (upsampled); validation AUROC 0.980 at the kept epoch; seed 0`."""
+    if found.n_train is None:
+        return "training images not recorded"
+    split = [f"{found.n_fit} fit" if found.n_fit is not None else "", ""]
+    if found.n_validation is not None:
+        split[1] = f"{found.n_validation} validation" + (f"; {found.validation}" if found.validation else "")
+    split_text = ", ".join(p for p in split if p)
+    patients = f" of {found.n_patients} patients" if found.n_patients else ""
+    text = f"{found.n_train} images{patients}" + (f" ({split_text})" if split_text else "")
+    size = f"{found.input_size}×{found.input_size}" if found.input_size else "the input size"
+    if found.source_sizes:
+        direction = ""
+        if found.source_side and found.input_size and found.source_side != found.input_size:
+            direction = " (upsampled)" if found.source_side < found.input_size else " (downsampled)"
+        text += f", stored at {found.source_sizes} and resized by {found.resize} to {size}{direction}"
+    else:
+        text += f", resized by {found.resize} to {size} (source resolution not recorded)"
+    if found.validation_auroc is not None:
+        text += f"; validation AUROC {found.validation_auroc:.3f} at the kept epoch"
+    if found.seed is not None:
+        text += f"; seed {found.seed}"
+    return text

@@ -1,0 +1,149 @@
+"""The classifier's training data as the header and methods state it: read from the run (trained there),
+from a shipped file's sidecar or the pins only when their sha256 matches, and the leakage check."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from report_run import make_run
+
+from reports.header import class_counts, header_facts
+from reports.methods import methods_paragraph
+from reports.provenance import classifier_provenance, leakage_text
+from reports.rundir import load_run
+
+SHA = "f" * 64
+
+
+def _training_images(root: Path, side: int, n: int = 4) -> pd.DataFrame:
+    """`n` training images of `side` px under root/train, listed as a manifest would list them."""
+    rows = []
+    for i in range(n):
+        path = Path("train") / f"img{i}.png"
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((side, side), 100, np.uint8)).save(root / path)
+        rows.append(
+            {"path": str(path), "label": "NORMAL", "split": "train", "sha256": "", "patient_id": f"p{i // 2}"}
+        )
+    return pd.DataFrame(rows)
+
+
+def _given_file(tmp_path: Path, sidecar_sha: str) -> Path:
+    """A run whose classifier is a given file with a ship-classifier sidecar beside it."""
+    run = make_run(tmp_path / "run", lean=True)
+    data = tmp_path / "data"
+    manifest = tmp_path / "train.csv"
+    _training_images(data, 224).to_csv(manifest, index=False)
+    weights = tmp_path / "weights" / "cnn.keras"
+    weights.parent.mkdir()
+    sidecar = {
+        "model_sha256": sidecar_sha,
+        "seed": 3,
+        "input_size": 300,
+        "data": {
+            "manifest": str(manifest),
+            "data_root": str(data),
+            "train": {
+                "split": "train",
+                "n_images": 4,
+                "n_fit": 3,
+                "n_validation": 1,
+                "validation": "patients held out",
+            },
+        },
+        "history": [
+            {"epoch": 1, "val_auc": 0.81, "val_loss": 0.5},
+            {"epoch": 2, "val_auc": 0.93, "val_loss": 0.4},
+        ],
+        "best_epoch": 2,
+        "test_metrics": {"accuracy": 0.9, "auroc": 0.95, "n_images": 624, "directory": "test"},
+    }
+    weights.with_suffix(".json").write_text(json.dumps(sidecar))
+    summary = json.loads((run / "summary.json").read_text())
+    summary["classifier"] = {"source": "file", "path": str(weights), "sha256": SHA}
+    summary["leakage"] = {"checked": False, "reason": "classifier weights given (training data unknown)"}
+    (run / "summary.json").write_text(json.dumps(summary))
+    (run / "config.yaml").write_text(f"seed: 0\nclassifier:\n  weights: {weights}\n")
+    return run
+
+
+def _methods(run_dir: Path) -> str:
+    run = load_run(run_dir)
+    return methods_paragraph(run.config_text, run.summary, class_counts(run), classifier_provenance(run))
+
+
+def test_sidecar_of_the_loaded_file_states_the_training_data(tmp_path: Path) -> None:
+    run = _given_file(tmp_path, SHA)
+    text = _methods(run)
+    assert "trained on 4 images (3 fit, 1 validation; patients held out)" in text
+    assert "stored at 224×224 and resized by nearest neighbour to 300×300 (upsampled)" in text
+    assert "validation AUROC 0.930 at the kept epoch; seed 3" in text  # epoch 2, the kept one
+    assert "accuracy 0.900, AUROC 0.950 on 624 images of test" in text
+    assert "No leakage" not in text and "not run (classifier weights given (training data unknown))" in text
+    facts = dict(header_facts(load_run(run), classifier_provenance(load_run(run))))
+    assert facts["Classifier training"].startswith("shipped file, provenance from cnn.json: 4 images")
+    assert facts["Leakage check"].startswith("not run")
+
+
+def test_a_sidecar_of_another_file_is_not_used(tmp_path: Path) -> None:
+    run = _given_file(tmp_path, "0" * 64)
+    text = _methods(run)
+    assert "no record of its training data was found" in text and "4 images" not in text
+    assert "trained on HR training images" not in text
+
+
+def test_classifier_trained_in_the_run_is_described_from_its_lists(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run")  # trained classifier with classifier/history.csv
+    data = tmp_path / "data"
+    images = _training_images(data, 128).rename(columns={"path": "image_id"})
+    images.assign(role=["fit", "fit", "fit", "validation"]).to_csv(
+        run / "classifier" / "train_images.csv", index=False
+    )
+    pd.DataFrame({"epoch": [1, 2, 3], "val_loss": [0.6, 0.3, 0.5], "val_auc": [0.7, 0.88, 0.9]}).to_csv(
+        run / "classifier" / "history.csv", index=False
+    )
+    summary = json.loads((run / "summary.json").read_text())
+    summary["classifier"]["train_images_csv"] = "classifier/train_images.csv"
+    summary["leakage"] = {
+        "checked": True,
+        "allowed": True,
+        "patients": [{"patient_id": "p0"}],
+        "near_duplicates": [],
+    }
+    (run / "summary.json").write_text(json.dumps(summary))
+    (run / "config.yaml").write_text(
+        f"seed: 5\ndata: {{data_root: {data}, manifest: m.csv}}\n"
+        "classifier: {train: {epochs: 3}, input_size: 96}\n"
+    )
+    text = _methods(run)
+    assert "the reference five-layer CNN trained in this run for up to 3 epochs at 96×96 input" in text
+    assert "4 images of 2 patients (3 fit, 1 validation; patients held out)" in text
+    assert "stored at 128×128 and resized by nearest neighbour to 96×96 (downsampled)" in text
+    assert "validation AUROC 0.880 at the kept epoch; seed 5" in text  # lowest validation loss: epoch 2
+    assert "1 shared patients and 0 near-duplicate images found (allowed by the suite" in text
+
+
+def test_leakage_text_reads_the_stored_check() -> None:
+    assert leakage_text({}) == "not recorded"
+    assert leakage_text({"leakage": {"checked": True, "patients": [], "near_duplicates": []}}) == (
+        "0 shared patients and 0 near-duplicate images found"
+    )
+
+
+def test_input_size_of_a_given_file_is_read_from_its_archive(tmp_path: Path) -> None:
+    """Without a sidecar, the methods still name the input size the .keras file declares."""
+    run = _given_file(tmp_path, "0" * 64)  # the sidecar does not match: nothing recorded but the file
+    weights = Path(json.loads((run / "summary.json").read_text())["classifier"]["path"])
+    layers = [{"class_name": "InputLayer", "config": {"batch_shape": [None, 112, 112, 3]}}]
+    with zipfile.ZipFile(weights, "w") as archive:
+        archive.writestr("config.json", json.dumps({"config": {"layers": layers}}))
+    assert "cnn.keras` at 112×112 input, each image resized to the input by nearest neighbour" in _methods(
+        run
+    )
+    weights.write_bytes(b"not a zip")
+    assert "×112 input" not in _methods(run)
