@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from benchmark import sr_setup, stages
 from benchmark.cache import BATCH_SIZE, Cache
 from benchmark.config import CellConfig, LpipsConfig, SRModelConfig, Suite
-from benchmark.errors import UserError
+from cxr_kernel.errors import UserError
 
 EXECUTORS = ("local", "ray")
 

@@ -1,4 +1,7 @@
-"""One study end to end: suite -> images -> classifier and SR models -> per-cell evaluation -> report."""
+"""One study end to end: suite -> images -> classifier and SR models -> per-cell evaluation -> results.
+
+The report is drawn from the stored results by the caller (the CLI, a floor above: ``reports``).
+"""
 
 from __future__ import annotations
 
@@ -14,12 +17,12 @@ import pandas as pd
 
 from benchmark import classifier_setup, executors, sr_setup, stages
 from benchmark import store as run_store
-from benchmark.atomic import write_text
 from benchmark.cache import Cache
 from benchmark.config import Suite
 from benchmark.dataset import Dataset, load_dataset
 from benchmark.images import write_png
 from benchmark.store import RunStore, environment, new_run_id
+from cxr_kernel.atomic import write_text
 
 #: The images that trained the run's classifier (by patient-wise role), beside its history.
 TRAIN_IMAGES_CSV = "classifier/train_images.csv"
@@ -260,7 +263,6 @@ class Study:
         from benchmark.stats.design import analysis_options
         from benchmark.stats.records import table_records
         from benchmark.stats.schema import RESULTS_FILE, tidy_results, write_results
-        from reports import render_report, write_tables
 
         suite = self.suite
         self.cache.remove_stale_temporaries()
@@ -359,8 +361,7 @@ class Study:
                 "lpips_weights": _lpips_provenance(suite),
             },
         )
-        write_tables(store.directory)
-        return render_report(store.directory)
+        return store.directory
 
 
 def _leakage(suite: Suite, dataset: Dataset, evaluation: pd.DataFrame) -> dict:
@@ -393,5 +394,5 @@ def _lpips_provenance(suite: Suite) -> dict[str, str] | None:
 
 
 def run_suite(suite: Suite, options: RunOptions) -> Path:
-    """Run ``suite``; returns the path of the report."""
+    """Run ``suite``; returns the run directory (``reports.render_run`` draws its report)."""
     return Study(suite, options).run()

@@ -33,10 +33,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from benchmark.atomic import write_text
 from benchmark.config import PROJECT_DIR
-from benchmark.errors import UserError
 from benchmark.stats.flips import FLIP_COUNTS, predicted_labels
+from cxr_kernel.atomic import write_text
+from cxr_kernel.errors import UserError
 
 BASELINE_DIR = PROJECT_DIR / "data_manifests" / "baselines"
 

@@ -17,11 +17,11 @@ import pandas as pd
 from benchmark.cache import Cache, content_key, stage_key
 from benchmark.config import CellConfig
 from benchmark.degradations import degrade
-from benchmark.errors import UserError
 from benchmark.image_stack import ImageStack
 from benchmark.images import read_grayscale, resize_square
 from benchmark.metrics import measure_quality_batch
 from benchmark.seeding import item_rng
+from cxr_kernel.errors import UserError
 from sr_models.upscaler import NonFiniteOutput
 
 #: How the LR arm is shown to the classifier, as two named variants: LR upsampled to the classifier's

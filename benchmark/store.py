@@ -18,9 +18,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from benchmark.atomic import atomic_path, write_text
 from benchmark.config import PROJECT_DIR, Suite
-from benchmark.errors import UserError
+from cxr_kernel.atomic import atomic_path, write_text
+from cxr_kernel.errors import UserError
 
 PACKAGES = (
     "numpy",

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmark.errors import UserError
+from cxr_kernel.errors import UserError
 
 #: Instruction-set caps a run is repeated under. A cap above what the CPU has changes nothing.
 ISA_SETTINGS: dict[str, dict[str, str]] = {

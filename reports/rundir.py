@@ -15,9 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.atomic import atomic_path
-from benchmark.errors import UserError
 from benchmark.stats.schema import RESULTS_FILE, analysis_inputs, read_results
+from cxr_kernel.atomic import atomic_path
+from cxr_kernel.errors import UserError
 
 SUMMARY = "summary.json"
 REQUIRED_SUMMARY_KEYS = ("suite", "run_id", "tables")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchmark.registry import Registry
+from cxr_kernel.registry import Registry
 from sr_models.upscaler import Upscaler
 
 MODELS = Registry(
@@ -48,7 +48,7 @@ def load_upscaler(
     Parameters
     ----------
     model : str
-        One of :func:`available_models` (unknown names raise ``benchmark.errors.UserError``).
+        One of :func:`available_models` (unknown names raise ``cxr_kernel.errors.UserError``).
     scale : int
         Upscaling factor; a learned model's weights must be for this scale.
     weights : path, optional

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from benchmark.degradations import DEGRADATIONS, check_params, degrade, scenario_parameters
-from benchmark.errors import UserError
+from cxr_kernel.errors import UserError
 
 NAMES = DEGRADATIONS.names()
 SCALES = (2, 4, 8)

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from benchmark.errors import UserError
 from benchmark.metrics import (
     CLASSIFICATION_METRICS,
     HIGHER_IS_BETTER,
@@ -11,6 +10,7 @@ from benchmark.metrics import (
     NETWORK_METRICS,
     measure_quality,
 )
+from cxr_kernel.errors import UserError
 
 IDEAL = {
     "psnr": float("inf"),

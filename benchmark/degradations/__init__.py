@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from benchmark.degradations.checks import ParameterError
-from benchmark.errors import UserError
-from benchmark.registry import Registry
+from cxr_kernel.errors import UserError
+from cxr_kernel.registry import Registry
 
 DEGRADATIONS = Registry(
     "degradation",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.registry import Registry
+from cxr_kernel.registry import Registry
 
 IMAGE_QUALITY_METRICS = Registry(
     "image-quality metric",

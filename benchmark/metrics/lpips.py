@@ -33,9 +33,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.errors import UserError
 from benchmark.manifest import sha256_file
 from benchmark.metrics.checks import prepare
+from cxr_kernel.errors import UserError
 
 SHIFT = (-0.030, -0.088, -0.188)
 SCALE = (0.458, 0.448, 0.450)

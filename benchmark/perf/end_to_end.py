@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from benchmark.perf.child import MARKER
+from benchmark.perf.measure import CHILD_MARKER as MARKER
 from benchmark.perf.results import Results
 
 _REPO = Path(__file__).resolve().parents[2]

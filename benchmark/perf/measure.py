@@ -18,6 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 _MB = 1024.0**2
+#: Prefixes the JSON line a ``benchmark.perf.child`` process prints; ``end_to_end`` reads it.
+CHILD_MARKER = "PERF-CHILD "
 
 
 def max_rss_mb() -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from benchmark.errors import UserError
+from cxr_kernel.errors import UserError
 
 
 def patient_ids_available(images: pd.DataFrame) -> bool:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from benchmark.errors import UserError
+from cxr_kernel.errors import UserError
 
 REFERENCE = "HR"
 PREDICTION_COLUMNS = ("cell", "variant", "image_id", "label", "prob")

@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.atomic import atomic_path
-from benchmark.errors import UserError
 from benchmark.stats.flips import FLIP_COUNTS, FLIP_RATES
 from benchmark.stats.inputs import PREDICTION_COLUMNS, QUALITY_INPUT_COLUMNS, REFERENCE
+from cxr_kernel.atomic import atomic_path
+from cxr_kernel.errors import UserError
 
 RESULTS_FILE = "results.parquet"
 RESULTS_COLUMNS = ("run", "cell", "model", "image", "metric", "value")

@@ -6,7 +6,7 @@ import difflib
 import importlib
 from collections.abc import Mapping
 
-from benchmark.errors import UserError
+from cxr_kernel.errors import UserError
 
 
 class Registry:
