@@ -371,7 +371,7 @@ def _check_references(suite: Suite, source: Path) -> None:
     if missing:
         raise UserError(f"Suite {source}:\n  " + "\n  ".join(missing))
     if "lpips" in suite.metrics:
-        from benchmark.metrics.lpips import load_network
+        from benchmark.metrics.lpips_network import load_network
 
         try:
             load_network(suite.quality.lpips)  # a missing or wrong file stops the run here, not after SR

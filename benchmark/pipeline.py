@@ -259,6 +259,7 @@ class Study:
 
     # -- the run ------------------------------------------------------------------------------------
     def run(self) -> Path:
+        from benchmark.metrics import run_records
         from benchmark.stats.analysis import analyze
         from benchmark.stats.design import analysis_options
         from benchmark.stats.records import table_records
@@ -359,6 +360,7 @@ class Study:
                 "training": training,
                 "classifier": classifier_info,
                 "lpips_weights": _lpips_provenance(suite),
+                "metric_specs": run_records(suite.metrics),
             },
         )
         return store.directory
@@ -384,7 +386,7 @@ def _lpips_provenance(suite: Suite) -> dict[str, str] | None:
     weights = suite.quality.lpips
     if "lpips" not in suite.metrics or weights is None:
         return None
-    from benchmark.metrics.lpips import weights_sha256
+    from benchmark.metrics.lpips_network import weights_sha256
 
     return {
         "backbone": str(weights.backbone),

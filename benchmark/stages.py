@@ -160,7 +160,7 @@ def quality(
     sha256 of its weight files (``lpips_weights``) is part of the key, so other weights recompute.
     """
     if "lpips" in metrics:
-        from benchmark.metrics.lpips import load_network, weights_sha256
+        from benchmark.metrics.lpips_network import load_network, weights_sha256
 
         load_network(lpips_weights)  # a missing weights file raises its UserError here
         network = {"lpips": weights_sha256(lpips_weights)}

@@ -18,6 +18,7 @@ import pandas as pd
 from benchmark.stats.schema import RESULTS_FILE, analysis_inputs, read_results
 from cxr_kernel.atomic import atomic_path
 from cxr_kernel.errors import UserError
+from reports.formatting import adopt_metric_specs
 
 SUMMARY = "summary.json"
 REQUIRED_SUMMARY_KEYS = ("suite", "run_id", "tables")
@@ -97,6 +98,8 @@ def load_summary(run_dir: Path) -> dict[str, Any]:
             f'Expected "tables" in {path} to map each table name to a list of records, got {malformed}. '
             "Re-run the suite."
         )
+    if isinstance(summary.get("metric_specs"), dict):
+        adopt_metric_specs(summary["metric_specs"])  # the run's own labels and directions
     return summary
 
 
