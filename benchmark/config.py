@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cxr_kernel.errors import UserError
+from cxr_kernel.variants import REFERENCE_VARIANTS
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
@@ -229,7 +230,7 @@ class Suite(_Strict):
             )
         if self.quality.convention == "basicsr" and self.crop_border:
             raise ValueError("quality.convention basicsr crops each cell's scale itself; remove crop_border")
-        reserved = {"HR", "LR-nearest", "LR-bilinear"} & {m.name for m in self.sr_models}
+        reserved = set(REFERENCE_VARIANTS) & {m.name for m in self.sr_models}
         if reserved:
             raise ValueError(f"SR model names {sorted(reserved)} are reserved for the reference variants")
         return self

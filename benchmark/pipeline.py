@@ -23,6 +23,7 @@ from benchmark.dataset import Dataset, load_dataset
 from benchmark.images import write_png
 from benchmark.store import RunStore, environment, new_run_id
 from cxr_kernel.atomic import write_text
+from cxr_kernel.variants import HR
 
 #: The images that trained the run's classifier (by patient-wise role), beside its history.
 TRAIN_IMAGES_CSV = "classifier/train_images.csv"
@@ -60,10 +61,10 @@ def most_flipped_positions(probabilities: dict[str, np.ndarray], threshold: floa
 
     Chooses which images the report shows as flipped examples; the flip statistics are in benchmark.stats.
     """
-    hr = np.asarray(probabilities["HR"]) >= threshold
+    hr = np.asarray(probabilities[HR]) >= threshold
     counts = np.zeros(hr.size, dtype=int)
     for name, p in probabilities.items():
-        if name != "HR":
+        if name != HR:
             counts += (np.asarray(p) >= threshold) != hr
     order = np.argsort(-counts, kind="stable")
     return [int(i) for i in order if counts[i] > 0]

@@ -13,6 +13,7 @@ import pandas as pd
 
 from benchmark.metrics import specs as metric_specs
 from benchmark.metrics.spec import CLASSIFICATION, IMAGE_QUALITY
+from cxr_kernel.variants import REFERENCE_VARIANTS
 
 MISSING = "–"  # en dash for None/NaN, as papers print it
 LABEL_NAMES = {0: "normal", 1: "pneumonia"}
@@ -51,7 +52,7 @@ TEXT_COLUMNS = {
     *("Group", "Measurement", "Comparison", "Ours", "Peer"),
 }
 # Reference variants come before the SR models in every table and figure.
-LEADING_VARIANTS = ("HR", "LR-nearest", "LR-bilinear")
+LEADING_VARIANTS = REFERENCE_VARIANTS
 
 
 def is_missing(value: Any) -> bool:
