@@ -22,11 +22,12 @@ from benchmark.config import Suite
 from benchmark.dataset import Dataset, load_dataset
 from benchmark.images import write_png
 from benchmark.store import RunStore, environment, new_run_id
+from cxr_kernel import run_layout
 from cxr_kernel.atomic import write_text
 from cxr_kernel.variants import HR
 
 #: The images that trained the run's classifier (by patient-wise role), beside its history.
-TRAIN_IMAGES_CSV = "classifier/train_images.csv"
+TRAIN_IMAGES_CSV = run_layout.TRAIN_IMAGES_CSV
 
 
 @dataclass
@@ -117,7 +118,7 @@ class Study:
         history = history_path(path)
         if history.is_file():
             (self.store.directory / "classifier").mkdir(exist_ok=True)
-            shutil.copyfile(history, self.store.directory / "classifier" / "history.csv")
+            shutil.copyfile(history, self.store.directory / run_layout.CLASSIFIER_HISTORY)
         trained_on = classifier_setup.training_list(
             self.suite.classifier, dataset.split(self.suite.data.train_split), seed=self.suite.seed
         )
@@ -129,7 +130,7 @@ class Study:
             "source": "file" if self.suite.classifier.weights else "trained",
             "path": str(path),
             "sha256": sha,
-            "history_csv": "classifier/history.csv" if history.is_file() else None,
+            "history_csv": run_layout.CLASSIFIER_HISTORY if history.is_file() else None,
             "train_images_csv": TRAIN_IMAGES_CSV if trained_on is not None else None,
         }
 
@@ -155,10 +156,10 @@ class Study:
                 )
                 name = f"{entry.name}-x{scale}"
                 copied = sr_setup.copy_history(
-                    weights, self.store.directory / "training" / name / "history.csv"
+                    weights, self.store.directory / run_layout.training_history(name)
                 )
                 if copied and not any(t["model"] == name for t in training):
-                    training.append({"model": name, "history_csv": f"training/{name}/history.csv"})
+                    training.append({"model": name, "history_csv": run_layout.training_history(name)})
             model_key = sr_setup.model_key(entry, scale, weights, self.device)
             spec = executors.ModelSpec(entry, scale, weights, self.device, model_key)
             upscalers[entry.name] = (sr_setup.prepare_upscaler(entry, scale, weights, self.device), spec)
@@ -277,7 +278,7 @@ class Study:
         run_store.clear_run_directory(self.directory)  # only once nothing above refused the run
         self.store = store = RunStore(self.directory)
         store.write_config(suite)
-        store.write_json("environment.json", environment(suite, self.device))
+        store.write_json(run_layout.ENVIRONMENT, environment(suite, self.device))
         dataset = load_dataset(
             suite.data,
             seed=suite.seed,
@@ -287,7 +288,7 @@ class Study:
             min_side=suite.data.hr_size // min(cell.scale for cell in suite.cells),
         )
         if not dataset.skipped.empty:
-            write_text(store.directory / "skipped_images.csv", dataset.skipped.to_csv(index=False))
+            write_text(store.directory / run_layout.SKIPPED_IMAGES, dataset.skipped.to_csv(index=False))
         evaluation = dataset.split(suite.data.eval_split)
         store.write_checksums(dataset.images)
         leakage = _leakage(suite, dataset, evaluation)
@@ -329,14 +330,14 @@ class Study:
         quality = quality[["cell", "variant", "image_id", "metric", "value"]]
         predictions = pd.concat(collected.predictions, ignore_index=True)
         write_results(store.directory / RESULTS_FILE, tidy_results(self.run_id, quality, predictions))
-        store.write_table("predictions.parquet", predictions)
+        store.write_table(run_layout.PREDICTIONS, predictions)
         options, statistics = analysis_options(
             suite.stats, evaluation, suite.seed, synthetic=dataset.synthetic
         )
         tables = analyze(quality, predictions, **options)
-        store.write_json("examples/index.json", collected.examples)
+        store.write_json(run_layout.EXAMPLES_INDEX, collected.examples)
         store.write_json(
-            "summary.json",
+            run_layout.SUMMARY,
             {
                 "suite": suite.name,
                 "run_id": self.run_id,

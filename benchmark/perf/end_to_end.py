@@ -18,6 +18,7 @@ import yaml
 
 from benchmark.perf.measure import CHILD_MARKER as MARKER
 from benchmark.perf.results import Results
+from cxr_kernel.run_layout import SUMMARY
 
 _REPO = Path(__file__).resolve().parents[2]
 
@@ -57,7 +58,7 @@ def _as_figure(child: dict[str, Any], images: int) -> dict[str, Any]:
 
 
 def _eval_images(run_dir: Path) -> int:
-    return json.loads((run_dir / "summary.json").read_text())["n_images"]["eval"]
+    return json.loads((run_dir / SUMMARY).read_text())["n_images"]["eval"]
 
 
 def mini_suite(results: Results, *, data_root: Path | None, device: str, work: Path) -> None:
