@@ -28,10 +28,10 @@ import numpy as np
 from filelock import FileLock
 from tqdm.auto import tqdm
 
-from benchmark.atomic import TEMPORARY_PATTERN, atomic_path, is_stale_temporary
 from benchmark.code_identity import code_identity
 from benchmark.image_stack import ImageStack
 from benchmark.manifest import sha256_file
+from cxr_kernel.atomic import TEMPORARY_PATTERN, atomic_path, is_stale_temporary
 
 # Images computed (and held in memory) at a time by ``Cache.arrays``; also the executors' shard size.
 BATCH_SIZE = 8
@@ -264,7 +264,7 @@ class Cache:
 
     # -- housekeeping -------------------------------------------------------------------------------
     def remove_stale_temporaries(self) -> list[Path]:
-        """Delete temporary files left by killed processes (``benchmark.atomic``); returns them.
+        """Delete temporary files left by killed processes (``cxr_kernel.atomic``); returns them.
 
         A temporary of a live process (another run filling this cache now) is kept.
         """

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from benchmark import regression
-from benchmark.errors import UserError
+from cxr_kernel.errors import UserError
 
 HEADER = ("figure", "baseline", "now", "tolerance", "verdict")
 
@@ -50,12 +50,14 @@ def _run(args, suite) -> Path:
     code as it is; the pinned models keep the run short.
     """
     from benchmark.pipeline import RunOptions, run_suite
+    from reports import render_run
 
     with tempfile.TemporaryDirectory(prefix="check-cache-") as cache_dir:
         options = RunOptions(
             runs_dir=args.runs_dir, cache_dir=Path(cache_dir), run_id=args.run_id, progress=not args.quiet
         )
-        run_dir = run_suite(suite, options).parent
+        run_dir = run_suite(suite, options)
+        render_run(run_dir)
     print(f"Run: {run_dir}")
     return run_dir
 

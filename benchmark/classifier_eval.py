@@ -65,7 +65,7 @@ def load_safe(model_path: Path):
 
 def save_without_optimizer(source: Path, destination: Path) -> None:
     """Save ``source``'s model to ``destination`` uncompiled (no optimizer state: a third of the size)."""
-    from benchmark.atomic import atomic_path
+    from cxr_kernel.atomic import atomic_path
 
     model = load_safe(source)
     with atomic_path(destination) as temporary:  # the temporary keeps the ".keras" Keras insists on

@@ -12,9 +12,9 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from benchmark.cache import Cache, stage_key
 from benchmark.config import ClassifierConfig
-from benchmark.errors import UserError
 from benchmark.images import read_grayscale
 from benchmark.manifest import sha256_file
+from cxr_kernel.errors import UserError
 
 
 def training_recipe(overrides: dict):

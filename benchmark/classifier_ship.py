@@ -19,15 +19,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.atomic import write_text
 from benchmark.cache import Cache
 from benchmark.classifier_eval import evaluate_directory, load_safe, save_without_optimizer
 from benchmark.classifier_setup import training_list, training_recipe
 from benchmark.config import load_suite
 from benchmark.dataset import load_dataset
-from benchmark.errors import UserError
 from benchmark.manifest import sha256_file
 from benchmark.store import environment
+from cxr_kernel.atomic import write_text
+from cxr_kernel.errors import UserError
 
 #: What ``train-classifier --out`` holds and shipping reads.
 TRAINED_FILES = ("model.keras", "history.csv", "evaluation.json")

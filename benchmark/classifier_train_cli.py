@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 
-from benchmark.atomic import write_text
 from benchmark.cache import Cache
 from benchmark.classifier_setup import (
     classifier_file,
@@ -20,9 +19,10 @@ from benchmark.classifier_setup import (
 )
 from benchmark.config import load_suite
 from benchmark.dataset import load_dataset
-from benchmark.errors import UserError
 from benchmark.manifest import sha256_file
 from benchmark.store import environment
+from cxr_kernel.atomic import write_text
+from cxr_kernel.errors import UserError
 
 
 def train_from_cli(args) -> Path:

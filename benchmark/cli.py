@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmark.errors import UserError
+from cxr_kernel.errors import UserError
 
 # Exceptions a user can fix by changing input: shown as one line, exit status 2 (--debug shows the trace).
 _USER_ERRORS = (UserError, FileNotFoundError, ValueError)
@@ -43,7 +43,9 @@ def _cmd_run(args) -> None:
         workers=args.workers,
         overwrite=args.overwrite,
     )
-    report = run_suite(suite, options)
+    from reports import render_run
+
+    report = render_run(run_suite(suite, options))
     print(f"Report: {report.resolve()}")
 
 
@@ -160,10 +162,9 @@ def _cmd_ship_classifier(args) -> None:
 
 
 def _cmd_report(args) -> None:
-    from reports import render_report, write_tables
+    from reports import render_run
 
-    write_tables(args.run_dir)
-    print(f"Report: {render_report(args.run_dir).resolve()}")
+    print(f"Report: {render_run(args.run_dir).resolve()}")
 
 
 def _cmd_compare(args) -> None:
@@ -415,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except OSError as error:
-        from benchmark.atomic import DiskFull, is_disk_full
+        from cxr_kernel.atomic import DiskFull, is_disk_full
 
         if args.debug or not is_disk_full(error):
             raise  # anything but a full disk is a bug: keep its traceback

@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-FIRST_PARTY = ("benchmark", "classifiers", "sr_models", "reports")
+FIRST_PARTY = ("cxr_kernel", "benchmark", "classifiers", "sr_models", "reports")
 
 #: stage -> source files or package folders (relative to the project) whose code makes its values.
 PRODUCERS: dict[str, tuple[str, ...]] = {
@@ -54,11 +54,11 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
 #: every stage's producers, and each stage lists its own.
 INERT = frozenset(
     {
-        "benchmark.atomic",
+        "cxr_kernel.atomic",
         "benchmark.cache",
         "benchmark.code_identity",
         "benchmark.config",
-        "benchmark.errors",
+        "cxr_kernel.errors",
         "benchmark.image_stack",
         "benchmark.executors",
         "benchmark.screening",

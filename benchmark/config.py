@@ -10,7 +10,8 @@ from typing import Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from benchmark.errors import UserError
+from cxr_kernel.errors import UserError
+from cxr_kernel.variants import REFERENCE_VARIANTS
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
@@ -257,7 +258,7 @@ class Suite(_Strict):
             )
         if self.quality.convention == "basicsr" and self.crop_border:
             raise ValueError("quality.convention basicsr crops each cell's scale itself; remove crop_border")
-        reserved = {"HR", "LR-nearest", "LR-bilinear"} & {m.name for m in self.sr_models}
+        reserved = set(REFERENCE_VARIANTS) & {m.name for m in self.sr_models}
         if reserved:
             raise ValueError(f"SR model names {sorted(reserved)} are reserved for the reference variants")
         return self
@@ -399,7 +400,7 @@ def _check_references(suite: Suite, source: Path) -> None:
     if missing:
         raise UserError(f"Suite {source}:\n  " + "\n  ".join(missing))
     if "lpips" in suite.metrics:
-        from benchmark.metrics.lpips import load_network
+        from benchmark.metrics.lpips_network import load_network
 
         try:
             load_network(suite.quality.lpips)  # a missing or wrong file stops the run here, not after SR

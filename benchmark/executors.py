@@ -22,7 +22,8 @@ from tqdm.auto import tqdm
 from benchmark import sr_setup, stages
 from benchmark.cache import BATCH_SIZE, Cache
 from benchmark.config import CellConfig, LpipsConfig, SRModelConfig, Suite
-from benchmark.errors import UserError
+from cxr_kernel.errors import UserError
+from cxr_kernel.variants import HR
 
 EXECUTORS = ("local", "ray")
 
@@ -70,7 +71,7 @@ def run_shard(task: ShardTask) -> int:
     """Compute the cache entries of ``task`` (those missing); returns the number of images in the shard."""
     cache = Cache(task.cache_root)
     pixels = np.stack([cache.load_array("hr", key) for key in task.hr_keys])
-    hr = stages.Images("HR", pixels, list(task.hr_keys), list(task.hr_seed_names))
+    hr = stages.Images(HR, pixels, list(task.hr_keys), list(task.hr_seed_names))
     lr = stages.degrade_cell(hr, task.cell, task.seed, cache, progress=False)
     if task.model is not None:
         name = task.model.entry.name

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from benchmark.atomic import atomic_path
-from benchmark.errors import UserError
+from cxr_kernel.atomic import atomic_path
+from cxr_kernel.errors import UserError
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
 # Largest channel difference (in 8-bit levels) still read as gray: JPEG rounding of gray RGB files.

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from benchmark.errors import UserError
 from benchmark.images import read_grayscale
+from cxr_kernel.errors import UserError
 
 THUMBNAIL = 32
 MAX_DISTANCE = 2e-3

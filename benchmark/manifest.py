@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from benchmark.atomic import atomic_path
-from benchmark.errors import UserError
+from cxr_kernel.atomic import atomic_path
+from cxr_kernel.errors import UserError
 
 COLUMNS = ["path", "label", "split", "sha256", "patient_id"]
 LABELS = {"NORMAL": 0, "PNEUMONIA": 1}

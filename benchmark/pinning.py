@@ -20,14 +20,14 @@ import numpy as np
 import pandas as pd
 
 from benchmark import sr_setup
-from benchmark.atomic import write_text
 from benchmark.classifier_eval import save_without_optimizer
 from benchmark.config import Suite
 from benchmark.dataset import load_dataset
-from benchmark.errors import UserError
 from benchmark.manifest import sha256_file
 from benchmark.pipeline import RunOptions, Study, default_device
 from benchmark.store import RunStore, environment
+from cxr_kernel.atomic import write_text
+from cxr_kernel.errors import UserError
 
 PINS_FILE = "pins.json"
 CLASSIFIER_FILE = "classifier.keras"

@@ -1,4 +1,7 @@
-"""One study end to end: suite -> images -> classifier and SR models -> per-cell evaluation -> report."""
+"""One study end to end: suite -> images -> classifier and SR models -> per-cell evaluation -> results.
+
+The report is drawn from the stored results by the caller (the CLI, a floor above: ``reports``).
+"""
 
 from __future__ import annotations
 
@@ -14,22 +17,19 @@ import pandas as pd
 
 from benchmark import classifier_setup, executors, sr_setup, stages
 from benchmark import store as run_store
-from benchmark.atomic import write_text
 from benchmark.cache import Cache
 from benchmark.config import Suite
 from benchmark.dataset import Dataset, load_dataset
 from benchmark.images import write_png
 from benchmark.resources import StageMeter
 from benchmark.store import RunStore, environment, new_run_id
+from cxr_kernel import run_layout
+from cxr_kernel.atomic import write_text
+from cxr_kernel.variants import HR
 
 #: The images that trained the run's classifier (by patient-wise role), beside its history.
-TRAIN_IMAGES_CSV = "classifier/train_images.csv"
-#: Wall time and peak RSS of each stage of the run (``benchmark.resources``).
-RESOURCES_JSON = "resources.json"
-#: With ``classifier: {seeds: K}``: every seed's P(pneumonia) (the primary seed's too), and the folder
-#: of each further seed's training history and images.
-SEED_PREDICTIONS = "predictions_seeds.parquet"
-SEED_FOLDER = "classifier/seed-{seed}"
+TRAIN_IMAGES_CSV = run_layout.TRAIN_IMAGES_CSV
+SEED_PREDICTIONS, SEED_FOLDER = run_layout.SEED_PREDICTIONS, run_layout.SEED_FOLDER
 
 
 @dataclass
@@ -75,10 +75,10 @@ def most_flipped_positions(probabilities: dict[str, np.ndarray], threshold: floa
 
     Chooses which images the report shows as flipped examples; the flip statistics are in benchmark.stats.
     """
-    hr = np.asarray(probabilities["HR"]) >= threshold
+    hr = np.asarray(probabilities[HR]) >= threshold
     counts = np.zeros(hr.size, dtype=int)
     for name, p in probabilities.items():
-        if name != "HR":
+        if name != HR:
             counts += (np.asarray(p) >= threshold) != hr
     order = np.argsort(-counts, kind="stable")
     return [int(i) for i in order if counts[i] > 0]
@@ -180,10 +180,10 @@ class Study:
                 )
                 name = f"{entry.name}-x{scale}"
                 copied = sr_setup.copy_history(
-                    weights, self.store.directory / "training" / name / "history.csv"
+                    weights, self.store.directory / run_layout.training_history(name)
                 )
                 if copied and not any(t["model"] == name for t in training):
-                    training.append({"model": name, "history_csv": f"training/{name}/history.csv"})
+                    training.append({"model": name, "history_csv": run_layout.training_history(name)})
             model_key = sr_setup.model_key(entry, scale, weights, self.device)
             spec = executors.ModelSpec(entry, scale, weights, self.device, model_key)
             upscalers[entry.name] = (sr_setup.prepare_upscaler(entry, scale, weights, self.device), spec)
@@ -291,11 +291,11 @@ class Study:
 
     # -- the run ------------------------------------------------------------------------------------
     def run(self) -> Path:
+        from benchmark.metrics import run_records
         from benchmark.stats.analysis import analyze
         from benchmark.stats.design import analysis_options
         from benchmark.stats.records import table_records
         from benchmark.stats.schema import RESULTS_FILE, tidy_results, write_results
-        from reports import render_report, write_tables
 
         suite = self.suite
         self.cache.remove_stale_temporaries()
@@ -308,7 +308,7 @@ class Study:
         run_store.clear_run_directory(self.directory)  # only once nothing above refused the run
         self.store = store = RunStore(self.directory)
         store.write_config(suite)
-        store.write_json("environment.json", environment(suite, self.device))
+        store.write_json(run_layout.ENVIRONMENT, environment(suite, self.device))
         meter = StageMeter()
         meter.lap("images: manifest, checks, leakage")
         dataset = load_dataset(
@@ -320,7 +320,7 @@ class Study:
             min_side=suite.data.hr_size // min(cell.scale for cell in suite.cells),
         )
         if not dataset.skipped.empty:
-            write_text(store.directory / "skipped_images.csv", dataset.skipped.to_csv(index=False))
+            write_text(store.directory / run_layout.SKIPPED_IMAGES, dataset.skipped.to_csv(index=False))
         evaluation = dataset.split(suite.data.eval_split)
         store.write_checksums(dataset.images)
         leakage = _leakage(suite, dataset, evaluation)
@@ -370,12 +370,12 @@ class Study:
         quality = quality[["cell", "variant", "image_id", "metric", "value"]]
         predictions = pd.concat(collected.predictions, ignore_index=True)
         write_results(store.directory / RESULTS_FILE, tidy_results(self.run_id, quality, predictions))
-        store.write_table("predictions.parquet", predictions)
+        store.write_table(run_layout.PREDICTIONS, predictions)
         options, statistics = analysis_options(
             suite.stats, evaluation, suite.seed, synthetic=dataset.synthetic
         )
         tables = analyze(quality, predictions, **options)
-        store.write_json("examples/index.json", collected.examples)
+        store.write_json(run_layout.EXAMPLES_INDEX, collected.examples)
         seeds = (
             {
                 "seeds": self._seed_analysis(
@@ -386,7 +386,7 @@ class Study:
             else {}
         )
         store.write_json(
-            "summary.json",
+            run_layout.SUMMARY,
             {
                 "suite": suite.name,
                 "run_id": self.run_id,
@@ -411,14 +411,12 @@ class Study:
                 "training": training,
                 "classifier": classifier_info,
                 "lpips_weights": _lpips_provenance(suite),
+                "metric_specs": run_records(suite.metrics),
                 **seeds,
             },
         )
-        write_tables(store.directory)
-        meter.lap("report")
-        report = render_report(store.directory)
-        store.write_json(RESOURCES_JSON, meter.as_dict())
-        return report
+        store.write_json(run_layout.RESOURCES, meter.as_dict())
+        return store.directory
 
     def _seed_analysis(self, seed_predictions, tables, options, primary_info, seed_classifiers) -> dict:
         """Every further seed's analysis and the ``seeds`` section comparing all (``stats.seeds``); every
@@ -461,7 +459,7 @@ def _lpips_provenance(suite: Suite) -> dict[str, str] | None:
     weights = suite.quality.lpips
     if "lpips" not in suite.metrics or weights is None:
         return None
-    from benchmark.metrics.lpips import weights_sha256
+    from benchmark.metrics.lpips_network import weights_sha256
 
     return {
         "backbone": str(weights.backbone),
@@ -471,5 +469,5 @@ def _lpips_provenance(suite: Suite) -> dict[str, str] | None:
 
 
 def run_suite(suite: Suite, options: RunOptions) -> Path:
-    """Run ``suite``; returns the path of the report."""
+    """Run ``suite``; returns the run directory (``reports.render_run`` draws its report)."""
     return Study(suite, options).run()

@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from benchmark.errors import UserError
 from benchmark.stats import power as calc
+from cxr_kernel.errors import UserError
 
 
 def add_power_parser(commands) -> None:

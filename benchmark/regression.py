@@ -33,10 +33,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from benchmark.atomic import write_text
 from benchmark.config import PROJECT_DIR
-from benchmark.errors import UserError
 from benchmark.stats.flips import FLIP_COUNTS, predicted_labels
+from cxr_kernel.atomic import write_text
+from cxr_kernel.errors import UserError
+from cxr_kernel.run_layout import CONFIG, PREDICTIONS, SUMMARY
 
 BASELINE_DIR = PROJECT_DIR / "data_manifests" / "baselines"
 
@@ -131,10 +132,10 @@ def _prediction_hashes(run_dir: Path) -> dict[str, Value]:
     A label within the band can flip between CPUs (probabilities move in their last bits with the
     instruction set), so it is counted, not hashed: the check stays exact for every other image.
     """
-    path = run_dir / "predictions.parquet"
+    path = run_dir / PREDICTIONS
     if not path.is_file():
         return {}
-    config_path = run_dir / "config.yaml"
+    config_path = run_dir / CONFIG
     config = yaml.safe_load(config_path.read_text()) if config_path.is_file() else {}
     threshold = ((config or {}).get("stats") or {}).get("threshold", 0.5)
     predictions = pd.read_parquet(path, columns=["cell", "variant", "image_id", "prob"])
@@ -154,7 +155,7 @@ def _prediction_hashes(run_dir: Path) -> dict[str, Value]:
 
 
 def read_summary(run_dir: Path) -> dict:
-    path = Path(run_dir) / "summary.json"
+    path = Path(run_dir) / SUMMARY
     if not path.is_file():
         raise UserError(f"No summary at {path}. Run the suite first (`python -m benchmark run ...`).")
     return json.loads(path.read_text())

@@ -13,8 +13,8 @@ from tqdm.auto import tqdm
 
 from benchmark import manifest as manifests
 from benchmark.cache import Cache, stage_key
-from benchmark.errors import UserError
 from benchmark.images import BadImage, read_grayscale
+from cxr_kernel.errors import UserError
 
 ON_BAD_IMAGE = ("fail", "skip")
 # Kermany radiographs reach 2.2:1; a wider image is more likely a screenshot or a montage than one film.

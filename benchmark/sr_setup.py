@@ -11,8 +11,8 @@ import numpy as np
 from benchmark.cache import Cache, content_key, stage_key
 from benchmark.config import SRModelConfig
 from benchmark.degradations import degrade
-from benchmark.errors import UserError
 from benchmark.manifest import sha256_file
+from cxr_kernel.errors import UserError
 
 
 def training_degradation(scenario: str, params: dict, scale: int) -> Callable:

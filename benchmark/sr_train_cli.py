@@ -10,9 +10,9 @@ import yaml
 from benchmark.cache import Cache
 from benchmark.config import DataConfig, PhantomConfig
 from benchmark.dataset import load_dataset
-from benchmark.errors import UserError
 from benchmark.sr_setup import training_degradation
 from benchmark.stages import load_hr
+from cxr_kernel.errors import UserError
 
 
 def _overrides(path: Path | None) -> dict:

@@ -17,16 +17,13 @@ import pandas as pd
 from benchmark.cache import Cache, content_key, stage_key
 from benchmark.config import CellConfig
 from benchmark.degradations import degrade
-from benchmark.errors import UserError
 from benchmark.image_stack import ImageStack
 from benchmark.images import read_grayscale, resize_square
 from benchmark.metrics import measure_quality_batch
 from benchmark.seeding import item_rng
+from cxr_kernel.errors import UserError
+from cxr_kernel.variants import HR, LR, LR_DISPLAYS
 from sr_models.upscaler import NonFiniteOutput
-
-#: How the LR arm is shown to the classifier, as two named variants: LR upsampled to the classifier's
-#: input by nearest neighbour (what Keras' ``load_img`` does by default) and by bilinear interpolation.
-LR_DISPLAYS = {"LR-nearest": "nearest", "LR-bilinear": "bilinear"}
 
 
 @dataclass(frozen=True)
@@ -66,9 +63,9 @@ def load_hr(table: pd.DataFrame, size: int, cache: Cache, *, progress: bool) -> 
         keys,
         lambda batch: [resize_square(read_grayscale(paths[i]), size) for i in batch],
         progress=progress,
-        description="HR",
+        description=HR,
     )
-    return Images("HR", pixels, keys, hr_seed_names(table["sha256"], size))
+    return Images(HR, pixels, keys, hr_seed_names(table["sha256"], size))
 
 
 def degrade_cell(hr: Images, cell: CellConfig, seed: int, cache: Cache, *, progress: bool) -> Images:
@@ -94,7 +91,7 @@ def degrade_cell(hr: Images, cell: CellConfig, seed: int, cache: Cache, *, progr
         ]
 
     return Images(
-        "LR", cache.stack("lr", keys, compute, progress=progress, description=f"LR {cell.label}"), keys
+        LR, cache.stack("lr", keys, compute, progress=progress, description=f"{LR} {cell.label}"), keys
     )
 
 
@@ -160,7 +157,7 @@ def quality(
     sha256 of its weight files (``lpips_weights``) is part of the key, so other weights recompute.
     """
     if "lpips" in metrics:
-        from benchmark.metrics.lpips import load_network, weights_sha256
+        from benchmark.metrics.lpips_network import load_network, weights_sha256
 
         load_network(lpips_weights)  # a missing weights file raises its UserError here
         network = {"lpips": weights_sha256(lpips_weights)}

@@ -18,9 +18,10 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from benchmark.atomic import atomic_path, write_text
 from benchmark.config import PROJECT_DIR, Suite
-from benchmark.errors import UserError
+from cxr_kernel.atomic import atomic_path, write_text
+from cxr_kernel.errors import UserError
+from cxr_kernel.run_layout import CONFIG, MANIFEST
 
 PACKAGES = (
     "numpy",
@@ -41,7 +42,7 @@ PACKAGES = (
 )
 
 
-CONFIG_FILE = "config.yaml"
+CONFIG_FILE = CONFIG
 RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
@@ -153,7 +154,7 @@ class RunStore:
 
     def write_config(self, suite: Suite) -> None:
         write_text(
-            self.directory / "config.yaml", yaml.safe_dump(suite.model_dump(mode="json"), sort_keys=False)
+            self.directory / CONFIG_FILE, yaml.safe_dump(suite.model_dump(mode="json"), sort_keys=False)
         )
 
     def write_json(self, name: str, value: Any) -> Path:
@@ -167,4 +168,4 @@ class RunStore:
 
     def write_checksums(self, images: pd.DataFrame) -> None:
         lines = [f"{row.sha256}  {row.image_id}" for row in images.itertuples()]
-        write_text(self.directory / "manifest.sha256", "\n".join(lines) + "\n")
+        write_text(self.directory / MANIFEST, "\n".join(lines) + "\n")

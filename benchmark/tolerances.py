@@ -18,7 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmark.errors import UserError
+from cxr_kernel.errors import UserError
+from cxr_kernel.run_layout import PREDICTIONS
 
 #: Instruction-set caps a run is repeated under. A cap above what the CPU has changes nothing.
 ISA_SETTINGS: dict[str, dict[str, str]] = {
@@ -79,7 +80,7 @@ def measure(
             print(f"Running under {name} {env or ''}", file=sys.stderr)
             run_dir = _run_under(run_arguments, env, Path(runs_dir))
             figures[name] = run_figures(run_dir)
-            table = pd.read_parquet(run_dir / "predictions.parquet")
+            table = pd.read_parquet(run_dir / PREDICTIONS)
             probabilities.append(table.set_index(["cell", "variant", "image_id"])["prob"].sort_index())
     stacked = pd.concat(probabilities, axis=1)
     return figures, float((stacked.max(axis=1) - stacked.min(axis=1)).max())

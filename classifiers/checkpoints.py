@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.atomic import atomic_path
 from classifiers.runtime import backend_name, keras
+from cxr_kernel.atomic import atomic_path
 
 #: Version of the checkpoint layout; a folder of another version is refused, not misread.
 CHECKPOINT_VERSION = 1

@@ -13,13 +13,13 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 from sklearn.utils.class_weight import compute_class_weight
 
-from benchmark.atomic import atomic_path
 from classifiers import checkpoints
 from classifiers.augmentation import augment_batch, augmenter, batch_seed
 from classifiers.model import REFERENCE_INPUT_SIZE, build_reference_cnn
 from classifiers.preprocessing import resize_images, to_channels, validate_images
 from classifiers.recipe import TrainingRecipe
 from classifiers.runtime import backend_name, configure_backend, keras
+from cxr_kernel.atomic import atomic_path
 
 MODEL_SUFFIXES = (".keras", ".h5")
 

@@ -8,4 +8,14 @@ from reports.exports import write_tables
 from reports.render import render_report
 from reports.rundir import RunFileInvalid, RunFileMissing
 
-__all__ = ["RunFileInvalid", "RunFileMissing", "render_report", "write_tables"]
+__all__ = ["RunFileInvalid", "RunFileMissing", "render_report", "render_run", "write_tables"]
+
+
+def render_run(run_dir):
+    """Write a finished run's tables and its HTML report; returns the report's path.
+
+    Called by the CLI after ``benchmark.pipeline.run_suite`` (the pipeline, a floor below, never
+    imports reports).
+    """
+    write_tables(run_dir)
+    return render_report(run_dir)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from reports.comparisons import is_lr
+from cxr_kernel.variants import is_lr
 from reports.formatting import CLASSIFICATION_METRICS, fmt_int, fmt_p, is_missing, metric_label, ordered
 
 REFERENCE = "HR"

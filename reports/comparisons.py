@@ -18,6 +18,7 @@ import numpy as np
 from matplotlib import colormaps
 from PIL import Image
 
+from cxr_kernel.variants import HR, LR, LR_NEAREST, is_lr
 from reports.formatting import fmt_label, fmt_num, is_missing, ordered
 from reports.rundir import data_uri, resolve_inside
 
@@ -65,13 +66,8 @@ def panel_order(variants: Sequence[str], preferred: Sequence[str]) -> list[str]:
     """The LR displays first, then the SR variants in suite order, HR last."""
     variants = ordered(variants, preferred)
     lr = [v for v in variants if is_lr(v)]
-    middle = [v for v in variants if v != "HR" and not is_lr(v)]
-    return [*lr, *middle, *(["HR"] if "HR" in variants else [])]
-
-
-def is_lr(variant: str) -> bool:
-    """``LR`` (older runs) or one of its classifier displays (``LR-nearest``, ``LR-bilinear``)."""
-    return variant == "LR" or variant.startswith("LR-")
+    middle = [v for v in variants if v != HR and not is_lr(v)]
+    return [*lr, *middle, *([HR] if HR in variants else [])]
 
 
 def webp_uri(image: Image.Image, largest: int | None = None, quality: int | None = None) -> str:
@@ -156,8 +152,8 @@ def build_comparison(
         if data.startswith(PNG_MAGIC):
             raw[variant] = data
     pixels = {v: _gray(d) for v, d in raw.items()}
-    hr = pixels.get("HR")
-    same_size = {v: p for v, p in pixels.items() if hr is not None and p.shape == hr.shape and v != "HR"}
+    hr = pixels.get(HR)
+    same_size = {v: p for v, p in pixels.items() if hr is not None and p.shape == hr.shape and v != HR}
     comparison = Comparison(
         image_id=image_id,
         label=fmt_label(example.get("label")),
@@ -183,7 +179,7 @@ def build_comparison(
             path=str(images[variant]),
             prob=None if is_missing(prob) else fmt_num(prob, 3),
             flip=flips.get((image_id, variant)),
-            pixelated=variant in ("LR", "LR-nearest"),
+            pixelated=variant in (LR, LR_NEAREST),
         )
         comparison.panels.append(panel)
         if variant not in raw:

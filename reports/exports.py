@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cxr_kernel.run_layout import TABLES_DIR
 from reports.formatting import column_label, test_label, variant_order
 from reports.headline import build_headline, headline_frames
 from reports.latex import to_latex
@@ -58,7 +59,7 @@ def write_tables(run_dir: Path) -> list[Path]:
     summary = load_summary(run_dir)
     tables, variants = summary["tables"], variant_order(summary)
     origin = f"{summary['suite']}, run {summary['run_id']}"
-    out_dir = run_dir / "tables"
+    out_dir = run_dir / TABLES_DIR
     written = []
 
     def write(name: str, csv: pd.DataFrame | None, tex: str | None) -> None:

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from benchmark.stats.schema import at_fixed_threshold
+from cxr_kernel.variants import HR, LR_BILINEAR, LR_NEAREST
 from reports.formatting import is_missing, metric_label, ordered
 
 DPI = 110  # embedded in the page
@@ -75,7 +76,7 @@ def downscale(png: bytes, factor: float) -> bytes:
 
 def variant_colors(variants: Sequence[str]) -> dict[str, Color]:
     """One colour per variant for every figure: HR dark grey, LR light grey, SR models colour-blind safe."""
-    fixed = {"HR": "0.25", "LR-nearest": "0.65", "LR-bilinear": "0.8"}
+    fixed = {HR: "0.25", LR_NEAREST: "0.65", LR_BILINEAR: "0.8"}
     models = [v for v in variants if v not in fixed]
     return {**fixed, **dict(zip(models, sns.color_palette("colorblind", len(models)), strict=True))}
 
@@ -177,8 +178,8 @@ def _draw_intervals(ax: Any, rows: pd.DataFrame, order: list[str], colors: dict[
         # Error-bar lengths are distances to the stored bounds; a missing bound draws no bar.
         err = [[0.0 if math.isnan(low) else est - low], [0.0 if math.isnan(high) else high - est]]
         ax.errorbar(est, i, xerr=err, fmt="o", color=colors.get(variant, "0.3"), capsize=3, ms=5)
-    if "HR" in rows.index and not is_missing(rows.at["HR", "estimate"]):
-        ax.axvline(float(rows.at["HR", "estimate"]), color="0.5", ls="--", lw=0.9, zorder=0)
+    if HR in rows.index and not is_missing(rows.at[HR, "estimate"]):
+        ax.axvline(float(rows.at[HR, "estimate"]), color="0.5", ls="--", lw=0.9, zorder=0)
 
 
 def _draw_flips(ax: Any, rows: pd.DataFrame, order: list[str]) -> None:
@@ -197,7 +198,7 @@ def _draw_flips(ax: Any, rows: pd.DataFrame, order: list[str]) -> None:
         )
         left += counts
     for i, (variant, flips, n) in enumerate(zip(order, rows["n_flips"], rows["n"], strict=True)):
-        if variant == "HR":
+        if variant == HR:
             ax.text(0, i, " reference", va="center", fontsize=8, color="0.45")
         elif not is_missing(flips):
             ax.text(left[i], i, f" {int(flips)}/{'?' if is_missing(n) else int(n)}", va="center", fontsize=8)

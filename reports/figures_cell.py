@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import roc_curve
 
+from cxr_kernel.variants import HR
 from reports.figures import Color, style
 from reports.formatting import fmt_num, is_missing, metric_label, ordered
 
@@ -60,7 +61,7 @@ def roc_curves(
             fpr, tpr, _ = roc_curve(rows["label"].to_numpy(int), rows["prob"].to_numpy(float))
             auroc = _stored(classification, variant, "auroc")
             label = f"{variant} (AUROC {auroc})" if auroc else variant
-            dashed = "--" if variant == "HR" else "-"
+            dashed = "--" if variant == HR else "-"
             ax.plot(
                 fpr,
                 tpr,
@@ -124,7 +125,7 @@ def quality_vs_change(
     Crosses mark images whose predicted class flipped, as listed in the stored flipped-images table.
     """
     metric = next((m for m in SCATTER_METRICS if m in set(results["metric"])), None)
-    hr = predictions[predictions["variant"] == "HR"].set_index("image_id")["prob"]
+    hr = predictions[predictions["variant"] == HR].set_index("image_id")["prob"]
     if metric is None or hr.empty:
         return None
     values = results[results["metric"] == metric].merge(

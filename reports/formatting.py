@@ -11,29 +11,19 @@ from typing import Any
 
 import pandas as pd
 
+from benchmark.metrics import specs as metric_specs
+from benchmark.metrics.spec import CLASSIFICATION, IMAGE_QUALITY
+from cxr_kernel.variants import REFERENCE_VARIANTS
+
 MISSING = "–"  # en dash for None/NaN, as papers print it
 LABEL_NAMES = {0: "normal", 1: "pneumonia"}
-CLASSIFICATION_METRICS = ("accuracy", "sensitivity", "specificity", "auroc", "log_loss", "brier", "ece")
-QUALITY_METRICS = ("psnr", "ssim", "mse", "mae", "lpips")
+# Metric names, labels and directions come from the metric specs (``benchmark.metrics.spec``); a run's
+# own stored specs (summary.json "metric_specs") override them when its report is drawn
+# (``adopt_metric_specs``), so a metric the run measured is labelled and marked as that run defined it.
+CLASSIFICATION_METRICS = tuple(s.name for s in metric_specs(CLASSIFICATION) if s.listed_first)
+QUALITY_METRICS = tuple(s.name for s in metric_specs(IMAGE_QUALITY) if s.listed_first)
 METRIC_LABELS = {
-    "accuracy": "Accuracy",
-    "sensitivity": "Sensitivity",
-    "specificity": "Specificity",
-    "auroc": "AUROC",
-    "log_loss": "Log loss",
-    "brier": "Brier",
-    "ece": "ECE",
-    "ece_debiased": "Calibration error (debiased, l2)",
-    "psnr": "PSNR (dB)",
-    "ssim": "SSIM",
-    "mse": "MSE",
-    "mae": "MAE",
-    "lpips": "LPIPS",
-    "gmsd": "GMSD",
-    "ppv": "PPV",
-    "npv": "NPV",
-    "f1": "F1",
-    "auprc": "AUPRC",
+    **{s.name: s.label for s in metric_specs()},
     "prob": "P(pneumonia)",
     "tp": "TP",
     "fp": "FP",
@@ -51,33 +41,10 @@ CORRECTION_LABELS = {
     "bonferroni": "Bonferroni",
 }
 # Which way is better, for marking the best value of a column; metrics not listed are not marked.
-HIGHER_IS_BETTER = {
-    "accuracy",
-    "sensitivity",
-    "specificity",
-    "auroc",
-    "auprc",
-    "ppv",
-    "npv",
-    "f1",
-    "psnr",
-    "ssim",
-    "wrong_to_correct",
-    "helpful",
-}
+HIGHER_IS_BETTER = {*(s.name for s in metric_specs() if s.higher_is_better), "wrong_to_correct", "helpful"}
 LOWER_IS_BETTER = {
-    "log_loss",
-    "brier",
-    "ece",
-    "ece_debiased",
-    "mse",
-    "mae",
-    "lpips",
-    "gmsd",
-    "n_flips",
-    "flip_rate",
-    "correct_to_wrong",
-    "harmful",
+    *(s.name for s in metric_specs() if not s.higher_is_better),
+    *("n_flips", "flip_rate", "correct_to_wrong", "harmful"),
 }
 # Text columns are left-aligned, numbers right-aligned, in HTML and TeX alike.
 TEXT_COLUMNS = {
@@ -85,7 +52,7 @@ TEXT_COLUMNS = {
     *("Group", "Measurement", "Comparison", "Ours", "Peer"),
 }
 # Reference variants come before the SR models in every table and figure.
-LEADING_VARIANTS = ("HR", "LR-nearest", "LR-bilinear")
+LEADING_VARIANTS = REFERENCE_VARIANTS
 
 
 def is_missing(value: Any) -> bool:
@@ -185,6 +152,24 @@ def column_label(column: str) -> str:
     if correction:
         return f"p ({correction})"
     return METRIC_LABELS.get(column, column.replace("_", " ").capitalize())
+
+
+def adopt_metric_specs(records: dict[str, dict[str, Any]] | None) -> None:
+    """Take the labels and directions a run stored with its results (``MetricSpec.record()`` per name).
+
+    Runs written before specs were stored have none: the installed specs stand.
+    """
+    for name, record in (records or {}).items():
+        if record.get("label"):
+            METRIC_LABELS[name] = record["label"]
+        if "higher_is_better" in record:
+            better, worse = (
+                (HIGHER_IS_BETTER, LOWER_IS_BETTER)
+                if record["higher_is_better"]
+                else (LOWER_IS_BETTER, HIGHER_IS_BETTER)
+            )
+            better.add(name)
+            worse.discard(name)
 
 
 def better_direction(metric: str) -> int:

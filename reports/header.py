@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from cxr_kernel.variants import HR
 from reports.formatting import fmt_label
 from reports.provenance import ClassifierProvenance, leakage_text, training_description
 from reports.rundir import RunData
@@ -20,7 +21,7 @@ def class_counts(run: RunData) -> dict[str, int]:
     if predictions is None or predictions.empty:
         return {}
     first = predictions[predictions["cell"] == predictions["cell"].iloc[0]]
-    rows = first[first["variant"] == "HR"] if (first["variant"] == "HR").any() else first
+    rows = first[first["variant"] == HR] if (first["variant"] == HR).any() else first
     counts = rows.drop_duplicates("image_id")["label"].value_counts().sort_index()
     return {fmt_label(label): int(n) for label, n in counts.items()}
 

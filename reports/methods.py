@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from cxr_kernel.variants import HR
 from reports.formatting import correction_label, metric_label, ordered, test_label
 from reports.provenance import ClassifierProvenance, leakage_text, training_description
 from reports.tables import ci_note
@@ -262,7 +263,7 @@ def _statistics(config: dict[str, Any], tables: dict[str, Any], summary: dict[st
         for test in ordered(paired["test"], []):
             metrics_tested = ordered(paired.loc[paired["test"] == test, "metric"], [])
             tests.append(f"{test_label(test)} ({_join([metric_label(m) for m in metrics_tested])})")
-        references = _join([str(r) for r in ordered(paired.get("reference", pd.Series(dtype=str)), ["HR"])])
+        references = _join([str(r) for r in ordered(paired.get("reference", pd.Series(dtype=str)), [HR])])
         corrections = [correction_label(c) for c in paired.columns if correction_label(c)]
         sentence = (
             f"Each variant was compared with {references} on the same images by paired tests: {_join(tests)}"

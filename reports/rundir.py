@@ -15,11 +15,12 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.atomic import atomic_path
-from benchmark.errors import UserError
 from benchmark.stats.schema import RESULTS_FILE, analysis_inputs, read_results
+from cxr_kernel.atomic import atomic_path
+from cxr_kernel.errors import UserError
+from cxr_kernel.run_layout import CONFIG, ENVIRONMENT, EXAMPLES_INDEX, MANIFEST, PERF, PREDICTIONS, SUMMARY
+from reports.formatting import adopt_metric_specs
 
-SUMMARY = "summary.json"
 REQUIRED_SUMMARY_KEYS = ("suite", "run_id", "tables")
 PREDICTIONS_COLUMNS = ("cell", "variant", "image_id", "label", "prob")
 
@@ -97,6 +98,8 @@ def load_summary(run_dir: Path) -> dict[str, Any]:
             f'Expected "tables" in {path} to map each table name to a list of records, got {malformed}. '
             "Re-run the suite."
         )
+    if isinstance(summary.get("metric_specs"), dict):
+        adopt_metric_specs(summary["metric_specs"])  # the run's own labels and directions
     return summary
 
 
@@ -105,19 +108,19 @@ def load_run(run_dir: Path) -> RunData:
     run_dir = Path(run_dir)
     run = RunData(run_dir=run_dir, summary=load_summary(run_dir))
 
-    config = run_dir / "config.yaml"
+    config = run_dir / CONFIG
     if config.is_file():
         run.config_text = config.read_text(encoding="utf-8")
     else:
         run.missing.append(config.name)
 
-    environment = run_dir / "environment.json"
+    environment = run_dir / ENVIRONMENT
     if environment.is_file():
         run.environment = _read_json(environment)
     else:
         run.missing.append(environment.name)
 
-    manifest = run_dir / "manifest.sha256"
+    manifest = run_dir / MANIFEST
     if manifest.is_file():
         data = manifest.read_bytes()
         run.manifest_sha256 = hashlib.sha256(data).hexdigest()
@@ -130,13 +133,13 @@ def load_run(run_dir: Path) -> RunData:
         run.results = analysis_inputs(read_results(results))[0]
     else:
         run.missing.append(results.name)
-    run.predictions = _read_parquet(run_dir / "predictions.parquet", PREDICTIONS_COLUMNS, run.missing)
+    run.predictions = _read_parquet(run_dir / PREDICTIONS, PREDICTIONS_COLUMNS, run.missing)
 
-    perf = run_dir / "perf.json"
+    perf = run_dir / PERF
     if perf.is_file():  # optional: a run is complete without it, so it is never listed as missing
         run.perf = _read_json(perf)
 
-    index = run_dir / "examples" / "index.json"
+    index = run_dir / EXAMPLES_INDEX
     if index.is_file():
         examples = _read_json(index)
         if not isinstance(examples, list):
@@ -145,7 +148,7 @@ def load_run(run_dir: Path) -> RunData:
             )
         run.examples = examples
     else:
-        run.missing.append("examples/index.json")
+        run.missing.append(EXAMPLES_INDEX)
     return run
 
 

@@ -2,27 +2,45 @@
 
 ``load_upscaler(name, scale, weights)`` returns an :class:`~sr_models.upscaler.Upscaler` whose
 ``upscale`` maps float32 grayscale (N, h, w) in [0, 1] to (N, h*scale, w*scale) in [0, 1].
-Importing this package is cheap: torch is imported only when a learned model is loaded.
+Importing this package is cheap: torch is imported only when a learned model is loaded (the learned
+model names are declared by the architectures in ``sr_models/archs`` and read from their source).
 """
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 from typing import Any
 
-from benchmark.registry import Registry
+from cxr_kernel.registry import Registry
 from sr_models.upscaler import Upscaler
+
+INTERPOLATION = ("nearest", "bilinear", "bicubic", "lanczos")
+
+
+def declared_models() -> list[str]:
+    """The learned model names the architectures declare (``@register_arch(models={...})`` in
+    ``sr_models/archs/*.py``), read from their source so that naming a model imports no torch.
+
+    ``tests/test_sr_archs.py`` checks these are the names the imported architectures register.
+    """
+    names = []
+    for path in sorted((Path(__file__).parent / "archs").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "register_arch":
+                models = next((k.value for k in node.keywords if k.arg == "models"), None)
+                names += list(ast.literal_eval(models)) if models is not None else []
+    return names
+
+
+def _learned_models() -> dict[str, str]:
+    return {name: f"sr_models.zoo:{name.replace('-', '_')}" for name in declared_models()}
+
 
 MODELS = Registry(
     "SR model",
-    {
-        **{mode: f"sr_models.interpolation:{mode}" for mode in ("nearest", "bilinear", "bicubic", "lanczos")},
-        **{
-            name: f"sr_models.zoo:{name}"
-            for name in ("srresnet", "msrresnet", "srgan", "esrgan", "realesrnet", "realesrgan")
-        },
-        "realesrgan-compact": "sr_models.zoo:realesrgan_compact",
-    },
+    {mode: f"sr_models.interpolation:{mode}" for mode in INTERPOLATION},
+    more=_learned_models,
 )
 
 
@@ -48,7 +66,7 @@ def load_upscaler(
     Parameters
     ----------
     model : str
-        One of :func:`available_models` (unknown names raise ``benchmark.errors.UserError``).
+        One of :func:`available_models` (unknown names raise ``cxr_kernel.errors.UserError``).
     scale : int
         Upscaling factor; a learned model's weights must be for this scale.
     weights : path, optional

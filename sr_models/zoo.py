@@ -5,39 +5,33 @@ The architecture comes, in order of precedence, from the ``arch`` argument, the 
 sizes read from the file's tensor shapes (:func:`sr_models.archs.infer.infer_arch`). A family may
 accept further layouts, recognised by their keys: ``srgan`` also loads leftthomas/SRGAN's
 generator files (``block1`` ... ``block8``, output ``(tanh + 1) / 2``).
+
+The model names and their architectures are declared by the architectures themselves
+(``@register_arch(models=...)`` in ``sr_models/archs``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sr_models.archs import build_arch
-from sr_models.archs.infer import guess_arch_type, infer_arch
+from sr_models.archs.registry import Family, guess_arch_type, infer_arch, model_families
 from sr_models.inference import TorchUpscaler
 from sr_models.weights import add_missing_batch_counters, load_state_dict, where_to_get
 
-
-@dataclass(frozen=True)
-class Family:
-    """A model name's official architecture, example weight files by scale, other layouts it loads."""
-
-    arch_type: str
-    files: dict[int, str]
-    also_loads: tuple[str, ...] = ()
+#: model name -> its architecture and example files, as the architectures registered them.
+FAMILIES: dict[str, Family] = model_families()
 
 
-FAMILIES = {
-    "realesrgan": Family("RRDBNet", {4: "RealESRGAN_x4plus.pth", 2: "RealESRGAN_x2plus.pth"}),
-    "realesrnet": Family("RRDBNet", {4: "RealESRNet_x4plus.pth"}),
-    "esrgan": Family("RRDBNet", {4: "RRDB_ESRGAN_x4.pth"}),
-    "msrresnet": Family("MSRResNet", {4: "MSRResNet_x4.pth"}),
-    "srresnet": Family("SRResNet", {}),
-    "srgan": Family("SRResNet", {}, also_loads=("LeftthomasSRGAN",)),
-    "realesrgan-compact": Family("SRVGGNetCompact", {4: "realesr-general-x4v3.pth"}),
-}
+def __getattr__(name: str):
+    """``zoo.esrgan``, ``zoo.realesrgan_compact``, ...: ``load_learned`` bound to that model name (the
+    entries of ``sr_models.MODELS``)."""
+    for model in FAMILIES:
+        if model.replace("-", "_") == name:
+            return partial(load_learned, model)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _models_for(arch_type: str | None) -> str:
@@ -120,12 +114,3 @@ def load_learned(
         batch_size=batch_size,
         precision=precision,
     )
-
-
-realesrgan = partial(load_learned, "realesrgan")
-realesrnet = partial(load_learned, "realesrnet")
-esrgan = partial(load_learned, "esrgan")
-msrresnet = partial(load_learned, "msrresnet")
-srresnet = partial(load_learned, "srresnet")
-srgan = partial(load_learned, "srgan")
-realesrgan_compact = partial(load_learned, "realesrgan-compact")

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmark.errors import UserError
 from benchmark.images import BadImage, read_grayscale, resize_square
+from cxr_kernel.errors import UserError
 
 
 def save(path, array, **kwargs):

@@ -10,7 +10,7 @@ from benchmark.classifier_setup import (
     training_recipe,
 )
 from benchmark.config import ClassifierConfig
-from benchmark.errors import UserError
+from cxr_kernel.errors import UserError
 
 
 def test_validation_split_never_puts_one_patient_on_both_sides():

@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from benchmark.config import available_suites, load_suite
-from benchmark.errors import UserError
+from cxr_kernel.errors import UserError
 
 MINIMAL = {
     "name": "t",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from benchmark.degradations import DEGRADATIONS, check_params, degrade, scenario_parameters
-from benchmark.errors import UserError
+from cxr_kernel.errors import UserError
 
 NAMES = DEGRADATIONS.names()
 SCALES = (2, 4, 8)
@@ -161,3 +161,15 @@ def test_defaults_and_yaml_style_lists_pass_the_parameter_check(name):
 def test_bad_input_raises_value_error_naming_the_fix(name, hr, scale, message):
     with pytest.raises(ValueError, match=message):
         degrade(name, hr, scale, np.random.default_rng(0))
+
+
+def test_every_scenario_registers_itself_once():
+    from benchmark.degradations.registry import SCENARIOS, scenario
+
+    assert sorted(SCENARIOS) == NAMES
+    assert all(DEGRADATIONS.get(name) is function for name, function in SCENARIOS.items())
+    with pytest.raises(ValueError, match="defined twice"):
+
+        @scenario("bicubic")
+        def degrade_bicubic(hr, scale, rng):
+            return hr

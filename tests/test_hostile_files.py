@@ -11,7 +11,7 @@ import torch
 
 from benchmark.cli import _parse_params
 from benchmark.config import load_suite
-from benchmark.errors import UserError
+from cxr_kernel.errors import UserError
 from sr_models.weights import load_state_dict
 
 

@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from benchmark.errors import UserError
 from benchmark.images import write_png
 from benchmark.leakage import check_leakage, near_duplicates, patient_overlap
 from benchmark.phantoms import make_phantom
+from cxr_kernel.errors import UserError
 
 
 @pytest.fixture

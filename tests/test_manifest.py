@@ -3,7 +3,6 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from benchmark.errors import UserError
 from benchmark.manifest import (
     build_manifest,
     patient_id,
@@ -13,6 +12,7 @@ from benchmark.manifest import (
     verify_manifest,
     write_manifest,
 )
+from cxr_kernel.errors import UserError
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from benchmark.errors import UserError
 from benchmark.images import read_grayscale, resize_square
 from benchmark.metrics import IMAGE_QUALITY_METRICS, NETWORK_METRICS, measure_quality_batch
 from benchmark.metrics.references import REFERENCES
+from cxr_kernel.errors import UserError
 
 TOLERANCE = 1e-6
 # LPIPS needs user-given weights; test_metrics_lpips.py checks it against the official package.

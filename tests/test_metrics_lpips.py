@@ -24,10 +24,10 @@ from torch import nn
 from benchmark import stages
 from benchmark.cache import Cache
 from benchmark.config import LpipsConfig, load_suite
-from benchmark.errors import UserError
 from benchmark.images import read_grayscale
 from benchmark.manifest import sha256_file
 from benchmark.metrics import IMAGE_QUALITY_METRICS, measure_quality_batch
+from cxr_kernel.errors import UserError
 
 TOLERANCE = 1e-5
 XRAYS = next(

@@ -5,7 +5,7 @@ import pytest
 
 from benchmark import stages
 from benchmark.cache import Cache
-from benchmark.errors import UserError
+from cxr_kernel.errors import UserError
 from sr_models.upscaler import NonFiniteOutput, Upscaler, WrongOutputSize
 
 

@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmark.degradations import DEGRADATIONS, degrade
-from benchmark.errors import UserError
 from benchmark.metrics import IMAGE_QUALITY_METRICS, measure_quality
+from cxr_kernel.errors import UserError
 
 SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PATTERNS = ("noise", "zeros", "ones", "checkerboard", "gradient", "single-bright-pixel")

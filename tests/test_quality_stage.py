@@ -7,8 +7,8 @@ from test_config import MINIMAL, write_suite
 from benchmark import stages
 from benchmark.cache import Cache
 from benchmark.config import load_suite
-from benchmark.errors import UserError
 from benchmark.metrics import measure_quality
+from cxr_kernel.errors import UserError
 
 METRICS = ["psnr", "ssim", "gmsd", "hfen"]
 

@@ -11,12 +11,12 @@ import torch
 from PIL import Image
 from suite_files import RAW, run_cli
 
-from benchmark.atomic import DiskFull, atomic_path
 from benchmark.cache import Cache
 from benchmark.cli import main
 from benchmark.images import write_png
 from benchmark.manifest import build_manifest
 from benchmark.screening import apply_policy, screen
+from cxr_kernel.atomic import DiskFull, atomic_path
 
 
 def one_line_error(capsys) -> str:
@@ -116,7 +116,7 @@ def dead_pid() -> int:
 
 
 def test_temporaries_of_killed_processes_are_removed_and_live_ones_kept(tmp_path):
-    from benchmark.atomic import _HOST
+    from cxr_kernel.atomic import _HOST
 
     cache = Cache(tmp_path / "cache")
     folder = cache.root / "classifier" / "ab"
@@ -134,7 +134,7 @@ def test_temporaries_of_killed_processes_are_removed_and_live_ones_kept(tmp_path
 def test_hostile_or_mismatched_sr_weights_are_refused_before_the_classifier_trains(tmp_path, capsys):
     """The weights are loaded (header, pickle safety, key set) before any image is read or trained on;
     stale temporaries are cleaned at the same start."""
-    from benchmark.atomic import _HOST
+    from cxr_kernel.atomic import _HOST
 
     wrong = tmp_path / "wrong.pth"
     torch.save({"not.a.layer": torch.zeros(2)}, wrong)

@@ -12,8 +12,8 @@ from suite_files import absolute_suite
 from benchmark import regression
 from benchmark.cli import main
 from benchmark.config import PROJECT_DIR, find_suite, load_suite
-from benchmark.errors import UserError
 from benchmark.manifest import sha256_file
+from cxr_kernel.errors import UserError
 
 
 def write_run(run_dir, *, accuracy=0.75, psnr=30.0, suite="s", extra_rows=(), probs=(0.2, 0.9)):

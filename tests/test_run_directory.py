@@ -6,8 +6,8 @@ import yaml
 from suite_files import RAW, run_cli
 
 from benchmark.config import parse_suite
-from benchmark.errors import UserError
 from benchmark.store import check_run_id, prepare_run_directory, resolved_config
+from cxr_kernel.errors import UserError
 
 
 def suite(**changes):

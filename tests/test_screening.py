@@ -12,9 +12,9 @@ from PIL import Image
 from benchmark.cache import Cache
 from benchmark.cli import main
 from benchmark.config import load_suite
-from benchmark.errors import UserError
 from benchmark.manifest import build_manifest, read_manifest, resolve_image, write_manifest
 from benchmark.screening import apply_policy, screen
+from cxr_kernel.errors import UserError
 
 
 def radiograph(seed, height=48, width=48):

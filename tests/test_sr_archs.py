@@ -193,3 +193,61 @@ def test_archs_table_lists_the_five_generators():
         "SRVGGNetCompact": SRVGGNetCompact,
         "LeftthomasSRGAN": LeftthomasSRGAN,
     }
+
+
+# -- architectures register themselves ---------------------------------------------------------------------
+
+
+def test_the_model_names_read_from_source_are_those_the_architectures_register():
+    from sr_models import declared_models
+    from sr_models.zoo import FAMILIES
+
+    assert sorted(declared_models()) == sorted(FAMILIES)
+
+
+def test_every_architecture_rebuilds_itself_from_its_own_state_dict():
+    from sr_models.archs.registry import guess_arch_type, infer_arch
+
+    small = {
+        "RRDBNet": {
+            "num_feat": 8,
+            "num_block": 2,
+            "num_grow_ch": 4,
+            "scale": 2,
+            "num_in_ch": 1,
+            "num_out_ch": 1,
+        },
+        "MSRResNet": {"num_feat": 8, "num_block": 2, "upscale": 2, "num_in_ch": 1, "num_out_ch": 1},
+        "SRResNet": {"num_feat": 8, "num_block": 2, "scale": 2, "num_in_ch": 1, "num_out_ch": 1},
+        "SRVGGNetCompact": {"num_feat": 8, "num_conv": 2, "upscale": 2, "num_in_ch": 1, "num_out_ch": 1},
+        "LeftthomasSRGAN": {"num_feat": 8, "num_block": 2, "scale": 2, "num_in_ch": 1, "num_out_ch": 1},
+    }
+    assert set(small) == set(ARCHS)
+    for name, cls in ARCHS.items():
+        state = cls(**small[name]).state_dict()
+        assert guess_arch_type(state) == name
+        assert infer_arch(name, state, 4)["type"] == name
+        rebuilt = cls.from_state_dict(state, 4)
+        rebuilt.load_state_dict(state, strict=True)
+
+
+def test_a_second_architecture_of_the_same_name_or_model_is_refused():
+    from torch import nn
+
+    from sr_models.archs.registry import register_arch
+
+    with pytest.raises(ValueError, match="defined twice"):
+
+        @register_arch(signature="x")
+        class RRDBNet(nn.Module):  # noqa: F811
+            @classmethod
+            def options_from_state_dict(cls, state_dict, scale):
+                return {}
+
+    with pytest.raises(ValueError, match="claimed by both"):
+
+        @register_arch(signature="y", models={"esrgan": {}})
+        class AnotherNet(nn.Module):
+            @classmethod
+            def options_from_state_dict(cls, state_dict, scale):
+                return {}

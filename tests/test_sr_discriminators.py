@@ -96,3 +96,11 @@ def test_unet_spectral_norm_drives_largest_singular_value_to_one():
     weight = net.conv3.weight.detach().flatten(1)
     assert torch.linalg.matrix_norm(weight, ord=2).item() == pytest.approx(1.0, abs=1e-3)
     assert torch.linalg.matrix_norm(net.conv3.weight_orig.detach().flatten(1), ord=2).item() > 1.5
+
+
+def test_every_preset_discriminator_name_is_a_registered_class():
+    from sr_models.archs.discriminators import DISCRIMINATORS
+    from sr_models.presets import DISCRIMINATORS as PRESET_NAMES
+
+    assert sorted(DISCRIMINATORS) == sorted(PRESET_NAMES)
+    assert DISCRIMINATORS == {"vgg": VGGStyleDiscriminator, "unet": UNetDiscriminatorSN}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.errors import UserError
+from cxr_kernel.errors import UserError
 from sr_models import available_models, load_upscaler
 from sr_models.archs import MSRResNet, RRDBNet
 from sr_models.weights import convert_old_esrgan, load_state_dict, save_weights, to_old_esrgan

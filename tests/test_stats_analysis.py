@@ -8,9 +8,9 @@ from sklearn import metrics as skm
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.weightstats import DescrStatsW
 
-from benchmark.errors import UserError
 from benchmark.stats.analysis import analyze
 from benchmark.stats.schema import TABLE_COLUMNS
+from cxr_kernel.errors import UserError
 
 VARIANTS = ("HR", "LR", "srcnn", "edsr")
 N_IMAGES = 40

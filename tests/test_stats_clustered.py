@@ -128,7 +128,7 @@ def test_analyze_with_patients_says_cluster_in_every_interval_and_test_method():
     assert "cluster-obuchowski" in set(primary["method"])
     assert tables["non_inferiority"]["method"].iloc[0] == "cluster-obuchowski"
     # patients missing for an image: an error naming the fix
-    from benchmark.errors import UserError
+    from cxr_kernel.errors import UserError
 
     with pytest.raises(UserError, match="patient_id"):
         analyze(empty, predictions, n_bootstrap=200, clusters={"i0": "p0"})

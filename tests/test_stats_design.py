@@ -5,8 +5,8 @@ import pytest
 from pydantic import ValidationError
 
 from benchmark.config import StatsConfig
-from benchmark.errors import UserError
 from benchmark.stats.design import analysis_options, unit_of_analysis
+from cxr_kernel.errors import UserError
 
 IMAGES = pd.DataFrame({"image_id": ["a", "b", "c"], "patient_id": ["p1", "p1", "p2"]})
 

@@ -4,7 +4,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.errors import UserError
 from benchmark.stats.schema import (
     RESULTS_COLUMNS,
     analysis_inputs,
@@ -13,6 +12,7 @@ from benchmark.stats.schema import (
     tidy_results,
     write_results,
 )
+from cxr_kernel.errors import UserError
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 import pytest
 
 from benchmark import regression, tolerances
-from benchmark.errors import UserError
+from cxr_kernel.errors import UserError
 
 
 def test_spread_is_max_minus_min_per_figure_and_flags_text_that_differs():

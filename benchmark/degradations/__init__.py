@@ -15,27 +15,25 @@ Examples
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from benchmark.degradations.checks import ParameterError
-from benchmark.errors import UserError
-from benchmark.registry import Registry
+from benchmark.degradations.registry import SCENARIOS
+from cxr_kernel.errors import UserError
+from cxr_kernel.registry import Registry
 
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")  # each scenario registers itself (registry.py)
+
+#: scenario name -> its function, from the ``@scenario`` registrations.
 DEGRADATIONS = Registry(
-    "degradation",
-    {
-        "bicubic": "benchmark.degradations.standard:degrade_bicubic",
-        "area": "benchmark.degradations.standard:degrade_area",
-        "bicubic-noise": "benchmark.degradations.standard:degrade_bicubic_noise",
-        "classical": "benchmark.degradations.classical:degrade_classical",
-        "realesrgan": "benchmark.degradations.realesrgan:degrade_realesrgan",
-        "telemed": "benchmark.degradations.telemed:degrade_telemed",
-        "acquisition": "benchmark.degradations.acquisition:degrade_acquisition",
-    },
+    "degradation", {name: f"{f.__module__}:{f.__name__}" for name, f in SCENARIOS.items()}
 )
 
 

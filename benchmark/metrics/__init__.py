@@ -2,55 +2,50 @@
 
 Per-image values are what these functions return; aggregation (means over images, intervals) happens in
 ``benchmark.stats``.  A mean PSNR in this project is always the mean of per-image PSNR values.
+
+Each metric is described once, by the ``MetricSpec`` its defining module registers (``spec``); the
+tables below are read from those specs. Every module of this package except the helpers in
+``HELPER_MODULES`` is imported here, so a metric in a new module is found without editing this file.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import numpy as np
 
-from benchmark.registry import Registry
+from benchmark.metrics.batch import measure_quality_batch as measure_quality_batch
+from benchmark.metrics.spec import CLASSIFICATION, IMAGE_QUALITY, SPECS, MetricSpec, lookup, table
 
-IMAGE_QUALITY_METRICS = Registry(
-    "image-quality metric",
-    {
-        "psnr": "benchmark.metrics.image_quality:psnr",
-        "ssim": "benchmark.metrics.image_quality:ssim",
-        "mse": "benchmark.metrics.image_quality:mse",
-        "mae": "benchmark.metrics.image_quality:mae",
-        "gmsd": "benchmark.metrics.image_quality:gmsd",
-        "ms_ssim": "benchmark.metrics.image_quality:ms_ssim",
-        "hfen": "benchmark.metrics.image_quality:hfen",
-        "lpips": "benchmark.metrics.lpips:lpips",
-    },
-)
+#: Modules that define no metric (helpers, and implementations their metric module imports on use).
+HELPER_MODULES = frozenset({"batch", "checks", "filters", "lpips_network", "references", "spec"})
+
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name not in HELPER_MODULES:
+        importlib.import_module(f"{__name__}.{_module.name}")
+
+
+def specs(kind: str | None = None) -> list[MetricSpec]:
+    """Every registered spec (of ``kind``), in registration order."""
+    return [spec for spec in SPECS.values() if kind is None or spec.kind == kind]
+
+
+#: name tables (``names()``, ``check(name)``, ``get(name)`` -> the per-image function) of each kind.
+IMAGE_QUALITY_METRICS = table(IMAGE_QUALITY)
+CLASSIFICATION_METRICS = table(CLASSIFICATION)
 # Metrics computed by a network whose weight files the user provides (a suite's `quality: {lpips: ...}`).
-NETWORK_METRICS = frozenset({"lpips"})
+NETWORK_METRICS = frozenset(s.name for s in specs(IMAGE_QUALITY) if s.needs_weights)
 
-# Direction of each image-quality metric, for reports and "best variant" choices.
-HIGHER_IS_BETTER = {
-    "psnr": True,
-    "ssim": True,
-    "ms_ssim": True,
-    "mse": False,
-    "mae": False,
-    "gmsd": False,
-    "hfen": False,
-    "lpips": False,
-}
 
-CLASSIFICATION_METRICS = Registry(
-    "classification metric",
-    {
-        "accuracy": "benchmark.metrics.classification:accuracy",
-        "sensitivity": "benchmark.metrics.classification:sensitivity",
-        "specificity": "benchmark.metrics.classification:specificity",
-        "auroc": "benchmark.metrics.classification:auroc",
-        "log_loss": "benchmark.metrics.classification:log_loss",
-        "brier": "benchmark.metrics.classification:brier",
-        "ece": "benchmark.metrics.classification:ece",
-        "ece_debiased": "benchmark.metrics.classification:ece_debiased",
-    },
-)
+def run_records(quality_metrics: list[str]) -> dict[str, dict]:
+    """name -> ``MetricSpec.record()`` of a run's metrics: its image-quality metrics and every
+    classification metric (the statistics compute them all), for ``summary.json``'s ``metric_specs``."""
+    return {
+        s.name: s.record()
+        for s in specs()
+        if s.kind == CLASSIFICATION or (s.kind == IMAGE_QUALITY and s.name in quality_metrics)
+    }
 
 
 def measure_quality(
@@ -69,25 +64,21 @@ def measure_quality(
     reference, image : (H, W) float arrays (float32 in [0, 1] in this project).
     metrics : names from ``IMAGE_QUALITY_METRICS`` (unknown names raise ``UserError``).
     data_range, crop_border : passed to every metric (see ``benchmark.metrics.image_quality``).
-    lpips_weights : the weight files of ``lpips`` (``benchmark.metrics.lpips``), passed to it alone.
+    lpips_weights : the weight files of the metrics that need them (``benchmark.metrics.lpips``).
 
     Returns
     -------
     dict
         ``{name: value}`` in the order of ``metrics``.
     """
-    functions = {name: IMAGE_QUALITY_METRICS.get(name) for name in metrics}
+    chosen = [lookup(name, IMAGE_QUALITY) for name in metrics]
     return {
-        name: function(
+        s.name: s.function(
             reference,
             image,
             data_range=data_range,
             crop_border=crop_border,
-            **({"weights": lpips_weights} if name in NETWORK_METRICS else {}),
+            **({"weights": lpips_weights} if s.needs_weights else {}),
         )
-        for name, function in functions.items()
+        for s in chosen
     }
-
-
-# Imported last: the batched module reads IMAGE_QUALITY_METRICS above.
-from benchmark.metrics.batch import measure_quality_batch as measure_quality_batch  # noqa: E402

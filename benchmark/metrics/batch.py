@@ -32,9 +32,9 @@ import functools
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from benchmark.metrics import IMAGE_QUALITY_METRICS
 from benchmark.metrics.checks import prepare
 from benchmark.metrics.filters import correlate_valid, gaussian_taps, interleave
+from benchmark.metrics.spec import IMAGE_QUALITY, lookup
 
 CONVENTIONS = ("skimage", "basicsr")
 # Wang et al. 2004 / 2003 constants and the MS-SSIM scale weights of Wang, Simoncelli & Bovik 2003.
@@ -232,18 +232,6 @@ def _hfen(reference, image, data_range):
         return np.where(error == 0, 0.0, error / scale)
 
 
-# name -> (batched function, least side length it needs after cropping)
-_BATCHED = {
-    "psnr": (_psnr, 1),
-    "ssim": (_ssim, 11),
-    "ms_ssim": (_ms_ssim, 161),
-    "mse": (_mse, 1),
-    "mae": (_mae, 1),
-    "gmsd": (_gmsd, 4),
-    "hfen": (_hfen, 1),
-}
-
-
 @functools.cache
 def _blas_controller() -> ThreadpoolController:
     """The process's thread pools, found once: finding them reads /proc/self/maps (ms per call)."""
@@ -256,16 +244,12 @@ def quantize_uint8(stack: np.ndarray, data_range: float) -> np.ndarray:
 
 
 def _batched_functions(metrics: list[str], lpips_weights) -> dict:
-    """name -> (function of (reference, image, data_range), least side); LPIPS bound to its network."""
+    """name -> (function of (reference, image, data_range), least side), from each ``MetricSpec``; a
+    metric that needs weights (LPIPS) is bound to its network here."""
     functions = {}
     for name in metrics:
-        if IMAGE_QUALITY_METRICS.check(name) == "lpips":
-            from benchmark.metrics import lpips  # torch is imported only when LPIPS is asked for
-
-            network = lpips.load_network(lpips_weights)
-            functions[name] = (functools.partial(lpips.lpips_distances, network=network), lpips.MIN_SIDE)
-        else:
-            functions[name] = _BATCHED[name]
+        spec = lookup(name, IMAGE_QUALITY)
+        functions[name] = (spec.batched_function(lpips_weights), spec.min_side)
     return functions
 
 
@@ -288,7 +272,7 @@ def measure_quality_batch(
     data_range : span of possible pixel values (1.0 for [0, 1] images).
     crop_border : pixels removed from each side before comparing.
     convention : ``"skimage"`` or ``"basicsr"`` (see the module docstring).
-    lpips_weights : the backbone and linear-layer files LPIPS needs (``benchmark.metrics.lpips``);
+    lpips_weights : the weight files of the metrics that need them (LPIPS: ``benchmark.metrics.lpips``);
         asking for ``lpips`` without them raises ``UserError``.
 
     Returns

@@ -16,8 +16,11 @@ drop degenerate bootstrap replicates.
 
 from __future__ import annotations
 
+from math import inf
+
 import numpy as np
-from sklearn.metrics import roc_curve
+
+from benchmark.metrics.spec import classification_metric, defined_in
 
 # scikit-learn's log_loss clips probabilities to the float64 machine epsilon; so do we.
 _LOG_LOSS_EPS = np.finfo(np.float64).eps
@@ -72,7 +75,6 @@ def _weighted_mean(per_image: np.ndarray, weights: np.ndarray) -> float | np.nda
     return _ratio(weights @ per_image, weights.sum(axis=-1), "Expected weights with a positive sum, got 0.")
 
 
-THRESHOLD_METRICS = ("accuracy", "sensitivity", "specificity", "ppv", "npv", "f1")
 _BOTH_CLASSES = "Include both normal (0) and pneumonia (1) images."
 # Each threshold metric as numerator / denominator of the confusion counts, and why 0/0 can happen.
 _FROM_COUNTS = {
@@ -128,13 +130,14 @@ def confusion_counts(labels, probs, *, threshold: float = 0.5) -> dict[str, int]
 
 
 def threshold_metrics(
-    labels, probs, *, threshold: float = 0.5, weights=None, metrics=THRESHOLD_METRICS
+    labels, probs, *, threshold: float = 0.5, weights=None, metrics=None
 ) -> dict[str, float | np.ndarray]:
-    """Several of ``THRESHOLD_METRICS`` from one confusion count (faster than one call each).
+    """Several of ``THRESHOLD_METRICS`` (default: all) from one confusion count (faster than one call each).
 
     Prediction = ``prob >= threshold``; pneumonia (1) is the positive class.  Each value is what the
     function of that name returns.
     """
+    metrics = THRESHOLD_METRICS if metrics is None else metrics
     counts = _confusion(labels, probs, threshold, weights)
     n = np.asarray(labels).size
     return {
@@ -151,31 +154,47 @@ def _threshold_metric(metric: str, labels, probs, threshold, weights) -> float |
     return threshold_metrics(labels, probs, threshold=threshold, weights=weights, metrics=(metric,))[metric]
 
 
+@classification_metric("accuracy", label="Accuracy", higher_is_better=True, bounds=(0.0, 1.0), threshold=True)
 def accuracy(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
     """Fraction of images with ``(prob >= threshold) == label``, in [0, 1]."""
     return _threshold_metric("accuracy", labels, probs, threshold, weights)
 
 
+@classification_metric(
+    "sensitivity", label="Sensitivity", higher_is_better=True, bounds=(0.0, 1.0), threshold=True
+)
 def sensitivity(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
     """True-positive rate: fraction of pneumonia images (label 1) with ``prob >= threshold``."""
     return _threshold_metric("sensitivity", labels, probs, threshold, weights)
 
 
+@classification_metric(
+    "specificity", label="Specificity", higher_is_better=True, bounds=(0.0, 1.0), threshold=True
+)
 def specificity(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
     """True-negative rate: fraction of normal images (label 0) with ``prob < threshold``."""
     return _threshold_metric("specificity", labels, probs, threshold, weights)
 
 
+@classification_metric(
+    "ppv", label="PPV", higher_is_better=True, bounds=(0.0, 1.0), threshold=True, listed_first=False
+)
 def ppv(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
     """Positive predictive value (precision): fraction of images called pneumonia that have label 1."""
     return _threshold_metric("ppv", labels, probs, threshold, weights)
 
 
+@classification_metric(
+    "npv", label="NPV", higher_is_better=True, bounds=(0.0, 1.0), threshold=True, listed_first=False
+)
 def npv(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
     """Negative predictive value: fraction of images called normal that have label 0."""
     return _threshold_metric("npv", labels, probs, threshold, weights)
 
 
+@classification_metric(
+    "f1", label="F1", higher_is_better=True, bounds=(0.0, 1.0), threshold=True, listed_first=False
+)
 def f1(labels, probs, *, threshold: float = 0.5, weights=None) -> float | np.ndarray:
     """F1 score of the pneumonia class: ``2 TP / (2 TP + FP + FN)``."""
     return _threshold_metric("f1", labels, probs, threshold, weights)
@@ -195,6 +214,7 @@ def _tied_groups(probs: np.ndarray, labels: np.ndarray, weights: np.ndarray, des
     return positive, negative
 
 
+@classification_metric("auroc", label="AUROC", higher_is_better=True, bounds=(0.0, 1.0))
 def auroc(labels, probs, *, weights=None) -> float | np.ndarray:
     """Area under the ROC curve in [0, 1]: P(positive outscores negative), ties counting one half.
 
@@ -216,6 +236,7 @@ def auroc(labels, probs, *, weights=None) -> float | np.ndarray:
     )
 
 
+@classification_metric("auprc", label="AUPRC", higher_is_better=True, bounds=(0.0, 1.0), listed_first=False)
 def auprc(labels, probs, *, weights=None) -> float | np.ndarray:
     """Area under the precision-recall curve as average precision, in [0, 1].
 
@@ -241,6 +262,8 @@ def youden_threshold(labels, probs) -> float:
     Candidates are the observed scores (scikit-learn's ``roc_curve`` with every point kept); ties in J
     go to the highest threshold.  Needs both classes.
     """
+    from sklearn.metrics import roc_curve
+
     labels, probs, _ = _check(labels, probs, None)
     if np.unique(labels).size < 2:
         raise ValueError(
@@ -253,6 +276,7 @@ def youden_threshold(labels, probs) -> float:
     return float(thresholds[int(np.argmax(youden))])
 
 
+@classification_metric("log_loss", label="Log loss", higher_is_better=False, bounds=(0.0, inf))
 def log_loss(labels, probs, *, weights=None) -> float | np.ndarray:
     """Mean binary cross-entropy in nats, probabilities clipped to [eps, 1 - eps] as scikit-learn."""
     labels, probs, weights = _check(labels, probs, weights)
@@ -261,12 +285,14 @@ def log_loss(labels, probs, *, weights=None) -> float | np.ndarray:
     return _weighted_mean(losses, weights)
 
 
+@classification_metric("brier", label="Brier", higher_is_better=False, bounds=(0.0, 1.0))
 def brier(labels, probs, *, weights=None) -> float | np.ndarray:
     """Brier score: mean squared difference between P(pneumonia) and the 0/1 label, in [0, 1]."""
     labels, probs, weights = _check(labels, probs, weights)
     return _weighted_mean((probs - labels) ** 2, weights)
 
 
+@classification_metric("ece", label="ECE", higher_is_better=False, bounds=(0.0, 1.0))
 def ece(labels, probs, *, n_bins: int = 10, weights=None) -> float | np.ndarray:
     """Expected calibration error of P(pneumonia) over equal-width bins, in [0, 1].
 
@@ -303,6 +329,9 @@ def equal_mass_edges(probs, n_bins: int) -> np.ndarray:
     return np.unique(np.array([*edges, 1.0]))
 
 
+@classification_metric(
+    "ece_debiased", label="Calibration error (debiased, l2)", higher_is_better=False, bounds=(0.0, 1.0)
+)
 def ece_debiased(labels, probs, *, n_bins: int = 10, weights=None) -> float | np.ndarray:
     """Debiased l2 (root-mean-square) calibration error over equal-mass bins, in [0, 1].
 
@@ -332,3 +361,8 @@ def ece_debiased(labels, probs, *, n_bins: int = 10, weights=None) -> float | np
         "Expected weights with a positive sum, got 0.",
     )
     return np.sqrt(np.maximum(squared, 0.0)) if np.ndim(squared) else float(np.sqrt(max(squared, 0.0)))
+
+
+#: The metrics that depend on a decision threshold, and those of the scores alone (from the specs above).
+THRESHOLD_METRICS = tuple(spec.name for spec in defined_in(__name__) if spec.threshold)
+SCORE_METRICS = tuple(spec.name for spec in defined_in(__name__) if not spec.threshold)

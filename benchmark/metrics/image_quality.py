@@ -17,17 +17,24 @@ two (H, W) grayscale arrays.  Conventions:
 
 from __future__ import annotations
 
+from math import inf
+
 import numpy as np
-from scipy import ndimage
-from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
 
 from benchmark.metrics import batch
 from benchmark.metrics.checks import prepare
+from benchmark.metrics.spec import image_quality_metric
+
+# scikit-image and scipy are imported inside the functions: the metric table (this module's specs) is
+# read by `list` and the suite check, which compute nothing.
 
 # Side of the SSIM window: 11 for the Gaussian window (sigma 1.5, truncated at 3.5 sigma), 7 otherwise.
 _SSIM_WINDOW = {True: 11, False: 7}
 
 
+@image_quality_metric(
+    "psnr", label="PSNR (dB)", higher_is_better=True, bounds=(0.0, inf), batched=batch._psnr
+)
 def psnr(reference: np.ndarray, image: np.ndarray, *, data_range: float, crop_border: int = 0) -> float:
     """Peak signal-to-noise ratio in dB, ``10 log10(data_range^2 / MSE)`` (higher is better).
 
@@ -44,12 +51,17 @@ def psnr(reference: np.ndarray, image: np.ndarray, *, data_range: float, crop_bo
     float
         PSNR in dB; ``inf`` for identical images (MSE 0), never a division warning.
     """
+    from skimage.metrics import peak_signal_noise_ratio
+
     reference, image = prepare(reference, image, data_range, crop_border)
     if np.array_equal(reference, image):
         return float("inf")
     return float(peak_signal_noise_ratio(reference, image, data_range=data_range))
 
 
+@image_quality_metric(
+    "ssim", label="SSIM", higher_is_better=True, bounds=(-1.0, 1.0), batched=batch._ssim, min_side=11
+)
 def ssim(
     reference: np.ndarray,
     image: np.ndarray,
@@ -76,6 +88,8 @@ def ssim(
     crop_border : int
         Pixels removed from each side before comparing.
     """
+    from skimage.metrics import structural_similarity
+
     window = _SSIM_WINDOW[bool(gaussian_weights)]
     reference, image = prepare(reference, image, data_range, crop_border, min_side=window)
     if gaussian_weights:
@@ -92,15 +106,19 @@ def ssim(
     return float(value)
 
 
+@image_quality_metric("mse", label="MSE", higher_is_better=False, bounds=(0.0, inf), batched=batch._mse)
 def mse(reference: np.ndarray, image: np.ndarray, *, data_range: float, crop_border: int = 0) -> float:
     """Mean squared error in squared pixel units (lower is better, 0 when identical).
 
     ``data_range`` is only used to check the values; the error is not normalised by it.
     """
+    from skimage.metrics import mean_squared_error
+
     reference, image = prepare(reference, image, data_range, crop_border)
     return float(mean_squared_error(reference, image))
 
 
+@image_quality_metric("mae", label="MAE", higher_is_better=False, bounds=(0.0, inf), batched=batch._mae)
 def mae(reference: np.ndarray, image: np.ndarray, *, data_range: float, crop_border: int = 0) -> float:
     """Mean absolute error in pixel units (lower is better, 0 when identical).
 
@@ -115,6 +133,15 @@ _PREWITT_X = np.array([[1.0, 0.0, -1.0]] * 3) / 3.0
 _GMSD_CONSTANT = 170.0
 
 
+@image_quality_metric(
+    "gmsd",
+    label="GMSD",
+    higher_is_better=False,
+    bounds=(0.0, inf),
+    batched=batch._gmsd,
+    min_side=4,
+    listed_first=False,
+)
 def gmsd(reference: np.ndarray, image: np.ndarray, *, data_range: float, crop_border: int = 0) -> float:
     """Gradient magnitude similarity deviation (Xue et al. 2014; lower is better, 0 when identical).
 
@@ -133,6 +160,8 @@ def gmsd(reference: np.ndarray, image: np.ndarray, *, data_range: float, crop_bo
     crop_border : int
         Pixels removed from each side before comparing.
     """
+    from scipy import ndimage
+
     reference, image = prepare(reference, image, data_range, crop_border, min_side=4)
     magnitudes = []
     for array in (reference, image):
@@ -148,6 +177,15 @@ def gmsd(reference: np.ndarray, image: np.ndarray, *, data_range: float, crop_bo
     return float(np.std(similarity, ddof=1))
 
 
+@image_quality_metric(
+    "ms_ssim",
+    label="MS-SSIM",
+    higher_is_better=True,
+    bounds=(0.0, 1.0),
+    batched=batch._ms_ssim,
+    min_side=161,
+    listed_first=False,
+)
 def ms_ssim(reference: np.ndarray, image: np.ndarray, *, data_range: float, crop_border: int = 0) -> float:
     """Multi-scale SSIM (Wang, Simoncelli & Bovik 2003) in [0, 1] (higher is better, 1 when identical).
 
@@ -167,6 +205,9 @@ def ms_ssim(reference: np.ndarray, image: np.ndarray, *, data_range: float, crop
     return _batched("ms_ssim", reference, image, data_range)
 
 
+@image_quality_metric(
+    "hfen", label="HFEN", higher_is_better=False, bounds=(0.0, inf), batched=batch._hfen, listed_first=False
+)
 def hfen(reference: np.ndarray, image: np.ndarray, *, data_range: float, crop_border: int = 0) -> float:
     """High-frequency error norm (Ravishankar & Bresler 2011; lower is better, 0 when identical).
 

@@ -15,9 +15,8 @@ import sys
 import time
 import tracemalloc
 
+from benchmark.perf.measure import CHILD_MARKER as MARKER
 from benchmark.resources import max_rss_mb
-
-MARKER = "PERF-CHILD "
 
 
 def main(argv: list[str]) -> int:

@@ -16,8 +16,10 @@ from typing import Any
 
 import yaml
 
-from benchmark.perf.child import MARKER
+from benchmark.perf.measure import CHILD_MARKER as MARKER
 from benchmark.perf.results import Results
+from cxr_kernel import run_layout
+from cxr_kernel.run_layout import SUMMARY
 
 _REPO = Path(__file__).resolve().parents[2]
 
@@ -57,13 +59,11 @@ def _as_figure(child: dict[str, Any], images: int) -> dict[str, Any]:
 
 
 def _stages(run_dir: Path) -> dict[str, Any]:
-    from benchmark.pipeline import RESOURCES_JSON
-
-    return json.loads((run_dir / RESOURCES_JSON).read_text())
+    return json.loads((run_dir / run_layout.RESOURCES).read_text())
 
 
 def _eval_images(run_dir: Path) -> int:
-    return json.loads((run_dir / "summary.json").read_text())["n_images"]["eval"]
+    return json.loads((run_dir / SUMMARY).read_text())["n_images"]["eval"]
 
 
 def mini_suite(results: Results, *, data_root: Path | None, device: str, work: Path) -> None:

@@ -19,6 +19,8 @@ from typing import Any
 from benchmark.resources import max_rss_mb
 
 _MB = 1024.0**2
+#: Prefixes the JSON line a ``benchmark.perf.child`` process prints; ``end_to_end`` reads it.
+CHILD_MARKER = "PERF-CHILD "
 
 
 def _cuda_in_use() -> bool:

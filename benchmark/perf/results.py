@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmark.atomic import write_text
+from cxr_kernel.atomic import write_text
 
 
 def _megabytes(value: float | None) -> str:

@@ -86,7 +86,6 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from benchmark.errors import UserError
 from benchmark.seeding import item_rng
 from benchmark.stats import intervals
 from benchmark.stats.cell import BOOTSTRAP_INTERVALS, CellAnalysis
@@ -96,6 +95,7 @@ from benchmark.stats.inputs import REFERENCE, prediction_cells, quality_cells
 from benchmark.stats.multiplicity import adjust_families
 from benchmark.stats.noninferiority import MARGIN_METRICS
 from benchmark.stats.schema import TABLE_COLUMNS
+from cxr_kernel.errors import UserError
 
 QUALITY_CI_METHOD = "bootstrap-expanded-percentile"
 CLUSTER_QUALITY_CI_METHOD = "cluster-bootstrap-expanded-percentile"

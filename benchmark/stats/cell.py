@@ -35,7 +35,7 @@ PROPORTION_METRICS = ("accuracy", "sensitivity", "specificity", "ppv", "npv")
 # Below this many patients in a class the patient bootstrap's percentile intervals undercover (0.81-0.87
 # with 7 patients in benchmarks/cluster_coverage.py); such rows say so.
 FEW_PATIENTS = 10
-SCORE_METRICS = ("auroc", "auprc", "log_loss", "brier", "ece", "ece_debiased")
+SCORE_METRICS = cls.SCORE_METRICS  # from the metric specs (benchmark.metrics.classification)
 PAIRED_BOOTSTRAP_METRICS = ("accuracy", "sensitivity", "specificity", "brier", "auroc")
 WILCOXON_ZERO_METHOD = "pratt"
 

@@ -26,6 +26,7 @@ from benchmark.stats.cell import (
     threshold_estimates,
 )
 from benchmark.stats.flips import predicted_labels
+from benchmark.stats.inputs import REFERENCE
 
 MCNEMAR_METRICS = ("accuracy", "sensitivity", "specificity")
 P_FLOOR_NOTE = "p at the bootstrap floor 2/(B+1)"
@@ -180,7 +181,7 @@ def power_row(analysis: CellAnalysis, variant: str, *, target: float = 0.8) -> d
     """Smallest accuracy difference to HR this cell's images detect with ``target`` power (Connor's
     approximation at the observed discordant fraction, two-sided 1 - confidence); NaN without any
     discordant image."""
-    correct_v, correct_r = _correct(analysis, variant), _correct(analysis, "HR")
+    correct_v, correct_r = _correct(analysis, variant), _correct(analysis, REFERENCE)
     n = correct_v.size
     discordant = float(np.mean(correct_v != correct_r))
     alpha = 1 - analysis.confidence
@@ -192,7 +193,7 @@ def power_row(analysis: CellAnalysis, variant: str, *, target: float = 0.8) -> d
     return {
         "cell": analysis.cell,
         "variant": variant,
-        "reference": "HR",
+        "reference": REFERENCE,
         "metric": "accuracy",
         "n": n,
         "discordant_fraction": discordant,
@@ -210,12 +211,15 @@ def power_row(analysis: CellAnalysis, variant: str, *, target: float = 0.8) -> d
 def noninferiority_rows(analysis: CellAnalysis, variant: str, margins: dict[str, float]) -> list[dict]:
     """Non-inferiority and TOST of ``variant`` against HR for each metric with a margin."""
     rows = []
-    base = {"cell": analysis.cell, "variant": variant, "reference": "HR"}
+    base = {"cell": analysis.cell, "variant": variant, "reference": REFERENCE}
     for metric, margin in margins.items():
         if metric in noninferiority.PROPORTION_METRICS:
-            row = mcnemar_row(analysis, base, metric, variant, "HR")
+            row = mcnemar_row(analysis, base, metric, variant, REFERENCE)
             members = _subset(analysis, metric)
-            correct_v, correct_r = _correct(analysis, variant)[members], _correct(analysis, "HR")[members]
+            correct_v, correct_r = (
+                _correct(analysis, variant)[members],
+                _correct(analysis, REFERENCE)[members],
+            )
             difference = correct_v.astype(float) - correct_r.astype(float)
             deff = (
                 1.0
@@ -232,7 +236,7 @@ def noninferiority_rows(analysis: CellAnalysis, variant: str, margins: dict[str,
             if not np.isfinite(deff):
                 figures["note"] = "one patient: no between-patient variance, no interval"
         elif metric == "auroc":
-            row = auroc_row(analysis, {**base, "n": analysis.data.labels.size}, variant, "HR")
+            row = auroc_row(analysis, {**base, "n": analysis.data.labels.size}, variant, REFERENCE)
             z = stats.norm.isf((1 - analysis.confidence) / 2)
             standard_error = (row["ci_high"] - row["ci_low"]) / (2 * z)
             figures = noninferiority.normal_result(
@@ -245,7 +249,7 @@ def noninferiority_rows(analysis: CellAnalysis, variant: str, margins: dict[str,
             {
                 "cell": analysis.cell,
                 "variant": variant,
-                "reference": "HR",
+                "reference": REFERENCE,
                 "metric": metric,
                 "margin": float(margin),
                 "n": row["n"],

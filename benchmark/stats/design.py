@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from benchmark.errors import UserError
+from cxr_kernel.errors import UserError
 
 #: How the two calibration rows are computed, stated in summary.json's "statistics" record.
 CALIBRATION_METHODS = {

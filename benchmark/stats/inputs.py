@@ -11,9 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from benchmark.errors import UserError
+from cxr_kernel.errors import UserError
+from cxr_kernel.variants import HR
 
-REFERENCE = "HR"
+REFERENCE = HR
 PREDICTION_COLUMNS = ("cell", "variant", "image_id", "label", "prob")
 QUALITY_INPUT_COLUMNS = ("cell", "variant", "image_id", "metric", "value")
 

@@ -27,12 +27,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.atomic import atomic_path
-from benchmark.errors import UserError
 from benchmark.stats.flips import FLIP_COUNTS, FLIP_RATES
 from benchmark.stats.inputs import PREDICTION_COLUMNS, QUALITY_INPUT_COLUMNS, REFERENCE
+from cxr_kernel.atomic import atomic_path
+from cxr_kernel.errors import UserError
+from cxr_kernel.run_layout import RESULTS
 
-RESULTS_FILE = "results.parquet"
+RESULTS_FILE = RESULTS
 RESULTS_COLUMNS = ("run", "cell", "model", "image", "metric", "value")
 CLASSIFIER_METRICS = ("prob", "label")
 # results.parquet before the tidy schema (quality rows only, no run column): still readable.

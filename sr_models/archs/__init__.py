@@ -1,24 +1,36 @@
-"""Generator architectures by name, and ``build_arch`` from a ``{"type": ..., **kwargs}`` dict."""
+"""Generator architectures by name, and ``build_arch`` from a ``{"type": ..., **kwargs}`` dict.
+
+Each architecture registers itself (``@register_arch`` in ``sr_models.archs.registry``); every module
+of this folder except the helpers in ``HELPER_MODULES`` is imported here, so a new architecture is one
+file. Its class is then also an attribute of this package (``from sr_models.archs import RRDBNet``).
+"""
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 from typing import Any
 
 from torch import nn
 
-from sr_models.archs.leftthomas_srgan import LeftthomasSRGAN
-from sr_models.archs.rrdbnet import RRDBNet
-from sr_models.archs.srresnet import MSRResNet, SRResNet
-from sr_models.archs.srvgg import SRVGGNetCompact
+from sr_models.archs.registry import ARCH_REGISTRY
 
-ARCHS: dict[str, type[nn.Module]] = {
-    "RRDBNet": RRDBNet,
-    "MSRResNet": MSRResNet,
-    "SRResNet": SRResNet,
-    "SRVGGNetCompact": SRVGGNetCompact,
-    "LeftthomasSRGAN": LeftthomasSRGAN,
-}
+#: Modules that define no generator (building blocks, discriminators, the VGG feature network).
+HELPER_MODULES = frozenset({"arch_util", "discriminators", "infer", "registry", "vgg"})
+
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name not in HELPER_MODULES:
+        importlib.import_module(f"{__name__}.{_module.name}")
+
+#: architecture name -> class (the registry itself).
+ARCHS: dict[str, type[nn.Module]] = ARCH_REGISTRY
+
+
+def __getattr__(name: str) -> type[nn.Module]:
+    if name in ARCH_REGISTRY:
+        return ARCH_REGISTRY[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build_arch(arch: dict[str, Any]) -> nn.Module:
@@ -43,4 +55,4 @@ def build_arch(arch: dict[str, Any]) -> nn.Module:
     return cls(**kwargs)
 
 
-__all__ = ["ARCHS", "LeftthomasSRGAN", "MSRResNet", "RRDBNet", "SRResNet", "SRVGGNetCompact", "build_arch"]
+__all__ = ["ARCHS", "build_arch", *ARCH_REGISTRY]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 
 @torch.no_grad()
@@ -35,3 +37,34 @@ def check_scale(scale: int, allowed: Iterable[int], what: str) -> int:
     if isinstance(scale, bool) or not isinstance(scale, int) or scale not in allowed:
         raise ValueError(f"Expected {what} scale in {list(allowed)}, got {scale!r}. Pick one of those.")
     return scale
+
+
+# -- reading hyper-parameters back from a state dict (each architecture's ``options_from_state_dict``) --
+
+_BODY_INDEX = re.compile(r"body\.(\d+)\.")
+
+
+def tensor_shape(state_dict: Mapping[str, Tensor], key: str) -> tuple[int, ...] | None:
+    """The shape of ``state_dict[key]``, None when absent."""
+    value = state_dict.get(key)
+    return tuple(value.shape) if value is not None else None
+
+
+def num_body_blocks(state_dict: Mapping[str, Tensor]) -> int:
+    """1 + the largest ``i`` of the ``body.{i}.*`` keys (0 without any)."""
+    return 1 + max((int(m.group(1)) for k in state_dict if (m := _BODY_INDEX.match(k))), default=-1)
+
+
+def trunk_options(
+    state_dict: Mapping[str, Tensor],
+) -> tuple[dict[str, Any], tuple[int, ...], tuple[int, ...]] | None:
+    """``num_feat``, ``num_block`` and ``num_out_ch`` of a ``conv_first`` / ``body`` / ``conv_last``
+    generator, with the two convs' shapes; None when either conv is missing."""
+    first, last = tensor_shape(state_dict, "conv_first.weight"), tensor_shape(state_dict, "conv_last.weight")
+    if first is None or last is None:
+        return None
+    return (
+        {"num_feat": first[0], "num_block": num_body_blocks(state_dict), "num_out_ch": last[0]},
+        first,
+        last,
+    )

@@ -9,10 +9,28 @@ parametrization API) because that is what produces BasicSR's ``weight_orig``/``w
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils import spectral_norm
+
+#: a training preset's ``discriminator`` name -> class (``for_preset(preset, in_channels)`` builds it);
+#: filled by ``register_discriminator`` at each class. ``sr_models.presets.DISCRIMINATORS`` names the
+#: same keys for torch-free validation (tests/test_sr_discriminators.py checks they agree).
+DISCRIMINATORS: dict[str, type[nn.Module]] = {}
+
+
+def register_discriminator(name: str) -> Callable[[type], type]:
+    def register(cls: type) -> type:
+        if not callable(getattr(cls, "for_preset", None)):
+            raise TypeError(f"Expected {cls.__name__} to define classmethod for_preset(preset, in_channels).")
+        DISCRIMINATORS[name] = cls
+        return cls
+
+    return register
 
 
 def _vgg_stages(input_size: int) -> tuple[int, int]:
@@ -28,6 +46,7 @@ def _vgg_stages(input_size: int) -> tuple[int, int]:
     )
 
 
+@register_discriminator("vgg")
 class VGGStyleDiscriminator(nn.Module):
     """VGG-style discriminator of SRGAN/ESRGAN, BasicSR layout.
 
@@ -58,6 +77,11 @@ class VGGStyleDiscriminator(nn.Module):
         self.linear2 = nn.Linear(100, 1)
         self.lrelu = nn.LeakyReLU(negative_slope=0.2, inplace=True)
 
+    @classmethod
+    def for_preset(cls, preset: Any, in_channels: int) -> VGGStyleDiscriminator:
+        """The discriminator of ``preset`` for its HR patches (side ``preset.hr_patch``)."""
+        return cls(in_channels, preset.discriminator_feat, input_size=preset.hr_patch)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[-2:] != (self.input_size, self.input_size):
             raise ValueError(
@@ -73,6 +97,7 @@ class VGGStyleDiscriminator(nn.Module):
         return self.linear2(feat)
 
 
+@register_discriminator("unet")
 class UNetDiscriminatorSN(nn.Module):
     """U-Net discriminator with spectral normalisation (Real-ESRGAN), BasicSR layout.
 
@@ -96,6 +121,11 @@ class UNetDiscriminatorSN(nn.Module):
         self.conv7 = spectral_norm(nn.Conv2d(num_feat, num_feat, 3, 1, 1, bias=False))
         self.conv8 = spectral_norm(nn.Conv2d(num_feat, num_feat, 3, 1, 1, bias=False))
         self.conv9 = nn.Conv2d(num_feat, 1, 3, 1, 1)
+
+    @classmethod
+    def for_preset(cls, preset: Any, in_channels: int) -> UNetDiscriminatorSN:
+        """The discriminator of ``preset`` (per-pixel logits, so any patch side divisible by 8)."""
+        return cls(in_channels, preset.discriminator_feat, skip_connection=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[-1] % 8 or x.shape[-2] % 8:

@@ -21,11 +21,14 @@ fills it in before the strict load.
 from __future__ import annotations
 
 import math
+import re
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from sr_models.archs.arch_util import check_scale
+from sr_models.archs.arch_util import check_scale, tensor_shape
+from sr_models.archs.registry import register_arch
 
 TAILS = ("prelu", "bn")
 
@@ -58,6 +61,7 @@ class LeftthomasUpsampleBlock(nn.Module):
         return self.prelu(self.pixel_shuffle(self.conv(x)))
 
 
+@register_arch(signature="block1.0.weight", also_loaded_by=("srgan",))
 class LeftthomasSRGAN(nn.Module):
     """leftthomas/SRGAN generator; outputs ``(tanh(x) + 1) / 2``, i.e. images in [0, 1].
 
@@ -106,6 +110,28 @@ class LeftthomasSRGAN(nn.Module):
         upsampler = [LeftthomasUpsampleBlock(num_feat) for _ in range(int(math.log2(scale)))]
         upsampler.append(nn.Conv2d(num_feat, num_out_ch, kernel_size=9, padding=4))
         setattr(self, f"block{num_block + 3}", nn.Sequential(*upsampler))
+
+    @classmethod
+    def options_from_state_dict(cls, state_dict: dict[str, Tensor], scale: int) -> dict[str, Any]:
+        """Keywords read from the keys: residual blocks have ``conv1``; the last block holds the
+        upsample steps; a BatchNorm tail has running statistics."""
+        first = tensor_shape(state_dict, "block1.0.weight")
+        if first is None:
+            return {}
+        num_block = sum(1 for key in state_dict if re.fullmatch(r"block\d+\.conv1\.weight", key))
+        tail, upsampler = f"block{num_block + 2}", f"block{num_block + 3}"
+        steps = sum(1 for key in state_dict if re.fullmatch(rf"{upsampler}\.\d+\.conv\.weight", key))
+        last = tensor_shape(state_dict, f"{upsampler}.{steps}.weight")
+        options: dict[str, Any] = {
+            "num_in_ch": first[1],
+            "num_feat": first[0],
+            "num_block": num_block,
+            "scale": 2**steps,
+            "tail": "bn" if f"{tail}.1.running_mean" in state_dict else "prelu",
+        }
+        if last is not None:
+            options["num_out_ch"] = last[0]
+        return options
 
     def forward(self, x: Tensor) -> Tensor:
         first = self.block1(x)

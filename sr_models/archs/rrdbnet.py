@@ -8,11 +8,14 @@ Keys (``conv_first``, ``body.N.rdb{1,2,3}.conv{1..5}``, ``conv_body``, ``conv_up
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from sr_models.archs.arch_util import check_scale, default_init_weights
+from sr_models.archs.arch_util import check_scale, default_init_weights, tensor_shape, trunk_options
+from sr_models.archs.registry import register_arch
 
 # Real-ESRGAN keeps the x4 trunk for x2/x1 and pixel-unshuffles the input by this factor first.
 _UNSHUFFLE = {4: 1, 2: 2, 1: 4}
@@ -53,6 +56,14 @@ class RRDB(nn.Module):
         return self.rdb3(self.rdb2(self.rdb1(x))) * 0.2 + x
 
 
+@register_arch(
+    signature="body.0.rdb1.conv1.weight",
+    models={
+        "realesrgan": {4: "RealESRGAN_x4plus.pth", 2: "RealESRGAN_x2plus.pth"},
+        "realesrnet": {4: "RealESRNet_x4plus.pth"},
+        "esrgan": {4: "RRDB_ESRGAN_x4.pth"},
+    },
+)
 class RRDBNet(nn.Module):
     """ESRGAN generator; x2 and x1 pixel-unshuffle the input first (Real-ESRGAN).
 
@@ -91,6 +102,24 @@ class RRDBNet(nn.Module):
         self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
         self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(negative_slope=0.2, inplace=True)
+
+    @classmethod
+    def options_from_state_dict(cls, state_dict: dict[str, torch.Tensor], scale: int) -> dict[str, Any]:
+        """Keywords read from the shapes: the in/out channel ratio of ``conv_first`` / ``conv_last``
+        gives the pixel-unshuffle, so the scale (``scale`` when the ratio is ambiguous)."""
+        trunk = trunk_options(state_dict)
+        if trunk is None:
+            return {}
+        options, first, last = trunk
+        grow = tensor_shape(state_dict, "body.0.rdb1.conv1.weight")
+        if grow is not None:
+            options["num_grow_ch"] = grow[0]
+        # conv_first sees num_in_ch * (4 // scale)**2 channels after pixel-unshuffle.
+        ratio = {1: 4, 4: 2, 16: 1}.get(first[1] // last[0]) if first[1] % last[0] == 0 else None
+        options["scale"] = ratio or scale
+        unshuffle = _UNSHUFFLE.get(options["scale"], 1) ** 2
+        options["num_in_ch"] = max(first[1] // unshuffle, 1)
+        return options
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # F.pixel_unshuffle orders channels c*r*r + i*r + j, the same as BasicSR's view/permute.

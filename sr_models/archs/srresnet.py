@@ -15,12 +15,15 @@ MSRResNet / SRGAN model-zoo weights load strictly.
 from __future__ import annotations
 
 import math
+import re
+from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from sr_models.archs.arch_util import check_scale, default_init_weights
+from sr_models.archs.arch_util import check_scale, default_init_weights, tensor_shape, trunk_options
+from sr_models.archs.registry import register_arch
 
 
 class ResidualBlockBN(nn.Module):
@@ -38,6 +41,7 @@ class ResidualBlockBN(nn.Module):
         return x + self.bn2(self.conv2(self.act(self.bn1(self.conv1(x)))))
 
 
+@register_arch(signature="bn_body.weight", models={"srresnet": {}, "srgan": {}})
 class SRResNet(nn.Module):
     """Ledig et al. SRResNet (also the SRGAN generator).
 
@@ -74,6 +78,20 @@ class SRResNet(nn.Module):
         self.upsample = nn.Sequential(*steps)
         self.conv_last = nn.Conv2d(num_feat, num_out_ch, 9, 1, 4)
 
+    @classmethod
+    def options_from_state_dict(cls, state_dict: dict[str, torch.Tensor], scale: int) -> dict[str, Any]:
+        """Keywords read from the shapes: one x2 step per 4-D ``upsample.{3i}.weight`` (the conv; the
+        PReLU's is ``upsample.{3i+2}.weight``)."""
+        trunk = trunk_options(state_dict)
+        if trunk is None:
+            return {}
+        options, first, _ = trunk
+        steps = sum(
+            1 for k, v in state_dict.items() if re.fullmatch(r"upsample\.\d+\.weight", k) and v.ndim == 4
+        )
+        options.update(num_in_ch=first[1], scale=2**steps if steps else scale)
+        return options
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feat = self.act_first(self.conv_first(x))
         feat = feat + self.bn_body(self.conv_body(self.body(feat)))
@@ -94,6 +112,7 @@ class ResidualBlockNoBN(nn.Module):
         return x + self.conv2(self.relu(self.conv1(x)))
 
 
+@register_arch(signature="upconv1.weight", models={"msrresnet": {4: "MSRResNet_x4.pth"}})
 class MSRResNet(nn.Module):
     """BasicSR's modified SRResNet: no BN, LeakyReLU(0.1), bilinear-upsampled input added.
 
@@ -136,6 +155,21 @@ class MSRResNet(nn.Module):
         default_init_weights([self.conv_first, self.upconv1, self.conv_hr, self.conv_last], 0.1)
         if upscale == 4:
             default_init_weights(self.upconv2, 0.1)
+
+    @classmethod
+    def options_from_state_dict(cls, state_dict: dict[str, torch.Tensor], scale: int) -> dict[str, Any]:
+        """Keywords read from the shapes: x4 has ``upconv2``, x2/x3 one ``upconv1`` of C * upscale**2."""
+        trunk = trunk_options(state_dict)
+        if trunk is None:
+            return {}
+        options, first, _ = trunk
+        up1 = tensor_shape(state_dict, "upconv1.weight")
+        options["num_in_ch"] = first[1]
+        if "upconv2.weight" in state_dict:
+            options["upscale"] = 4
+        elif up1 is not None:
+            options["upscale"] = math.isqrt(up1[0] // first[0])
+        return options
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.body(self.lrelu(self.conv_first(x)))

@@ -10,9 +10,15 @@ the official ones, so ``realesr-animevideov3.pth`` (num_conv 16) and ``realesr-g
 
 from __future__ import annotations
 
+import math
+import re
+from typing import Any
+
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from sr_models.archs.registry import register_arch
 
 ACTIVATIONS = ("relu", "prelu", "leakyrelu")
 
@@ -25,6 +31,7 @@ def _activation(act_type: str, num_feat: int) -> nn.Module:
     return nn.LeakyReLU(negative_slope=0.1, inplace=True)
 
 
+@register_arch(signature="body.0.weight", models={"realesrgan-compact": {4: "realesr-general-x4v3.pth"}})
 class SRVGGNetCompact(nn.Module):
     """Real-ESRGAN's compact VGG-style generator (``realesr-*v3`` weights).
 
@@ -76,6 +83,38 @@ class SRVGGNetCompact(nn.Module):
             self.body.append(_activation(act_type, num_feat))
         self.body.append(nn.Conv2d(num_feat, num_out_ch * upscale * upscale, 3, 1, 1))
         self.upsampler = nn.PixelShuffle(upscale)
+
+    @classmethod
+    def options_from_state_dict(cls, state_dict: dict[str, torch.Tensor], scale: int) -> dict[str, Any]:
+        """Keywords read from the shapes: ``body`` alternates conv and activation, the last conv makes
+        C * upscale**2 channels (``scale`` when that is not C times a square).
+
+        ReLU and LeakyReLU have no tensors, so without PReLU slopes ``act_type`` cannot be read and is
+        left out: the strict load then names the missing ``body.1.weight``.
+        """
+        convs = sorted(
+            int(m.group(1))
+            for key, value in state_dict.items()
+            if (m := re.fullmatch(r"body\.(\d+)\.weight", key)) and value.ndim == 4
+        )
+        if len(convs) < 2:
+            return {}
+        first, last = (
+            state_dict[f"body.{convs[0]}.weight"].shape,
+            state_dict[f"body.{convs[-1]}.weight"].shape,
+        )
+        channels = first[1]
+        upscale = math.isqrt(last[0] // channels) if last[0] % channels == 0 else 0
+        options: dict[str, Any] = {
+            "num_in_ch": channels,
+            "num_out_ch": channels,
+            "num_feat": first[0],
+            "num_conv": len(convs) - 2,
+            "upscale": upscale if upscale**2 * channels == last[0] else scale,
+        }
+        if "body.1.weight" in state_dict:
+            options["act_type"] = "prelu"
+        return options
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = x

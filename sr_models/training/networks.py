@@ -9,7 +9,7 @@ from typing import Any
 from torch import nn
 
 from sr_models.archs import ARCHS
-from sr_models.archs.discriminators import UNetDiscriminatorSN, VGGStyleDiscriminator
+from sr_models.archs.discriminators import DISCRIMINATORS
 from sr_models.archs.vgg import VGG19_URL, VGGFeatureExtractor
 from sr_models.losses import PerceptualLoss
 from sr_models.presets import TrainingPreset
@@ -38,9 +38,7 @@ def full_arch(arch: dict[str, Any], scale: int) -> dict[str, Any]:
 
 def build_discriminator(preset: TrainingPreset, in_channels: int) -> nn.Module:
     """The preset's discriminator for ``in_channels``-channel HR patches of side ``preset.hr_patch``."""
-    if preset.discriminator == "vgg":
-        return VGGStyleDiscriminator(in_channels, preset.discriminator_feat, input_size=preset.hr_patch)
-    return UNetDiscriminatorSN(in_channels, preset.discriminator_feat, skip_connection=True)
+    return DISCRIMINATORS[preset.discriminator].for_preset(preset, in_channels)
 
 
 def build_perceptual(preset: TrainingPreset, vgg_weights: Path | None) -> PerceptualLoss | None:

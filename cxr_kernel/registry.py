@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from benchmark.errors import UserError
+from cxr_kernel.errors import UserError
 
 
 class Registry:
@@ -19,19 +19,31 @@ class Registry:
     ['bicubic']
     """
 
-    def __init__(self, kind: str, entries: Mapping[str, str]):
+    def __init__(
+        self, kind: str, entries: Mapping[str, str], more: Callable[[], Mapping[str, str]] | None = None
+    ):
+        """``more``, if given, returns further entries; it is called (once) only when a name is not among
+        ``entries`` or all names are asked for, so what it imports is imported only then."""
         self.kind = kind
-        self._entries = dict(entries)
+        self._fixed = dict(entries)
+        self._more = more
+        self._all: dict[str, str] | None = None if more else self._fixed
+
+    @property
+    def _entries(self) -> dict[str, str]:
+        if self._all is None:
+            self._all = {**self._fixed, **self._more()}
+        return self._all
 
     def names(self) -> list[str]:
         return sorted(self._entries)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return name in self._fixed or name in self._entries
 
     def check(self, name: str) -> str:
         """Return ``name`` if registered, else raise a ``UserError`` suggesting the closest names."""
-        if name in self._entries:
+        if name in self._fixed or name in self._entries:
             return name
         close = difflib.get_close_matches(name, self._entries, n=3)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
@@ -39,5 +51,6 @@ class Registry:
 
     def get(self, name: str):
         """Import and return the object registered under ``name``."""
-        module_name, attribute = self._entries[self.check(name)].split(":")
+        name = self.check(name)
+        module_name, attribute = (self._fixed.get(name) or self._entries[name]).split(":")
         return getattr(importlib.import_module(module_name), attribute)

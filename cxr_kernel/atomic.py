@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from benchmark.errors import UserError
+from cxr_kernel.errors import UserError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)

@@ -1,0 +1,44 @@
+"""The files of a run directory ``runs/<suite>/<run-id>/``, named once.
+
+The pipeline writes them (``benchmark.pipeline``, ``benchmark.store``), the report, the regression
+check and the perf probes read them; all use these names. Paths are relative to the run directory.
+"""
+
+from __future__ import annotations
+
+#: The run's results and statistics (the only file the report requires).
+SUMMARY = "summary.json"
+#: The suite as run (every default filled in).
+CONFIG = "config.yaml"
+#: Library versions, device and commit of the run.
+ENVIRONMENT = "environment.json"
+#: sha256 of every image the run read, one ``<sha256>  <image_id>`` line each.
+MANIFEST = "manifest.sha256"
+#: The tidy per-image results (``benchmark.stats.schema``).
+RESULTS = "results.parquet"
+#: P(pneumonia) and label per cell, variant and image.
+PREDICTIONS = "predictions.parquet"
+#: The flipped-image examples the report shows.
+EXAMPLES_INDEX = "examples/index.json"
+#: Images left out under ``--on-bad-image skip``, with the reason.
+SKIPPED_IMAGES = "skipped_images.csv"
+#: Optional timings written by ``perf``.
+PERF = "perf.json"
+#: The classifier's training history and training images, when the run trained it.
+CLASSIFIER_HISTORY = "classifier/history.csv"
+TRAIN_IMAGES_CSV = "classifier/train_images.csv"
+#: With ``classifier: {seeds: K}``: every seed's P(pneumonia) (the primary seed's too), and the folder
+#: of each further seed's training history and images.
+SEED_PREDICTIONS = "predictions_seeds.parquet"
+SEED_FOLDER = "classifier/seed-{seed}"
+#: Wall time and peak RSS of each stage of the run (``benchmark.resources``).
+RESOURCES = "resources.json"
+#: What ``reports`` draws: the page, its figures and the paper-ready tables.
+REPORT = "report.html"
+FIGURES_DIR = "figures"
+TABLES_DIR = "tables"
+
+
+def training_history(model: str) -> str:
+    """The training history of SR model ``model`` when the run trained it."""
+    return f"training/{model}/history.csv"
