@@ -120,7 +120,9 @@ def test_the_statistics_metric_tuples_come_from_the_specs():
     from benchmark.stats import cell
 
     assert THRESHOLD_METRICS == ("accuracy", "sensitivity", "specificity", "ppv", "npv", "f1")
-    assert SCORE_METRICS == cell.SCORE_METRICS == ("auroc", "auprc", "log_loss", "brier", "ece")
+    assert (
+        SCORE_METRICS == cell.SCORE_METRICS == ("auroc", "auprc", "log_loss", "brier", "ece", "ece_debiased")
+    )
 
 
 def test_the_batched_stage_runs_each_specs_batched_function():

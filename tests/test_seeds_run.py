@@ -30,6 +30,7 @@ SINGLE_SEED_KEYS = [
     "training",
     "classifier",
     "lpips_weights",
+    "metric_specs",
 ]
 
 

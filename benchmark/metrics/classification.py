@@ -330,7 +330,11 @@ def equal_mass_edges(probs, n_bins: int) -> np.ndarray:
 
 
 @classification_metric(
-    "ece_debiased", label="Calibration error (debiased, l2)", higher_is_better=False, bounds=(0.0, 1.0)
+    "ece_debiased",
+    label="Calibration error (debiased, l2)",
+    higher_is_better=False,
+    bounds=(0.0, 1.0),
+    listed_first=False,
 )
 def ece_debiased(labels, probs, *, n_bins: int = 10, weights=None) -> float | np.ndarray:
     """Debiased l2 (root-mean-square) calibration error over equal-mass bins, in [0, 1].
