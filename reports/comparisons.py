@@ -29,11 +29,11 @@ HEAT_ALPHA = 0.45
 MAP_SIDE = 150  # difference maps and overlays are shown 150 px wide (1x: they are smooth displays)
 # Embedded copies: a stored PNG up to THUMB_BYTES as it is, larger ones as a WebP thumbnail of at most
 # THUMB_SIDE pixels a side at quality THUMB_QUALITY; the page links every panel to its full-size file.
-THUMB_SIDE = 240  # shown 150 px wide: sharp at 1.6x
+THUMB_SIDE = 200  # shown 150 px wide: sharp at 1.33x
 THUMB_BYTES = 16_000
-THUMB_QUALITY = 80
-MAP_QUALITY = 80  # difference maps and Grad-CAM overlays (smooth colour images): lossy WebP
-CROP_QUALITY = 95  # zoomed crops at their stored pixels: WebP close to lossless
+THUMB_QUALITY = 75
+MAP_QUALITY = 70  # difference maps and Grad-CAM overlays (smooth colour images): lossy WebP
+CROP_QUALITY = 85  # zoomed crops at their stored pixels: lossy WebP, a little sharper
 
 
 @dataclass

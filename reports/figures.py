@@ -28,7 +28,7 @@ from reports.formatting import is_missing, metric_label, ordered
 
 DPI = 110  # embedded in the page
 PAPER_DPI = 300  # figures/*.png beside figures/*.pdf
-PAGE_COLORS = 128  # palette of the page's copy of a figure
+PAGE_COLORS = 64  # palette of the page's copy of a figure
 Color = Any  # a matplotlib colour
 IQ_PLOTTED = ("psnr", "ssim")
 CLASSIFICATION_PLOTTED = ("accuracy", "auroc")
@@ -63,7 +63,7 @@ def encode(fig: Figure, fmt: str = "png", dpi: int = DPI) -> bytes:
 def downscale(png: bytes, factor: float) -> bytes:
     """A PNG resized by `factor` (Lanczos), for embedding a paper-resolution figure in the page.
 
-    Stored with a 128-colour palette: figures are flat colours and text on white, so this keeps them
+    Stored with a 64-colour palette: figures are flat colours and text on white, so this keeps them
     sharp at about a third of the bytes of a true-colour PNG.
     """
     with Image.open(io.BytesIO(png)) as image:
