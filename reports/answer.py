@@ -15,10 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-from cxr_kernel.variants import is_lr
+from cxr_kernel.variants import HR, is_lr
 from reports.formatting import CLASSIFICATION_METRICS, fmt_int, fmt_p, is_missing, metric_label, ordered
 
-REFERENCE = "HR"
+REFERENCE = HR
 DIFFERENCE_COLUMNS = ["variant", "metric", "difference", "ci_low", "ci_high", "margin", "verdict", "p"]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from cxr_kernel.variants import HR
 from reports.formatting import (
     CLASSIFICATION_METRICS,
     QUALITY_METRICS,
@@ -30,7 +31,7 @@ from reports.formatting import (
 from reports.precision import column_decimals, fmt_interval
 from reports.tables import blank, qualifiers, records_frame
 
-REFERENCE = "HR"
+REFERENCE = HR
 
 
 @dataclass

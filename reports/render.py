@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 from matplotlib.figure import Figure
 
+from cxr_kernel import run_layout
 from reports import figures, figures_cell, figures_overview
 from reports.answer import cell_answers
 from reports.comparisons import (
@@ -74,9 +75,9 @@ def render_report(run_dir: Path) -> Path:
     run = load_run(Path(run_dir))
     gallery = FigureGallery()
     context = _context(run, gallery)
-    gallery.save(run.run_dir / "figures")
+    gallery.save(run.run_dir / run_layout.FIGURES_DIR)
     html = environment().get_template("report.html.j2").render(**context)
-    return atomic_write(run.run_dir / "report.html", html.encode("utf-8"))
+    return atomic_write(run.run_dir / run_layout.REPORT, html.encode("utf-8"))
 
 
 class FigureGallery:
