@@ -34,11 +34,15 @@ def train_from_cli(args) -> Path | None:
     """
     import torch.distributed as dist
 
-    from sr_models.training.distributed import init_from_environment
+    from sr_models.training.distributed import barrier, init_from_environment
 
     ranks = init_from_environment()
     try:
         weights = _train(args, ranks)
+        # Every rank reaches teardown together (not after an error, where a barrier could wait forever):
+        # a rank that left while rank 0 was still saving once aborted at exit under load ("terminate
+        # called without an active exception").
+        barrier(ranks)
         return weights if ranks.is_main else None
     finally:
         if ranks.distributed:
