@@ -29,6 +29,7 @@ import hashlib
 import importlib.metadata
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -88,6 +89,23 @@ def _module_name(path: Path, root: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def import_statements(tree: ast.AST, package: str) -> Iterator[tuple[str, list[str]]]:
+    """(module, names imported from it) of every import in ``tree``, the code of a module of ``package``,
+    relative imports resolved: ``import a.b`` is ``("a.b", [])``, ``from .c import d`` in ``a`` is
+    ``("a.c", ["d"])``."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, []
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join([*base, node.module] if node.module else base)
+            else:
+                module = node.module or ""
+            yield module, [alias.name for alias in node.names]
+
+
 @functools.cache
 def _imports(path: Path, root: Path) -> tuple[set[str], set[str]]:
     """(first-party modules, third-party top-level names) imported anywhere in ``path``.
@@ -100,17 +118,9 @@ def _imports(path: Path, root: Path) -> tuple[set[str], set[str]]:
     if path.name != "__init__.py":
         package = package.rpartition(".")[0]
     names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                module = ".".join([*base, node.module] if node.module else base)
-            else:
-                module = node.module or ""
-            names.add(module)
-            names.update(f"{module}.{alias.name}" for alias in node.names)
+    for module, members in import_statements(tree, package):
+        names.add(module)
+        names.update(f"{module}.{member}" for member in members)
     first, third = set(), set()
     for name in names:
         top = name.split(".")[0]

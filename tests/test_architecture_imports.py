@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmark.code_identity import import_statements
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("cxr_kernel", "benchmark", "sr_models", "classifiers", "reports")
 
@@ -80,17 +82,11 @@ def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
     for module, path in files.items():
         package = module if path.name == "__init__.py" else module.rpartition(".")[0]
         targets: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
-            if isinstance(node, ast.Import):
-                targets.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                    source = ".".join([*base, node.module] if node.module else base)
-                else:
-                    source = node.module or ""
-                for alias in node.names:
-                    targets.add(f"{source}.{alias.name}" if f"{source}.{alias.name}" in files else source)
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for source, members in import_statements(tree, package):
+            if not members:  # ``import a.b``
+                targets.add(source)
+            targets.update(f"{source}.{m}" if f"{source}.{m}" in files else source for m in members)
         resolved = {known(t) for t in targets if t.split(".")[0] in PACKAGES}
         graph[module] = {t for t in resolved if t and t != module}
     return graph
