@@ -32,6 +32,7 @@ FLOORS: dict[str, int] = {
     "benchmark.metrics": 1,
     "benchmark.stats": 1,
     "benchmark.images": 1,
+    "benchmark.bit_depth": 1,
     "benchmark.image_stack": 1,
     "benchmark.manifest": 1,
     "benchmark.seeding": 1,
