@@ -32,6 +32,7 @@ from benchmark.code_identity import code_identity
 from benchmark.image_stack import ImageStack
 from benchmark.manifest import sha256_file
 from cxr_kernel.atomic import TEMPORARY_PATTERN, atomic_path, is_stale_temporary
+from cxr_kernel.errors import UserFileNotFound
 
 # Images computed (and held in memory) at a time by ``Cache.arrays``; also the executors' shard size.
 BATCH_SIZE = 8
@@ -189,7 +190,7 @@ class Cache:
         """A stored, verified array; ``FileNotFoundError`` naming the fix if missing or corrupt."""
         found, value = self._cached(stage, key, ".npy", _parse_array)
         if not found:
-            raise FileNotFoundError(
+            raise UserFileNotFound(
                 f"Cache entry {self.path(stage, key, '.npy')} is missing or was corrupt; run again to "
                 "recompute it."
             )

@@ -17,6 +17,7 @@ from PIL import Image
 from sklearn.metrics import accuracy_score, confusion_matrix, log_loss, roc_auc_score
 
 from benchmark.manifest import sha256_file
+from cxr_kernel.errors import UserFileNotFound
 
 #: ``flow_from_directory``'s class folders in its (alphabetical) order: index = label.
 CLASS_FOLDERS = ("NORMAL", "PNEUMONIA")
@@ -38,7 +39,7 @@ def directory_images(directory: Path) -> tuple[list[Path], np.ndarray]:
         folder = directory / name
         found = sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         if not found:
-            raise FileNotFoundError(
+            raise UserFileNotFound(
                 f"Expected images in {folder}, found none. Give the test folder that holds "
                 f"{' and '.join(CLASS_FOLDERS)} subfolders (e.g. ../shared/data/kermany-224/test)."
             )

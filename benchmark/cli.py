@@ -15,8 +15,9 @@ import yaml
 
 from cxr_kernel.errors import UserError
 
-# Exceptions a user can fix by changing input: shown as one line, exit status 2 (--debug shows the trace).
-_USER_ERRORS = (UserError, FileNotFoundError, ValueError)
+# File errors that name the path a user gave (open() of a missing --out folder, a read-only target):
+# one line, exit status 2. Every other exception is a bug and keeps its traceback (exit status 1).
+_PATH_ERRORS = (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
 
 
 _FALLBACK_HELP = "use the suite's `fallback:` block (phantoms) even when its real data is present"
@@ -410,10 +411,15 @@ def main(argv: list[str] | None = None) -> int:
         args.quiet = _quiet_default()
     try:
         return args.handler(args) or 0
-    except _USER_ERRORS as error:
+    except UserError as error:
         if args.debug:
             raise
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except _PATH_ERRORS as error:
+        if args.debug or not error.filename:
+            raise
+        print(f"error: {error.filename}: {error.strerror}. Check the path.", file=sys.stderr)
         return 2
     except OSError as error:
         from cxr_kernel.atomic import DiskFull, is_disk_full

@@ -56,7 +56,12 @@ def read_manifest(path: Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"Manifest not found: {path}. Build one with `python -m benchmark manifest build`.")
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise UserError(
+            f"Manifest {path} is not a readable CSV ({error}). Rebuild it with `manifest build`."
+        ) from None
     missing = [column for column in COLUMNS[:4] if column not in table.columns]
     if missing:
         raise UserError(f"Manifest {path} lacks column(s) {missing}; expected columns {COLUMNS}.")

@@ -22,6 +22,7 @@ import numpy as np
 
 from classifiers.runtime import backend_name, keras
 from cxr_kernel.atomic import atomic_path
+from cxr_kernel.errors import UserValueError
 
 #: Version of the checkpoint layout; a folder of another version is refused, not misread.
 CHECKPOINT_VERSION = 1
@@ -86,12 +87,12 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, list[np.ndarr
                 for group in groups
             }
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
-        raise ValueError(
+        raise UserValueError(
             f"Could not read the training checkpoint {path} ({type(error).__name__}: {error}). "
             f"Delete {path.parent} to train from the start."
         ) from error
     if meta.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(
+        raise UserValueError(
             f"Expected a checkpoint of layout version {CHECKPOINT_VERSION} in {path}, got "
             f"{meta.get('version')!r}. Delete {path.parent} to train from the start."
         )
@@ -107,7 +108,7 @@ def restore_optimizer(model: keras.Model, values: list[np.ndarray], where: Path)
     model.optimizer.build(model.trainable_variables)
     variables = model.optimizer.variables
     if len(variables) != len(values):
-        raise ValueError(
+        raise UserValueError(
             f"Expected {len(variables)} optimizer variables in {where}, got {len(values)}: the checkpoint "
             f"is of another model or optimizer. Delete {where.parent} to train from the start."
         )

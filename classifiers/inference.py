@@ -8,6 +8,7 @@ import numpy as np
 
 from classifiers.preprocessing import to_model_input, validate_images
 from classifiers.runtime import keras
+from cxr_kernel.errors import UserFileNotFound, UserValueError
 
 
 def _is_sigmoid(layer: keras.layers.Layer) -> bool:
@@ -153,17 +154,17 @@ def load_classifier(path: str | Path, *, pixel_scale: float = 1.0) -> PneumoniaC
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
+        raise UserFileNotFound(
             f"Expected a classifier file at {path}, found none. Train one with the suite's "
             "`classifier: {train: ...}` section, or give the path of your own .h5/.keras file."
         )
     if path.suffix not in (".keras", ".h5"):
-        raise ValueError(f"Expected a .keras or .h5 classifier file, got {path}.")
+        raise UserValueError(f"Expected a .keras or .h5 classifier file, got {path}.")
     try:
         # safe_mode: a Lambda layer's Python code is refused, never run (Keras' default, made explicit).
         model = keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as err:  # Keras raises many types for a broken or foreign file
-        raise ValueError(
+        raise UserValueError(
             f"Could not load {path} as a Keras model ({type(err).__name__}: {err}). Give a model saved "
             "with Keras `model.save(...)` as .keras or .h5; a model with Lambda layers cannot load in "
             "safe mode: rebuild it without them."

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from cxr_kernel.errors import UserValueError
+
 
 @dataclass(frozen=True)
 class TrainingRecipe:
@@ -43,18 +45,18 @@ class TrainingRecipe:
 
     def __post_init__(self) -> None:
         if not (isinstance(self.epochs, int) and self.epochs >= 1):
-            raise ValueError(f"Expected epochs to be an integer >= 1, got {self.epochs!r}.")
+            raise UserValueError(f"Expected epochs to be an integer >= 1, got {self.epochs!r}.")
         if not (isinstance(self.batch_size, int) and self.batch_size >= 1):
-            raise ValueError(f"Expected batch_size to be an integer >= 1, got {self.batch_size!r}.")
+            raise UserValueError(f"Expected batch_size to be an integer >= 1, got {self.batch_size!r}.")
         if not self.learning_rate > 0:
-            raise ValueError(f"Expected learning_rate > 0, got {self.learning_rate!r}.")
+            raise UserValueError(f"Expected learning_rate > 0, got {self.learning_rate!r}.")
         if not 0 <= self.validation_fraction < 1:
-            raise ValueError(f"Expected validation_fraction in [0, 1), got {self.validation_fraction!r}.")
+            raise UserValueError(f"Expected validation_fraction in [0, 1), got {self.validation_fraction!r}.")
         if self.class_weight not in ("balanced", None):
-            raise ValueError(f"Expected class_weight 'balanced' or None, got {self.class_weight!r}.")
+            raise UserValueError(f"Expected class_weight 'balanced' or None, got {self.class_weight!r}.")
         patience = self.early_stopping_patience
         if patience is not None and not (isinstance(patience, int) and patience >= 1):
-            raise ValueError(
+            raise UserValueError(
                 f"Expected early_stopping_patience to be None or an integer >= 1, got {patience!r}."
             )
 

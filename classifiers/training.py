@@ -20,6 +20,7 @@ from classifiers.preprocessing import resize_images, to_channels, validate_image
 from classifiers.recipe import TrainingRecipe
 from classifiers.runtime import backend_name, configure_backend, keras
 from cxr_kernel.atomic import atomic_path
+from cxr_kernel.errors import UserValueError
 
 MODEL_SUFFIXES = (".keras", ".h5")
 
@@ -178,7 +179,7 @@ def train_classifier(
     else:
         train_images, train_y, val_images, val_y = images, y, None, None
     if recipe.early_stopping_patience is not None and val_images is None:
-        raise ValueError(
+        raise UserValueError(
             "Expected a validation set for early stopping, got validation_fraction 0 and no "
             "validation. Set validation_fraction > 0, pass validation=, or early_stopping_patience None."
         )
@@ -270,7 +271,7 @@ def _resume(model: keras.Model, folder: Path, identity: str, progress: bool) -> 
         return None
     meta, arrays = checkpoints.read_checkpoint(latest)
     if meta.get("fingerprint") != identity:
-        raise ValueError(
+        raise UserValueError(
             f"Expected the checkpoint {latest} to be of this training (same images, labels, recipe, "
             f"seed, input size and Keras backend), got one of another (backend {meta.get('backend')!r}). "
             f"Delete {folder} to train from the start, or give another resume folder."

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from cxr_kernel.errors import UserValueError
 from sr_models.upscaler import Upscaler
 
 #: Autocast dtype per precision; fp32 and tf32 run the weights in float32 (tf32 lets cuDNN round
@@ -157,17 +158,19 @@ class TorchUpscaler(Upscaler):
         super().__init__(name, scale)
         net_scale = getattr(net, "scale", scale)
         if net_scale != scale:
-            raise ValueError(f"Expected a x{scale} network for {name!r}, got a x{net_scale} one.")
+            raise UserValueError(f"Expected a x{scale} network for {name!r}, got a x{net_scale} one.")
         if precision not in PRECISIONS:
-            raise ValueError(f"Expected precision in {list(PRECISIONS)}, got {precision!r}.")
+            raise UserValueError(f"Expected precision in {list(PRECISIONS)}, got {precision!r}.")
         if (tile is not None and tile < 1) or tile_overlap < 0 or batch_size < 1:
-            raise ValueError(
+            raise UserValueError(
                 f"Expected tile >= 1 (or None), tile_overlap >= 0, batch_size >= 1, got "
                 f"tile={tile}, tile_overlap={tile_overlap}, batch_size={batch_size}."
             )
         self.device = torch.device(device or default_device())
         if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(f"Expected a CUDA device for {name!r}, but torch sees none. Use device 'cpu'.")
+            raise UserValueError(
+                f"Expected a CUDA device for {name!r}, but torch sees none. Use device 'cpu'."
+            )
         self.requested_precision = precision
         self.precision = precision if self.device.type == "cuda" else "fp32"
         if self.precision != precision:

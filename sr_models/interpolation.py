@@ -13,6 +13,7 @@ from functools import partial
 import numpy as np
 from PIL import Image
 
+from cxr_kernel.errors import UserValueError
 from sr_models.upscaler import Upscaler
 
 _FILTERS = {
@@ -29,7 +30,7 @@ class InterpolationUpscaler(Upscaler):
 
     def __init__(self, mode: str, scale: int):
         if mode not in _FILTERS:
-            raise ValueError(f"Expected interpolation mode in {list(MODES)}, got {mode!r}.")
+            raise UserValueError(f"Expected interpolation mode in {list(MODES)}, got {mode!r}.")
         super().__init__(mode, scale)
         self.mode = mode
 

@@ -15,6 +15,8 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
+from cxr_kernel.errors import UserValueError
+
 FAMILIES = ("srgan", "esrgan", "realesrgan")
 GAN_TYPES = ("vanilla", "lsgan", "ragan")
 DISCRIMINATORS = ("vgg", "unet")
@@ -78,30 +80,30 @@ class TrainingPreset:
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise ValueError(f"Expected {name} in {allowed}, got {getattr(self, name)!r}.")
+                raise UserValueError(f"Expected {name} in {allowed}, got {getattr(self, name)!r}.")
         for name in ("hr_patch", "batch_size", "checkpoint_every", "log_every", "discriminator_feat"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
-                raise ValueError(f"Expected {name} to be a positive integer, got {value!r}.")
+                raise UserValueError(f"Expected {name} to be a positive integer, got {value!r}.")
         for name in ("pretrain_steps", "gan_steps"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
-                raise ValueError(f"Expected {name} to be a non-negative integer, got {value!r}.")
+                raise UserValueError(f"Expected {name} to be a non-negative integer, got {value!r}.")
         for name in ("lr", "pixel_weight", "perceptual_weight", "gan_weight", "lr_gamma"):
             if not getattr(self, name) >= 0:
-                raise ValueError(f"Expected {name} >= 0, got {getattr(self, name)!r}.")
+                raise UserValueError(f"Expected {name} >= 0, got {getattr(self, name)!r}.")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
-            raise ValueError(f"Expected ema_decay in (0, 1) or None (off), got {self.ema_decay!r}.")
+            raise UserValueError(f"Expected ema_decay in (0, 1) or None (off), got {self.ema_decay!r}.")
         if not isinstance(self.arch, dict) or "type" not in self.arch:
-            raise ValueError(f"Expected arch to be a dict with a 'type' key, got {self.arch!r}.")
+            raise UserValueError(f"Expected arch to be a dict with a 'type' key, got {self.arch!r}.")
         if self.gan_type == "ragan" and self.discriminator != "vgg":
-            raise ValueError("Expected gan_type 'ragan' with discriminator 'vgg' (ESRGAN); got 'unet'.")
+            raise UserValueError("Expected gan_type 'ragan' with discriminator 'vgg' (ESRGAN); got 'unet'.")
         if (
             len(self.degradation) != 2
             or not isinstance(self.degradation[0], str)
             or not isinstance(self.degradation[1], dict)
         ):
-            raise ValueError(
+            raise UserValueError(
                 f"Expected degradation = (scenario_name, params_dict), got {self.degradation!r}."
             )
 
@@ -287,19 +289,19 @@ def resolve_preset(name: str, overrides: dict[str, Any] | None = None) -> Traini
     if name not in PRESETS:
         close = difflib.get_close_matches(name, PRESETS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"Expected a preset in {sorted(PRESETS)}, got {name!r}.{hint}")
+        raise UserValueError(f"Expected a preset in {sorted(PRESETS)}, got {name!r}.{hint}")
     preset = PRESETS[name]
     overrides = copy.deepcopy(dict(overrides or {}))
     valid = [f.name for f in dataclasses.fields(TrainingPreset)]
     unknown = sorted(set(overrides) - set(valid))
     if unknown:
-        raise ValueError(f"Expected override keys among {valid}, got unknown {unknown}.")
+        raise UserValueError(f"Expected override keys among {valid}, got unknown {unknown}.")
     for key in _TUPLE_FIELDS:
         if isinstance(overrides.get(key), list):
             overrides[key] = tuple(overrides[key])
     if "arch" in overrides:
         if not isinstance(overrides["arch"], dict):
-            raise ValueError(
+            raise UserValueError(
                 f"Expected the arch override to be a dict of arch kwargs, got {overrides['arch']!r}."
             )
         overrides["arch"] = {**preset.arch, **overrides["arch"]}

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from cxr_kernel.errors import UserValueError
+
 
 def check_batch(batch: np.ndarray, name: str = "batch") -> None:
     """Raise ValueError unless ``batch`` is float32, (N, H, W) or (H, W), finite, within [0, 1]."""
@@ -26,11 +28,11 @@ def check_batch(batch: np.ndarray, name: str = "batch") -> None:
         )
 
 
-class WrongOutputSize(ValueError):
+class WrongOutputSize(UserValueError):
     """An SR model returned an image that is not exactly ``scale`` times its input."""
 
 
-class NonFiniteOutput(ValueError):
+class NonFiniteOutput(UserValueError):
     """An SR model returned NaN or Inf; ``positions`` are the offending images' places in the batch."""
 
     def __init__(self, model: str, positions: list[int]):

@@ -31,6 +31,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from cxr_kernel.errors import UserFileNotFound, UserValueError
+
 _REALESRGAN = "https://github.com/xinntao/Real-ESRGAN/releases/download"
 _ESRGAN_DRIVE = (
     "the ESRGAN README (https://github.com/xinntao/ESRGAN#test-models): Google Drive "
@@ -100,38 +102,40 @@ def load_state_dict(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(_missing_file_message(path))
+        raise UserFileNotFound(_missing_file_message(path))
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         # torch's own message suggests weights_only=False; keep only the line saying what was found.
         detail = next((line for line in str(error).splitlines() if "WeightsUnpickler error" in line), "")
         detail = detail.split(" was not an allowed")[0].strip() or "non-tensor objects"
-        raise ValueError(
+        raise UserValueError(
             f"Expected {path} to hold only tensors and plain containers, but torch.load(weights_only=True) "
             f"refused it ({detail}). Arbitrary pickles are never loaded; "
             "re-save the generator with torch.save({'params': model.state_dict()}, path) from code you trust."
         ) from error
     except (RuntimeError, EOFError, OSError) as error:
-        raise ValueError(f"Expected a PyTorch weights file at {path}, could not read it: {error}") from error
+        raise UserValueError(
+            f"Expected a PyTorch weights file at {path}, could not read it: {error}"
+        ) from error
     if not isinstance(obj, dict):
-        raise ValueError(f"Expected a dict of tensors in {path}, got {type(obj).__name__}.")
+        raise UserValueError(f"Expected a dict of tensors in {path}, got {type(obj).__name__}.")
     arch = obj.get("arch")
     if arch is not None and not isinstance(arch, dict):
-        raise ValueError(f"Expected the 'arch' entry of {path} to be a dict, got {type(arch).__name__}.")
+        raise UserValueError(f"Expected the 'arch' entry of {path} to be a dict, got {type(arch).__name__}.")
     state = next((obj[k] for k in ("params_ema", "params") if obj.get(k) is not None), obj)
     if not isinstance(state, dict):
-        raise ValueError(
+        raise UserValueError(
             f"Expected a dict of tensors under 'params'/'params_ema' in {path}, got {state!r:.60}"
         )
     if state is obj:
         state = {k: v for k, v in obj.items() if k != "arch"}
     state = {k.removeprefix("module."): v for k, v in state.items()}
     if not state:
-        raise ValueError(f"Expected parameter tensors in {path}, got an empty dict.")
+        raise UserValueError(f"Expected parameter tensors in {path}, got an empty dict.")
     bad = [k for k, v in state.items() if not isinstance(v, Tensor)]
     if bad:
-        raise ValueError(
+        raise UserValueError(
             f"Expected {path} to map parameter names to tensors, got non-tensor entries {bad[:5]}"
             f"{' ...' if len(bad) > 5 else ''}. Save it as {{'params': model.state_dict()}}."
         )
@@ -202,7 +206,7 @@ def convert_old_esrgan(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
         else:
             unknown.append(key)
     if unknown:
-        raise ValueError(f"Expected only ESRGAN RRDBNet keys, got unknown {unknown[:5]}. Is it ESRGAN's?")
+        raise UserValueError(f"Expected only ESRGAN RRDBNet keys, got unknown {unknown[:5]}. Is it ESRGAN's?")
     return out
 
 
@@ -221,7 +225,9 @@ def to_old_esrgan(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
             continue
         module, _, kind = key.rpartition(".")
         if module not in convs:
-            raise ValueError(f"Expected BasicSR RRDBNet keys, got {key!r}. Only x4 RRDBNet has an old layout")
+            raise UserValueError(
+                f"Expected BasicSR RRDBNet keys, got {key!r}. Only x4 RRDBNet has an old layout"
+            )
         out[f"{convs[module]}.{kind}"] = value
     return out
 
@@ -229,7 +235,7 @@ def to_old_esrgan(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
 def _plain_state(params: dict[str, Tensor], what: str) -> dict[str, Tensor]:
     bad = [k for k, v in params.items() if not isinstance(v, Tensor)]
     if bad:
-        raise ValueError(f"Expected {what} to map names to tensors, got non-tensors at {bad[:5]}.")
+        raise UserValueError(f"Expected {what} to map names to tensors, got non-tensors at {bad[:5]}.")
     # clone() so a view does not drag its whole storage into the file.
     return {k: v.detach().to("cpu").clone() for k, v in params.items()}
 
@@ -247,10 +253,12 @@ def save_weights(
     bools or None, so :func:`load_state_dict` can read it back with ``weights_only=True``.
     """
     if not isinstance(arch, dict) or not isinstance(arch.get("type"), str):
-        raise ValueError(f"Expected arch as {{'type': 'RRDBNet', ...}}, got {arch!r}.")
+        raise UserValueError(f"Expected arch as {{'type': 'RRDBNet', ...}}, got {arch!r}.")
     odd = {k: type(v).__name__ for k, v in arch.items() if not (isinstance(k, str) and isinstance(v, _PLAIN))}
     if odd:
-        raise ValueError(f"Expected plain int/float/str/bool values in arch, got {odd}. Convert them first.")
+        raise UserValueError(
+            f"Expected plain int/float/str/bool values in arch, got {odd}. Convert them first."
+        )
     payload: dict[str, Any] = {"params": _plain_state(params, "params"), "arch": dict(arch)}
     if params_ema is not None:
         payload["params_ema"] = _plain_state(params_ema, "params_ema")

@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from cxr_kernel.errors import UserValueError
 from sr_models.archs import build_arch
 from sr_models.archs.registry import Family, guess_arch_type, infer_arch, model_families
 from sr_models.inference import TorchUpscaler
@@ -78,7 +79,7 @@ def load_learned(
         The weights file is missing (the message says where official files come from).
     """
     if weights is None:
-        raise ValueError(_missing_weights_message(model, scale))
+        raise UserValueError(_missing_weights_message(model, scale))
     state_dict, file_arch = load_state_dict(weights)
     state_dict = add_missing_batch_counters(state_dict)
     family = FAMILIES[model]
@@ -88,21 +89,21 @@ def load_learned(
     net = build_arch(spec)
     if net.scale != scale:
         official = family.files.get(scale)
-        raise ValueError(
+        raise UserValueError(
             f"Expected a x{scale} model for {model!r}, got x{net.scale} weights in {weights}. Use x{scale} "
             f"weights{f' ({official})' if official else ''} or change the suite's scales."
         )
     expected, found = set(net.state_dict()), set(state_dict)
     missing, unexpected = sorted(expected - found), sorted(found - expected)
     if missing or unexpected:
-        raise ValueError(
+        raise UserValueError(
             f"Expected {weights} to fit {spec}, got {len(missing)} missing keys {missing[:4]} and "
             f"{len(unexpected)} unexpected keys {unexpected[:4]}. {_models_for(detected)}"
         )
     try:
         net.load_state_dict(state_dict, strict=True)
     except RuntimeError as error:  # same keys, different tensor shapes
-        raise ValueError(f"Expected {weights} to fit {spec}: {error}") from error
+        raise UserValueError(f"Expected {weights} to fit {spec}: {error}") from error
     return TorchUpscaler(
         net,
         scale,

@@ -104,3 +104,61 @@ def test_train_sr_writes_weights_that_load_as_an_upscaler(tmp_path, capsys):
 def test_train_sr_with_perceptual_loss_and_no_vgg_file_says_what_to_do(tmp_path, capsys):
     assert train_sr(tmp_path, "perceptual_weight: 1.0\npretrain_steps: 1\ngan_steps: 1\n", max_images=2) == 2
     assert "vgg19" in capsys.readouterr().err.lower()
+
+
+def _failing_list(monkeypatch, error):
+    def fail(args):
+        raise error
+
+    monkeypatch.setattr("benchmark.cli._cmd_list", fail)
+
+
+def test_an_internal_value_error_keeps_its_traceback_and_is_not_blamed_on_the_user(monkeypatch):
+    """Before: cli caught every ValueError, so a bug inside numpy or pandas printed one line, exit 2."""
+    import pytest
+
+    _failing_list(monkeypatch, ValueError("operands could not be broadcast together"))
+    with pytest.raises(ValueError, match="broadcast"):
+        main(["list"])
+
+
+def test_an_internal_value_error_exits_1_with_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    code = "import sys, benchmark.cli as c; c._cmd_list = lambda a: int('x'); sys.exit(c.main(['list']))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "Traceback" in done.stderr and "ValueError" in done.stderr
+
+
+def test_a_file_error_naming_a_path_is_one_line_and_exit_2(monkeypatch, capsys):
+    _failing_list(monkeypatch, FileNotFoundError(2, "No such file or directory", "my/manifest.csv"))
+    assert main(["list"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: my/manifest.csv: No such file or directory. Check the path."
+
+
+def test_a_file_error_without_a_path_is_a_bug(monkeypatch):
+    import pytest
+
+    _failing_list(monkeypatch, FileNotFoundError("somewhere inside"))
+    with pytest.raises(FileNotFoundError):
+        main(["list"])
+
+
+def test_user_value_errors_from_the_libraries_are_still_user_errors(tmp_path, capsys):
+    """A weights file that is not one (sr_models raises UserValueError, still a ValueError)."""
+    (tmp_path / "w.pth").write_bytes(b"not torch")
+    hr = tmp_path / "hr.png"
+    Image.fromarray(np.full((32, 32), 128, np.uint8)).save(hr)
+    assert main(["degrade", "--scenario", "nope", "--scale", "4", str(hr), str(tmp_path / "lr.png")]) == 2
+    assert "\n" not in capsys.readouterr().err.strip()
+
+
+def test_a_corrupt_manifest_csv_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "m.csv"
+    bad.write_bytes(b'path,label\n"unterminated,NORMAL\n')
+    assert main(["manifest", "verify", str(bad), "--data-root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "m.csv" in err and "\n" not in err

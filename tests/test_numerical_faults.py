@@ -49,7 +49,7 @@ def test_non_finite_output_in_a_run_names_image_ids_and_is_not_cached(tmp_path):
 def test_wrong_output_size_is_refused_with_the_fix():
     with pytest.raises(WrongOutputSize, match=r"'faulty' returned shape \(5, 9, 8\).*expected \(5, 8, 8\)"):
         Faulty(extra=1).upscale(lr_images().pixels)
-    assert issubclass(WrongOutputSize, ValueError)  # the CLI prints ValueErrors as one line, exit 2
+    assert issubclass(WrongOutputSize, UserError)  # the CLI prints UserErrors as one line, exit 2
 
 
 def test_non_finite_output_on_a_worker_names_image_ids(tmp_path, monkeypatch):

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from cxr_kernel.errors import UserValueError
+
 SCALES = (2, 4, 8)
 
 
@@ -27,27 +29,27 @@ def check_hr(hr: np.ndarray, scale: int) -> np.ndarray:
     scale : one of 2, 4, 8.
     """
     if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or int(scale) not in SCALES:
-        raise ValueError(f"Expected scale in {SCALES}, got {scale!r}. Pass one of {SCALES}.")
+        raise UserValueError(f"Expected scale in {SCALES}, got {scale!r}. Pass one of {SCALES}.")
     if not isinstance(hr, np.ndarray) or hr.ndim != 2:
         shape = getattr(hr, "shape", type(hr).__name__)
-        raise ValueError(
+        raise UserValueError(
             f"Expected a 2-D (H, W) grayscale array, got shape {shape}. "
             "Pass one image at a time; convert RGB to grayscale first."
         )
     if not np.issubdtype(hr.dtype, np.floating):
-        raise ValueError(
+        raise UserValueError(
             f"Expected a float image in [0, 1], got dtype {hr.dtype}. "
             "Convert with hr.astype(np.float32) / 255 (8-bit) or / 65535 (16-bit)."
         )
     height, width = hr.shape
     if height % scale or width % scale:
-        raise ValueError(
+        raise UserValueError(
             f"Expected H and W divisible by scale {scale}, got {height}x{width}. "
             f"Crop to {height - height % scale}x{width - width % scale} first."
         )
     if hr.size == 0 or not np.isfinite(hr).all() or hr.min() < 0 or hr.max() > 1:
         low, high = (float(hr.min()), float(hr.max())) if hr.size else (None, None)
-        raise ValueError(
+        raise UserValueError(
             f"Expected finite values in [0, 1], got range [{low}, {high}]. "
             "Rescale to [0, 1] (and replace NaN/inf) before degrading."
         )

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import signal, special
 
+from cxr_kernel.errors import UserValueError
+
 KERNEL_TYPES = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso")
 
 
@@ -31,7 +33,7 @@ def covariance(sigma_x: float, sigma_y: float, theta: float) -> np.ndarray:
 def kernel_grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     """Integer offsets ``(x, y)`` of a ``size`` x ``size`` kernel centred at 0 (x along columns)."""
     if size < 1 or size % 2 == 0:
-        raise ValueError(f"Expected an odd kernel size >= 1, got {size}.")
+        raise UserValueError(f"Expected an odd kernel size >= 1, got {size}.")
     axis = np.arange(size, dtype=np.float64) - size // 2
     return np.meshgrid(axis, axis)
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from cxr_kernel.errors import UserValueError
+
 RESIZE_METHODS = ("area", "bilinear", "bicubic")
 
 _FILTERS = {
@@ -35,10 +37,10 @@ def resize(img: np.ndarray, shape: tuple[int, int], method: str = "bicubic") -> 
     (height, width) float32 array.
     """
     if method not in _FILTERS:
-        raise ValueError(f"Expected resize method in {RESIZE_METHODS}, got {method!r}.")
+        raise UserValueError(f"Expected resize method in {RESIZE_METHODS}, got {method!r}.")
     height, width = shape
     if height < 1 or width < 1:
-        raise ValueError(f"Expected an output shape of at least 1x1, got {shape}.")
+        raise UserValueError(f"Expected an output shape of at least 1x1, got {shape}.")
     image = Image.fromarray(np.ascontiguousarray(img, dtype=np.float32))  # float32 -> mode "F"
     return np.asarray(image.resize((width, height), resample=_FILTERS[method]), dtype=np.float32)
 

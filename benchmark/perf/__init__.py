@@ -13,6 +13,8 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from cxr_kernel.errors import UserValueError
+
 SECTIONS = ("sr", "peers", "realesrgan", "stages", "end-to-end")
 
 
@@ -43,10 +45,12 @@ def run_perf(options: PerfOptions) -> Path:
     from benchmark.perf.results import Results
 
     if options.device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("Expected a CUDA device for --device cuda, but torch sees none. Use --device cpu.")
+        raise UserValueError(
+            "Expected a CUDA device for --device cuda, but torch sees none. Use --device cpu."
+        )
     unknown = sorted(set(options.sections) - set(SECTIONS))
     if unknown:
-        raise ValueError(f"Unknown perf section(s) {unknown}. Valid: {', '.join(SECTIONS)}.")
+        raise UserValueError(f"Unknown perf section(s) {unknown}. Valid: {', '.join(SECTIONS)}.")
     results = Results()
     steps = {
         "sr": lambda: sr_inference.run(

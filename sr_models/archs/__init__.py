@@ -14,6 +14,7 @@ from typing import Any
 
 from torch import nn
 
+from cxr_kernel.errors import UserValueError
 from sr_models.archs.registry import ARCH_REGISTRY
 
 #: Modules that define no generator (building blocks, discriminators, the VGG feature network).
@@ -42,16 +43,16 @@ def build_arch(arch: dict[str, Any]) -> nn.Module:
         If ``type`` is missing/unknown or a keyword is not accepted; the message lists valid ones.
     """
     if not isinstance(arch, dict) or "type" not in arch:
-        raise ValueError(f"Expected an arch dict like {{'type': 'RRDBNet', 'scale': 4}}, got {arch!r}.")
+        raise UserValueError(f"Expected an arch dict like {{'type': 'RRDBNet', 'scale': 4}}, got {arch!r}.")
     kwargs = dict(arch)
     name = kwargs.pop("type")
     if name not in ARCHS:
-        raise ValueError(f"Expected arch type in {sorted(ARCHS)}, got {name!r}.")
+        raise UserValueError(f"Expected arch type in {sorted(ARCHS)}, got {name!r}.")
     cls = ARCHS[name]
     valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     unknown = sorted(set(kwargs) - set(valid))
     if unknown:
-        raise ValueError(f"Expected {name} arguments among {valid}, got unknown {unknown}. Remove them.")
+        raise UserValueError(f"Expected {name} arguments among {valid}, got unknown {unknown}. Remove them.")
     return cls(**kwargs)
 
 

@@ -9,6 +9,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from cxr_kernel.errors import UserValueError
+
 
 @torch.no_grad()
 def default_init_weights(modules: nn.Module | Iterable[nn.Module], scale: float = 1.0) -> None:
@@ -35,7 +37,7 @@ def check_scale(scale: int, allowed: Iterable[int], what: str) -> int:
     """Return ``scale`` if it is one of ``allowed``, else raise a ValueError saying which are."""
     allowed = tuple(allowed)
     if isinstance(scale, bool) or not isinstance(scale, int) or scale not in allowed:
-        raise ValueError(f"Expected {what} scale in {list(allowed)}, got {scale!r}. Pick one of those.")
+        raise UserValueError(f"Expected {what} scale in {list(allowed)}, got {scale!r}. Pick one of those.")
     return scale
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from cxr_kernel.errors import UserValueError
 from sr_models.archs.arch_util import check_scale, tensor_shape
 from sr_models.archs.registry import register_arch
 
@@ -92,9 +93,9 @@ class LeftthomasSRGAN(nn.Module):
         super().__init__()
         self.scale = check_scale(scale, (2, 4, 8), "LeftthomasSRGAN")
         if tail not in TAILS:
-            raise ValueError(f"Expected LeftthomasSRGAN tail in {list(TAILS)}, got {tail!r}.")
+            raise UserValueError(f"Expected LeftthomasSRGAN tail in {list(TAILS)}, got {tail!r}.")
         if isinstance(num_block, bool) or not isinstance(num_block, int) or num_block < 1:
-            raise ValueError(f"Expected LeftthomasSRGAN num_block as an int >= 1, got {num_block!r}.")
+            raise UserValueError(f"Expected LeftthomasSRGAN num_block as an int >= 1, got {num_block!r}.")
         self.num_in_ch = num_in_ch
         self.num_out_ch = num_out_ch
         self.num_block = num_block

@@ -27,6 +27,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cxr_kernel.errors import UserValueError
+
 #: architecture name (its class name) -> class, in registration order.
 ARCH_REGISTRY: dict[str, type] = {}
 # model name -> (architecture, example weight files by scale), in registration order.
@@ -102,5 +104,5 @@ def infer_arch(arch_type: str, state_dict: Mapping[str, Any], scale: int) -> dic
     the later strict load reports the mismatch. ``scale`` is used only where the shapes cannot tell.
     """
     if arch_type not in ARCH_REGISTRY:
-        raise ValueError(f"Expected arch type in {sorted(ARCH_REGISTRY)}, got {arch_type!r}.")
+        raise UserValueError(f"Expected arch type in {sorted(ARCH_REGISTRY)}, got {arch_type!r}.")
     return {"type": arch_type, **ARCH_REGISTRY[arch_type].options_from_state_dict(state_dict, scale)}

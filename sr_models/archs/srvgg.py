@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from cxr_kernel.errors import UserValueError
 from sr_models.archs.registry import register_arch
 
 ACTIVATIONS = ("relu", "prelu", "leakyrelu")
@@ -62,11 +63,13 @@ class SRVGGNetCompact(nn.Module):
     ):
         super().__init__()
         if act_type not in ACTIVATIONS:
-            raise ValueError(f"Expected SRVGGNetCompact act_type in {list(ACTIVATIONS)}, got {act_type!r}.")
+            raise UserValueError(
+                f"Expected SRVGGNetCompact act_type in {list(ACTIVATIONS)}, got {act_type!r}."
+            )
         if isinstance(upscale, bool) or not isinstance(upscale, int) or upscale < 1:
-            raise ValueError(f"Expected SRVGGNetCompact upscale as a positive int, got {upscale!r}.")
+            raise UserValueError(f"Expected SRVGGNetCompact upscale as a positive int, got {upscale!r}.")
         if num_in_ch != num_out_ch:
-            raise ValueError(
+            raise UserValueError(
                 f"Expected num_in_ch == num_out_ch for SRVGGNetCompact (the input is added to the output), "
                 f"got {num_in_ch} and {num_out_ch}."
             )

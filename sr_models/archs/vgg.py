@@ -16,6 +16,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from cxr_kernel.errors import UserFileNotFound, UserValueError
+
 # torchvision's "E" configuration: channel counts, "M" = 2x2 max pool.
 _VGG19_CFG: tuple[int | str, ...] = (
     64,
@@ -86,13 +88,13 @@ def load_vgg19_features(weights_path: Path) -> nn.Sequential:
     """
     path = Path(weights_path)
     if not path.is_file():
-        raise FileNotFoundError(
+        raise UserFileNotFound(
             f"Expected a torchvision-format VGG19 state dict at {path}, but no such file exists. "
             f"Download vgg19-dcbb9e9d.pth from {VGG19_URL} and pass its path."
         )
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict):
-        raise ValueError(f"Expected {path} to hold a state dict, got {type(state).__name__}.")
+        raise UserValueError(f"Expected {path} to hold a state dict, got {type(state).__name__}.")
     prefix = "features."
     features_state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     features = vgg19_features()
@@ -108,7 +110,7 @@ def load_vgg19_features(weights_path: Path) -> nn.Sequential:
         found = "; ".join(
             f"{what} {sorted(prefix + k for k in keys)[:4]}" for what, keys in problems.items() if keys
         )
-        raise ValueError(
+        raise UserValueError(
             f"Expected {path} to be a torchvision VGG19 state dict (keys features.0.weight ... "
             f"features.34.bias), got {found}. Use vgg19-dcbb9e9d.pth from {VGG19_URL}."
         )

@@ -15,6 +15,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from cxr_kernel.errors import UserValueError
+
 
 @dataclass(frozen=True)
 class Ranks:
@@ -35,7 +37,7 @@ class Ranks:
     def share(self, batch_size: int) -> slice:
         """The items of a global batch of ``batch_size`` this rank trains on (contiguous, equal shares)."""
         if batch_size % self.world_size:
-            raise ValueError(
+            raise UserValueError(
                 f"Expected batch_size divisible by the number of processes ({self.world_size}), got "
                 f"{batch_size}. Set batch_size to a multiple of {self.world_size} or change --nproc_per_node."
             )

@@ -19,6 +19,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
+from cxr_kernel.errors import UserValueError
 from sr_models.archs import build_arch
 from sr_models.losses import (
     GANLoss,
@@ -207,22 +208,22 @@ def _fingerprint(
 
 def _check_inputs(model: str, scale: int, preset: TrainingPreset, hr_images: np.ndarray) -> np.ndarray:
     if model != preset.family:
-        raise ValueError(
+        raise UserValueError(
             f"Expected a preset of family {model!r} for model {model!r}, got family {preset.family!r}. "
             f"Pick a {model} preset (e.g. {model!r} or 'tiny-{model}')."
         )
     if preset.hr_patch % scale:
-        raise ValueError(
+        raise UserValueError(
             f"Expected hr_patch divisible by scale {scale}, got {preset.hr_patch}. Change hr_patch."
         )
     images = np.asarray(hr_images)
     if images.ndim != 3 or images.dtype != np.float32:
-        raise ValueError(
+        raise UserValueError(
             f"Expected hr_images as a float32 (N, H, W) array, got {images.dtype} with shape {images.shape}. "
             "Convert grayscale images with .astype(np.float32) / 255."
         )
     if len(images) == 0 or min(images.shape[1:]) < preset.hr_patch:
-        raise ValueError(
+        raise UserValueError(
             f"Expected at least one image of at least {preset.hr_patch}x{preset.hr_patch} pixels (hr_patch), "
             f"got shape {images.shape}. Use larger images or a smaller hr_patch."
         )
@@ -305,7 +306,7 @@ def train_upscaler(
         run = _Run(preset, arch, dev, perceptual, ranks)
         input_multiple = getattr(run.net_g, "input_multiple", 1)
         if (preset.hr_patch // scale) % input_multiple:
-            raise ValueError(
+            raise UserValueError(
                 f"Expected the LR patch ({preset.hr_patch // scale}) divisible by {input_multiple} for "
                 f"{arch['type']} x{scale}, got hr_patch {preset.hr_patch}. "
                 f"Use a multiple of {scale * input_multiple}."
@@ -321,12 +322,12 @@ def train_upscaler(
                 if fingerprint.get(k) != state["fingerprint"].get(k)
             )
             if differs:
-                raise ValueError(
+                raise UserValueError(
                     f"Expected {checkpoint} to come from the same training settings, got differences in "
                     f"{differs}. Use a fresh work_dir, or the original settings to resume."
                 )
             if state["step"] > total:
-                raise ValueError(
+                raise UserValueError(
                     f"Expected at most {total} steps done, got {checkpoint} at step {state['step']}. "
                     "Use a fresh work_dir or more gan_steps."
                 )

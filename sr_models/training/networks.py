@@ -8,6 +8,7 @@ from typing import Any
 
 from torch import nn
 
+from cxr_kernel.errors import UserValueError
 from sr_models.archs import ARCHS
 from sr_models.archs.discriminators import DISCRIMINATORS
 from sr_models.archs.vgg import VGG19_URL, VGGFeatureExtractor
@@ -22,7 +23,7 @@ def full_arch(arch: dict[str, Any], scale: int) -> dict[str, Any]:
     default changes later.
     """
     if arch.get("type") not in ARCHS:
-        raise ValueError(f"Expected arch type in {sorted(ARCHS)}, got {arch.get('type')!r}.")
+        raise UserValueError(f"Expected arch type in {sorted(ARCHS)}, got {arch.get('type')!r}.")
     parameters = inspect.signature(ARCHS[arch["type"]].__init__).parameters
     scale_key = "upscale" if "upscale" in parameters else "scale"
     defaults = {
@@ -53,7 +54,7 @@ def build_perceptual(preset: TrainingPreset, vgg_weights: Path | None) -> Percep
     if preset.perceptual_weight == 0:
         return None
     if vgg_weights is None:
-        raise ValueError(
+        raise UserValueError(
             f"Expected vgg_weights for perceptual_weight={preset.perceptual_weight}, got None. "
             "The perceptual loss needs a local torchvision-format VGG19 state dict (vgg19-dcbb9e9d.pth from "
             f"{VGG19_URL}): pass `vgg_weights=` (or `vgg_weights:` in the config), or set "
