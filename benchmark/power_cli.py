@@ -4,7 +4,9 @@
 an accuracy difference (exact by enumeration, for the exact test and for the test the benchmark runs,
 and Connor's approximation); ``--power 0.8`` instead solves for the number of images; ``--auroc 0.9``
 adds the power of the DeLong-type AUROC comparison (Hanley-McNeil variance).  Methods:
-``benchmark.stats.power``.
+``benchmark.stats.power``. Exact figures are given where their enumeration sums at most
+``EXACT_TERMS`` binomial terms (under a second); beyond, a ``note`` says that only the normal
+approximation is given. Values no study could have (over 10^12 images) are refused in one line.
 """
 
 from __future__ import annotations
@@ -62,37 +64,10 @@ def compute(args: argparse.Namespace) -> dict:
     try:
         if args.n is not None:
             inputs["n"] = args.n
-            out = {
-                "mcnemar": {
-                    "power_exact": calc.mcnemar_power_exact(
-                        args.n, args.discordant, args.difference, alpha=args.alpha
-                    ),
-                    "power_exact_as_run": calc.mcnemar_power_exact(
-                        args.n, args.discordant, args.difference, alpha=args.alpha, test="benchmark"
-                    ),
-                    "power_connor": calc.mcnemar_power_connor(
-                        args.n, args.discordant, args.difference, alpha=args.alpha
-                    ),
-                    "detectable_difference_80": calc.smallest_detectable_difference(
-                        args.n, args.discordant, alpha=args.alpha
-                    ),
-                }
-            }
+            out = {"mcnemar": _mcnemar_power(args)}
         else:
             inputs["power"] = args.power
-            out = {
-                "mcnemar": {
-                    "n_exact": calc.mcnemar_n_exact(
-                        args.discordant, args.difference, alpha=args.alpha, power=args.power
-                    ),
-                    "n_exact_as_run": calc.mcnemar_n_exact(
-                        args.discordant, args.difference, alpha=args.alpha, power=args.power, test="benchmark"
-                    ),
-                    "n_connor": calc.mcnemar_n_connor(
-                        args.discordant, args.difference, alpha=args.alpha, power=args.power
-                    ),
-                }
-            }
+            out = {"mcnemar": _mcnemar_n(args)}
         if args.auroc is not None:
             inputs.update(auroc=args.auroc, prevalence=args.prevalence, correlation=args.correlation)
             if args.n is not None:
@@ -125,6 +100,50 @@ def compute(args: argparse.Namespace) -> dict:
     return {"inputs": inputs, **out, "methods": METHODS}
 
 
+def _mcnemar_power(args: argparse.Namespace) -> dict:
+    """Exact power where its enumeration is affordable, Connor's approximation always (with a note)."""
+    calc.check_mcnemar_inputs(args.n, args.discordant, args.difference, args.alpha)
+    out = {}
+    if calc.exact_affordable(args.n, args.discordant):
+        for name, test in (("power_exact", "exact"), ("power_exact_as_run", "benchmark")):
+            out[name] = calc.mcnemar_power_exact(
+                args.n, args.discordant, args.difference, alpha=args.alpha, test=test
+            )
+    else:
+        out["note"] = (
+            f"exact enumeration skipped ({calc.exact_terms(args.n, args.discordant):,} terms, more than "
+            f"{calc.EXACT_TERMS:,}, or n above {calc.EXACT_MAX_N:.0e}): power_connor is the normal "
+            "approximation"
+        )
+    out["power_connor"] = calc.mcnemar_power_connor(
+        args.n, args.discordant, args.difference, alpha=args.alpha
+    )
+    out["detectable_difference_80"] = calc.smallest_detectable_difference(
+        args.n, args.discordant, alpha=args.alpha
+    )
+    return out
+
+
+def _mcnemar_n(args: argparse.Namespace) -> dict:
+    """Images needed: exact where the scan is affordable, Connor's approximation always (with a note)."""
+    out = {}
+    for name, test in (("n_exact", "exact"), ("n_exact_as_run", "benchmark")):
+        found = calc.mcnemar_n_exact(
+            args.discordant, args.difference, alpha=args.alpha, power=args.power, test=test
+        )
+        if found is not None:
+            out[name] = found
+    if len(out) < 2:
+        out["note"] = (
+            f"exact search skipped (more than {calc.SCAN_TERMS:,} binomial terms, or no n within 1.3 "
+            "times Connor's): n_connor is the normal approximation"
+        )
+    out["n_connor"] = calc.mcnemar_n_connor(
+        args.discordant, args.difference, alpha=args.alpha, power=args.power
+    )
+    return out
+
+
 METHODS = {
     "power_exact": "exact McNemar (conditional binomial) test, power by enumeration of every outcome",
     "power_exact_as_run": "the benchmark's McNemar (exact below 25 discordant images, else chi-square with "
@@ -143,4 +162,7 @@ def power_from_cli(args: argparse.Namespace) -> None:
     for section in ("mcnemar", "auroc"):
         for name, value in result.get(section, {}).items():
             shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+            if name == "note":
+                print(f"{section:8s} note: {value}")
+                continue
             print(f"{section:8s} {name:28s} {shown}")
