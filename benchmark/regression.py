@@ -15,6 +15,9 @@ A baseline JSON holds ``suite``, ``tolerances`` and ``figures``. ``tolerances`` 
 - ``"exact"``: equal (hashes, counts);
 - ``null``: shown, never failed (a figure that is not reproducible on every platform).
 
+Anything else (``true``, a number as text, a negative number, NaN) is refused when the file is read
+(``benchmark.baseline_schema``).
+
 A run passes when every baseline figure is present and within its tolerance; new figures are shown as
 ``new`` and pass. Rewriting a baseline keeps its tolerances, so a deliberate change shows in the diff as
 moved numbers only.
@@ -33,6 +36,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from benchmark.baseline_schema import check_tolerances, validated_baseline
 from benchmark.config import PROJECT_DIR
 from benchmark.stats.flips import FLIP_COUNTS, predicted_labels
 from cxr_kernel.atomic import write_text
@@ -180,7 +184,7 @@ def run_figures(run_dir: Path) -> dict[str, Value]:
 def stored_baseline(path: Path) -> dict | None:
     """The baseline at ``path``; None when there is none or it is of the older format without figures."""
     path = Path(path)
-    baseline = json.loads(path.read_text()) if path.is_file() else None
+    baseline = validated_baseline(path) if path.is_file() else None
     return baseline if isinstance(baseline, dict) and "figures" in baseline else None
 
 
@@ -238,15 +242,10 @@ def within(expected: Value, actual: Value, tolerance) -> bool:
         return expected == actual
     if expected is None or actual is None or math.isinf(expected) or math.isinf(actual):
         return expected == actual
-    if isinstance(tolerance, dict):
-        unknown = set(tolerance) - {"abs", "rel"}
-        if unknown:
-            raise UserError(f"Unknown tolerance keys {sorted(unknown)}; use `abs` and/or `rel`.")
+    if isinstance(tolerance, dict):  # checked when read (benchmark.baseline_schema)
         allowed = max(tolerance.get("abs", 0.0), tolerance.get("rel", 0.0) * abs(expected))
-    elif isinstance(tolerance, (int, float)):
-        allowed = tolerance
     else:
-        raise UserError(f'Tolerance {tolerance!r} is not a number, {{abs, rel}}, "exact" or null.')
+        allowed = tolerance
     return abs(actual - expected) <= allowed
 
 
@@ -260,7 +259,11 @@ def compare(run_dir: Path, baseline_path: Path, *, tolerance: float | None = Non
             f"Baseline {baseline_path} is for suite {baseline['suite']!r}, the run is {summary_suite!r}. "
             f"Use --baseline {default_baseline(summary_suite, smoke=False)} (or its -smoke twin)."
         )
-    tolerances = baseline["tolerances"] if tolerance is None else {"*": {"abs": tolerance, "rel": tolerance}}
+    tolerances = (
+        baseline["tolerances"]
+        if tolerance is None
+        else check_tolerances({"*": {"abs": tolerance, "rel": tolerance}}, "--tolerance")
+    )
     expected, actual = baseline["figures"], run_figures(run_dir)
     rows = []
     for name in list(expected) + [n for n in actual if n not in expected]:

@@ -250,3 +250,47 @@ def test_check_fails_and_names_the_metric_when_a_degradation_parameter_moves(tmp
     message = out[out.index("REGRESSION:") :]
     assert "quality/bicubic-noise-x4/bicubic/psnr" in message
     assert "quality/bicubic-noise-x4/bicubic/ssim" in message
+
+
+@pytest.mark.parametrize(
+    ("tolerance", "shown"),
+    [
+        (True, "true"),  # before: passed 0.90 against 0.10
+        ({"rel": "0.1"}, '"0.1"'),  # before: TypeError traceback
+        (-1, "-1"),  # before: failed even identical values
+        (float("nan"), "NaN"),  # before: failed even identical values
+        ("0.1", '"0.1"'),
+        ({"abs": 0.1, "absolute": 1}, "1"),
+        ([0.1], "list"),
+    ],
+)
+def test_a_bad_tolerance_is_refused_in_one_line_naming_the_file_and_the_pattern(
+    tmp_path, capsys, tolerance, shown
+):
+    baseline = tmp_path / "baseline.json"
+    run = write_run(tmp_path / "run", accuracy=0.9)
+    baseline_from(run, baseline)
+    stored = json.loads(baseline.read_text())
+    stored["tolerances"] = {"classification/*": tolerance, "*": "exact"}
+    baseline.write_text(json.dumps(stored))
+    assert main(["check", str(write_run(tmp_path / "moved", accuracy=0.1)), "--baseline", str(baseline)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    assert f"Baseline {baseline}: tolerances.'classification/*'" in err and shown in err
+    assert "a tolerance is a number >= 0" in err
+
+
+def test_a_baseline_that_is_not_json_is_one_line(tmp_path, capsys):
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text('{"figures": ')
+    assert main(["check", str(write_run(tmp_path / "run")), "--baseline", str(baseline)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "is not valid JSON" in err
+
+
+def test_a_bad_tolerance_option_is_refused(tmp_path, capsys):
+    baseline = tmp_path / "baseline.json"
+    run = write_run(tmp_path / "run")
+    baseline_from(run, baseline)
+    assert main(["check", str(run), "--baseline", str(baseline), "--tolerance", "-1"]) == 2
+    assert "--tolerance: '*'.abs = -1" in capsys.readouterr().err
