@@ -305,10 +305,6 @@ class Study:
             classifier_setup.check_given_classifier(suite.classifier.weights)
         else:
             classifier_setup.training_recipe(suite.classifier.train)  # unknown keys raise here
-        run_store.clear_run_directory(self.directory)  # only once nothing above refused the run
-        self.store = store = RunStore(self.directory)
-        store.write_config(suite)
-        store.write_json(run_layout.ENVIRONMENT, environment(suite, self.device))
         meter = StageMeter()
         meter.lap("images: manifest, checks, leakage")
         dataset = load_dataset(
@@ -319,11 +315,17 @@ class Study:
             on_bad_image=self.options.on_bad_image,
             min_side=suite.data.hr_size // min(cell.scale for cell in suite.cells),
         )
+        evaluation = dataset.split(suite.data.eval_split)
+        leakage = _leakage(suite, dataset, evaluation)
+        # Only once nothing above refused the run: a refusal leaves the directory as it was (an
+        # earlier run untouched, or nothing that blocks the corrected run under the same --run-id).
+        run_store.clear_run_directory(self.directory)
+        self.store = store = RunStore(self.directory)
+        store.write_config(suite)
+        store.write_json(run_layout.ENVIRONMENT, environment(suite, self.device))
         if not dataset.skipped.empty:
             write_text(store.directory / run_layout.SKIPPED_IMAGES, dataset.skipped.to_csv(index=False))
-        evaluation = dataset.split(suite.data.eval_split)
         store.write_checksums(dataset.images)
-        leakage = _leakage(suite, dataset, evaluation)
         meter.lap("classifier: load or train")
         classifier, classifier_info = self.load_classifier(dataset)
         seed_classifiers = self.seed_classifiers(dataset)

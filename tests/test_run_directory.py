@@ -95,3 +95,57 @@ def test_a_refused_rerun_leaves_the_earlier_run_in_place(tmp_path, capsys):
     assert run_cli(tmp_path, raw, "--run-id", "r") == 2
     assert str(bad) in capsys.readouterr().err
     assert (run / "summary.json").read_text() == '{"seed": 0}'
+
+
+def _leaky_manifest(tmp_path):
+    """Eight 64-px images; patient p1 has one train and one test image (the leakage check refuses it)."""
+    import numpy as np
+    from PIL import Image
+
+    from benchmark.manifest import sha256_file
+
+    rng = np.random.default_rng(0)
+    rows = ["path,label,split,sha256,patient_id"]
+    for index, (label, split, patient) in enumerate(
+        [
+            ("NORMAL", "train", "p1"),
+            ("PNEUMONIA", "train", "p2"),
+            ("NORMAL", "train", "p3"),
+            ("PNEUMONIA", "train", "p4"),
+            ("NORMAL", "test", "p1"),
+            ("NORMAL", "test", "p6"),
+            ("PNEUMONIA", "test", "p5"),
+            ("PNEUMONIA", "test", "p7"),
+        ]
+    ):
+        path = tmp_path / "images" / f"{index}.png"
+        path.parent.mkdir(exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (64, 64), dtype=np.uint8)).save(path)
+        rows.append(f"images/{index}.png,{label},{split},{sha256_file(path)},{patient}")
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    data = {"manifest": str(tmp_path / "m.csv"), "data_root": str(tmp_path), "hr_size": 32}
+    return {**RAW, "data": data}
+
+
+def test_a_run_refused_by_the_leakage_check_leaves_nothing_that_blocks_the_corrected_run(tmp_path, capsys):
+    """Before: the refused run left config.yaml, environment.json and manifest.sha256, and the corrected
+    config under the same --run-id was refused as "another config"."""
+    raw = _leaky_manifest(tmp_path)
+    run = tmp_path / "runs" / "tiny" / "r"
+    assert run_cli(tmp_path, raw, "--run-id", "r") == 2
+    assert "allow_test_overlap" in capsys.readouterr().err
+    assert not run.exists() or not any(run.iterdir())
+    corrected = {**raw, "classifier": {**raw["classifier"], "allow_test_overlap": True}}
+    assert run_cli(tmp_path, corrected, "--run-id", "r") == 0
+    assert (run / "summary.json").is_file()
+
+
+def test_a_run_refused_for_a_bad_image_leaves_the_earlier_run_in_place(tmp_path, capsys):
+    raw = _leaky_manifest(tmp_path)
+    (tmp_path / "images" / "5.png").write_bytes(b"not a png")
+    run = tmp_path / "runs" / "tiny" / "r"
+    earlier_run(run, parse_suite(raw, source="tiny.yaml"))
+    assert run_cli(tmp_path, raw, "--run-id", "r") == 2
+    assert "5.png" in capsys.readouterr().err
+    assert (run / "summary.json").read_text() == '{"seed": 0}'
+    assert (run / "examples" / "old.png").is_file()
