@@ -23,7 +23,7 @@ from benchmark.dataset import Dataset, load_dataset
 from benchmark.images import write_png
 from benchmark.resources import StageMeter
 from benchmark.store import RunStore, environment, new_run_id
-from cxr_kernel import run_layout
+from cxr_kernel import run_files, run_layout
 from cxr_kernel.atomic import write_text
 from cxr_kernel.variants import HR
 
@@ -387,6 +387,7 @@ class Study:
             if seed_classifiers
             else {}
         )
+        store.write_json(run_layout.RESOURCES, meter.as_dict())
         store.write_json(
             run_layout.SUMMARY,
             {
@@ -415,9 +416,9 @@ class Study:
                 "lpips_weights": _lpips_provenance(suite),
                 "metric_specs": run_records(suite.metrics),
                 **seeds,
+                run_layout.FILES_RECORD: run_files.record(store.directory),  # last: the files above
             },
         )
-        store.write_json(run_layout.RESOURCES, meter.as_dict())
         return store.directory
 
     def _seed_analysis(self, seed_predictions, tables, options, primary_info, seed_classifiers) -> dict:

@@ -39,6 +39,7 @@ import yaml
 from benchmark.baseline_schema import check_tolerances, validated_baseline
 from benchmark.config import PROJECT_DIR
 from benchmark.stats.flips import FLIP_COUNTS, predicted_labels
+from cxr_kernel import run_files
 from cxr_kernel.atomic import write_text
 from cxr_kernel.errors import UserError
 from cxr_kernel.run_layout import CONFIG, PREDICTIONS, SUMMARY
@@ -162,7 +163,14 @@ def read_summary(run_dir: Path) -> dict:
     path = Path(run_dir) / SUMMARY
     if not path.is_file():
         raise UserError(f"No summary at {path}. Run the suite first (`python -m benchmark run ...`).")
-    return json.loads(path.read_text())
+    try:
+        summary = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{path} is not valid JSON ({error}). Re-run the suite to rewrite it.") from None
+    if not isinstance(summary, dict):
+        raise UserError(f"{path} holds no JSON object. Re-run the suite to rewrite it.")
+    run_files.verify(run_dir, summary)  # every file of the directory is this run's
+    return summary
 
 
 def run_figures(run_dir: Path) -> dict[str, Value]:

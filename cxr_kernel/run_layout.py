@@ -42,3 +42,11 @@ TABLES_DIR = "tables"
 def training_history(model: str) -> str:
     """The training history of SR model ``model`` when the run trained it."""
     return f"training/{model}/history.csv"
+
+
+#: The key of ``summary.json`` recording every other file the run wrote: relative path -> sha256
+#: (``cxr_kernel.run_files``), so a file of another run is refused when the directory is read.
+FILES_RECORD = "files"
+#: Written into a run directory after the run by other commands (the report, ``perf --out``), hence
+#: never recorded and never refused; folders cover everything under them.
+AFTER_THE_RUN = (REPORT, PERF, FIGURES_DIR, TABLES_DIR)

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from benchmark.stats.schema import RESULTS_FILE, analysis_inputs, read_results
+from cxr_kernel import run_files
 from cxr_kernel.atomic import atomic_path
 from cxr_kernel.errors import UserError
 from cxr_kernel.run_layout import CONFIG, ENVIRONMENT, EXAMPLES_INDEX, MANIFEST, PERF, PREDICTIONS, SUMMARY
@@ -98,6 +99,7 @@ def load_summary(run_dir: Path) -> dict[str, Any]:
             f'Expected "tables" in {path} to map each table name to a list of records, got {malformed}. '
             "Re-run the suite."
         )
+    run_files.verify(run_dir, summary)  # every file of the directory is this run's
     if isinstance(summary.get("metric_specs"), dict):
         adopt_metric_specs(summary["metric_specs"])  # the run's own labels and directions
     return summary

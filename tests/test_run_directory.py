@@ -149,3 +149,78 @@ def test_a_run_refused_for_a_bad_image_leaves_the_earlier_run_in_place(tmp_path,
     assert "5.png" in capsys.readouterr().err
     assert (run / "summary.json").read_text() == '{"seed": 0}'
     assert (run / "examples" / "old.png").is_file()
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """Two finished tiny runs of different seeds (their predictions differ)."""
+    folder = tmp_path_factory.mktemp("two")
+    assert run_cli(folder, RAW, "--run-id", "a") == 0
+    assert run_cli(folder, {**RAW, "seed": 1}, "--run-id", "b") == 0
+    return folder / "runs" / "tiny" / "a", folder / "runs" / "tiny" / "b"
+
+
+def _copy_run(source, target):
+    import shutil
+
+    shutil.copytree(source, target)
+    return target
+
+
+@pytest.mark.parametrize(
+    "foreign",
+    ["predictions.parquet", "results.parquet", "config.yaml", "manifest.sha256", "classifier/history.csv"],
+)
+def test_a_file_of_another_run_is_refused_by_report_compare_and_check(two_runs, tmp_path, capsys, foreign):
+    """Before: a run's summary.json with another run's tables rendered with exit 0 (the stored HR AUROC
+    said one thing, the ROC curve drawn from the other run's predictions another)."""
+    import shutil
+
+    from benchmark import regression
+    from benchmark.cli import main
+
+    a, b = two_runs
+    mixed = _copy_run(a, tmp_path / "mixed")
+    assert (mixed / foreign).read_bytes() != (b / foreign).read_bytes()
+    shutil.copyfile(b / foreign, mixed / foreign)
+    for argv in (["report", str(mixed)], ["compare", str(mixed), str(b), "--out", str(tmp_path / "c.html")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and f"{mixed / foreign} does not belong to run a" in err
+    with pytest.raises(UserError, match=f"{foreign} does not belong to run a"):
+        regression.run_figures(mixed)
+
+
+def test_a_file_the_run_did_not_write_is_refused(two_runs, tmp_path, capsys):
+    from benchmark.cli import main
+
+    a, b = two_runs
+    mixed = _copy_run(a, tmp_path / "extra")
+    (mixed / "predictions_seeds.parquet").write_bytes((b / "predictions.parquet").read_bytes())
+    assert main(["report", str(mixed)]) == 2
+    assert (
+        "predictions_seeds.parquet does not belong to run a: it did not write it" in capsys.readouterr().err
+    )
+
+
+def test_the_report_and_perf_files_written_after_the_run_are_not_refused(two_runs, tmp_path):
+    from benchmark.cli import main
+
+    mixed = _copy_run(two_runs[0], tmp_path / "later")
+    (mixed / "perf.json").write_text("{}")
+    assert main(["report", str(mixed)]) == 0
+    assert main(["report", str(mixed)]) == 0  # its own report, figures and tables from the first render
+
+
+def test_a_run_directory_without_the_record_is_read_with_a_warning(two_runs, tmp_path, capsys):
+    import json
+
+    from benchmark.cli import main
+
+    old = _copy_run(two_runs[0], tmp_path / "old")
+    summary = json.loads((old / "summary.json").read_text())
+    del summary["files"]
+    (old / "summary.json").write_text(json.dumps(summary))
+    assert main(["report", str(old)]) == 0
+    err = capsys.readouterr().err
+    assert "records no checksums of the run's files" in err and "--run-id a" in err
