@@ -20,13 +20,13 @@ import numpy as np
 import pandas as pd
 
 from benchmark.cache import Cache
-from benchmark.classifier_eval import evaluate_directory, load_safe, save_without_optimizer
+from benchmark.classifier_eval import directory_images, evaluate_directory, load_safe, save_without_optimizer
 from benchmark.classifier_setup import training_list, training_recipe
 from benchmark.config import load_suite
 from benchmark.dataset import load_dataset
 from benchmark.manifest import sha256_file
 from benchmark.store import environment
-from cxr_kernel.atomic import write_text
+from cxr_kernel.atomic import atomic_path
 from cxr_kernel.errors import UserError
 
 #: What ``train-classifier --out`` holds and shipping reads.
@@ -89,8 +89,46 @@ def _history_rows(history: pd.DataFrame) -> list[dict]:
     return json.loads(history.to_json(orient="records"))
 
 
+def trained_record(source: Path, suite_name: str, input_size: int) -> dict:
+    """``evaluation.json`` of a ``train-classifier --out`` folder, refused unless it describes the
+    folder's ``model.keras`` (sha256) for this suite and input size."""
+    path = source / "evaluation.json"
+    try:
+        trained = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"{path} is not valid JSON ({error}). Train again with `train-classifier`.") from None
+    if not isinstance(trained, dict):
+        raise UserError(f"{path} holds no JSON object. Train again with `train-classifier`.")
+    model_sha256 = sha256_file(source / "model.keras")
+    found = {"model_sha256": model_sha256, "suite": suite_name, "input_size": input_size}
+    for key, value in found.items():
+        if trained.get(key) != value:
+            raise UserError(
+                f"{source / 'model.keras'} is not the model {path} describes: its {key} is "
+                f"{trained.get(key)!r}, this ship's {value!r}. Ship the folder `train-classifier` "
+                "wrote, unchanged, with the suite that trained it."
+            )
+    return trained
+
+
+def land_together(model_path: Path, sidecar_path: Path, write_model, sidecar_of) -> dict:
+    """Write the model and its sidecar beside their targets, then rename both: a failure anywhere
+    leaves the old pair byte-identical. ``write_model(temporary)`` writes the model file;
+    ``sidecar_of(temporary)`` returns the sidecar of the written model."""
+    with atomic_path(model_path) as model_temporary, atomic_path(sidecar_path) as sidecar_temporary:
+        write_model(model_temporary)
+        sidecar = sidecar_of(model_temporary)
+        sidecar_temporary.write_text(
+            json.dumps(sidecar, indent=2, default=str, allow_nan=False) + "\n", encoding="utf-8"
+        )
+    return sidecar
+
+
 def ship_from_cli(args) -> Path:
-    """Write ``args.to`` (.keras) and its ``.json`` sidecar from ``args.source`` (train-classifier --out)."""
+    """Write ``args.to`` (.keras) and its ``.json`` sidecar from ``args.source`` (train-classifier --out).
+
+    Every input is checked before anything is written; the pair lands together or not at all.
+    """
     source, destination = Path(args.source), Path(args.to)
     missing = [name for name in TRAINED_FILES if not (source / name).is_file()]
     if missing:
@@ -106,8 +144,12 @@ def ship_from_cli(args) -> Path:
             f"Suite {suite.name!r} has no `classifier: {{train: ...}}` section; give the suite that "
             "trained the model."
         )
-    trained = json.loads((source / "evaluation.json").read_text())
-    history = pd.read_csv(source / "history.csv")
+    trained = trained_record(source, suite.name, suite.classifier.input_size)
+    try:
+        history = pd.read_csv(source / "history.csv")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise UserError(f"{source / 'history.csv'} is not a readable CSV ({error}).") from None
+    directory_images(args.test_dir)  # both class folders hold images
 
     dataset = load_dataset(
         suite.data,
@@ -120,55 +162,64 @@ def ship_from_cli(args) -> Path:
     roles = training_list(suite.classifier, train, seed=suite.seed)
     n_fit = int((roles["role"] == "fit").sum())
 
-    save_without_optimizer(source / "model.keras", destination)
-    model = load_safe(destination)  # also proves the shipped file loads in safe mode
-    metrics = evaluate_directory(destination, args.test_dir)
     monitor = "val_loss" if "val_loss" in history.columns else "loss"
     training_environment = trained.get("environment", {})
-    sidecar = {
-        "model": destination.name,
-        "model_sha256": sha256_file(destination),
-        "parameters": int(model.count_params()),
-        "input_shape": list(model.input_shape[1:]),
-        "input_contract": INPUT_CONTRACT,
-        "training_command": _as_module_command(training_environment.get("command")),
-        "training_git_commit": training_environment.get("git_commit"),
-        "training_git_uncommitted_changes": training_environment.get("git_uncommitted_changes"),
-        "ship_command": _as_module_command(sys.argv),
-        "suite": suite.name,
-        "seed": suite.seed,
-        "recipe": dataclasses.asdict(training_recipe(suite.classifier.train)),
-        "input_size": suite.classifier.input_size,
-        "data": {
-            "manifest": str(suite.data.manifest) if suite.data.manifest else None,
-            "data_root": str(suite.data.data_root) if suite.data.data_root else None,
-            "train": {
-                "split": suite.data.train_split,
-                "n_images": len(train),
-                "n_fit": n_fit,
-                "n_validation": len(train) - n_fit,
-                "validation": "patients held out (benchmark.classifier_setup.patient_validation_split)",
-                "list_sha256": list_checksum(train),
+    run_timing = timing(history, n_fit, args.log)
+    best_epoch = int(history.loc[history[monitor].idxmin(), "epoch"])
+
+    def sidecar_of(model_file: Path) -> dict:
+        model = load_safe(model_file)  # also proves the shipped file loads in safe mode
+        return {
+            "model": destination.name,
+            "model_sha256": sha256_file(model_file),
+            "parameters": int(model.count_params()),
+            "input_shape": list(model.input_shape[1:]),
+            "input_contract": INPUT_CONTRACT,
+            "training_command": _as_module_command(training_environment.get("command")),
+            "training_git_commit": training_environment.get("git_commit"),
+            "training_git_uncommitted_changes": training_environment.get("git_uncommitted_changes"),
+            "ship_command": _as_module_command(sys.argv),
+            "suite": suite.name,
+            "seed": suite.seed,
+            "recipe": dataclasses.asdict(training_recipe(suite.classifier.train)),
+            "input_size": suite.classifier.input_size,
+            "data": {
+                "manifest": str(suite.data.manifest) if suite.data.manifest else None,
+                "data_root": str(suite.data.data_root) if suite.data.data_root else None,
+                "train": {
+                    "split": suite.data.train_split,
+                    "n_images": len(train),
+                    "n_fit": n_fit,
+                    "n_validation": len(train) - n_fit,
+                    "validation": "patients held out (benchmark.classifier_setup.patient_validation_split)",
+                    "list_sha256": list_checksum(train),
+                },
+                "test": {
+                    "split": suite.data.eval_split,
+                    "n_images": len(test),
+                    "list_sha256": list_checksum(test),
+                },
+                "skipped_images": dataset.skipped.to_dict(orient="records"),
+                "list_sha256_rule": "sha256 of the sorted '<image sha256>  <path>' lines",
             },
-            "test": {
-                "split": suite.data.eval_split,
-                "n_images": len(test),
-                "list_sha256": list_checksum(test),
-            },
-            "skipped_images": dataset.skipped.to_dict(orient="records"),
-            "list_sha256_rule": "sha256 of the sorted '<image sha256>  <path>' lines",
-        },
-        "history": _history_rows(history),
-        "best_epoch": int(history.loc[history[monitor].idxmin(), "epoch"]),
-        "epochs_run": len(history),
-        "timing": timing(history, n_fit, args.log),
-        "test_metrics": metrics,
-        "train_classifier_scores": trained.get("scores"),
-        "training_environment": training_environment,
-        "ship_environment": environment(suite, "cpu"),
-    }
+            "history": _history_rows(history),
+            "best_epoch": best_epoch,
+            "epochs_run": len(history),
+            "timing": run_timing,
+            "test_metrics": evaluate_directory(model_file, args.test_dir),
+            "train_classifier_scores": trained.get("scores"),
+            "training_environment": training_environment,
+            "ship_environment": environment(suite, "cpu"),
+        }
+
     sidecar_path = destination.with_suffix(".json")
-    write_text(sidecar_path, json.dumps(sidecar, indent=2, default=str, allow_nan=False) + "\n")
+    sidecar = land_together(
+        destination,
+        sidecar_path,
+        lambda model_file: save_without_optimizer(source / "model.keras", model_file),
+        sidecar_of,
+    )
+    metrics = sidecar["test_metrics"]
     names = ("loss", "accuracy", "auroc", "sensitivity", "specificity")
     figures = ", ".join(f"{name} {metrics[name]:.4f}" for name in names)
     print(f"{destination} ({metrics['n_images']} test images in {args.test_dir}): {figures}")

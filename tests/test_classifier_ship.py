@@ -203,3 +203,77 @@ def test_epoch_times_come_from_a_keras_log_when_the_history_has_none(tmp_path):
     assert figures["images_per_second"] == pytest.approx([4100 / 45, 4100 / 41])
     with pytest.raises(Exception, match="Expected 3 Keras epoch lines"):
         timing(pd.DataFrame({"epoch": [1, 2, 3]}), n_fit=1, log=log)
+
+
+def _copy_trained(trained, target: Path) -> dict:
+    import shutil
+
+    shutil.copytree(trained["out"], target)
+    return {**trained, "out": target}
+
+
+def _pair(destination: Path) -> tuple[bytes, bytes]:
+    return destination.read_bytes(), destination.with_suffix(".json").read_bytes()
+
+
+@pytest.fixture()
+def shipped(trained, tmp_path) -> Path:
+    destination = tmp_path / "weights" / "cnn.keras"
+    assert _ship(trained, destination) == 0
+    return destination
+
+
+def test_a_model_swapped_into_the_training_folder_is_refused_and_nothing_is_written(
+    trained, shipped, tmp_path, capsys
+):
+    """Before: shipped with exit 0 and a sidecar whose history, input size and scores described the
+    other model."""
+    swapped = _copy_trained(trained, tmp_path / "swapped")
+    other = build_reference_cnn(SMALL + 8)
+    other.save(swapped["out"] / "model.keras")
+    before = _pair(shipped)
+    assert _ship(swapped, shipped) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "model.keras is not the model" in err and "model_sha256" in err
+    assert _pair(shipped) == before
+
+
+@pytest.mark.parametrize(("key", "value"), [("suite", "another"), ("input_size", 300)])
+def test_an_evaluation_json_of_another_suite_or_size_is_refused(trained, tmp_path, capsys, key, value):
+    edited = _copy_trained(trained, tmp_path / "edited")
+    record = json.loads((edited["out"] / "evaluation.json").read_text())
+    record[key] = value
+    (edited["out"] / "evaluation.json").write_text(json.dumps(record))
+    assert _ship(edited, tmp_path / "x.keras") == 2
+    assert f"its {key} is {value!r}" in capsys.readouterr().err
+    assert not (tmp_path / "x.keras").exists() and not (tmp_path / "x.json").exists()
+
+
+def test_a_test_dir_without_pneumonia_images_is_refused_before_the_old_pair_is_touched(
+    trained, shipped, tmp_path, capsys
+):
+    """Before: the clear error came after the shipped .keras had been overwritten."""
+    import shutil
+
+    partial = tmp_path / "test"
+    shutil.copytree(trained["root"] / "test" / "NORMAL", partial / "NORMAL")
+    before = _pair(shipped)
+    argv = ["ship-classifier", "--suite", str(trained["suite"]), "--from", str(trained["out"])]
+    argv += ["--to", str(shipped), "--test-dir", str(partial), "--runs-dir", str(trained["runs"]), "--quiet"]
+    assert main(argv) == 2
+    assert "PNEUMONIA, found none" in capsys.readouterr().err
+    assert _pair(shipped) == before
+
+
+def test_a_ship_failing_while_writing_leaves_the_old_pair_byte_identical(trained, shipped, monkeypatch):
+    from benchmark import classifier_ship
+
+    def fail(*args, **kwargs):
+        raise OSError("disk went away during the evaluation")
+
+    before = _pair(shipped)
+    monkeypatch.setattr(classifier_ship, "evaluate_directory", fail)
+    with pytest.raises(OSError, match="disk went away"):
+        _ship(trained, shipped)
+    assert _pair(shipped) == before
+    assert sorted(p.name for p in shipped.parent.iterdir()) == ["cnn.json", "cnn.keras"]  # no temporaries

@@ -13,6 +13,7 @@ from benchmark import regression
 from benchmark.cli import main
 from benchmark.config import PROJECT_DIR, find_suite, load_suite
 from benchmark.manifest import sha256_file
+from cxr_kernel import run_files
 from cxr_kernel.errors import UserError
 
 
@@ -28,11 +29,12 @@ def write_run(run_dir, *, accuracy=0.75, psnr=30.0, suite="s", extra_rows=(), pr
         ],
         "flips": [{"cell": "c", "variant": "bicubic", "n": 2, "n_flips": 1, "flip_rate": 0.5}],
     }
-    summary = {"suite": suite, "n_images": {"eval": 2, "train": 4}, "tables": tables}
-    (run_dir / "summary.json").write_text(json.dumps(summary))
     pd.DataFrame(
         {"cell": "c", "variant": "HR", "image_id": ["a", "b"], "label": [0, 1], "prob": list(probs)}
     ).to_parquet(run_dir / "predictions.parquet")
+    summary = {"suite": suite, "n_images": {"eval": 2, "train": 4}, "tables": tables}
+    summary["files"] = run_files.record(run_dir)  # as the pipeline records them
+    (run_dir / "summary.json").write_text(json.dumps(summary))
     return run_dir
 
 
