@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import posixpath
 import re
 from pathlib import Path
@@ -11,6 +10,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from cxr_kernel.atomic import atomic_path
+from cxr_kernel.checksums import sha256_file
 from cxr_kernel.errors import UserError
 
 COLUMNS = ["path", "label", "split", "sha256", "patient_id"]
@@ -18,14 +18,6 @@ LABELS = {"NORMAL": 0, "PNEUMONIA": 1}
 SPLITS = ("train", "val", "test")
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".dcm", ".dicom")
 _PATIENT_PATTERNS = (re.compile(r"^(person\d+)_"), re.compile(r"^((?:NORMAL2-)?IM-\d+)-"))
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def patient_id(file_name: str) -> str:

@@ -10,10 +10,10 @@ A directory written before the record existed is read with a one-line warning.
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from pathlib import Path
 
+from cxr_kernel.checksums import sha256_file
 from cxr_kernel.errors import UserError
 from cxr_kernel.run_layout import AFTER_THE_RUN, FILES_RECORD, SUMMARY
 
@@ -22,14 +22,6 @@ _WARNED: set[Path] = set()  # directories already warned about in this process
 
 class ForeignRunFile(UserError):
     """A run directory holds a file that is not the one its run wrote."""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _run_files(directory: Path) -> list[str]:
@@ -49,7 +41,7 @@ def _run_files(directory: Path) -> list[str]:
 def record(directory: Path) -> dict[str, str]:
     """sha256 of every file of the run directory (``_run_files``), for summary.json."""
     directory = Path(directory)
-    return {relative: _sha256(directory / relative) for relative in _run_files(directory)}
+    return {relative: sha256_file(directory / relative) for relative in _run_files(directory)}
 
 
 def verify(directory: Path, summary: dict) -> None:
@@ -75,7 +67,7 @@ def verify(directory: Path, summary: dict) -> None:
             raise ForeignRunFile(
                 f"{directory / relative} does not belong to run {run}: it did not write it. {fix}"
             )
-        if _sha256(directory / relative) != expected:
+        if sha256_file(directory / relative) != expected:
             raise ForeignRunFile(
                 f"{directory / relative} does not belong to run {run}: its sha256 differs from the one "
                 f"{SUMMARY} records (another run's file, or changed since). {fix}"
