@@ -399,6 +399,7 @@ class Study:
                     "count": len(dataset.skipped),
                     "by_reason": dataset.skipped["reason"].value_counts().to_dict(),
                 },
+                "declared_duplicates": dataset.duplicates.to_dict("records"),
                 "cells": [
                     {"cell": c.label, "scenario": c.scenario, "scale": c.scale, "params": c.params}
                     for c in suite.cells

@@ -206,6 +206,35 @@ def _recorded_beside(weights: Path, sha256: Any) -> ClassifierProvenance:
     return ClassifierProvenance("given file; no record of its training data was found beside it")
 
 
+def declared_copies_text(summary: dict[str, Any], eval_split: str = "test") -> str:
+    """The byte-identical copies the manifest declared and the run left out, as stored ("" if none).
+
+    `6 declared byte-identical copies left out of the 624 test images listed, so 618 were evaluated
+    (a copy = its kept image: ...); figures on all 624 listed images (the reference study's) count each
+    twice. 26 copies left out of the train split.`
+    """
+    copies = summary.get("declared_duplicates") or []
+    if not copies:
+        return ""
+    tested = [c for c in copies if c.get("split") == eval_split]
+    trained = len(copies) - len(tested)
+    text = ""
+    if tested:
+        evaluated = (summary.get("n_images") or {}).get("eval")
+        listed = f"{evaluated + len(tested)} " if isinstance(evaluated, int) else ""
+        pairs = "; ".join(f"{c.get('image_id')} = {c.get('duplicate_of')}" for c in tested)
+        text = (
+            f"{len(tested)} declared byte-identical copies left out of the {listed}{eval_split} images "
+            f"listed"
+            + (f", so {evaluated} were evaluated" if isinstance(evaluated, int) else "")
+            + f" (copy = kept image: {pairs}); figures on all {listed}listed images (as in studies that "
+            "kept every listed file) count each of these images twice."
+        )
+    if trained:
+        text += f" {trained} declared copies left out of the classifier's training split."
+    return text.strip()
+
+
 def leakage_text(summary: dict[str, Any]) -> str:
     """The leakage check between the classifier's training images and the test images, as stored."""
     leakage = summary.get("leakage") or {}

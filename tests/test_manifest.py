@@ -110,3 +110,21 @@ def test_shipped_pneumonia_manifest_lists_the_kermany_test_split():
     table = read_manifest(PROJECT_DIR / "data_manifests" / "pneumonia.csv")
     test = table[table["split"] == "test"]
     assert test["label"].value_counts().to_dict() == {"PNEUMONIA": 390, "NORMAL": 234}
+
+
+def test_shipped_pneumonia_manifest_declares_the_byte_identical_copies_of_the_official_split():
+    """6 test and 26 train copies, each kept copy the first of its group by path; on the shared
+    224-px copies every declared pair is byte-identical (checked when the data is there)."""
+    from benchmark.config import PROJECT_DIR
+    from benchmark.manifest import sha256_file
+
+    table = read_manifest(PROJECT_DIR / "data_manifests" / "pneumonia.csv")
+    copies = table[table["duplicate_of"] != ""]
+    assert copies["split"].value_counts().to_dict() == {"train": 26, "test": 6}
+    assert (copies["duplicate_of"] < copies["path"]).all()
+    test = table[(table["split"] == "test") & (table["duplicate_of"] == "")]
+    assert test["label"].value_counts().to_dict() == {"PNEUMONIA": 387, "NORMAL": 231}
+    root = PROJECT_DIR.parent / "shared" / "data" / "kermany-224"
+    if root.is_dir():
+        for row in copies.itertuples():
+            assert sha256_file(root / row.path) == sha256_file(root / row.duplicate_of), row.path
