@@ -35,6 +35,13 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def list_checksum(images: pd.DataFrame) -> str:
+    """sha256 of a list of images (columns image_id, sha256): its ``<sha256>  <image_id>`` lines (as in
+    a run's manifest.sha256), sorted."""
+    lines = sorted(f"{row.sha256}  {row.image_id}\n" for row in images.itertuples())
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
 def patient_id(file_name: str) -> str:
     """Patient id from a Kermany file name (``person12_bacteria_47.jpeg`` -> ``person12``,
     ``IM-0115-0001.jpeg`` -> ``IM-0115``); the file stem when the name follows neither pattern."""

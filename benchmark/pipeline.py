@@ -22,6 +22,7 @@ from benchmark.config import Suite
 from benchmark.dataset import Dataset, load_dataset
 from benchmark.images import write_png
 from benchmark.resources import StageMeter
+from benchmark.run_leakage import check_run_leakage, overlap_sensitivity
 from benchmark.store import RunStore, environment, new_run_id
 from cxr_kernel import run_layout
 from cxr_kernel.atomic import write_text
@@ -323,7 +324,7 @@ class Study:
             write_text(store.directory / run_layout.SKIPPED_IMAGES, dataset.skipped.to_csv(index=False))
         evaluation = dataset.split(suite.data.eval_split)
         store.write_checksums(dataset.images)
-        leakage = _leakage(suite, dataset, evaluation)
+        leakage = check_run_leakage(suite, dataset, evaluation)
         meter.lap("classifier: load or train")
         classifier, classifier_info = self.load_classifier(dataset)
         seed_classifiers = self.seed_classifiers(dataset)
@@ -375,6 +376,9 @@ class Study:
             suite.stats, evaluation, suite.seed, synthetic=dataset.synthetic
         )
         tables = analyze(quality, predictions, **options)
+        sensitivity = overlap_sensitivity(leakage, predictions, options, list(suite.stats.primary))
+        if sensitivity is not None:
+            leakage["sensitivity"] = sensitivity
         store.write_json(run_layout.EXAMPLES_INDEX, collected.examples)
         seeds = (
             {
@@ -438,21 +442,6 @@ class Study:
         section = seed_summary(seeds, per_seed, confidence=options["confidence"], classifiers=classifiers)
         resampled = self.suite.classifier.bootstrap_train
         return {**section, "bootstrap_train": resampled, "predictions": SEED_PREDICTIONS}
-
-
-def _leakage(suite: Suite, dataset: Dataset, evaluation: pd.DataFrame) -> dict:
-    """Patients and near-duplicate images shared by the classifier's training split and the test
-    images (``benchmark.leakage``); refuses the run unless the suite allows it."""
-    if suite.classifier.train is None or dataset.synthetic:
-        reason = (
-            "synthetic phantoms" if dataset.synthetic else "classifier weights given (training data unknown)"
-        )
-        return {"checked": False, "reason": reason}
-    from benchmark.leakage import check_leakage
-
-    return check_leakage(
-        dataset.split(suite.data.train_split), evaluation, allowed=suite.classifier.allow_test_overlap
-    )
 
 
 def _lpips_provenance(suite: Suite) -> dict[str, str] | None:
