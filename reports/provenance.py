@@ -244,7 +244,17 @@ def leakage_text(summary: dict[str, Any]) -> str:
         return f"not run ({leakage.get('reason') or 'no reason recorded'})"
     patients, copies = len(leakage.get("patients") or []), len(leakage.get("near_duplicates") or [])
     allowed = " (allowed by the suite; listed in summary.json)" if patients or copies else ""
-    return f"{patients} shared patients and {copies} near-duplicate images found{allowed}"
+    text = f"{patients} shared patients and {copies} near-duplicate images found{allowed}"
+    training = leakage.get("training_images") or {}
+    if training.get("source"):
+        text += f", against the {training.get('n_images')} training images of {training['source']}"
+    sensitivity = leakage.get("sensitivity") or {}
+    if sensitivity:
+        text += (
+            f"; the headline estimates without their {sensitivity.get('left_out_images')} test images "
+            f"({sensitivity.get('n_images')} left) are in the leakage sensitivity section"
+        )
+    return text
 
 
 def training_description(found: ClassifierProvenance) -> str:
