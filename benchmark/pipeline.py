@@ -44,6 +44,7 @@ class RunOptions:
     executor: str = "local"  # or "ray": where the grid of cell x SR model x image shard is computed
     workers: int = 1  # local processes; 1 computes everything in this process
     overwrite: bool = False  # clear a run directory holding another config instead of refusing
+    stage_log: bool = False  # print one line per stage (and cell) to stdout, e.g. into a log file
 
 
 def default_device() -> str:
@@ -310,7 +311,7 @@ class Study:
         self.store = store = RunStore(self.directory)
         store.write_config(suite)
         store.write_json(run_layout.ENVIRONMENT, environment(suite, self.device))
-        meter = StageMeter()
+        meter = StageMeter(log=_log_line if self.options.stage_log else None)
         meter.lap("images: manifest, checks, leakage")
         dataset = load_dataset(
             suite.data,
@@ -442,6 +443,10 @@ class Study:
         section = seed_summary(seeds, per_seed, confidence=options["confidence"], classifiers=classifiers)
         resampled = self.suite.classifier.bootstrap_train
         return {**section, "bootstrap_train": resampled, "predictions": SEED_PREDICTIONS}
+
+
+def _log_line(text: str) -> None:
+    print(text, flush=True)
 
 
 def _lpips_provenance(suite: Suite) -> dict[str, str] | None:
