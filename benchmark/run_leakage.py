@@ -70,6 +70,6 @@ def overlap_sensitivity(
     }
     if kept.empty or kept["label"].nunique() < 2:
         return {**record, "note": "the remaining images hold one class only: no estimates"}
-    table = classification_table(kept, **options)
+    table = classification_table(kept, options)
     table = table[table["metric"].isin(primary) & (table["threshold"] != YOUDEN_THRESHOLD)]
     return {**record, "classification": table_records(table.reset_index(drop=True))}

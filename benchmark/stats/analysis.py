@@ -250,20 +250,12 @@ def _cell_analysis(
     )
 
 
-def classification_table(
-    predictions: pd.DataFrame,
-    *,
-    threshold: float = 0.5,
-    confidence: float = 0.95,
-    n_bootstrap: int = 2000,
-    seed: int = 0,
-    clusters: dict | None = None,
-    bootstrap_ci: str = "bca",
-    **_other_options,
-) -> pd.DataFrame:
+def classification_table(predictions: pd.DataFrame, options: dict) -> pd.DataFrame:
     """The "classification" table of ``analyze`` alone (same methods, generators and columns), e.g. for
-    a sensitivity analysis on a subset of the images; accepts ``analyze``'s options and ignores the
-    ones that concern other tables."""
+    a sensitivity analysis on a subset of the images. ``options``: ``analyze``'s keyword arguments
+    (those of other tables are not used)."""
+    keys = ("threshold", "confidence", "n_bootstrap", "seed", "clusters", "bootstrap_ci")
+    threshold, confidence, n_bootstrap, seed, clusters, bootstrap_ci = (options[key] for key in keys)
     _check_options(threshold, confidence, n_bootstrap, seed)
     rows = []
     for cell, data in prediction_cells(predictions).items():
