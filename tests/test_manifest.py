@@ -128,3 +128,19 @@ def test_shipped_pneumonia_manifest_declares_the_byte_identical_copies_of_the_of
     if root.is_dir():
         for row in copies.itertuples():
             assert sha256_file(root / row.path) == sha256_file(root / row.duplicate_of), row.path
+
+
+def test_verify_fill_checksums_keeps_the_declared_copies(kaggle_tree, tmp_path, capsys):
+    from benchmark.cli import main
+
+    table = build_manifest(kaggle_tree, checksums=False, progress=False)
+    copy = "test/PNEUMONIA/person100_virus_185.jpeg"
+    table["duplicate_of"] = [
+        "test/PNEUMONIA/person100_virus_184.jpeg" if p == copy else "" for p in table["path"]
+    ]
+    write_manifest(table, tmp_path / "m.csv")
+    command = ["manifest", "verify", str(tmp_path / "m.csv"), "--data-root", str(kaggle_tree)]
+    assert main([*command, "--fill-checksums", "--quiet"]) == 0
+    written = read_manifest(tmp_path / "m.csv")
+    assert (written["sha256"] != "").all()
+    assert written.set_index("path").at[copy, "duplicate_of"] == "test/PNEUMONIA/person100_virus_184.jpeg"
