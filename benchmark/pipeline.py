@@ -325,7 +325,7 @@ class Study:
             write_text(store.directory / run_layout.SKIPPED_IMAGES, dataset.skipped.to_csv(index=False))
         evaluation = dataset.split(suite.data.eval_split)
         store.write_checksums(dataset.images)
-        leakage = check_run_leakage(suite, dataset, evaluation)
+        leakage = check_run_leakage(suite, dataset, evaluation, self.cache)
         meter.lap("classifier: load or train")
         classifier, classifier_info = self.load_classifier(dataset)
         seed_classifiers = self.seed_classifiers(dataset)

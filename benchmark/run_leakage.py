@@ -12,12 +12,28 @@ from __future__ import annotations
 
 import pandas as pd
 
+from benchmark.cache import Cache, stage_key
 from benchmark.config import Suite
 from benchmark.dataset import Dataset
 from benchmark.manifest import sha256_file
 
 
-def check_run_leakage(suite: Suite, dataset: Dataset, evaluation: pd.DataFrame) -> dict:
+def _near_duplicates(train: pd.DataFrame, test: pd.DataFrame, cache: Cache) -> pd.DataFrame:
+    """``leakage.near_duplicates``, cached by both lists' ids and contents (thumbnails of thousands of
+    training images would otherwise be read again by every run)."""
+    from benchmark.leakage import near_duplicates
+
+    def listed(frame: pd.DataFrame) -> list[str]:
+        return [
+            f"{sha}  {image_id}" for sha, image_id in zip(frame["sha256"], frame["image_id"], strict=True)
+        ]
+
+    key = stage_key("near-duplicates", test=listed(test), train=listed(train))
+    records = cache.json("near-duplicates", key, lambda: near_duplicates(test, train).to_dict("records"))
+    return pd.DataFrame(records, columns=["test_image", "train_image", "distance"])
+
+
+def check_run_leakage(suite: Suite, dataset: Dataset, evaluation: pd.DataFrame, cache: Cache) -> dict:
     """The summary.json record of the leakage check; ``UserError`` on an overlap the suite does not allow."""
     if dataset.synthetic:
         return {"checked": False, "reason": "synthetic phantoms"}
@@ -34,10 +50,11 @@ def check_run_leakage(suite: Suite, dataset: Dataset, evaluation: pd.DataFrame) 
             return {"checked": False, "reason": f"classifier file given; {record.note}"}
         train = record.images
         source = {"source": record.source, "n_images": len(train), "note": record.note}
-    return {
-        **check_leakage(train, evaluation, allowed=suite.classifier.allow_test_overlap),
-        "training_images": source,
-    }
+    duplicates = _near_duplicates(train, evaluation, cache)
+    checked = check_leakage(
+        train, evaluation, allowed=suite.classifier.allow_test_overlap, duplicates=duplicates
+    )
+    return {**checked, "training_images": source}
 
 
 def overlapping_test_images(leakage: dict) -> list[str]:

@@ -117,3 +117,44 @@ def test_the_sensitivity_analysis_leaves_out_the_overlap_and_matches_a_direct_co
         auroc = np.mean([1.0 if p > n else 0.5 if p == n else 0.0 for p, n in pairs])
         assert estimates[(variant, "auroc")]["estimate"] == pytest.approx(auroc, abs=1e-12)
     assert overlap_sensitivity({"checked": False}, predictions, options, ["accuracy"]) is None
+
+
+def test_near_duplicates_are_cached_by_both_lists_and_read_back_without_reading_images(
+    shipped, tmp_path, monkeypatch
+):
+    from types import SimpleNamespace
+
+    from benchmark import leakage
+    from benchmark.cache import Cache
+    from benchmark.dataset import Dataset
+    from benchmark.run_leakage import check_run_leakage
+
+    weights, root = shipped
+    table = read_manifest(tmp_path / "m.csv")
+    images = pd.DataFrame(
+        {
+            "image_id": table["path"],
+            "path": [str(root / p) for p in table["path"]],
+            "label": (table["label"] == "PNEUMONIA").astype(int),
+            "split": table["split"],
+            "sha256": table["sha256"],
+            "patient_id": table["patient_id"],
+        }
+    )
+    dataset = Dataset(images=images, synthetic=False, note="")
+    suite = SimpleNamespace(
+        classifier=SimpleNamespace(weights=weights, allow_test_overlap=True),
+        data=SimpleNamespace(train_split="train"),
+    )
+    cache = Cache(tmp_path / "cache")
+    first = check_run_leakage(suite, dataset, dataset.split("test"), cache)
+    assert first["checked"] and len(first["patients"]) == 3  # person0..2 in both splits
+    assert first["training_images"]["source"] == "cnn.json"
+
+    def read_again(*args, **kwargs):
+        raise RuntimeError("thumbnails read again")
+
+    monkeypatch.setattr(leakage, "thumbnails", read_again)
+    assert check_run_leakage(suite, dataset, dataset.split("test"), cache) == first
+    with pytest.raises(RuntimeError, match="thumbnails read again"):  # another test list: computed
+        check_run_leakage(suite, dataset, dataset.split("test").iloc[:4], cache)
