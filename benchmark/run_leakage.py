@@ -80,9 +80,11 @@ def overlap_sensitivity(
     if not left_out:
         return None
     kept = predictions[~predictions["image_id"].isin(left_out)]
+    labels = kept.drop_duplicates("image_id")["label"]
     record = {
         "left_out_images": len(set(left_out) & set(predictions["image_id"])),
         "n_images": int(kept["image_id"].nunique()),
+        "n_pneumonia": int((labels == 1).sum()),
         "endpoints": list(primary),
     }
     if kept.empty or kept["label"].nunique() < 2:

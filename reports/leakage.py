@@ -55,4 +55,9 @@ def sensitivity_text(summary: dict[str, Any]) -> str:
         f"of the {len(leakage.get('near_duplicates') or [])} near-duplicates: "
         f"{sensitivity.get('n_images')} images, same methods (summary.json `leakage.sensitivity`)."
     )
+    if sensitivity.get("n_pneumonia") is not None:
+        text += (
+            f" {sensitivity['n_pneumonia']} of them pneumonia: accuracy also moves with that class mix; "
+            "sensitivity, specificity and AUROC do not depend on it."
+        )
     return text + (f" {sensitivity['note']}." if sensitivity.get("note") else "")

@@ -103,7 +103,7 @@ def test_the_sensitivity_analysis_leaves_out_the_overlap_and_matches_a_direct_co
     options = {"threshold": 0.5, "confidence": 0.95, "n_bootstrap": 200, "seed": 0, "clusters": None}
     options["bootstrap_ci"] = "bca"
     result = overlap_sensitivity(leakage, predictions, options, ["accuracy", "auroc"])
-    assert result["left_out_images"] == 4 and result["n_images"] == 36
+    assert result["left_out_images"] == 4 and result["n_images"] == 36 and result["n_pneumonia"] == 18
     estimates = {(r["variant"], r["metric"]): r for r in result["classification"]}
     assert set(estimates) == {(v, m) for v in ("HR", "sr") for m in ("accuracy", "auroc")}
     kept = predictions[~predictions["image_id"].isin(["img0", "img1", "img2", "img5"])]

@@ -164,6 +164,7 @@ def test_a_given_file_checked_for_leakage_shows_its_list_and_the_sensitivity_sec
         "sensitivity": {
             "left_out_images": 4,
             "n_images": 16,
+            "n_pneumonia": 6,
             "endpoints": ["accuracy"],
             "classification": [subset],
         },
@@ -186,4 +187,5 @@ def test_a_given_file_checked_for_leakage_shows_its_list_and_the_sensitivity_sec
     assert "The manifest declares known duplicates" in _methods(run)
     page = render_run(run).read_text()
     assert '<section id="leakage">' in page and "0.8125" not in page  # shown at 3 decimals
+    assert "16 images, same methods" in page and "6 of them pneumonia: accuracy also moves" in page
     assert "0.812 <span" in page or "0.812 [" in page
