@@ -158,3 +158,19 @@ def test_near_duplicates_are_cached_by_both_lists_and_read_back_without_reading_
     assert check_run_leakage(suite, dataset, dataset.split("test"), cache) == first
     with pytest.raises(RuntimeError, match="thumbnails read again"):  # another test list: computed
         check_run_leakage(suite, dataset, dataset.split("test").iloc[:4], cache)
+
+
+def test_a_pinned_classifier_sharing_patients_is_refused_unless_the_suite_allows_it(tmp_path, capsys):
+    from suite_files import absolute_suite
+
+    from benchmark.cli import main
+
+    def disallow(raw):
+        raw["classifier"].pop("allow_test_overlap")
+
+    suite = absolute_suite(tmp_path, "pneumonia-mini", changes=disallow)
+    command = ["run", "--suite", suite, "--smoke", "--runs-dir", str(tmp_path / "runs"), "--quiet"]
+    assert main(command) == 2
+    error = capsys.readouterr().err
+    assert "training images overlap the test images: 1 patients in both splits (person100)" in error
+    assert "allow_test_overlap" in error and "Traceback" not in error
