@@ -7,6 +7,7 @@ message naming every figure that moved; returns the exit status (0 pass, 1 regre
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 from pathlib import Path
 
@@ -54,7 +55,11 @@ def _run(args, suite) -> Path:
 
     with tempfile.TemporaryDirectory(prefix="check-cache-") as cache_dir:
         options = RunOptions(
-            runs_dir=args.runs_dir, cache_dir=Path(cache_dir), run_id=args.run_id, progress=not args.quiet
+            runs_dir=args.runs_dir,
+            cache_dir=Path(cache_dir),
+            run_id=args.run_id,
+            progress=not args.quiet,
+            stage_log=not sys.stdout.isatty(),
         )
         run_dir = run_suite(suite, options)
         render_run(run_dir)

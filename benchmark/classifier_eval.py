@@ -112,7 +112,7 @@ def binary_scores(labels: np.ndarray, probabilities: np.ndarray, threshold: floa
 def files_checksum(files: list[Path], directory: Path) -> str:
     """sha256 of the sorted ``<file sha256>  <path>`` lines of ``files``, paths relative to the folder
     above ``directory`` (``test/NORMAL/x.jpeg``, as a manifest names them): for ``<data_root>/test``
-    it equals ``benchmark.classifier_ship.list_checksum`` of the manifest's test rows."""
+    it equals ``benchmark.manifest.list_checksum`` of the manifest's test rows."""
     root = Path(directory).parent
     lines = sorted(f"{sha256_file(path)}  {Path(path).relative_to(root).as_posix()}\n" for path in files)
     return hashlib.sha256("".join(lines).encode()).hexdigest()

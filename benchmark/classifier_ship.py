@@ -9,7 +9,6 @@ per-epoch history, wall time, images/s, and the test figures of an independent e
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import re
 import shlex
@@ -24,7 +23,7 @@ from benchmark.classifier_eval import directory_images, evaluate_directory, load
 from benchmark.classifier_setup import training_list, training_recipe
 from benchmark.config import load_suite
 from benchmark.dataset import load_dataset
-from benchmark.manifest import sha256_file
+from benchmark.manifest import list_checksum, sha256_file
 from benchmark.store import environment
 from cxr_kernel.atomic import atomic_path
 from cxr_kernel.errors import UserError
@@ -40,12 +39,6 @@ INPUT_CONTRACT = {
 }
 # A Keras verbose=2 epoch line: "147/147 - 45s - 306ms/step - accuracy: ...".
 _KERAS_EPOCH_LINE = re.compile(r"^\s*\d+/\d+ - (\d+)s - ")
-
-
-def list_checksum(images: pd.DataFrame) -> str:
-    """sha256 of a list of images: its ``<sha256>  <image_id>`` lines (as in manifest.sha256), sorted."""
-    lines = sorted(f"{row.sha256}  {row.image_id}\n" for row in images.itertuples())
-    return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
 def epoch_seconds_from_log(log: Path) -> list[float]:

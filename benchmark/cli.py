@@ -43,6 +43,7 @@ def _cmd_run(args) -> None:
         executor=args.executor,
         workers=args.workers,
         overwrite=args.overwrite,
+        stage_log=not sys.stdout.isatty(),
     )
     from reports import render_run
 

@@ -48,6 +48,7 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
     "sr-train": ("benchmark/sr_setup.py", "benchmark/degradations", "benchmark/seeding.py", "sr_models"),
     "phantoms": ("benchmark/dataset.py", "benchmark/phantoms.py", "benchmark/manifest.py"),
     "image-check": ("benchmark/screening.py", "benchmark/images.py"),
+    "near-duplicates": ("benchmark/leakage.py", "benchmark/images.py"),
 }
 
 #: Modules that compute no stored value: not followed when collecting a stage's imports. The stage

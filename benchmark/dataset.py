@@ -12,7 +12,15 @@ from benchmark import manifest as manifests
 from benchmark.cache import Cache, stage_key
 from benchmark.config import DataConfig
 from benchmark.phantoms import write_phantom_set
-from benchmark.screening import SKIPPED_COLUMNS, apply_policy, screen, skip_note
+from benchmark.screening import (
+    DECLARED_COLUMNS,
+    SKIPPED_COLUMNS,
+    apply_policy,
+    declared_duplicates,
+    declared_note,
+    screen,
+    skip_note,
+)
 
 
 @dataclass(frozen=True)
@@ -20,13 +28,15 @@ class Dataset:
     """``images`` columns: image_id, path (absolute), label (0/1), split, sha256, patient_id.
 
     ``skipped``: the bad images left out under ``--on-bad-image skip`` (columns image_id, split, reason,
-    detail).
+    detail). ``duplicates``: the copies the manifest declares (``duplicate_of``), left out (columns
+    image_id, split, duplicate_of).
     """
 
     images: pd.DataFrame
     synthetic: bool
     note: str
     skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SKIPPED_COLUMNS))
+    duplicates: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DECLARED_COLUMNS))
 
     def split(self, name: str) -> pd.DataFrame:
         return self.images[self.images["split"] == name].reset_index(drop=True)
@@ -129,7 +139,8 @@ def load_dataset(
 
     Bad images (missing, changed, unreadable, colour, smaller than ``min_side``, repeated...) raise one
     ``UserError`` listing them all, or with ``on_bad_image="skip"`` are left out and returned in
-    ``Dataset.skipped``.
+    ``Dataset.skipped``. Copies the manifest declares (``duplicate_of``) are left out before the subsets
+    are drawn, checked byte-identical to their kept copy and returned in ``Dataset.duplicates``.
     """
     if config.phantoms is not None:
         table, root = _phantom_manifest(config, seed, cache, progress)
@@ -140,12 +151,16 @@ def load_dataset(
     else:
         table, root = manifests.read_manifest(config.manifest), config.data_root
         synthetic, note = False, f"Images from {config.manifest.name} under {root}."
+    splits = {config.eval_split, config.train_split}
+    is_copy = table[manifests.DUPLICATE_OF] != ""
+    declared, table = table[is_copy & table["split"].isin(splits)], table[~is_copy]
     table = _eval_subset(table, config.eval_split, config.max_eval_per_class)
     table = _train_subset(table, config.train_split, config.max_train_per_class, seed)
-    table = table[table["split"].isin({config.eval_split, config.train_split})]
+    table = table[table["split"].isin(splits)]
     table, problems = screen(
         table, root, min_side=min_side, cache=cache, eval_split=config.eval_split, progress=progress
     )
+    duplicates = declared_duplicates(declared, table, root)
     table = apply_policy(table, problems, on_bad_image, root)
     images = pd.DataFrame(
         {
@@ -160,6 +175,7 @@ def load_dataset(
     return Dataset(
         images=images,
         synthetic=synthetic,
-        note=note + skip_note(problems),
+        note=note + declared_note(duplicates, config.eval_split) + skip_note(problems),
         skipped=problems[SKIPPED_COLUMNS],
+        duplicates=duplicates,
     )

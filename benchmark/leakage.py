@@ -96,14 +96,17 @@ def near_duplicates(
     return found.sort_values("distance", kind="stable").reset_index(drop=True)
 
 
-def check_leakage(train: pd.DataFrame, test: pd.DataFrame, *, allowed: bool) -> dict:
+def check_leakage(
+    train: pd.DataFrame, test: pd.DataFrame, *, allowed: bool, duplicates: pd.DataFrame | None = None
+) -> dict:
     """Patient overlap and near-duplicates between the training and test images.
 
+    ``duplicates``: ``near_duplicates(test, train)`` when already computed (a caller's cache).
     Returns the summary.json record ({"checked", "allowed", "patients", "near_duplicates"}); raises
     ``UserError`` naming the overlap when there is any and ``allowed`` is false.
     """
     patients = patient_overlap(train, test)
-    duplicates = near_duplicates(test, train)
+    duplicates = near_duplicates(test, train) if duplicates is None else duplicates
     record = {
         "checked": True,
         "allowed": bool(allowed),

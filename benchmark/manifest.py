@@ -1,7 +1,14 @@
-"""Manifests: CSV rows ``path,label,split,sha256,patient_id`` naming every image relative to a data root."""
+"""Manifests: CSV rows ``path,label,split,sha256,patient_id`` naming every image relative to a data root.
+
+An optional column ``duplicate_of`` declares a row a known byte-identical copy of another row (the kept
+copy, named by its path): a run leaves the declared copy out instead of refusing it, checks that the two
+files are indeed identical, and lists it (``benchmark.screening.declared_duplicates``). Manifests
+without the column are valid; ``write_manifest`` writes it only when a row uses it.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import re
 from pathlib import Path
@@ -14,10 +21,18 @@ from cxr_kernel.checksums import sha256_file
 from cxr_kernel.errors import UserError
 
 COLUMNS = ["path", "label", "split", "sha256", "patient_id"]
+DUPLICATE_OF = "duplicate_of"  # optional: the path of the kept copy this row repeats byte for byte
 LABELS = {"NORMAL": 0, "PNEUMONIA": 1}
 SPLITS = ("train", "val", "test")
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".dcm", ".dicom")
 _PATIENT_PATTERNS = (re.compile(r"^(person\d+)_"), re.compile(r"^((?:NORMAL2-)?IM-\d+)-"))
+
+
+def list_checksum(images: pd.DataFrame) -> str:
+    """sha256 of a list of images (columns image_id, sha256): its ``<sha256>  <image_id>`` lines (as in
+    a run's manifest.sha256), sorted."""
+    lines = sorted(f"{row.sha256}  {row.image_id}\n" for row in images.itertuples())
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
 def patient_id(file_name: str) -> str:
@@ -77,12 +92,41 @@ def read_manifest(path: Path) -> pd.DataFrame:
             f"Manifest {path}, row {row + 2}: {table.at[row, 'path']!r} names the same file as row "
             f"{first + 2} ({table.at[first, 'path']!r}). Remove one of the two rows."
         )
-    return table[COLUMNS].reset_index(drop=True)
+    if DUPLICATE_OF not in table.columns:
+        table[DUPLICATE_OF] = ""
+    _check_declared_duplicates(path, table, normalised)
+    return table[[*COLUMNS, DUPLICATE_OF]].reset_index(drop=True)
+
+
+def _check_declared_duplicates(path: Path, table: pd.DataFrame, normalised: pd.Series) -> None:
+    """Each ``duplicate_of`` names another row of the same label that is itself no declared copy."""
+    row_of = {name: row for row, name in normalised.items()}
+
+    def problem(row: int) -> str | None:
+        kept = row_of.get(posixpath.normpath(table.at[row, DUPLICATE_OF]))
+        if kept is None:
+            return "names no row of the manifest"
+        if kept == row:
+            return "names the row itself"
+        if table.at[kept, "label"] != table.at[row, "label"]:
+            return f"names a {table.at[kept, 'label']} image"
+        return "names a row that is itself a declared copy" if table.at[kept, DUPLICATE_OF] else None
+
+    for row in table.index[table[DUPLICATE_OF] != ""]:
+        found = problem(row)
+        if found:
+            raise UserError(
+                f"Manifest {path}, row {row + 2}: {DUPLICATE_OF} {table.at[row, DUPLICATE_OF]!r} {found}. "
+                f"It must give the path of the kept copy (another {table.at[row, 'label']} row, not itself "
+                "declared a copy); leave it empty for an image that repeats no other."
+            )
 
 
 def write_manifest(table: pd.DataFrame, path: Path) -> Path:
+    """Write ``COLUMNS``, and ``duplicate_of`` when any row declares a copy."""
+    declares = DUPLICATE_OF in table.columns and (table[DUPLICATE_OF].fillna("") != "").any()
     with atomic_path(Path(path)) as temporary:
-        table[COLUMNS].to_csv(temporary, index=False)
+        table[[*COLUMNS, DUPLICATE_OF] if declares else COLUMNS].to_csv(temporary, index=False)
     return Path(path)
 
 

@@ -21,15 +21,15 @@ import pandas as pd
 
 from benchmark import sr_setup
 from benchmark.classifier_eval import save_without_optimizer
-from benchmark.config import Suite
+from benchmark.config import PROJECT_DIR, Suite
 from benchmark.dataset import load_dataset
 from benchmark.manifest import sha256_file
 from benchmark.pipeline import RunOptions, Study, default_device
 from benchmark.store import RunStore, environment
+from benchmark.training_record import PINS_FILE
 from cxr_kernel.atomic import write_text
 from cxr_kernel.errors import UserError
 
-PINS_FILE = "pins.json"
 CLASSIFIER_FILE = "classifier.keras"
 #: Training must at least reach these, or nothing is pinned: the classifier's validation AUROC (at
 #: its best epoch) and each SR model's mean PSNR on the evaluation images against bicubic upsampling
@@ -123,7 +123,7 @@ def pin_models(suite: Suite, out_dir: Path, options: RunOptions, *, require_lear
             name: {"sha256": sha256_file(out_dir / name), "bytes": (out_dir / name).stat().st_size}
             for name in files
         },
-        "training_images": {"count": len(train), "sha256": sorted(train["sha256"])},
+        "training_images": _training_images(suite, train),
         "learning": learning,
         "floors": {
             "min_validation_auroc": MIN_VALIDATION_AUROC,
@@ -133,6 +133,27 @@ def pin_models(suite: Suite, out_dir: Path, options: RunOptions, *, require_lear
     }
     write_text(out_dir / PINS_FILE, json.dumps(record, indent=1, default=str) + "\n")
     return record
+
+
+def _project_relative(path: Path | None) -> str | None:
+    """``path`` relative to the project when inside it (pins travel with the repository), else as is."""
+    if path is None:
+        return None
+    path = Path(path).resolve()
+    return path.relative_to(PROJECT_DIR).as_posix() if path.is_relative_to(PROJECT_DIR) else str(path)
+
+
+def _training_images(suite: Suite, train: pd.DataFrame) -> dict:
+    """The classifier's training list for pins.json: ids (manifest paths), their sha256, and the manifest
+    and data root they are read from (``benchmark.training_record`` checks a run's leakage with it)."""
+    return {
+        "count": len(train),
+        "sha256": sorted(train["sha256"]),
+        "ids": sorted(train["image_id"]),
+        "split": suite.data.train_split,
+        "manifest": _project_relative(suite.data.manifest),
+        "data_root": _project_relative(suite.data.data_root),
+    }
 
 
 def _require_learning(learning: dict[str, dict]) -> None:

@@ -22,6 +22,7 @@ from benchmark.config import Suite
 from benchmark.dataset import Dataset, load_dataset
 from benchmark.images import write_png
 from benchmark.resources import StageMeter
+from benchmark.run_leakage import check_run_leakage, overlap_sensitivity
 from benchmark.store import RunStore, environment, new_run_id
 from cxr_kernel import run_files, run_layout
 from cxr_kernel.atomic import write_text
@@ -43,6 +44,7 @@ class RunOptions:
     executor: str = "local"  # or "ray": where the grid of cell x SR model x image shard is computed
     workers: int = 1  # local processes; 1 computes everything in this process
     overwrite: bool = False  # clear a run directory holding another config instead of refusing
+    stage_log: bool = False  # print one line per stage (and cell) to stdout, e.g. into a log file
 
 
 def default_device() -> str:
@@ -305,7 +307,7 @@ class Study:
             classifier_setup.check_given_classifier(suite.classifier.weights)
         else:
             classifier_setup.training_recipe(suite.classifier.train)  # unknown keys raise here
-        meter = StageMeter()
+        meter = StageMeter(log=_log_line if self.options.stage_log else None)
         meter.lap("images: manifest, checks, leakage")
         dataset = load_dataset(
             suite.data,
@@ -316,7 +318,7 @@ class Study:
             min_side=suite.data.hr_size // min(cell.scale for cell in suite.cells),
         )
         evaluation = dataset.split(suite.data.eval_split)
-        leakage = _leakage(suite, dataset, evaluation)
+        leakage = check_run_leakage(suite, dataset, evaluation, self.cache)
         # Only once nothing above refused the run: a refusal leaves the directory as it was (an
         # earlier run untouched, or nothing that blocks the corrected run under the same --run-id).
         run_store.clear_run_directory(self.directory)
@@ -377,6 +379,9 @@ class Study:
             suite.stats, evaluation, suite.seed, synthetic=dataset.synthetic
         )
         tables = analyze(quality, predictions, **options)
+        sensitivity = overlap_sensitivity(leakage, predictions, options, list(suite.stats.primary))
+        if sensitivity is not None:
+            leakage["sensitivity"] = sensitivity
         store.write_json(run_layout.EXAMPLES_INDEX, collected.examples)
         seeds = (
             {
@@ -402,6 +407,7 @@ class Study:
                     "count": len(dataset.skipped),
                     "by_reason": dataset.skipped["reason"].value_counts().to_dict(),
                 },
+                "declared_duplicates": dataset.duplicates.to_dict("records"),
                 "cells": [
                     {"cell": c.label, "scenario": c.scenario, "scale": c.scale, "params": c.params}
                     for c in suite.cells
@@ -442,19 +448,8 @@ class Study:
         return {**section, "bootstrap_train": resampled, "predictions": SEED_PREDICTIONS}
 
 
-def _leakage(suite: Suite, dataset: Dataset, evaluation: pd.DataFrame) -> dict:
-    """Patients and near-duplicate images shared by the classifier's training split and the test
-    images (``benchmark.leakage``); refuses the run unless the suite allows it."""
-    if suite.classifier.train is None or dataset.synthetic:
-        reason = (
-            "synthetic phantoms" if dataset.synthetic else "classifier weights given (training data unknown)"
-        )
-        return {"checked": False, "reason": reason}
-    from benchmark.leakage import check_leakage
-
-    return check_leakage(
-        dataset.split(suite.data.train_split), evaluation, allowed=suite.classifier.allow_test_overlap
-    )
+def _log_line(text: str) -> None:
+    print(text, flush=True)
 
 
 def _lpips_provenance(suite: Suite) -> dict[str, str] | None:

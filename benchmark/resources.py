@@ -10,10 +10,12 @@ high-water mark (``/proc/self/clear_refs``) would be exact, but it also erases t
 
 from __future__ import annotations
 
+import datetime as dt
 import resource
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 _MB = 1024.0**2
@@ -64,15 +66,20 @@ class _PeakSampler(threading.Thread):
 class StageMeter:
     """Records, per named stage, its wall time, its sampled peak RSS and the process's peak so far.
 
-    ``lap(name)`` ends the running stage and starts ``name``; ``finish()`` ends the last one.
+    ``lap(name)`` ends the running stage and starts ``name``; ``finish()`` ends the last one. With ``log``
+    (e.g. ``print`` when stdout is a log file, not a terminal) each stage announces itself in one line:
+    the time, its name, and how long the stage before took.
     """
 
-    def __init__(self):
+    def __init__(self, log: Callable[[str], None] | None = None):
         self.stages: list[dict] = []
         self._running: tuple[str, _PeakSampler, float] | None = None
+        self._log = log
 
     def lap(self, name: str) -> None:
         self.finish()
+        if self._log is not None:
+            self._log(self._announcement(name))
         sampler = _PeakSampler()
         sampler.start()
         self._running = (name, sampler, time.perf_counter())
@@ -93,9 +100,21 @@ class StageMeter:
             }
         )
 
+    def _announcement(self, name: str) -> str:
+        """`[08:01:02] HR references (before: classifier: load or train, 3.2 s, peak RSS 812 MB)`."""
+        line = f"[{dt.datetime.now().strftime('%H:%M:%S')}] {name}"
+        if self.stages:
+            last = self.stages[-1]
+            peak = last["stage_peak_rss_mb"] or last["process_peak_rss_mb"]
+            line += f" (before: {last['stage']}, {last['seconds']:.1f} s, peak RSS {peak:.0f} MB)"
+        return line
+
     def as_dict(self) -> dict:
         """The record written to ``resources.json``: the stages and how their peaks were measured."""
+        running = self._running is not None
         self.finish()
+        if running and self._log is not None:
+            self._log(self._announcement("stages done"))
         return {
             "peak_rss_method": f"VmRSS sampled every {SAMPLE_INTERVAL_S * 1000:.0f} ms during each stage; "
             "process_peak_rss_mb is ru_maxrss (the process's high-water mark so far)",

@@ -4,6 +4,10 @@
 ``--on-bad-image skip`` leaves them out, and the run records them (``skipped_images.csv``) and counts
 them by reason in ``summary.json`` and the report. Paths escaping the data root, unknown labels and
 repeated manifest rows are errors in the manifest itself and are never skipped.
+
+Copies the manifest declares (``duplicate_of``: Kermany's official test split holds 6 byte-identical
+pairs, its train split 26 further copies) are neither bad nor used: ``declared_duplicates`` checks that each
+is byte-identical to its kept copy and lists it; the run leaves it out and says so.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ ON_BAD_IMAGE = ("fail", "skip")
 # Kermany radiographs reach 2.2:1; a wider image is more likely a screenshot or a montage than one film.
 MAX_ASPECT_RATIO = 3.0
 SKIPPED_COLUMNS = ["image_id", "split", "reason", "detail"]
+DECLARED_COLUMNS = ["image_id", "split", "duplicate_of"]
 
 
 def decoded_problem(path, min_side: int) -> tuple[str, str] | None:
@@ -102,6 +107,56 @@ def screen(
         for position, (reason, detail) in sorted(problems.items())
     ]
     return table, pd.DataFrame(rows, columns=["position", *SKIPPED_COLUMNS])
+
+
+def declared_duplicates(declared: pd.DataFrame, table: pd.DataFrame, data_root) -> pd.DataFrame:
+    """The declared copies (manifest rows with ``duplicate_of``), each checked byte-identical to its kept
+    copy; columns ``DECLARED_COLUMNS``. ``table`` holds the screened rows (their sha256 is reused).
+
+    Raises ``UserError`` naming every declared copy that is missing or differs from its kept copy: the
+    declaration is then wrong for this copy of the data, and the manifest must be fixed.
+    """
+    screened = dict(zip(table["path"], table["sha256"], strict=True))
+    digests: dict[str, str | None] = {}
+
+    def digest(path: str) -> str | None:
+        if path not in digests:
+            file = manifests.resolve_image(data_root, path)
+            digests[path] = screened.get(path) or (manifests.sha256_file(file) if file.is_file() else None)
+        return digests[path]
+
+    wrong = []
+    for row in declared.itertuples():
+        copy, kept = digest(row.path), digest(row.duplicate_of)
+        if copy is None or kept is None:
+            wrong.append(f"{row.path}: declared a copy of {row.duplicate_of}, but one of the two is missing")
+        elif copy != kept:
+            wrong.append(f"{row.path}: declared a copy of {row.duplicate_of}, but their contents differ")
+    if wrong:
+        raise UserError(
+            f"{len(wrong)} declared duplicate(s) under {data_root} are not byte-identical copies:\n"
+            f"{manifests.problem_list(wrong)}\nClear their {manifests.DUPLICATE_OF} entries in the manifest "
+            "(the run then screens them as any other image), or fix the data copy."
+        )
+    return pd.DataFrame(
+        {"image_id": declared["path"], "split": declared["split"], "duplicate_of": declared["duplicate_of"]},
+        columns=DECLARED_COLUMNS,
+    ).reset_index(drop=True)
+
+
+def declared_note(declared: pd.DataFrame, eval_split: str) -> str:
+    """One sentence for the report: how many declared copies were left out, per split."""
+    if declared.empty:
+        return ""
+    counts = declared["split"].value_counts()
+    per_split = ", ".join(
+        f"{counts[split]} of the {split} split"
+        for split in sorted(counts.index, key=lambda s: s != eval_split)
+    )
+    return (
+        f" {len(declared)} declared byte-identical copies left out ({per_split}; the manifest's "
+        f"{manifests.DUPLICATE_OF} column names each kept copy; listed in summary.json)."
+    )
 
 
 def apply_policy(table: pd.DataFrame, problems: pd.DataFrame, policy: str, data_root) -> pd.DataFrame:

@@ -14,12 +14,16 @@ import functools
 import os
 import warnings
 
+from cxr_kernel.native_stderr import without_startup_noise
+
 # Both must be set before TensorFlow/Keras are first imported: C++ INFO/WARNING logs off, and Keras 3
-# on the TensorFlow backend unless the user chose another.
+# on the TensorFlow backend unless the user chose another. The libraries' load-time lines, which
+# precede that setting's reach, are filtered out of stderr (cxr_kernel.native_stderr).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-import keras  # noqa: E402
+with without_startup_noise():
+    import keras
 
 __all__ = ["BACKENDS", "backend_name", "configure_backend", "keras"]
 

@@ -9,7 +9,12 @@ import yaml
 
 from cxr_kernel.variants import HR
 from reports.formatting import fmt_label
-from reports.provenance import ClassifierProvenance, leakage_text, training_description
+from reports.provenance import (
+    ClassifierProvenance,
+    declared_copies_text,
+    leakage_text,
+    training_description,
+)
 from reports.rundir import RunData
 
 PACKAGES_SHOWN = ("torch", "tensorflow", "tensorflow-cpu", "keras", "numpy", "scikit-learn", "statsmodels")
@@ -71,7 +76,9 @@ def _test_set(run: RunData) -> str:
     if data.get("manifest"):
         text += f", split {data.get('eval_split', 'test')} of {data['manifest']}"
     skipped = (run.summary.get("skipped_images") or {}).get("count")
-    return text + (f"; {skipped} images skipped (skipped_images.csv)" if skipped else "")
+    text += f"; {skipped} images skipped (skipped_images.csv)" if skipped else ""
+    copies = declared_copies_text(run.summary, data.get("eval_split", "test"))
+    return text + (f". {copies}" if copies else "")
 
 
 def header_facts(run: RunData, provenance: ClassifierProvenance | None = None) -> list[tuple[str, str]]:

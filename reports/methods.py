@@ -14,7 +14,12 @@ import yaml
 
 from cxr_kernel.variants import HR
 from reports.formatting import correction_label, metric_label, ordered, test_label
-from reports.provenance import ClassifierProvenance, leakage_text, training_description
+from reports.provenance import (
+    ClassifierProvenance,
+    declared_copies_text,
+    leakage_text,
+    training_description,
+)
 from reports.tables import ci_note
 
 CORRECTION_NAMES = {"Holm": "Holm's step-down method", "BH": "the Benjamini-Hochberg procedure"}
@@ -83,6 +88,9 @@ def _data(config: dict[str, Any], summary: dict[str, Any], counts: dict[str, int
         else "the suite's images"
     )
     text = f"We evaluated {total} test images{f' ({per_class})' if per_class else ''} from {source}."
+    copies = declared_copies_text(summary, data.get("eval_split", "test"))
+    if copies:
+        text += f" The manifest declares known duplicates (its `duplicate_of` column): {copies}"
     if data.get("hr_size"):
         size = data["hr_size"]
         text += f" Each high-resolution (HR) reference was resized once to {size}×{size} pixels."

@@ -206,6 +206,35 @@ def _recorded_beside(weights: Path, sha256: Any) -> ClassifierProvenance:
     return ClassifierProvenance("given file; no record of its training data was found beside it")
 
 
+def declared_copies_text(summary: dict[str, Any], eval_split: str = "test") -> str:
+    """The byte-identical copies the manifest declared and the run left out, as stored ("" if none).
+
+    `6 declared byte-identical copies left out of the 624 test images listed, so 618 were evaluated
+    (a copy = its kept image: ...); figures on all 624 listed images (the reference study's) count each
+    twice. 26 copies left out of the train split.`
+    """
+    copies = summary.get("declared_duplicates") or []
+    if not copies:
+        return ""
+    tested = [c for c in copies if c.get("split") == eval_split]
+    trained = len(copies) - len(tested)
+    text = ""
+    if tested:
+        evaluated = (summary.get("n_images") or {}).get("eval")
+        listed = f"{evaluated + len(tested)} " if isinstance(evaluated, int) else ""
+        pairs = "; ".join(f"{c.get('image_id')} = {c.get('duplicate_of')}" for c in tested)
+        text = (
+            f"{len(tested)} declared byte-identical copies left out of the {listed}{eval_split} images "
+            f"listed"
+            + (f", so {evaluated} were evaluated" if isinstance(evaluated, int) else "")
+            + f" (copy = kept image: {pairs}); figures on all {listed}listed images (as in studies that "
+            "kept every listed file) count each of these images twice."
+        )
+    if trained:
+        text += f" {trained} declared copies left out of the classifier's training split."
+    return text.strip()
+
+
 def leakage_text(summary: dict[str, Any]) -> str:
     """The leakage check between the classifier's training images and the test images, as stored."""
     leakage = summary.get("leakage") or {}
@@ -215,7 +244,17 @@ def leakage_text(summary: dict[str, Any]) -> str:
         return f"not run ({leakage.get('reason') or 'no reason recorded'})"
     patients, copies = len(leakage.get("patients") or []), len(leakage.get("near_duplicates") or [])
     allowed = " (allowed by the suite; listed in summary.json)" if patients or copies else ""
-    return f"{patients} shared patients and {copies} near-duplicate images found{allowed}"
+    text = f"{patients} shared patients and {copies} near-duplicate images found{allowed}"
+    training = leakage.get("training_images") or {}
+    if training.get("source"):
+        text += f", against the {training.get('n_images')} training images of {training['source']}"
+    sensitivity = leakage.get("sensitivity") or {}
+    if sensitivity:
+        text += (
+            f"; the headline estimates without their {sensitivity.get('left_out_images')} test images "
+            f"({sensitivity.get('n_images')} left) are in the leakage sensitivity section"
+        )
+    return text
 
 
 def training_description(found: ClassifierProvenance) -> str:

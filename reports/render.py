@@ -32,6 +32,7 @@ from reports.comparisons import (
 from reports.formatting import TEXT_COLUMNS, fmt_label, ordered, variant_order
 from reports.header import class_counts, header_facts
 from reports.headline import Entry, build_headline
+from reports.leakage import sensitivity_frame, sensitivity_text
 from reports.legend import legend
 from reports.methods import methods_paragraph
 from reports.page_tables import page_tables
@@ -261,6 +262,7 @@ def _context(run: RunData, gallery: FigureGallery) -> dict[str, Any]:
         "quality_ci": ci_note(tables.get("quality") or []),
         "provenance": _provenance(run),
         "seeds": _seeds(summary.get("seeds")),
+        "leakage": {"text": sensitivity_text(summary), "table": html_table(sensitivity_frame(summary))},
     }
 
 

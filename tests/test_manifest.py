@@ -110,3 +110,37 @@ def test_shipped_pneumonia_manifest_lists_the_kermany_test_split():
     table = read_manifest(PROJECT_DIR / "data_manifests" / "pneumonia.csv")
     test = table[table["split"] == "test"]
     assert test["label"].value_counts().to_dict() == {"PNEUMONIA": 390, "NORMAL": 234}
+
+
+def test_shipped_pneumonia_manifest_declares_the_byte_identical_copies_of_the_official_split():
+    """6 test and 26 train copies, each kept copy the first of its group by path; on the shared
+    224-px copies every declared pair is byte-identical (checked when the data is there)."""
+    from benchmark.config import PROJECT_DIR
+    from benchmark.manifest import sha256_file
+
+    table = read_manifest(PROJECT_DIR / "data_manifests" / "pneumonia.csv")
+    copies = table[table["duplicate_of"] != ""]
+    assert copies["split"].value_counts().to_dict() == {"train": 26, "test": 6}
+    assert (copies["duplicate_of"] < copies["path"]).all()
+    test = table[(table["split"] == "test") & (table["duplicate_of"] == "")]
+    assert test["label"].value_counts().to_dict() == {"PNEUMONIA": 387, "NORMAL": 231}
+    root = PROJECT_DIR.parent / "shared" / "data" / "kermany-224"
+    if root.is_dir():
+        for row in copies.itertuples():
+            assert sha256_file(root / row.path) == sha256_file(root / row.duplicate_of), row.path
+
+
+def test_verify_fill_checksums_keeps_the_declared_copies(kaggle_tree, tmp_path, capsys):
+    from benchmark.cli import main
+
+    table = build_manifest(kaggle_tree, checksums=False, progress=False)
+    copy = "test/PNEUMONIA/person100_virus_185.jpeg"
+    table["duplicate_of"] = [
+        "test/PNEUMONIA/person100_virus_184.jpeg" if p == copy else "" for p in table["path"]
+    ]
+    write_manifest(table, tmp_path / "m.csv")
+    command = ["manifest", "verify", str(tmp_path / "m.csv"), "--data-root", str(kaggle_tree)]
+    assert main([*command, "--fill-checksums", "--quiet"]) == 0
+    written = read_manifest(tmp_path / "m.csv")
+    assert (written["sha256"] != "").all()
+    assert written.set_index("path").at[copy, "duplicate_of"] == "test/PNEUMONIA/person100_virus_184.jpeg"

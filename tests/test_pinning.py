@@ -38,6 +38,12 @@ def test_training_twice_on_one_machine_gives_identical_weights(tmp_path):
         np.testing.assert_array_equal(one, other)
     assert sha256_file(outs[0] / "esrgan-tiny-x4.pth") == sha256_file(outs[1] / "esrgan-tiny-x4.pth")
     assert first["learning"] == second["learning"]
+    listed = first["training_images"]
+    assert listed == second["training_images"] and len(listed["ids"]) == listed["count"] == 16
+    assert (
+        listed["manifest"] == "data_manifests/pneumonia-mini.csv"
+        and listed["data_root"] == "data/pneumonia-mini"
+    )
 
 
 def test_committed_pins_learned_and_match_their_files():
@@ -50,6 +56,7 @@ def test_committed_pins_learned_and_match_their_files():
     for name, record in pins["files"].items():
         assert sha256_file(PINNED / name) == record["sha256"]
     assert pins["environment"]["git_commit"] and len(pins["training_images"]["sha256"]) == 120
+    assert len(pins["training_images"]["ids"]) == 120  # read by the leakage check (benchmark.training_record)
 
 
 def test_learning_floors_refuse_a_model_that_did_not_learn():

@@ -12,6 +12,7 @@ import pandas as pd
 from PIL import Image
 from report_run import make_run
 
+from reports import render_run
 from reports.header import class_counts, header_facts
 from reports.methods import methods_paragraph
 from reports.provenance import classifier_provenance, leakage_text
@@ -147,3 +148,44 @@ def test_input_size_of_a_given_file_is_read_from_its_archive(tmp_path: Path) -> 
     )
     weights.write_bytes(b"not a zip")
     assert "×112 input" not in _methods(run)
+
+
+def test_a_given_file_checked_for_leakage_shows_its_list_and_the_sensitivity_section(tmp_path: Path) -> None:
+    run = _given_file(tmp_path, SHA)
+    summary = json.loads((run / "summary.json").read_text())
+    first = next(r for r in summary["tables"]["classification"] if r["metric"] == "accuracy")
+    subset = {**first, "estimate": 0.8125, "ci_low": 0.61, "ci_high": 0.93, "n": 16}
+    summary["leakage"] = {
+        "checked": True,
+        "allowed": True,
+        "patients": [{"patient_id": "p0", "n_train": 1, "n_test": 4, "test_images": "a;b;c;d"}],
+        "near_duplicates": [],
+        "training_images": {"source": "cnn.json", "n_images": 4, "note": "verified"},
+        "sensitivity": {
+            "left_out_images": 4,
+            "n_images": 16,
+            "n_pneumonia": 6,
+            "endpoints": ["accuracy"],
+            "classification": [subset],
+        },
+    }
+    summary["declared_duplicates"] = [
+        {"image_id": "test/NORMAL/b.png", "split": "test", "duplicate_of": "test/NORMAL/a.png"},
+        {"image_id": "train/NORMAL/d.png", "split": "train", "duplicate_of": "train/NORMAL/c.png"},
+    ]
+    (run / "summary.json").write_text(json.dumps(summary))
+    facts = dict(header_facts(load_run(run), classifier_provenance(load_run(run))))
+    assert facts["Leakage check"].startswith("1 shared patients and 0 near-duplicate images found (allowed")
+    assert "against the 4 training images of cnn.json" in facts["Leakage check"]
+    assert "without their 4 test images (16 left)" in facts["Leakage check"]
+    n_eval = summary["n_images"]["eval"]
+    assert (
+        f"1 declared byte-identical copies left out of the {n_eval + 1} test images listed, so {n_eval} were "
+        "evaluated (copy = kept image: test/NORMAL/b.png = test/NORMAL/a.png)" in facts["Test set"]
+    )
+    assert "1 declared copies left out of the classifier's training split" in facts["Test set"]
+    assert "The manifest declares known duplicates" in _methods(run)
+    page = render_run(run).read_text()
+    assert '<section id="leakage">' in page and "0.8125" not in page  # shown at 3 decimals
+    assert "16 images, same methods" in page and "6 of them pneumonia: accuracy also moves" in page
+    assert "0.812 <span" in page or "0.812 [" in page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -39,3 +40,16 @@ def test_finish_is_idempotent_and_as_dict_ends_the_running_stage():
     meter.finish()
     assert [stage["stage"] for stage in record["stages"]] == ["only"] and len(meter.stages) == 1
     assert "sampled" in record["peak_rss_method"]
+
+
+def test_each_stage_announces_itself_with_the_time_taken_by_the_one_before():
+    lines = []
+    meter = StageMeter(log=lines.append)
+    meter.lap("images")
+    meter.lap("cell bicubic-x4")
+    meter.as_dict()
+    assert len(lines) == 3 and lines[2].split("] ")[1].startswith("stages done (before: cell bicubic-x4, ")
+    assert re.fullmatch(r"\[\d\d:\d\d:\d\d\] images", lines[0])
+    before = meter.stages[0]
+    assert f"] cell bicubic-x4 (before: images, {before['seconds']:.1f} s, peak RSS " in lines[1]
+    assert re.search(r"peak RSS \d+ MB\)$", lines[1])

@@ -194,3 +194,81 @@ def test_run_with_skip_leaves_bad_images_out_and_counts_them(tree, tmp_path):
     assert "2 bad image(s) skipped" in (run / "report.html").read_text()
     predictions = pd.read_parquet(run / "predictions.parquet")
     assert not set(predictions["image_id"]) & set(skipped["image_id"])
+
+
+# -- copies the manifest declares (duplicate_of) ---------------------------------------------------------
+def declaring_manifest(tree, tmp_path, declarations: dict[str, str]):
+    """The tree's manifest with ``duplicate_of`` set for the given rows, written and read back."""
+    table = build_manifest(tree, progress=False)
+    table["duplicate_of"] = table["path"].map(declarations).fillna("")
+    write_manifest(table, tmp_path / "m.csv")
+    return tmp_path / "m.csv"
+
+
+def data_config(manifest, tree, **limits):
+    from benchmark.config import DataConfig
+
+    return DataConfig(manifest=manifest, data_root=tree, hr_size=32, **limits)
+
+
+def test_a_declared_copy_is_left_out_and_listed_while_an_undeclared_one_is_still_refused(tree, tmp_path):
+    from benchmark.dataset import load_dataset
+
+    for copy in ("test/NORMAL/NORMAL1.png", "test/NORMAL/NORMAL2.png", "train/NORMAL/NORMAL1.png"):
+        Image.fromarray(radiograph(20)).save(tree / copy)  # each = test/NORMAL/NORMAL0.png
+    declared = {"test/NORMAL/NORMAL1.png": "test/NORMAL/NORMAL0.png"}
+    config = data_config(declaring_manifest(tree, tmp_path, declared), tree)
+    with pytest.raises(UserError) as info:
+        load_dataset(config, seed=0, cache=Cache(tmp_path / "c"), progress=False)
+    refused = str(info.value)
+    assert "2 of 11 images" in refused and "test/NORMAL/NORMAL2.png: has the same content" in refused
+    assert "train/NORMAL/NORMAL1.png: has the same content" in refused and "NORMAL1.png: has" in refused
+    assert "test/NORMAL/NORMAL1.png" not in refused.replace("train/NORMAL/NORMAL1.png", "")
+
+    declared |= {
+        "test/NORMAL/NORMAL2.png": "./test/NORMAL/NORMAL0.png",
+        "train/NORMAL/NORMAL1.png": "test/NORMAL/NORMAL0.png",
+    }
+    config = data_config(declaring_manifest(tree, tmp_path, declared), tree)
+    dataset = load_dataset(config, seed=0, cache=Cache(tmp_path / "c"), progress=False)
+    assert sorted(dataset.duplicates["image_id"]) == sorted(declared)
+    assert set(dataset.duplicates["duplicate_of"].map(os.path.normpath)) == {"test/NORMAL/NORMAL0.png"}
+    assert not set(dataset.images["image_id"]) & set(declared)
+    assert len(dataset.split("test")) == 4 and len(dataset.split("train")) == 5
+    assert (
+        "3 declared byte-identical copies left out (2 of the test split, 1 of the train split" in dataset.note
+    )
+
+
+def test_a_declared_copy_whose_content_differs_is_refused_naming_it(tree, tmp_path):
+    from benchmark.dataset import load_dataset
+
+    declared = {"test/PNEUMONIA/PNEUMONIA2.png": "test/PNEUMONIA/PNEUMONIA1.png"}
+    config = data_config(declaring_manifest(tree, tmp_path, declared), tree)
+    with pytest.raises(UserError, match=r"PNEUMONIA2.png: declared a copy of .*PNEUMONIA1.png, but their "):
+        load_dataset(config, seed=0, cache=Cache(tmp_path / "c"), progress=False, on_bad_image="skip")
+
+
+@pytest.mark.parametrize(
+    ("declared", "problem"),
+    [
+        ("test/NORMAL/absent.png", "names no row of the manifest"),
+        ("test/PNEUMONIA/PNEUMONIA0.png", "names a PNEUMONIA image"),
+        ("test/NORMAL/NORMAL1.png", "names the row itself"),
+        ("test/NORMAL/NORMAL2.png", "names a row that is itself a declared copy"),
+    ],
+)
+def test_a_wrong_declaration_is_refused_naming_the_row(tree, tmp_path, declared, problem):
+    declarations = {"test/NORMAL/NORMAL1.png": declared, "test/NORMAL/NORMAL2.png": "test/NORMAL/NORMAL0.png"}
+    path = declaring_manifest(tree, tmp_path, declarations)
+    with pytest.raises(UserError, match=rf"m.csv, row \d+: duplicate_of '{declared}' {problem}"):
+        read_manifest(path)
+
+
+def test_manifests_without_the_column_stay_valid_and_are_written_without_it(tree, tmp_path):
+    write_manifest(build_manifest(tree, progress=False), tmp_path / "old.csv")
+    assert (tmp_path / "old.csv").read_text().splitlines()[0] == "path,label,split,sha256,patient_id"
+    table = read_manifest(tmp_path / "old.csv")
+    assert (table["duplicate_of"] == "").all()
+    write_manifest(table, tmp_path / "again.csv")
+    assert (tmp_path / "again.csv").read_bytes() == (tmp_path / "old.csv").read_bytes()

@@ -228,6 +228,44 @@ def assign_families(
     return tests.drop(columns="_family_key")
 
 
+def _cell_analysis(
+    cell, data, threshold, confidence, n_bootstrap, seed, clusters, bootstrap_ci
+) -> CellAnalysis:
+    """One cell's analysis with its own bootstrap rows (per-cell generator; see the module docstring)."""
+    rng = item_rng(seed, "bootstrap", cell)
+    if clusters is None:
+        patients = None
+        weights = intervals.stratified_bootstrap_weights(data.labels, n_bootstrap, rng)
+    else:
+        patients = _patients_of(cell, data.image_ids, clusters)
+        weights = cluster_bootstrap_weights(data.labels, patients, n_bootstrap, rng)
+    return CellAnalysis(
+        cell,
+        data,
+        threshold=threshold,
+        confidence=confidence,
+        weights=weights,
+        clusters=patients,
+        interval=bootstrap_ci,
+    )
+
+
+def classification_table(predictions: pd.DataFrame, options: dict) -> pd.DataFrame:
+    """The "classification" table of ``analyze`` alone (same methods, generators and columns), e.g. for
+    a sensitivity analysis on a subset of the images. ``options``: ``analyze``'s keyword arguments
+    (those of other tables are not used)."""
+    keys = ("threshold", "confidence", "n_bootstrap", "seed", "clusters", "bootstrap_ci")
+    threshold, confidence, n_bootstrap, seed, clusters, bootstrap_ci = (options[key] for key in keys)
+    _check_options(threshold, confidence, n_bootstrap, seed)
+    rows = []
+    for cell, data in prediction_cells(predictions).items():
+        analysis = _cell_analysis(
+            cell, data, threshold, confidence, n_bootstrap, seed, clusters, bootstrap_ci
+        )
+        rows += analysis.classification_rows()
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS["classification"])
+
+
 def analyze(
     quality: pd.DataFrame,
     predictions: pd.DataFrame,
@@ -295,21 +333,8 @@ def analyze(
         pairs = _pairs(variants)
         if cell in predicted:
             data = predicted[cell]
-            rng = item_rng(seed, "bootstrap", cell)
-            if clusters is None:
-                patients = None
-                weights = intervals.stratified_bootstrap_weights(data.labels, n_bootstrap, rng)
-            else:
-                patients = _patients_of(cell, data.image_ids, clusters)
-                weights = cluster_bootstrap_weights(data.labels, patients, n_bootstrap, rng)
-            analysis = CellAnalysis(
-                cell,
-                data,
-                threshold=threshold,
-                confidence=confidence,
-                weights=weights,
-                clusters=patients,
-                interval=bootstrap_ci,
+            analysis = _cell_analysis(
+                cell, data, threshold, confidence, n_bootstrap, seed, clusters, bootstrap_ci
             )
             rows["classification"] += analysis.classification_rows()
             rows["confusion"] += analysis.confusion_rows()
