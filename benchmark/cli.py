@@ -278,21 +278,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     degrade.set_defaults(handler=_cmd_degrade)
 
-    train = commands.add_parser("train-sr", help="train an SR model from a preset on HR images of a manifest")
-    train.add_argument("--model", required=True, help="srgan, esrgan or realesrgan")
-    train.add_argument("--preset", help="training preset (see `list`); default: the model's paper preset")
-    train.add_argument("--config", type=Path, help="YAML of preset overrides (e.g. gan_steps: 1000)")
+    train = commands.add_parser(
+        "train-sr",
+        help="train or fine-tune an SR generator on HR images of a manifest (see docs/sr_training.md)",
+    )
+    train.add_argument(
+        "--model", required=True, help="a learned SR model of `list` (srgan, realesrgan-compact, ...)"
+    )
+    train.add_argument(
+        "--preset",
+        help="training preset (see `list`): default the model's paper preset; finetune-l1 to fine-tune",
+    )
+    train.add_argument("--config", type=Path, help="YAML of preset overrides (e.g. pretrain_steps: 1000)")
+    train.add_argument(
+        "--init-weights", type=Path, help="generator weights file to start from (its arch is used)"
+    )
+    train.add_argument(
+        "--scenario", help="degradation the LR patches get (default: the preset's), any of `list`"
+    )
     train.add_argument(
         "--manifest", type=Path, help="manifest of HR training images (default: demo phantoms)"
     )
     train.add_argument("--data-root", type=Path)
     train.add_argument("--split", default="train")
+    train.add_argument(
+        "--exclude-patients-of",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="MANIFEST",
+        help="also leave out the patients of this manifest's test images (repeatable)",
+    )
     train.add_argument("--scale", type=int, default=4, choices=[2, 4])
     train.add_argument("--hr-size", type=int, default=512)
-    train.add_argument("--max-images", type=int, default=200)
+    train.add_argument(
+        "--max-images", type=int, default=200, help="seeded random sample, half per class, by patient"
+    )
+    train.add_argument("--on-bad-image", choices=["fail", "skip"], default="fail", help="as for `run`")
+    train.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     train.add_argument("--vgg-weights", type=Path, help="torchvision-format vgg19 state dict")
     train.add_argument(
-        "--out", type=Path, required=True, help="work dir: checkpoints, history.csv, weights.pth"
+        "--out",
+        type=Path,
+        required=True,
+        help="work dir: checkpoints, history.csv, weights.pth, training.json",
     )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device")
