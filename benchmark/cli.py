@@ -1,5 +1,5 @@
-"""Command line: ``python -m benchmark {run,list,manifest,degrade,train-sr,train-classifier,ship-classifier,
-report,compare,check,pin,perf}``.
+"""Command line: ``python -m benchmark {run,list,manifest,degrade,train-sr,ship-sr,train-classifier,
+ship-classifier,report,compare,check,pin,perf}``.
 
 Exit status: 0 success, 1 a regression found by ``check``, 2 an error the user can fix.
 """
@@ -159,6 +159,12 @@ def _cmd_ship_classifier(args) -> None:
     from benchmark.classifier_ship import ship_from_cli
 
     ship_from_cli(args)
+
+
+def _cmd_ship_sr(args) -> None:
+    from benchmark.sr_ship import ship_from_cli
+
+    print(f"Sidecar: {ship_from_cli(args)}")
 
 
 def _cmd_report(args) -> None:
@@ -327,6 +333,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device")
     train.add_argument("--quiet", action="store_true", default=None)
     train.set_defaults(handler=_cmd_train_sr)
+
+    ship_sr = commands.add_parser(
+        "ship-sr",
+        help="write a shipped SR generator (.pth + .json sidecar) from train-sr's --out, scored on a suite",
+    )
+    ship_sr.add_argument("--from", dest="source", type=Path, required=True, help="a train-sr --out folder")
+    ship_sr.add_argument("--to", type=Path, required=True, help="e.g. sr_models/weights/NAME.pth")
+    ship_sr.add_argument("--suite", required=True, help="suite whose evaluation images and cells score it")
+    ship_sr.add_argument("--data-root", type=Path, help="as for `run`")
+    ship_sr.add_argument("--runs-dir", type=Path, default=Path("runs"), help="cache root (runs/.cache)")
+    ship_sr.add_argument("--on-bad-image", choices=["fail", "skip"], default="fail", help="as for `run`")
+    ship_sr.add_argument("--quiet", action="store_true", default=None)
+    ship_sr.set_defaults(handler=_cmd_ship_sr)
 
     classifier = commands.add_parser(
         "train-classifier", help="train a suite's classifier (cached) and score it on the eval split"

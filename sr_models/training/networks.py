@@ -68,7 +68,13 @@ def initial_generator(
         state, file_arch = load_state_dict(init_weights)
         state = add_missing_batch_counters(state)
         detected = guess_arch_type(state)
-        arch_type = detected if detected in types else types[0]
+        if detected is not None and detected not in types:
+            loaders = [name for name, family in model_families().items() if detected == family.arch_type]
+            raise ValueError(
+                f"Expected weights of an architecture model {model!r} loads ({' or '.join(types)}), got "
+                f"{detected} weights in {init_weights}. Use --model {' or '.join(loaders) or 'of that file'}."
+            )
+        arch_type = detected or types[0]
         file_arch = file_arch or infer_arch(arch_type, state, scale)
     arch = preset.arch if preset.arch is not None else file_arch
     if arch is None:
