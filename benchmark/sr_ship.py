@@ -4,7 +4,8 @@ Writes ``<to>.pth`` (the generator alone: ``params`` and its ``arch``, fp32) and
 sidecar: the model name a suite gives it, the degradation it saw, scale, training commands, git commit,
 checksums of the initial weights and of the training list, the patients left out, patches seen, training
 time and patches/s, and the image quality of the written file on a suite's evaluation images, in every
-cell of the suite at the generator's scale, beside the suite's interpolation baselines. That quality is
+cell of the suite at the generator's scale, beside the suite's interpolation baselines and the weights
+training started from (when that file is still where training read it). That quality is
 computed by the run's own stages (``benchmark.stages``: same images, degradation seeds, HR size, metrics
 and cache keys), so ``run --suite`` with the shipped file as an SR model gives the same per-image values.
 """
@@ -130,6 +131,9 @@ def ship_from_cli(args) -> Path:
     ]
     if not any(e.name == "bicubic" and e.model == "bicubic" for e in entries):
         entries.append(SRModelConfig(name="bicubic", model="bicubic"))
+    init = training["init_weights"] and Path(training["init_weights"])
+    if init and init.is_file() and sha256_file(init) == training["init_weights_sha256"]:
+        entries.append(SRModelConfig(name=f"start-{init.stem}", model=model, weights=init))
     quality, skipped = evaluate_quality(
         suite,
         entries,

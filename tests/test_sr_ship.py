@@ -60,10 +60,16 @@ def test_shipped_generator_quality_is_what_run_computes(tmp_path, capsys):
 
     # `run` on another cache: nothing is reused from the shipping's evaluation
     entry = {"name": "cxr-tiny", "model": "realesrgan-compact", "weights": str(shipped)}
+    start = {"name": "start-compact", "model": "realesrgan-compact", "weights": str(init)}
     other = ["--runs-dir", str(tmp_path / "runs-2")]
-    suite = _suite(tmp_path, [entry])
+    suite = _suite(tmp_path, [entry, start])
     assert main(["run", "--suite", suite, *other, "--run-id", "r", "--quiet"]) == 0
     results = pd.read_parquet(tmp_path / "runs-2" / "pneumonia-mini" / "r" / run_layout.RESULTS)
+    assert set(sidecar["evaluation"]["cells"]["telemed-x4"]["psnr"]) == {
+        "bicubic",
+        "cxr-tiny",
+        "start-compact",
+    }
     for cell, stated in sidecar["evaluation"]["cells"].items():
         for metric in ("psnr", "ssim"):
             for variant, value in stated[metric].items():
