@@ -22,17 +22,9 @@ from sr_models.archs.vgg import vgg19_features
 from sr_models.presets import resolve_preset
 from sr_models.training import train_upscaler
 from sr_models.training.networks import initial_generator
-from tests.test_sr_training import _blobs, _crash_after, _saved, block_mean
+from tests.test_sr_training import _blobs, _crash_after, _saved, block_mean, one_thread  # noqa: F401
 
 COMPACT = {"num_feat": 8, "num_conv": 2}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -160,8 +152,9 @@ def test_gan_finetune_without_vgg_and_with_a_vgg_file(compact_file, tmp_path):
         _finetune(tmp_path / "vgg", compact_file, name="finetune-gan-vgg", pretrain_steps=0, gan_steps=1)
     vgg = tmp_path / "vgg19.pth"
     torch.save({f"features.{k}": v for k, v in vgg19_features().state_dict().items()}, vgg)
+    preset = _preset("finetune-gan-vgg", pretrain_steps=0, gan_steps=1, batch_size=1)
     train_upscaler(
-        "realesrgan-compact", 4, preset=_preset("finetune-gan-vgg", pretrain_steps=0, gan_steps=1, batch_size=1),
+        "realesrgan-compact", 4, preset=preset,
         hr_images=_blobs(2, 1), degrade=block_mean, seed=0, work_dir=tmp_path / "vgg", vgg_weights=vgg,
         progress=False, init_weights=compact_file,
     )  # fmt: skip
