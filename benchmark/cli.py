@@ -341,6 +341,12 @@ def build_parser() -> argparse.ArgumentParser:
     ship_sr.add_argument("--from", dest="source", type=Path, required=True, help="a train-sr --out folder")
     ship_sr.add_argument("--to", type=Path, required=True, help="e.g. sr_models/weights/NAME.pth")
     ship_sr.add_argument("--suite", required=True, help="suite whose evaluation images and cells score it")
+    ship_sr.add_argument(
+        "--cells",
+        nargs="+",
+        metavar="LABEL",
+        help="cells to score it in (default: all at its scale), e.g. bicubic-x4",
+    )
     ship_sr.add_argument("--data-root", type=Path, help="as for `run`")
     ship_sr.add_argument("--runs-dir", type=Path, default=Path("runs"), help="cache root (runs/.cache)")
     ship_sr.add_argument("--on-bad-image", choices=["fail", "skip"], default="fail", help="as for `run`")

@@ -46,14 +46,21 @@ def evaluate_quality(
     on_bad_image: str,
     progress: bool,
     device: str = "cpu",
+    labels: list[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-image IQ of ``entries`` in every cell of ``suite`` at ``scale``, as ``run`` computes it.
+    """Per-image IQ of ``entries`` in the cells of ``suite`` at ``scale`` (those named in ``labels``, or
+    all), as ``run`` computes it.
 
     Returns (quality: columns cell, variant, image_id, metric, value; skipped images of the suite).
     """
-    cells = [cell for cell in suite.cells if cell.scale == scale]
-    if not cells:
-        raise UserError(f"Suite {suite.name!r} has no cell at x{scale}; pick a suite that has one.")
+    cells = [cell for cell in suite.cells if cell.scale == scale and (labels is None or cell.label in labels)]
+    unknown = sorted(set(labels or ()) - {cell.label for cell in cells})
+    if unknown or not cells:
+        at_scale = [cell.label for cell in suite.cells if cell.scale == scale]
+        raise UserError(
+            f"Suite {suite.name!r} has no x{scale} cell {unknown or ''}; its x{scale} cells: "
+            f"{at_scale or 'none'}."
+        )
     dataset = load_dataset(
         suite.data,
         seed=suite.seed,
@@ -141,6 +148,7 @@ def ship_from_cli(args) -> Path:
         cache=Cache(args.runs_dir / ".cache"),
         on_bad_image=args.on_bad_image,
         progress=not args.quiet,
+        labels=args.cells,
     )
     sidecar = {
         "model": model,
