@@ -1,5 +1,5 @@
-"""Command line: ``python -m benchmark {run,list,manifest,degrade,train-sr,train-classifier,ship-classifier,
-report,compare,check,pin,perf}``.
+"""Command line: ``python -m benchmark {run,list,manifest,degrade,train-sr,ship-sr,train-classifier,
+ship-classifier,report,compare,check,pin,perf}``.
 
 Exit status: 0 success, 1 a regression found by ``check``, 2 an error the user can fix.
 """
@@ -163,6 +163,12 @@ def _cmd_ship_classifier(args) -> None:
     ship_from_cli(args)
 
 
+def _cmd_ship_sr(args) -> None:
+    from benchmark.sr_ship import ship_from_cli
+
+    print(f"Sidecar: {ship_from_cli(args)}")
+
+
 def _cmd_report(args) -> None:
     from reports import render_run
 
@@ -280,26 +286,74 @@ def build_parser() -> argparse.ArgumentParser:
     )
     degrade.set_defaults(handler=_cmd_degrade)
 
-    train = commands.add_parser("train-sr", help="train an SR model from a preset on HR images of a manifest")
-    train.add_argument("--model", required=True, help="srgan, esrgan or realesrgan")
-    train.add_argument("--preset", help="training preset (see `list`); default: the model's paper preset")
-    train.add_argument("--config", type=Path, help="YAML of preset overrides (e.g. gan_steps: 1000)")
+    train = commands.add_parser(
+        "train-sr",
+        help="train or fine-tune an SR generator on HR images of a manifest (see docs/sr_training.md)",
+    )
+    train.add_argument(
+        "--model", required=True, help="a learned SR model of `list` (srgan, realesrgan-compact, ...)"
+    )
+    train.add_argument(
+        "--preset",
+        help="training preset (see `list`): default the model's paper preset; finetune-l1 to fine-tune",
+    )
+    train.add_argument("--config", type=Path, help="YAML of preset overrides (e.g. pretrain_steps: 1000)")
+    train.add_argument(
+        "--init-weights", type=Path, help="generator weights file to start from (its arch is used)"
+    )
+    train.add_argument(
+        "--scenario", help="degradation the LR patches get (default: the preset's), any of `list`"
+    )
     train.add_argument(
         "--manifest", type=Path, help="manifest of HR training images (default: demo phantoms)"
     )
     train.add_argument("--data-root", type=Path)
     train.add_argument("--split", default="train")
+    train.add_argument(
+        "--exclude-patients-of",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="MANIFEST",
+        help="also leave out the patients of this manifest's test images (repeatable)",
+    )
     train.add_argument("--scale", type=int, default=4, choices=[2, 4])
     train.add_argument("--hr-size", type=int, default=512)
-    train.add_argument("--max-images", type=int, default=200)
+    train.add_argument(
+        "--max-images", type=int, default=200, help="seeded random sample, half per class, by patient"
+    )
+    train.add_argument("--on-bad-image", choices=["fail", "skip"], default="fail", help="as for `run`")
+    train.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     train.add_argument("--vgg-weights", type=Path, help="torchvision-format vgg19 state dict")
     train.add_argument(
-        "--out", type=Path, required=True, help="work dir: checkpoints, history.csv, weights.pth"
+        "--out",
+        type=Path,
+        required=True,
+        help="work dir: checkpoints, history.csv, weights.pth, training.json",
     )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device")
     train.add_argument("--quiet", action="store_true", default=None)
     train.set_defaults(handler=_cmd_train_sr)
+
+    ship_sr = commands.add_parser(
+        "ship-sr",
+        help="write a shipped SR generator (.pth + .json sidecar) from train-sr's --out, scored on a suite",
+    )
+    ship_sr.add_argument("--from", dest="source", type=Path, required=True, help="a train-sr --out folder")
+    ship_sr.add_argument("--to", type=Path, required=True, help="e.g. sr_models/weights/NAME.pth")
+    ship_sr.add_argument("--suite", required=True, help="suite whose evaluation images and cells score it")
+    ship_sr.add_argument(
+        "--cells",
+        nargs="+",
+        metavar="LABEL",
+        help="cells to score it in (default: all at its scale), e.g. bicubic-x4",
+    )
+    ship_sr.add_argument("--data-root", type=Path, help="as for `run`")
+    ship_sr.add_argument("--runs-dir", type=Path, default=Path("runs"), help="cache root (runs/.cache)")
+    ship_sr.add_argument("--on-bad-image", choices=["fail", "skip"], default="fail", help="as for `run`")
+    ship_sr.add_argument("--quiet", action="store_true", default=None)
+    ship_sr.set_defaults(handler=_cmd_ship_sr)
 
     classifier = commands.add_parser(
         "train-classifier", help="train a suite's classifier (cached) and score it on the eval split"

@@ -129,8 +129,14 @@ def check_training_configs(entries: list[SRModelConfig]) -> None:
             preset = resolve_preset(entry.train.preset, entry.train.overrides)
         except ValueError as error:
             raise UserError(f"sr_models[{entry.name}].train: {error}") from None
+        if preset.arch is None:
+            raise UserError(
+                f"sr_models[{entry.name}].train: preset {entry.train.preset!r} fine-tunes a weights file "
+                "(its architecture is the file's); fine-tune with `train-sr --init-weights FILE` and give "
+                "the result as `weights:`, or pick a preset with an arch."
+            )
         vgg = entry.train.vgg_weights
-        if preset.perceptual_weight and (vgg is None or not Path(vgg).is_file()):
+        if preset.needs_vgg and (vgg is None or not Path(vgg).is_file()):
             found = "is not given" if vgg is None else f"{vgg} is not found"
             raise UserError(
                 f"sr_models[{entry.name}].train: preset {entry.train.preset!r} uses a perceptual loss, and "

@@ -124,6 +124,14 @@ def _git(*arguments: str) -> str | None:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
+def git_state() -> dict[str, Any]:
+    """The project's git commit and whether tracked files differ from it."""
+    return {
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no")),
+    }
+
+
 def environment(suite: Suite, device: str) -> dict[str, Any]:
     versions = {}
     for package in PACKAGES:
@@ -137,8 +145,7 @@ def environment(suite: Suite, device: str) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "device": device,
         "packages": versions,
-        "git_commit": _git("rev-parse", "HEAD"),
-        "git_uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        **git_state(),
         "seed": suite.seed,
         "command": sys.argv,
         "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

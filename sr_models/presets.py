@@ -2,9 +2,11 @@
 tiny CPU configurations for tests and the demo suite.
 
 Family -> networks: ``"srgan"``: SRResNet generator + VGG-style discriminator; ``"esrgan"``: RRDBNet
-+ VGG-style discriminator (RaGAN); ``"realesrgan"``: RRDBNet + U-Net discriminator with spectral norm.
-The generator ``arch`` dict is completed with ``scale`` at training time. ``degradation`` is only
-recorded here (scenario name, params); the caller resolves it to a callable.
++ VGG-style discriminator (RaGAN); ``"realesrgan"``: RRDBNet + U-Net discriminator with spectral norm;
+``"finetune"``: no architecture of its own (``arch`` None): the generator of the weights file training
+starts from (``init_weights``), any registered model. The generator ``arch`` dict is completed with
+``scale`` at training time. ``degradation`` is only recorded here (scenario name, params); the caller
+resolves it to a callable.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from cxr_kernel.errors import UserValueError
 
-FAMILIES = ("srgan", "esrgan", "realesrgan")
+FAMILIES = ("srgan", "esrgan", "realesrgan", "finetune")
 GAN_TYPES = ("vanilla", "lsgan", "ragan")
 DISCRIMINATORS = ("vgg", "unet")
 PIXEL_LOSSES = ("l1", "mse")
@@ -36,13 +38,14 @@ class TrainingPreset:
     Step counts are optimiser updates; ``lr_milestones`` count from the start of the GAN stage,
     ``pretrain_lr_milestones`` from step 0; at each milestone the LR is multiplied by ``lr_gamma``.
     ``pixel_weight`` applies in the GAN stage (the pretraining loss is the pixel loss alone).
+    ``arch`` None (the fine-tune presets) takes the architecture of the initial weights file.
     ``ema_decay`` None disables the generator EMA. ``usm_gt`` USM-sharpens the pixel/perceptual
     targets (not the discriminator's real input), as Real-ESRGAN does. ``log_every`` is the
     history.csv row interval. ``seed`` is the default seed the caller passes to training.
     """
 
     family: str
-    arch: dict[str, Any]
+    arch: dict[str, Any] | None
     hr_patch: int
     batch_size: int
     pretrain_steps: int
@@ -70,6 +73,11 @@ class TrainingPreset:
     log_every: int = 1
     note: str = ""
 
+    @property
+    def needs_vgg(self) -> bool:
+        """Whether training uses the perceptual loss (only the GAN stage computes it)."""
+        return self.perceptual_weight > 0 and self.gan_steps > 0
+
     def __post_init__(self) -> None:
         choices = {
             "family": FAMILIES,
@@ -94,8 +102,11 @@ class TrainingPreset:
                 raise UserValueError(f"Expected {name} >= 0, got {getattr(self, name)!r}.")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
             raise UserValueError(f"Expected ema_decay in (0, 1) or None (off), got {self.ema_decay!r}.")
-        if not isinstance(self.arch, dict) or "type" not in self.arch:
-            raise UserValueError(f"Expected arch to be a dict with a 'type' key, got {self.arch!r}.")
+        if self.arch is not None and (not isinstance(self.arch, dict) or "type" not in self.arch):
+            raise UserValueError(
+                "Expected arch to be a dict with a 'type' key (or None: the initial weights' own), "
+                f"got {self.arch!r}."
+            )
         if self.gan_type == "ragan" and self.discriminator != "vgg":
             raise UserValueError("Expected gan_type 'ragan' with discriminator 'vgg' (ESRGAN); got 'unet'.")
         if (
@@ -230,6 +241,54 @@ _SEED_STUDY = TrainingPreset(
 )
 
 
+# Fine-tuning a pretrained generator (``init_weights``; its architecture is the file's): L1 on 128x128
+# HR patches, batch 16, Adam 2e-4 (0.9, 0.99) as Real-ESRNet's pixel stage; 2,500 updates (40,000
+# patches) take about half an hour on one CPU thread for Real-ESRGAN's compact model. No perceptual
+# loss and no discriminator update, so no VGG19 file is needed.
+_FINETUNE_L1 = TrainingPreset(
+    family="finetune",
+    arch=None,
+    hr_patch=128,
+    batch_size=16,
+    pretrain_steps=2_500,
+    gan_steps=0,
+    lr=1e-4,
+    pretrain_lr=2e-4,
+    betas=(0.9, 0.99),
+    pixel_loss="l1",
+    pixel_weight=1.0,
+    perceptual_weight=0.0,
+    perceptual_layers=dict(_REALESRGAN.perceptual_layers),
+    gan_type="vanilla",
+    gan_weight=0.1,
+    discriminator="unet",
+    ema_decay=None,
+    usm_gt=False,
+    degradation=("bicubic", {}),
+    checkpoint_every=100,
+    log_every=10,
+    note="L1 fine-tune of the initial weights (pixel loss only; no VGG19, no discriminator update).",
+)
+# Real-ESRGAN's GAN stage as a fine-tune: L1 1.0 + vanilla GAN 0.1 against a U-Net SN discriminator,
+# Adam 1e-4, EMA 0.999; targets not USM-sharpened (sharpening would draw structure into radiographs).
+# About 1-2 patches/s on a CPU: meant for a GPU.
+_FINETUNE_GAN = dataclasses.replace(
+    _FINETUNE_L1,
+    pretrain_steps=0,
+    gan_steps=20_000,
+    ema_decay=0.999,
+    checkpoint_every=500,
+    note="GAN fine-tune of the initial weights: L1 1.0 + GAN 0.1 (U-Net discriminator), no perceptual "
+    "loss, so no VGG19 file is needed; finetune-gan-vgg adds Real-ESRGAN's perceptual loss.",
+)
+_FINETUNE_GAN_VGG = dataclasses.replace(
+    _FINETUNE_GAN,
+    perceptual_weight=1.0,
+    note="GAN fine-tune of the initial weights: L1 1.0 + perceptual 1.0 (Real-ESRGAN's five VGG19 "
+    "layers; needs --vgg-weights vgg19-dcbb9e9d.pth) + GAN 0.1 (U-Net discriminator).",
+)
+
+
 def _tiny(base: TrainingPreset, arch: dict[str, Any], **changes: Any) -> TrainingPreset:
     """A CPU-sized version of ``base``: 2 blocks of 16 features, 32x32 HR patches (x4), 240 updates.
 
@@ -274,6 +333,9 @@ PRESETS: dict[str, TrainingPreset] = {
     ),
     "tiny-esrgan": _tiny(_ESRGAN, _rrdb(2, num_feat=16, num_grow_ch=8), ema_decay=0.9),
     "tiny-realesrgan": _tiny(_REALESRGAN, _rrdb(2, num_feat=16, num_grow_ch=8), ema_decay=0.9),
+    "finetune-l1": _FINETUNE_L1,
+    "finetune-gan": _FINETUNE_GAN,
+    "finetune-gan-vgg": _FINETUNE_GAN_VGG,
 }
 
 # Config files give lists where the dataclass holds tuples.
@@ -283,8 +345,9 @@ _TUPLE_FIELDS = ("betas", "pretrain_lr_milestones", "lr_milestones", "degradatio
 def resolve_preset(name: str, overrides: dict[str, Any] | None = None) -> TrainingPreset:
     """Return preset ``name`` with ``overrides`` applied.
 
-    An ``arch`` override is merged into the preset's arch dict (e.g. ``{"arch": {"num_block": 8}}``);
-    every other key replaces the field. Raises ValueError for unknown names or keys.
+    Every key replaces the field, ``arch`` included (a whole ``{"type": ..., **kwargs}`` dict, e.g.
+    ``{"type": "SRVGGNetCompact", "num_conv": 16}``; the constructor's defaults fill the rest). Raises
+    ValueError for unknown names or keys.
     """
     if name not in PRESETS:
         close = difflib.get_close_matches(name, PRESETS, n=1)
@@ -299,10 +362,9 @@ def resolve_preset(name: str, overrides: dict[str, Any] | None = None) -> Traini
     for key in _TUPLE_FIELDS:
         if isinstance(overrides.get(key), list):
             overrides[key] = tuple(overrides[key])
-    if "arch" in overrides:
-        if not isinstance(overrides["arch"], dict):
-            raise UserValueError(
-                f"Expected the arch override to be a dict of arch kwargs, got {overrides['arch']!r}."
-            )
-        overrides["arch"] = {**preset.arch, **overrides["arch"]}
+    if "arch" in overrides and not (isinstance(overrides["arch"], dict) and "type" in overrides["arch"]):
+        raise UserValueError(
+            f"Expected the arch override to be a whole arch dict with a 'type' key (it replaces the "
+            f"preset's {preset.arch!r}), got {overrides['arch']!r}."
+        )
     return dataclasses.replace(copy.deepcopy(preset), **overrides)

@@ -169,8 +169,8 @@ def test_degradation_of_the_wrong_size_is_named(tmp_path):
         _train("esrgan", tmp_path, degrade=lambda hr, rng: hr[::2, ::2])
 
 
-def test_model_must_match_the_preset_family(tmp_path):
-    with pytest.raises(ValueError, match="family"):
+def test_model_must_load_the_preset_architecture(tmp_path):
+    with pytest.raises(ValueError, match="architecture model 'srgan' loads"):
         _train("srgan", tmp_path, preset=_tiny("esrgan"))
 
 
@@ -182,17 +182,22 @@ def test_resolve_preset_names_valid_override_keys():
         resolve_preset("esrgna")
 
 
-def test_resolve_preset_merges_arch_and_converts_config_lists():
-    preset = resolve_preset("seed-study", {"arch": {"num_feat": 32}, "betas": [0.5, 0.9]})
-    assert preset.arch["num_block"] == 8 and preset.arch["num_feat"] == 32
+def test_resolve_preset_replaces_arch_and_converts_config_lists():
+    compact = {"type": "SRVGGNetCompact", "num_feat": 8, "num_conv": 2}
+    preset = resolve_preset("seed-study", {"arch": compact, "betas": [0.5, 0.9]})
+    assert preset.arch == compact  # nothing of the preset's RRDBNet arch (num_block, ...) is kept
     assert preset.betas == (0.5, 0.9)
-    assert PRESETS["seed-study"].arch["num_feat"] == 64
+    assert PRESETS["seed-study"].arch["num_block"] == 8
+    with pytest.raises(ValueError, match="'type' key"):
+        resolve_preset("seed-study", {"arch": {"num_feat": 32}})
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_builds_its_generator_and_discriminator(name):
     preset = PRESETS[name]
-    generator = build_arch(full_arch(preset.arch, 4))
+    # Fine-tune presets take the initial file's generator: here the official compact model's.
+    arch = preset.arch or {"type": "SRVGGNetCompact", "num_conv": 16}
+    generator = build_arch(full_arch(arch, 4))
     discriminator = build_discriminator(preset, generator.num_out_ch)
     assert generator.scale == 4
     if isinstance(discriminator, VGGStyleDiscriminator):

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
+import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +34,14 @@ from sr_models.losses import (
 from sr_models.presets import TrainingPreset, resolve_preset
 from sr_models.training.data import Degrade, sample_batch
 from sr_models.training.distributed import Ranks, barrier, current_ranks, mean_over_ranks, wrap
-from sr_models.training.networks import build_discriminator, build_perceptual, full_arch
+from sr_models.training.networks import build_discriminator, build_perceptual, initial_generator
 from sr_models.training.state import History, latest_checkpoint, load_checkpoint, save_checkpoint
 from sr_models.weights import save_weights
 
-# Preset fields that may change between an interrupted run and its resumption.
-_RESUMABLE_CHANGES = ("gan_steps", "checkpoint_every", "log_every", "note")
+# Preset fields that may change between an interrupted run and its resumption (pretrain_steps too,
+# while the run has not passed it: see _check_resumable).
+_RESUMABLE_CHANGES = ("pretrain_steps", "gan_steps", "checkpoint_every", "log_every", "note")
+PROGRESS_FILE = "progress.json"
 
 
 def _scalar(x: torch.Tensor) -> torch.Tensor:
@@ -58,12 +63,16 @@ class _Run:
         device: torch.device,
         perceptual: PerceptualLoss | None,
         ranks: Ranks,
+        init_state: dict[str, torch.Tensor] | None = None,
     ):
         self.preset, self.device = preset, device
         self.cuda = device.type == "cuda"
         # channels_last lets cuDNN use its faster NHWC kernels; pointless on CPU.
         self.memory_format = torch.channels_last if self.cuda else torch.contiguous_format
-        self.net_g = build_arch(arch).to(device, memory_format=self.memory_format).train()
+        net_g = build_arch(arch)
+        if init_state is not None:  # before the EMA copies it and DDP broadcasts it
+            net_g.load_state_dict(init_state, strict=True)
+        self.net_g = net_g.to(device, memory_format=self.memory_format).train()
         self.in_ch, self.out_ch = arch["num_in_ch"], arch["num_out_ch"]
         self.net_d = build_discriminator(preset, self.out_ch).to(device, memory_format=self.memory_format)
         self.net_d.train()
@@ -199,19 +208,81 @@ def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous() for k, v in module.state_dict().items()}
 
 
+def _sha256(path: Path | None) -> str | None:
+    return None if path is None else hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def _fingerprint(
-    model: str, scale: int, seed: int, preset: TrainingPreset, images: np.ndarray
+    model: str,
+    scale: int,
+    seed: int,
+    preset: TrainingPreset,
+    images: np.ndarray,
+    generator: dict[str, Any],
+    init_weights: Path | None,
+    data_id: str | None,
 ) -> dict[str, Any]:
     fields = {k: v for k, v in dataclasses.asdict(preset).items() if k not in _RESUMABLE_CHANGES}
-    return {"model": model, "scale": scale, "seed": seed, "images_shape": list(images.shape), **fields}
+    return {
+        "model": model,
+        "scale": scale,
+        "seed": seed,
+        "images_shape": list(images.shape),
+        "generator": generator,
+        "init_weights_sha256": _sha256(init_weights),
+        "data_id": data_id,
+        **fields,
+    }
 
 
-def _check_inputs(model: str, scale: int, preset: TrainingPreset, hr_images: np.ndarray) -> np.ndarray:
-    if model != preset.family:
+def _check_resumable(
+    checkpoint: Path, state: dict[str, Any], fingerprint: dict, preset: TrainingPreset
+) -> None:
+    """Refuse to resume from a checkpoint of other settings, or past the steps asked for.
+
+    ``pretrain_steps`` may change while the checkpoint is within both the old and the new pixel-loss
+    stage (a finished L1 run extended): the steps done are then those of the longer run.
+    """
+    differs = sorted(
+        k
+        for k in fingerprint.keys() | state["fingerprint"].keys()
+        if fingerprint.get(k) != state["fingerprint"].get(k)
+    )
+    if differs:
         raise UserValueError(
-            f"Expected a preset of family {model!r} for model {model!r}, got family {preset.family!r}. "
-            f"Pick a {model} preset (e.g. {model!r} or 'tiny-{model}')."
+            f"Expected {checkpoint} to come from the same training settings, got differences in "
+            f"{differs}. Use a fresh work_dir, or the original settings to resume."
         )
+    done, before = state["step"], state.get("pretrain_steps", preset.pretrain_steps)
+    if before != preset.pretrain_steps and done > min(before, preset.pretrain_steps):
+        raise UserValueError(
+            f"Expected pretrain_steps {before} as when {checkpoint} was saved (step {done}, past the "
+            f"pixel-loss stage), got {preset.pretrain_steps}. Only a run still in that stage can change it."
+        )
+    total = preset.pretrain_steps + preset.gan_steps
+    if done > total:
+        raise UserValueError(
+            f"Expected at most {total} steps done, got {checkpoint} at step {done}. "
+            "Use a fresh work_dir or more steps (pretrain_steps while in the pixel-loss stage, else "
+            "gan_steps)."
+        )
+
+
+def _write_progress(work_dir: Path, step: int, batch_size: int, seconds: float) -> None:
+    """``progress.json``: steps, patches seen and the training seconds behind them (data loading and
+    start-up excluded; summed over resumptions)."""
+    payload = {
+        "step": step,
+        "patches_seen": step * batch_size,
+        "train_seconds": round(seconds, 1),
+        "patches_per_second": round(step * batch_size / seconds, 2) if seconds > 0 else None,
+    }
+    temporary = Path(work_dir, f".{PROGRESS_FILE}.tmp")
+    temporary.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+    temporary.replace(Path(work_dir, PROGRESS_FILE))
+
+
+def _check_inputs(scale: int, preset: TrainingPreset, hr_images: np.ndarray) -> np.ndarray:
     if preset.hr_patch % scale:
         raise UserValueError(
             f"Expected hr_patch divisible by scale {scale}, got {preset.hr_patch}. Change hr_patch."
@@ -242,13 +313,16 @@ def train_upscaler(
     device: str | None = None,
     vgg_weights: Path | None = None,
     progress: bool = True,
+    init_weights: Path | None = None,
+    data_id: str | None = None,
 ) -> Path:
-    """Train an SR generator of family ``model`` and return the path of its weights file.
+    """Train an SR generator for ``model`` and return the path of its weights file.
 
     Parameters
     ----------
     model
-        ``"srgan"``, ``"esrgan"`` or ``"realesrgan"``; must equal the preset's family.
+        A learned model name (``sr_models.MODELS``: ``"srgan"``, ``"esrgan"``, ``"realesrgan-compact"``,
+        ...); the generator's architecture must be one that model loads.
     scale
         Upscaling factor; the generator is built for it.
     preset
@@ -263,14 +337,22 @@ def train_upscaler(
     work_dir
         Receives ``checkpoints/`` (the latest only; a rerun resumes from it: networks, optimisers,
         EMA, step, RNG states), ``history.csv`` (step, stage, raw unweighted loss terms; empty where
-        a stage lacks a term) and ``weights.pth``.
+        a stage lacks a term), ``weights.pth`` (rewritten at every checkpoint) and ``progress.json``
+        (steps, patches seen, training seconds, patches/s). A finished run is extended by more
+        ``gan_steps``, or more ``pretrain_steps`` while it has not entered the GAN stage.
     device
         Torch device; default CUDA when available. On CUDA training uses fp16 autocast with
         gradient scaling and channels_last.
     vgg_weights
-        Local torchvision VGG19 state dict, required when ``preset.perceptual_weight > 0``.
+        Local torchvision VGG19 state dict, required when the GAN stage uses a perceptual loss.
     progress
         Show a tqdm progress bar.
+    init_weights
+        A generator weights file to start from (official files or this project's); its architecture
+        is used when the preset has none (``arch`` None, the ``finetune-*`` presets), see
+        :func:`sr_models.training.networks.initial_generator`.
+    data_id
+        Identifies the training images (e.g. a checksum of their list); a resumption must give the same.
 
     Under torchrun (process group initialised, e.g. by
     :func:`sr_models.training.distributed.init_from_environment`) every rank draws the same global batch
@@ -285,25 +367,34 @@ def train_upscaler(
     EMA's ``params_ema`` when the preset has EMA, and the complete ``arch`` dict).
     """
     preset = resolve_preset(preset) if isinstance(preset, str) else preset
-    images = _check_inputs(model, scale, preset, hr_images)
+    images = _check_inputs(scale, preset, hr_images)
+    arch, init_state = initial_generator(model, scale, preset, init_weights)
     perceptual = build_perceptual(preset, vgg_weights)
-    arch = full_arch(preset.arch, scale)
     dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     ranks = current_ranks()
     dev = ranks.device(dev)
     share = ranks.share(preset.batch_size)
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    fingerprint = _fingerprint(model, scale, seed, preset, images)
+    fingerprint = _fingerprint(model, scale, seed, preset, images, arch, init_weights, data_id)
     total = preset.pretrain_steps + preset.gan_steps
     cuda_devices = (
         [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
     )
+    weights = work_dir / "weights.pth"
+
+    def save_generator() -> None:
+        save_weights(
+            weights,
+            _cpu_state(run.net_g),
+            arch=arch,
+            params_ema=_cpu_state(run.ema.module) if run.ema is not None else None,
+        )
 
     # fork_rng: seeding must not leak into the caller's global torch RNG state.
     with torch.random.fork_rng(devices=cuda_devices, device_type="cuda"):
         torch.manual_seed(seed)
-        run = _Run(preset, arch, dev, perceptual, ranks)
+        run = _Run(preset, arch, dev, perceptual, ranks, init_state)
         input_multiple = getattr(run.net_g, "input_multiple", 1)
         if (preset.hr_patch // scale) % input_multiple:
             raise UserValueError(
@@ -312,31 +403,17 @@ def train_upscaler(
                 f"Use a multiple of {scale * input_multiple}."
             )
         rng = np.random.default_rng(seed)
-        step = 0
+        step, seconds = 0, 0.0
         checkpoint = latest_checkpoint(work_dir)
         if checkpoint is not None:
             state = load_checkpoint(checkpoint)
-            differs = sorted(
-                k
-                for k in fingerprint.keys() | state["fingerprint"].keys()
-                if fingerprint.get(k) != state["fingerprint"].get(k)
-            )
-            if differs:
-                raise UserValueError(
-                    f"Expected {checkpoint} to come from the same training settings, got differences in "
-                    f"{differs}. Use a fresh work_dir, or the original settings to resume."
-                )
-            if state["step"] > total:
-                raise UserValueError(
-                    f"Expected at most {total} steps done, got {checkpoint} at step {state['step']}. "
-                    "Use a fresh work_dir or more gan_steps."
-                )
+            _check_resumable(checkpoint, state, fingerprint, preset)
             run.load_state_dict(state["run"])
             torch.set_rng_state(state["torch_rng"])
             if state["cuda_rng"] is not None and dev.type == "cuda":
                 torch.cuda.set_rng_state(state["cuda_rng"], dev)
             rng.bit_generator.state = state["np_rng"]
-            step = state["step"]
+            step, seconds = state["step"], state.get("train_seconds", 0.0)
 
         history = History(work_dir / "history.csv", resume_step=step) if ranks.is_main else None
         bar = tqdm(
@@ -345,6 +422,7 @@ def train_upscaler(
             disable=not progress or not ranks.is_main,
             desc=f"train {model} x{scale}",
         )
+        started = time.perf_counter() - seconds
         while step < total:
             stage = "pretrain" if step < preset.pretrain_steps else "gan"
             run.start_stage(stage)
@@ -376,11 +454,14 @@ def train_upscaler(
             if step % preset.checkpoint_every == 0 or step == total:
                 barrier(ranks)
                 if ranks.is_main:
+                    seconds = time.perf_counter() - started
                     save_checkpoint(
                         work_dir,
                         step,
                         {
                             "step": step,
+                            "pretrain_steps": preset.pretrain_steps,
+                            "train_seconds": seconds,
                             "fingerprint": fingerprint,
                             "run": run.state_dict(),
                             "torch_rng": torch.get_rng_state(),
@@ -389,16 +470,12 @@ def train_upscaler(
                         },
                     )
                     history.flush()
+                    save_generator()
+                    _write_progress(work_dir, step, preset.batch_size, seconds)
                 barrier(ranks)  # no rank runs ahead of a checkpoint that is not yet on disk
         bar.close()
 
-    weights = work_dir / "weights.pth"
     if ranks.is_main:
-        save_weights(
-            weights,
-            _cpu_state(run.net_g),
-            arch=arch,
-            params_ema=_cpu_state(run.ema.module) if run.ema is not None else None,
-        )
+        save_generator()
     barrier(ranks)
     return weights

@@ -6,14 +6,16 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
 from cxr_kernel.errors import UserValueError
-from sr_models.archs import ARCHS
+from sr_models.archs import ARCHS, build_arch
 from sr_models.archs.discriminators import DISCRIMINATORS
+from sr_models.archs.registry import guess_arch_type, infer_arch, model_families
 from sr_models.archs.vgg import VGG19_URL, VGGFeatureExtractor
 from sr_models.losses import PerceptualLoss
 from sr_models.presets import TrainingPreset
+from sr_models.weights import add_missing_batch_counters, load_state_dict
 
 
 def full_arch(arch: dict[str, Any], scale: int) -> dict[str, Any]:
@@ -37,13 +39,88 @@ def full_arch(arch: dict[str, Any], scale: int) -> dict[str, Any]:
     }
 
 
+def _arch_types(model: str) -> tuple[str, ...]:
+    families = model_families()
+    if model not in families:
+        raise UserValueError(f"Expected a learned SR model in {sorted(families)}, got {model!r}.")
+    return (families[model].arch_type, *families[model].also_loads)
+
+
+def initial_generator(
+    model: str, scale: int, preset: TrainingPreset, init_weights: Path | None
+) -> tuple[dict[str, Any], dict[str, Tensor] | None]:
+    """The complete generator arch of a training run and the state it starts from (None: random).
+
+    The arch is the preset's when it has one (a config's ``arch`` replaces it), else the initial
+    weights file's: its ``"arch"`` entry or, for official files, read from its tensor shapes as
+    ``sr_models.zoo.load_learned`` does. It must be an architecture ``model`` loads, for ``scale``,
+    and the file must fit it exactly (strict). Reads only the weights file: call before loading images.
+
+    Raises
+    ------
+    ValueError
+        Naming the model, arch, file or scale that does not fit.
+    FileNotFoundError
+        A missing weights file.
+    """
+    types = _arch_types(model)
+    state, file_arch = (None, None)
+    if init_weights is not None:
+        state, file_arch = load_state_dict(init_weights)
+        state = add_missing_batch_counters(state)
+        detected = guess_arch_type(state)
+        if detected is not None and detected not in types:
+            loaders = [name for name, family in model_families().items() if detected == family.arch_type]
+            raise UserValueError(
+                f"Expected weights of an architecture model {model!r} loads ({' or '.join(types)}), got "
+                f"{detected} weights in {init_weights}. Use --model {' or '.join(loaders) or 'of that file'}."
+            )
+        arch_type = detected or types[0]
+        file_arch = file_arch or infer_arch(arch_type, state, scale)
+    arch = preset.arch if preset.arch is not None else file_arch
+    if arch is None:
+        raise UserValueError(
+            f"Expected init_weights for preset family {preset.family!r}, which takes the architecture of "
+            "the weights file it fine-tunes; got none. Pass --init-weights FILE, or a preset with an arch."
+        )
+    if arch.get("type") not in types:
+        raise UserValueError(
+            f"Expected an architecture model {model!r} loads ({' or '.join(types)}), got {arch.get('type')!r}"
+            f"{f' from {init_weights}' if preset.arch is None else ' from the preset'}. Pick the model whose "
+            "architecture this is, or another preset or arch."
+        )
+    file_scale = arch.get("upscale", arch.get("scale"))
+    if init_weights is not None and file_scale not in (None, scale):
+        raise UserValueError(
+            f"Expected x{scale} weights for --scale {scale}, got x{file_scale} in {init_weights}."
+        )
+    arch = full_arch(arch, scale)
+    if state is not None:
+        net = build_arch(arch)
+        expected, found = set(net.state_dict()), set(state)
+        if expected != found:
+            raise UserValueError(
+                f"Expected {init_weights} to fit {arch}, got {len(expected - found)} missing keys "
+                f"{sorted(expected - found)[:4]} and {len(found - expected)} unexpected keys "
+                f"{sorted(found - expected)[:4]}. Use the preset's own arch (a fine-tune preset) or the "
+                "matching model."
+            )
+        try:
+            net.load_state_dict(state, strict=True)
+        except RuntimeError as error:  # same keys, other shapes
+            raise UserValueError(
+                f"Expected {init_weights} to fit {arch}: {str(error).splitlines()[-1]}"
+            ) from None
+    return arch, state
+
+
 def build_discriminator(preset: TrainingPreset, in_channels: int) -> nn.Module:
     """The preset's discriminator for ``in_channels``-channel HR patches of side ``preset.hr_patch``."""
     return DISCRIMINATORS[preset.discriminator].for_preset(preset, in_channels)
 
 
 def build_perceptual(preset: TrainingPreset, vgg_weights: Path | None) -> PerceptualLoss | None:
-    """The perceptual loss, None when ``perceptual_weight`` is 0.
+    """The perceptual loss, None when no step uses it (``perceptual_weight`` 0 or no GAN step).
 
     Raises
     ------
@@ -51,7 +128,7 @@ def build_perceptual(preset: TrainingPreset, vgg_weights: Path | None) -> Percep
         If the preset needs VGG19 but ``vgg_weights`` is None: there is no silent fallback to a
         random VGG, whose features would make the loss meaningless.
     """
-    if preset.perceptual_weight == 0:
+    if not preset.needs_vgg:
         return None
     if vgg_weights is None:
         raise UserValueError(
