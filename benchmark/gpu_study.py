@@ -49,6 +49,8 @@ BUDGET_S = 540.0
 #: Seconds kept back from the study for the classifier seeds (the target is 3 seeds in <= 300 s).
 CLASSIFIER_RESERVE_S = 240.0
 CLASSIFIER_TARGET_S = 300.0
+#: Below this the training images, the probe and one seed's epoch cannot all fit: no seed is trained.
+MIN_CLASSIFIER_S = 60.0
 STUDY_TARGET_S = 600.0
 #: An 8192^3 bf16 matrix product on the lent H200 ran at 769-798 TFLOP/s (the device tool's KINDS.md);
 #: NVIDIA's datasheet says 989 dense. The measured figure is the honest ceiling for "fraction of peak".
@@ -342,7 +344,7 @@ def sr_throughput(entries: list[dict], lr_side: int, *, device: str, smoke: bool
                 figure = measure(
                     lambda up=upscaler: up.upscale(batch),
                     count,
-                    repeats=2 if smoke else 3,
+                    repeats=1 if smoke else 3,
                     trace_memory=False,
                 )
                 row = {
@@ -554,6 +556,21 @@ def _training_suite(sources: Sources, work: Path, smoke: bool) -> Suite:
     return load_suite(str(path))
 
 
+def plan_seeds(
+    budget_s: float, seeds: int, recipe_epochs: int, read_s: float, epoch_s: float
+) -> tuple[int, int]:
+    """(epochs, seeds) to train within ``budget_s``: every seed with as many epochs as fit (at most the
+    recipe's), else as many seeds as fit one epoch each; (0, 0) when not even that fits.
+
+    ``read_s`` is one seed's image reading and set-up, ``epoch_s`` one epoch over the training split.
+    """
+    fit = math.floor((budget_s / seeds - read_s) / epoch_s) if epoch_s > 0 else recipe_epochs
+    if fit >= 1:
+        return min(recipe_epochs, fit), seeds
+    affordable = min(seeds, math.floor(budget_s / (read_s + epoch_s)))
+    return (1, affordable) if affordable >= 1 else (0, 0)
+
+
 def _history_figures(path: Path) -> dict:
     import pandas as pd
 
@@ -584,6 +601,9 @@ def train_seeds(
     from benchmark.pipeline import Study
     from classifiers import history_path, load_classifier
 
+    if clock.left() < MIN_CLASSIFIER_S and not options.smoke:
+        cuts.append(f"classifier seeds: none trained, {clock.left():.0f} s were left after the study")
+        return []
     suite = _training_suite(sources, work, options.smoke)
     config = suite.classifier
     cache = Cache(work / "runs" / ".cache")
@@ -608,18 +628,16 @@ def train_seeds(
     read_s, epoch_full_s = max(probe_s - epoch_s, 0.0) * scale, epoch_s * scale
     budget = min(CLASSIFIER_TARGET_S, clock.left())
     seeds = training_seeds(config, suite.seed)
-    fit = math.floor((budget / len(seeds) - read_s) / epoch_full_s) if epoch_full_s > 0 else recipe.epochs
-    epochs = max(1, min(recipe.epochs, fit))
-    if epochs < recipe.epochs:
+    epochs, count = plan_seeds(budget, len(seeds), recipe.epochs, read_s, epoch_full_s)
+    probed = f"the one-epoch probe on {len(subset)} images took {epoch_s:.1f} s ({budget:.0f} s left)"
+    if 0 < epochs < recipe.epochs:
         cuts.append(
             f"classifier seeds: at most {epochs} of the recipe's {recipe.epochs} epochs (early stopping "
-            f"patience {recipe.early_stopping_patience}): the one-epoch probe on {len(subset)} images took "
-            f"{epoch_s:.1f} s, so {len(seeds)} seeds on {len(train)} images fit {budget:.0f} s only so"
+            f"patience {recipe.early_stopping_patience}) on {len(train)} images: {probed}"
         )
-    affordable = max(1, math.floor(budget / (read_s + epochs * epoch_full_s))) if epoch_full_s > 0 else 3
-    if affordable < len(seeds):
-        cuts.append(f"classifier seeds: {affordable} of {len(seeds)} trained ({budget:.0f} s budget)")
-        seeds = seeds[:affordable]
+    if count < len(seeds):
+        cuts.append(f"classifier seeds: {count} of {len(seeds)} trained: {probed}")
+        seeds = seeds[:count]
     config = config.model_copy(update={"train": {**config.train, "epochs": epochs}})
     records = []
     for seed in seeds:
@@ -673,6 +691,8 @@ def _versions() -> dict:
         "keras": keras.__version__,
         "keras_backend": keras.backend.backend(),
         "numpy": np.__version__,
+        "torch_deterministic_algorithms": str(torch.are_deterministic_algorithms_enabled()),
+        "cudnn_benchmark": str(torch.backends.cudnn.benchmark),
     }
 
 
@@ -738,6 +758,11 @@ def run_gpu_study(options: GpuStudyOptions) -> Path:
     """Run every stage within ``options.budget_s`` and write the record; returns its path."""
     check_environment(options.device)
     sources = find_sources(options.shared, smoke=options.smoke)
+    # Keras' determinism settings for torch (classifiers.runtime) before CUDA starts: the SR models then
+    # run under the settings every pipeline run has once its classifier is loaded.
+    from classifiers import configure_backend
+
+    configure_backend()
     started = dt.datetime.now(dt.timezone.utc)
     work = (options.work or Path("runs") / "gpu-study" / started.strftime("%Y%m%d-%H%M%S")).resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -790,7 +815,7 @@ def run_gpu_study(options: GpuStudyOptions) -> Path:
     save()
     seeds = train_seeds(sources, work, clock, options, cuts)
     record["classifiers"] += seeds
-    record["classifier_train_s"] = sum(seed["train_s"] for seed in seeds)
+    record["classifier_train_s"] = sum(seed["train_s"] for seed in seeds) if seeds else None
     record["gpu_memory"] = gpu_memory(options.device)
     record["wall_s"] = clock.elapsed()
     untrimmed = not options.smoke and not any(cut.startswith("classifier") for cut in cuts)

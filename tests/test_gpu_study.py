@@ -137,6 +137,15 @@ def test_size_study_keeps_every_image_when_it_fits_and_else_the_largest_that_fit
     assert gpu_study.project_study_s(PILOT_STAGES, 32, gpu_study._images_for(per_class + 1, counts)) > 200
 
 
+def test_plan_seeds_cuts_epochs_then_seeds_then_everything():
+    # 300 s for 3 seeds: 100 s each; 10 s reading + 9 epochs of 10 s = 100 s.
+    assert gpu_study.plan_seeds(300, 3, 20, read_s=10, epoch_s=10) == (9, 3)
+    assert gpu_study.plan_seeds(3000, 3, 20, read_s=10, epoch_s=10) == (20, 3)
+    # 45 s: no seed gets 2 epochs (15 s each), two get one epoch (20 s each).
+    assert gpu_study.plan_seeds(45, 3, 20, read_s=10, epoch_s=10) == (1, 2)
+    assert gpu_study.plan_seeds(19, 3, 20, read_s=10, epoch_s=10) == (0, 0)
+
+
 def test_headline_reads_threshold_0_5_and_threshold_free_rows():
     summary = {
         "tables": {
