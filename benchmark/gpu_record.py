@@ -46,6 +46,7 @@ class SRThroughput(_Strict):
     lr_side: int = Field(ge=1)
     images: int = Field(ge=1)
     images_per_s: float = Field(gt=0)
+    arch: str | None = Field(None, description="the generator's class, e.g. RRDBNet; None: interpolation")
     gflop_per_image: float | None = Field(None, description="torch FlopCounterMode, multiply-add = 2")
     achieved_tflops: float | None = None
     fraction_of_dense_bf16_peak: float | None = None

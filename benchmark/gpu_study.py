@@ -68,6 +68,8 @@ OFFICIAL_RRDBNET = {"RRDB_ESRGAN_x4.pth": "esrgan", "RealESRGAN_x4plus.pth": "re
 PAPER_RRDBNET = {"type": "RRDBNet", "num_block": 23, "num_feat": 64, "num_grow_ch": 32, "scale": 4}
 SMOKE_RRDBNET = {"type": "RRDBNet", "num_block": 1, "num_feat": 8, "num_grow_ch": 4, "scale": 4}
 INTERPOLATION = ("bicubic", "lanczos")
+#: SR models whose generator is RRDBNet (the paper-size one also runs at batch 32).
+RRDBNET_MODELS = ("esrgan", "realesrgan", "realesrnet")
 _MB = 1024.0**2
 
 
@@ -122,7 +124,7 @@ def check_environment(device: str) -> None:
     if importlib.util.find_spec("keras") is None:
         raise UserError(
             "gpu-study needs Keras 3, which is not installed here: carry its wheels and install them first "
-            "(benchmarks/gpu_study_device.sh does; docs/performance.md#the-gpu-study)."
+            "(benchmarks/gpu_study_device.sh does; docs/performance.md#the-gpu-study-gpu-study)."
         )
 
 
@@ -330,7 +332,7 @@ def sr_throughput(entries: list[dict], lr_side: int, *, device: str, smoke: bool
         if entry.get("scales") and 4 not in entry["scales"]:
             continue
         learned = entry["model"] not in INTERPOLATION
-        sizes = (4, 32) if learned and entry["name"].startswith(("rrdbnet", "esrgan", "realesrgan")) else (4,)
+        sizes = (4, 32) if entry["model"] in RRDBNET_MODELS else (4,)
         for precision in precisions if learned else ("fp32",):
             for batch_size in sizes if device == "cuda" else (4,):
                 upscaler = load_upscaler(
@@ -354,6 +356,7 @@ def sr_throughput(entries: list[dict], lr_side: int, *, device: str, smoke: bool
                     "lr_side": lr_side,
                     "images": count,
                     "images_per_s": figure["images_per_s"],
+                    "arch": type(upscaler.net).__name__ if learned else None,
                 }
                 if learned:
                     x = torch.zeros(1, upscaler.in_channels, lr_side, lr_side, device=upscaler.device)
@@ -721,7 +724,7 @@ def targets(record: dict, full_train: bool) -> list[dict]:
     rrdbnet = [
         row["fraction_of_dense_bf16_peak"]
         for row in record.get("sr_throughput", [])
-        if row["model"].startswith(("rrdbnet", "esrgan", "realesrgan")) and row["precision"] == "bf16"
+        if row.get("arch") == "RRDBNet" and row["precision"] == "bf16"
     ]
     seeds = [c for c in record.get("classifiers", []) if c["source"] == "trained"]
     train_s = record.get("classifier_train_s")

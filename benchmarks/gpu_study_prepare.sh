@@ -14,7 +14,7 @@
 #                                  comparison (recorded as skipped when they cannot be had or imported)
 # and checks that the tree plus .gpu stays under the tool's 64 MiB. Then make ONE device call:
 #     run(command="bash benchmarks/gpu_study_device.sh", carry=[".gpu"], timeout_s=570)
-# (docs/performance.md#the-gpu-study).
+# (docs/performance.md#the-gpu-study-gpu-study).
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 shared=$(cd "${1:-../shared}" && pwd)

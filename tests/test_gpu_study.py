@@ -227,8 +227,9 @@ def test_targets_state_met_unmet_and_unmeasured():
         "wall_s": 610.0,
         "official_comparison": {"ratios": [{"name": "RRDBNet batch 4 vs RealESRGANer (cuda)", "ratio": 1.3}]},
         "sr_throughput": [
-            {"model": "rrdbnet-random", "precision": "bf16", "fraction_of_dense_bf16_peak": 0.12},
-            {"model": "rrdbnet-random", "precision": "fp32", "fraction_of_dense_bf16_peak": 0.5},
+            {"arch": "RRDBNet", "precision": "bf16", "fraction_of_dense_bf16_peak": 0.12},
+            {"arch": "RRDBNet", "precision": "fp32", "fraction_of_dense_bf16_peak": 0.5},
+            {"arch": "SRVGGNetCompact", "precision": "bf16", "fraction_of_dense_bf16_peak": 0.3},
         ],
         "classifiers": [{"source": "trained"}] * 3,
         "classifier_train_s": 250.0,
@@ -420,6 +421,8 @@ def test_cpu_rehearsal_runs_the_gpu_code_path_and_writes_a_valid_record(tmp_path
     measured = {row.model for row in record.sr_throughput}
     assert measured == {name for name, source in sources.items()}
     assert all(row.precision in ("fp32", "cpu-float32") for row in record.sr_throughput)
+    arches = {row.model: row.arch for row in record.sr_throughput}
+    assert arches["rrdbnet-random"] == "RRDBNet" and arches["bicubic"] is None
     shipped, trained = record.classifiers
     assert shipped.source == "shipped" and trained.source == "trained" and trained.seed == 0
     assert trained.epochs_run == 1 and trained.test["n_images"] == 4
