@@ -9,7 +9,8 @@
 #                                  come back byte for byte); the device script unpacks it
 #   .gpu/shared/weights/*.pth      the two pretrained generators the kermany-test-hr suite names
 #   .gpu/wheels/*.whl              what the GPU machine lacks: Keras 3 (+ namex, optree) and pydantic
-#                                  (+ pydantic-core, annotated-types, typing-inspection), for its Python
+#                                  (+ pydantic-core, annotated-types, typing-inspection, and the
+#                                  typing-extensions it was installed with here), for its Python
 #                                  3.12; optional: basicsr, realesrgan and lmdb for the RealESRGANer
 #                                  comparison (recorded as skipped when they cannot be had or imported)
 # and checks that the tree plus .gpu stays under the tool's 64 MiB. Then make ONE device call:
@@ -51,7 +52,8 @@ download() {
 }
 download "keras==$(version keras)" "namex==$(version namex)" "optree==$(version optree)" \
     "pydantic==$(version pydantic)" "pydantic-core==$(version pydantic_core)" \
-    "annotated-types==$(version annotated-types)" "typing-inspection==$(version typing-inspection)"
+    "annotated-types==$(version annotated-types)" "typing-inspection==$(version typing-inspection)" \
+    "typing-extensions==$(version typing-extensions)"
 # Optional: the official Real-ESRGAN package and its basicsr (an sdist, built here into a pure-Python wheel).
 if ! { download realesrgan==0.3.0 lmdb &&
     "$python" -m pip wheel -q --no-deps --no-build-isolation basicsr==1.4.2 -w .gpu/wheels; }; then
