@@ -209,9 +209,8 @@ def _cmd_perf(args) -> None:
 
 
 def _cmd_gpu_study(args) -> None:
-    from benchmark.gpu_study import GpuStudyOptions, check_environment, run_gpu_study
+    from benchmark.gpu_study import GpuStudyOptions, run_gpu_study
 
-    check_environment(args.device)  # before anything imports Keras on another backend
     options = GpuStudyOptions(
         out=args.out,
         device=args.device,

@@ -759,6 +759,10 @@ def targets(record: dict, full_train: bool) -> list[dict]:
 
 def run_gpu_study(options: GpuStudyOptions) -> Path:
     """Run every stage within ``options.budget_s`` and write the record; returns its path."""
+    if not options.budget_s > 0:
+        raise UserError(
+            f"Expected --budget-s > 0 seconds, got {options.budget_s}. The default is {BUDGET_S:.0f}."
+        )
     check_environment(options.device)
     sources = find_sources(options.shared, smoke=options.smoke)
     # Keras' determinism settings for torch (classifiers.runtime) before CUDA starts: the SR models then

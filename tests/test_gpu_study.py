@@ -37,6 +37,12 @@ def test_cuda_refused_in_one_line_when_torch_sees_none(monkeypatch, capsys):
     assert err.startswith("error: gpu-study --device cuda: torch sees no CUDA device") and "\n" not in err
 
 
+def test_a_budget_of_no_seconds_is_refused(monkeypatch, capsys):
+    monkeypatch.setenv("KERAS_BACKEND", "torch")
+    assert main(["gpu-study", "--device", "cpu", "--smoke", "--budget-s", "0", "--out", "unused"]) == 2
+    assert "Expected --budget-s > 0 seconds, got 0.0" in capsys.readouterr().err
+
+
 def test_keras_backend_other_than_torch_is_refused(monkeypatch):
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
     with pytest.raises(UserError, match="KERAS_BACKEND=torch"):
