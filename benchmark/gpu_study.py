@@ -448,11 +448,14 @@ def project_study_s(stages: list[dict], pilot_images: int, images: int) -> float
     return total
 
 
-def size_study(stages: list[dict], pilot_images: int, counts: list[int], budget_s: float) -> int | None:
-    """``max_eval_per_class`` for the largest test set projected to fit ``budget_s``; None = all."""
+def size_study(
+    stages: list[dict], pilot_images: int, counts: list[int], budget_s: float, *, least_per_class: int
+) -> int | None:
+    """``max_eval_per_class`` for the largest test set projected to fit ``budget_s``, never below
+    ``least_per_class`` (the pilot's size: its statistics are known to compute); None = every image."""
     if project_study_s(stages, pilot_images, sum(counts)) <= budget_s:
         return None
-    low, high = 1, max(counts)
+    low, high = least_per_class, max(counts)
     while low < high:
         middle = (low + high + 1) // 2
         if project_study_s(stages, pilot_images, _images_for(middle, counts)) <= budget_s:
@@ -515,7 +518,7 @@ def run_study(
         pilot_images = json.loads((pilot / "summary.json").read_text())["n_images"]["eval"]
         budget = clock.left() - min(CLASSIFIER_RESERVE_S, max(clock.left() / 2, 0))
         counts = _class_counts(sources.manifest)
-        per_class = size_study(pilot_stages, pilot_images, counts, budget)
+        per_class = size_study(pilot_stages, pilot_images, counts, budget, least_per_class=PILOT_PER_CLASS)
         if per_class is not None:
             projected = project_study_s(pilot_stages, pilot_images, sum(counts))
             cuts.append(

@@ -136,11 +136,13 @@ def test_projection_scales_cells_linearly_and_statistics_as_n_to_the_1_5():
 
 def test_size_study_keeps_every_image_when_it_fits_and_else_the_largest_that_fits():
     counts = [234, 390]
-    assert gpu_study.size_study(PILOT_STAGES, 32, counts, budget_s=10_000) is None
-    per_class = gpu_study.size_study(PILOT_STAGES, 32, counts, budget_s=200)
+    assert gpu_study.size_study(PILOT_STAGES, 32, counts, budget_s=10_000, least_per_class=16) is None
+    per_class = gpu_study.size_study(PILOT_STAGES, 32, counts, budget_s=200, least_per_class=16)
     images = gpu_study._images_for(per_class, counts)
     assert gpu_study.project_study_s(PILOT_STAGES, 32, images) <= 200
     assert gpu_study.project_study_s(PILOT_STAGES, 32, gpu_study._images_for(per_class + 1, counts)) > 200
+    # Never below the pilot's size, whose statistics are known to compute (2 per class, say).
+    assert gpu_study.size_study(PILOT_STAGES, 32, counts, budget_s=1, least_per_class=16) == 16
 
 
 def test_plan_seeds_cuts_epochs_then_seeds_then_everything():
