@@ -134,11 +134,12 @@ def _suite_raw(name: str) -> tuple[dict, Path]:
 
 
 def _pinned_generators() -> list[dict]:
-    """The mini study's pinned tiny generators as suite entries (absolute weight paths)."""
+    """The pinned tiny generators of the mini study's smoke run as suite entries (absolute weight paths,
+    x4 only)."""
     raw, base = _suite_raw("pneumonia-mini")
     return [
-        {**entry, "weights": str((base / entry["weights"]).resolve())}
-        for entry in raw["sr_models"]
+        {**entry, "weights": str((base / entry["weights"]).resolve()), "scales": [4]}
+        for entry in raw["smoke"]["sr_models"]
         if entry.get("weights")
     ]
 
