@@ -1,5 +1,5 @@
 """Command line: ``python -m benchmark {run,list,manifest,degrade,train-sr,ship-sr,train-classifier,
-ship-classifier,report,compare,check,pin,perf}``.
+ship-classifier,report,compare,check,pin,perf,gpu-study}``.
 
 Exit status: 0 success, 1 a regression found by ``check``, 2 an error the user can fix.
 """
@@ -214,6 +214,20 @@ def _cmd_perf(args) -> None:
         realesrgan_path=args.realesrgan_path,
     )
     print(f"\nFigures: {run_perf(options).resolve()}")
+
+
+def _cmd_gpu_study(args) -> None:
+    from benchmark.gpu_study import GpuStudyOptions, run_gpu_study
+
+    options = GpuStudyOptions(
+        out=args.out,
+        device=args.device,
+        smoke=args.smoke,
+        shared=args.shared,
+        budget_s=args.budget_s,
+        progress=not args.quiet,
+    )
+    print(f"Record: {run_gpu_study(options)}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -453,6 +467,29 @@ def build_parser() -> argparse.ArgumentParser:
     perf.add_argument("--data-root", type=Path, help="another copy of the pneumonia-mini images")
     perf.add_argument("--realesrgan-path", type=Path, help="--target dir holding realesrgan and basicsr")
     perf.set_defaults(handler=_cmd_perf)
+
+    from benchmark.gpu_study import BUDGET_S, GpuStudyOptions
+
+    gpu = commands.add_parser(
+        "gpu-study",
+        help="the GPU study in one command (SR speed, the study, 3 classifier seeds), sized to 10 minutes",
+    )
+    gpu.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="folder of the JSON record")
+    gpu.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    gpu.add_argument(
+        "--smoke", action="store_true", help="a few images, tiny models, one short seed (the CPU rehearsal)"
+    )
+    gpu.add_argument(
+        "--shared",
+        type=Path,
+        default=GpuStudyOptions.shared,
+        help="folder holding data/kermany-224 and weights/ (default: ../shared beside the checkout)",
+    )
+    gpu.add_argument(
+        "--budget-s", type=float, default=BUDGET_S, help="wall-clock budget the run sizes itself to"
+    )
+    gpu.add_argument("--quiet", action="store_true", default=None)
+    gpu.set_defaults(handler=_cmd_gpu_study)
 
     from benchmark.power_cli import add_power_parser
 

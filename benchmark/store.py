@@ -114,7 +114,7 @@ def new_run_id(suite: Suite) -> str:
     return f"{dt.datetime.now():%Y%m%d-%H%M%S}-{hashlib.sha256(config_hash).hexdigest()[:8]}"
 
 
-def _git(*arguments: str) -> str | None:
+def git_output(*arguments: str) -> str | None:
     try:
         result = subprocess.run(
             ["git", *arguments], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=5
@@ -127,8 +127,8 @@ def _git(*arguments: str) -> str | None:
 def git_state() -> dict[str, Any]:
     """The project's git commit and whether tracked files differ from it."""
     return {
-        "git_commit": _git("rev-parse", "HEAD"),
-        "git_uncommitted_changes": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "git_commit": git_output("rev-parse", "HEAD"),
+        "git_uncommitted_changes": bool(git_output("status", "--porcelain", "--untracked-files=no")),
     }
 
 

@@ -94,7 +94,7 @@ def upscale_tiled(net: nn.Module, x: Tensor, scale: int, tile: int, overlap: int
 
 
 @contextlib.contextmanager
-def _cudnn_conv_precision(precision: str) -> Iterator[None]:
+def cudnn_conv_precision(precision: str) -> Iterator[None]:
     """Set cuDNN's float32 convolution mode ("ieee" or "tf32") for the duration.
 
     TF32 keeps a 10-bit mantissa (outputs ~1e-3 off IEEE float32) but is ~10x faster on an H100;
@@ -188,7 +188,7 @@ class TorchUpscaler(Upscaler):
         if self.device.type != "cuda":
             return contextlib.nullcontext()
         if PRECISIONS[self.precision] is None:
-            return _cudnn_conv_precision("ieee" if self.precision == "fp32" else "tf32")
+            return cudnn_conv_precision("ieee" if self.precision == "fp32" else "tf32")
         return torch.autocast(device_type="cuda", dtype=PRECISIONS[self.precision])
 
     def _upscale(self, batch: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ and basicsr 1.4.2 (docs/performance.md); the project's torch 2.13.0+cpu has no m
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import tempfile
 from pathlib import Path
@@ -60,8 +61,21 @@ def _outputs_inside_unit_range(net, images: np.ndarray, device: str) -> None:
         net.conv_last.weight.mul_(0.4 / deviation)
 
 
-def compare(results: Results, *, device: str, quick: bool, repeats: int, extra_path: Path | None) -> None:
-    """Time ``RealESRGANer.enhance`` and our ``TorchUpscaler`` on the same images and weights."""
+def compare(
+    results: Results,
+    *,
+    device: str,
+    quick: bool,
+    repeats: int,
+    extra_path: Path | None,
+    images: tuple[int, int] | None = None,
+) -> None:
+    """Time ``RealESRGANer.enhance`` and our ``TorchUpscaler`` on the same images and weights.
+
+    ``images`` is (count, side) of the random grey test images (default by ``quick`` and ``device``).
+    Both run IEEE float32: on CUDA ``enhance`` runs inside the same cuDNN setting as our fp32 (no TF32),
+    so the ratio compares equal precision.
+    """
     try:
         official, official_arch = import_official(extra_path)
     except Exception as error:  # ImportError, or torchvision's RuntimeError when its ops do not load
@@ -77,12 +91,12 @@ def compare(results: Results, *, device: str, quick: bool, repeats: int, extra_p
     import torch
 
     from sr_models.archs import build_arch
-    from sr_models.inference import TorchUpscaler
+    from sr_models.inference import TorchUpscaler, cudnn_conv_precision
 
     arch = {**OFFICIAL_X4, "num_block": 2 if quick else 23}
     torch.manual_seed(0)
     net = build_arch({"type": "RRDBNet", **arch})
-    count, side = (2, 16) if quick else (4, 32) if device == "cpu" else (16, 128)
+    count, side = images or ((2, 16) if quick else (4, 32) if device == "cpu" else (16, 128))
     pixels = np.random.default_rng(0).integers(0, 256, (count, side, side), dtype=np.uint8)
     images = pixels.astype(np.float32) / 255
     _outputs_inside_unit_range(net, images, device)
@@ -95,7 +109,12 @@ def compare(results: Results, *, device: str, quick: bool, repeats: int, extra_p
         )
     blocks = arch["num_block"]
     peer_name = f"official RealESRGANer RRDBNet-{blocks} ({device}, fp32)"
-    workloads = {peer_name: lambda: [theirs.enhance(image, outscale=4)[0] for image in bgr]}
+
+    def enhance_all() -> list[np.ndarray]:
+        with cudnn_conv_precision("ieee") if device == "cuda" else contextlib.nullcontext():
+            return [theirs.enhance(image, outscale=4)[0] for image in bgr]
+
+    workloads = {peer_name: enhance_all}
     upscalers = {
         f"ours TorchUpscaler RRDBNet-{blocks} batch {size}": TorchUpscaler(
             net, 4, name="esrgan", in_channels=3, device=device, batch_size=size
@@ -107,7 +126,7 @@ def compare(results: Results, *, device: str, quick: bool, repeats: int, extra_p
     for name, figure in figures.items():
         results.add("sr-peer", name, figure, interleaved=True)
     # enhance() rounds each channel to uint8; our float output must lie within half a level of it.
-    expected = np.stack([theirs.enhance(image, outscale=4)[0].mean(axis=-1) for image in bgr]) / 255
+    expected = np.stack([output.mean(axis=-1) for output in enhance_all()]) / 255
     for name, upscaler in upscalers.items():
         results.add_ratio(
             f"RRDBNet batch {upscaler.batch_size} vs RealESRGANer ({device})",
@@ -116,5 +135,8 @@ def compare(results: Results, *, device: str, quick: bool, repeats: int, extra_p
             peer="RealESRGANer.enhance",
             median_round_ratio=round_ratio(figures[name], figures[peer_name]),
             max_abs_difference=float(np.max(np.abs(upscaler.upscale(images) - expected))),
+            images=count,
+            lr_side=side,
+            precision="fp32",
             uint8_rounding_bound=0.5 / 255,
         )

@@ -40,13 +40,20 @@ def flops_per_image(arch: dict[str, Any], side: int) -> int:
     The meta device carries shapes only, so counting costs no arithmetic even for RRDBNet-23.
     """
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
 
     from sr_models.archs import build_arch
 
     with torch.device("meta"):
         net = build_arch(arch)
         x = torch.empty(1, net.num_in_ch, side, side)
+    return count_flops(net, x)
+
+
+def count_flops(net, x) -> int:
+    """FLOPs of ``net(x)`` by ``torch.utils.flop_counter.FlopCounterMode`` (a multiply-add counts 2)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
     counter = FlopCounterMode(display=False)
     with torch.inference_mode(), counter:
         net(x)
