@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import sys
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -133,6 +134,26 @@ class ClassifierConfig(_Strict):
         return self
 
 
+#: A panel member's name names its folder in the run directory and its columns in the panel tables.
+MEMBER_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+
+
+class PanelMember(ClassifierConfig):
+    """One classifier of a panel (``classifiers: [...]``): a ``classifier`` block with a ``name``."""
+
+    name: str = Field(description="the member's name in tables, columns and its folder in the run")
+
+    @field_validator("name")
+    @classmethod
+    def _name_names_a_folder(cls, value: str) -> str:
+        if not re.fullmatch(MEMBER_NAME, value):
+            raise ValueError(
+                "a classifier's name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or "
+                "digit: it names its folder in the run directory (e.g. name: resnet18)"
+            )
+        return value
+
+
 StatsEndpoint = Literal["accuracy", "sensitivity", "specificity", "auroc"]
 
 
@@ -199,7 +220,12 @@ class Suite(_Strict):
     data: DataConfig
     cells: list[CellConfig] = Field(min_length=1)
     sr_models: list[SRModelConfig] = Field(min_length=1)
-    classifier: ClassifierConfig
+    classifier: ClassifierConfig | None = Field(
+        None, description="the one classifier; with `classifiers`, the first panel member (set for you)"
+    )
+    classifiers: list[PanelMember] | None = Field(
+        None, min_length=1, description="a panel: every variant is classified by each member"
+    )
     metrics: list[str] = Field(default_factory=lambda: ["psnr", "ssim", "mse", "mae"])
     crop_border: int = Field(0, ge=0, description="pixels cropped from each side before IQ metrics")
     quality: QualityConfig = Field(default_factory=QualityConfig)
@@ -227,11 +253,29 @@ class Suite(_Strict):
             )
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_classifier_section(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            return raw
+        if "classifier" in raw and "classifiers" in raw:
+            raise ValueError(
+                "give `classifier: {...}` (one classifier) or `classifiers: [{name: ..., ...}, ...]` (a "
+                "panel), not both: move the `classifier` block into the list with a `name`"
+            )
+        if "classifier" not in raw and "classifiers" not in raw:
+            raise ValueError("missing `classifier: {...}` (or `classifiers: [...]`, a panel)")
+        return raw
+
     @model_validator(mode="after")
     def _unique_names(self):
+        if self.classifiers:
+            # the first member is the primary classifier, read where one classifier is read
+            object.__setattr__(self, "classifier", self.classifiers[0])
         for kind, names in (
             ("cell", [c.label for c in self.cells]),
             ("SR model", [m.name for m in self.sr_models]),
+            ("classifier", [m.name for m in self.classifiers or []]),
         ):
             repeated = sorted({n for n in names if names.count(n) > 1})
             if repeated:
@@ -262,6 +306,18 @@ class Suite(_Strict):
         if reserved:
             raise ValueError(f"SR model names {sorted(reserved)} are reserved for the reference variants")
         return self
+
+    @property
+    def panel(self) -> list[tuple[str | None, ClassifierConfig]]:
+        """(name, config) of each classifier: the panel's members, or the one classifier (name None)."""
+        if self.classifiers:
+            return [(member.name, member) for member in self.classifiers]
+        return [(None, self.classifier)]
+
+    def stored(self) -> dict:
+        """The suite as a run stores it (``config.yaml``): ``classifier`` or ``classifiers``, as given."""
+        unused = "classifier" if self.classifiers else "classifiers"
+        return self.model_dump(mode="json", exclude={unused})
 
     def quality_crop(self, scale: int) -> int:
         """Pixels cropped per side before IQ metrics in a cell of ``scale`` (BasicSR crops the scale)."""
@@ -320,6 +376,8 @@ def _describe(error: dict) -> str:
         section = _section_model(Suite, error["loc"])
         valid = f" Valid keys there: {', '.join(section.model_fields)}." if section else ""
         return f"unknown key {where!r}.{valid}"
+    if not error["loc"]:  # a rule over several keys: its message names them
+        return f"{where}: {error['msg']}"
     return f"{where}: {error['msg']} (got {error.get('input')!r})"
 
 
@@ -355,7 +413,11 @@ def _resolve_paths(suite: Suite, base: Path, data_root: Path | None) -> Suite:
         )
         for m in suite.sr_models
     ]
-    classifier = suite.classifier.model_copy(update={"weights": _absolute(suite.classifier.weights, base)})
+    members = suite.classifiers and [
+        m.model_copy(update={"weights": _absolute(m.weights, base)}) for m in suite.classifiers
+    ]
+    classifier = members[0] if members else suite.classifier
+    classifier = classifier.model_copy(update={"weights": _absolute(classifier.weights, base)})
     lpips = suite.quality.lpips
     quality = suite.quality.model_copy(
         update={
@@ -364,7 +426,13 @@ def _resolve_paths(suite: Suite, base: Path, data_root: Path | None) -> Suite:
         }
     )
     return suite.model_copy(
-        update={"data": data, "sr_models": models, "classifier": classifier, "quality": quality}
+        update={
+            "data": data,
+            "sr_models": models,
+            "classifier": classifier,
+            "classifiers": members,
+            "quality": quality,
+        }
     )
 
 
@@ -390,7 +458,11 @@ def _check_references(suite: Suite, source: Path) -> None:
         MODELS.check(model.model)
     for metric in suite.metrics:
         IMAGE_QUALITY_METRICS.check(metric)
-    files = [("data.manifest", suite.data.manifest), ("classifier.weights", suite.classifier.weights)]
+    files = [("data.manifest", suite.data.manifest)]
+    files += [
+        (f"classifiers[{name}].weights" if name else "classifier.weights", config.weights)
+        for name, config in suite.panel
+    ]
     files += [(f"sr_models[{m.name}].weights", m.weights) for m in suite.sr_models]
     missing = [
         f"{key} file not found: {path}.{_where_to_get(path)}"
