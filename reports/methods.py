@@ -14,7 +14,12 @@ import yaml
 
 from cxr_kernel.variants import HR
 from reports.formatting import correction_label, metric_label, ordered, test_label
-from reports.provenance import ClassifierProvenance, leakage_text, training_description
+from reports.provenance import (
+    ClassifierProvenance,
+    configured_classifier,
+    leakage_text,
+    training_description,
+)
 from reports.tables import ci_note
 
 CORRECTION_NAMES = {"Holm": "Holm's step-down method", "BH": "the Benjamini-Hochberg procedure"}
@@ -121,7 +126,7 @@ def _models(config: dict[str, Any]) -> str:
 
 def _classifier(config: dict[str, Any], provenance: ClassifierProvenance | None) -> str:
     """Which classifier, its input, its threshold, and what it was trained on (as recorded)."""
-    classifier = config.get("classifier") or {}
+    classifier = configured_classifier(config)
     stats = config.get("stats") or {}
     if classifier.get("weights"):
         source = f"the CNN in `{classifier['weights']}`"
@@ -161,6 +166,18 @@ def _seeds(seeds: dict[str, Any] | None) -> str:
         + (", each further seed on a patient bootstrap resample of the training images" if resampled else "")
         + f"; the tables report the primary seed ({seeds['primary_seed']}), and each seed's classifier was "
         "analysed on its own with the same tests, counting how many seeds reach each conclusion."
+    )
+
+
+def _panel(panel: dict[str, Any] | None) -> str:
+    """The panel of classifiers (``classifiers: [...]``), or nothing."""
+    if not panel:
+        return ""
+    return (
+        f"Every image was classified by each of a panel of {panel['k']} classifiers "
+        f"({_join(panel['classifiers'])}); the tables report the first ({panel['primary_classifier']}), "
+        "and each classifier was analysed on its own with the same tests, counting how many classifiers "
+        "reach each conclusion."
     )
 
 
@@ -309,6 +326,7 @@ def methods_paragraph(
         _cells(config, summary),
         _models(config),
         _classifier(config, provenance),
+        _panel(summary.get("panel")),
         _seeds(summary.get("seeds")),
         _statistics(config, summary.get("tables") or {}, summary),
     ]

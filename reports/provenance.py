@@ -131,7 +131,7 @@ def _trained_in_run(run: RunData, info: dict[str, Any], config: dict[str, Any]) 
         except (pd.errors.EmptyDataError, pd.errors.ParserError):
             pass
     found.data = data.get("manifest")
-    found.input_size = (config.get("classifier") or {}).get("input_size")
+    found.input_size = configured_classifier(config).get("input_size")
     return found
 
 
@@ -216,6 +216,11 @@ def leakage_text(summary: dict[str, Any]) -> str:
     patients, copies = len(leakage.get("patients") or []), len(leakage.get("near_duplicates") or [])
     allowed = " (allowed by the suite; listed in summary.json)" if patients or copies else ""
     return f"{patients} shared patients and {copies} near-duplicate images found{allowed}"
+
+
+def configured_classifier(config: dict[str, Any]) -> dict[str, Any]:
+    """The stored config's classifier block: ``classifier``, or a panel's first member."""
+    return config.get("classifier") or next(iter(config.get("classifiers") or []), {})
 
 
 def training_description(found: ClassifierProvenance) -> str:

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score
 
-from benchmark.stats.analysis import analyze
 from benchmark.stats.agreement import seed_summary
+from benchmark.stats.analysis import analyze
 from tests.test_stats_analysis import make_predictions
 
 SEEDS = [0, 1, 2]

@@ -14,8 +14,9 @@ Below, "member" is a seed or a panel classifier and ``<noun>`` is ``seed`` or ``
 - ``classification``: per (cell, variant, metric, threshold) each member's estimate (``<noun>_<m>``),
   their mean, between-member SD (ddof=1), min and max;
 - ``paired_tests``: per test, each member's adjusted p (Holm, within the test's family,
-  ``p_adjusted_<noun>_<m>``), in how many members it is significant (adjusted p < 1 - confidence) and
-  how many agree with the primary member's conclusion; ``holds`` when all do;
+  ``p_adjusted_<noun>_<m>``) and whether it is significant (adjusted p < 1 - confidence,
+  ``significant_<noun>_<m>``), in how many members it is and how many agree with the primary member's
+  conclusion; ``holds`` when all do;
 - ``non_inferiority``: per (cell, variant, metric) each member's verdict, how many members give each
   verdict and how many agree with the primary one;
 - ``flips``: per (cell, variant) each member's number of flips (against that member's own HR
@@ -182,7 +183,8 @@ def test_agreement(frame: pd.DataFrame, members: Members, alpha: float) -> pd.Da
         f"significant in {s} of {n} {members.plural}"
         for s, n in zip(table["n_significant"], table[count], strict=True)
     ]
-    return pd.concat([table, p_values, differences], axis=1).reset_index()
+    calls = significant.apply(lambda column: column.map({1.0: True, 0.0: False}))  # NaN: no p
+    return pd.concat([table, p_values, calls, differences], axis=1).reset_index()
 
 
 def _count(verdict: str) -> str:
