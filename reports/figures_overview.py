@@ -27,7 +27,9 @@ def _estimates(classification: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 def _errorbar(ax: Any, x: Any, row: pd.Series, color: Color, **kwargs: Any) -> None:
     est, low, high = (float(row[k]) for k in ("estimate", "ci_low", "ci_high"))
-    err = [[0.0 if np.isnan(low) else est - low], [0.0 if np.isnan(high) else high - est]]
+    # a bound a rounding away from its estimate (Wilson's upper bound 0.9999999999999999 at 12 of 12)
+    # would be a negative error bar, which matplotlib refuses
+    err = [[0.0 if np.isnan(low) else max(est - low, 0.0)], [0.0 if np.isnan(high) else max(high - est, 0.0)]]
     ax.errorbar(x, est, yerr=err, color=color, capsize=2.5, ms=4.5, **kwargs)
 
 
