@@ -170,14 +170,31 @@ def classification_and_flips(
         return fig
 
 
+def error_lengths(estimate: float, low: float, high: float) -> list[list[float]]:
+    """Error-bar lengths for matplotlib: the distances to the stored bounds; a missing bound draws no
+    bar, and a bound a rounding inside its estimate (Wilson's upper bound 0.9999999999999999 at 12 of
+    12) none either, where matplotlib would refuse a negative length."""
+
+    def length(distance: float) -> float:
+        return 0.0 if math.isnan(distance) else max(distance, 0.0)
+
+    return [[length(estimate - low)], [length(high - estimate)]]
+
+
 def _draw_intervals(ax: Any, rows: pd.DataFrame, order: list[str], colors: dict[str, Color]) -> None:
     for i, variant in enumerate(order):
         if variant not in rows.index or is_missing(rows.at[variant, "estimate"]):
             continue
         est, low, high = (float(rows.at[variant, k]) for k in ("estimate", "ci_low", "ci_high"))
-        # Error-bar lengths are distances to the stored bounds; a missing bound draws no bar.
-        err = [[0.0 if math.isnan(low) else est - low], [0.0 if math.isnan(high) else high - est]]
-        ax.errorbar(est, i, xerr=err, fmt="o", color=colors.get(variant, "0.3"), capsize=3, ms=5)
+        ax.errorbar(
+            est,
+            i,
+            xerr=error_lengths(est, low, high),
+            fmt="o",
+            color=colors.get(variant, "0.3"),
+            capsize=3,
+            ms=5,
+        )
     if HR in rows.index and not is_missing(rows.at[HR, "estimate"]):
         ax.axvline(float(rows.at[HR, "estimate"]), color="0.5", ls="--", lw=0.9, zorder=0)
 
