@@ -85,16 +85,20 @@ def flips_frame(section: dict[str, Any]) -> pd.DataFrame:
     word = "in" if kind == "seed" else "with"
     rows = []
     for r in (section.get("tables") or {}).get("flips") or []:
-        counts = _panel_columns(section, r, "", lambda v: fmt_num(v, 0))
-        spread = {
-            "Flips, mean (SD)": f"{fmt_num(r['mean'], 1)} ({fmt_num(r['sd'], 1)})",
-            "Range": f"{fmt_num(r['min'], 0)}–{fmt_num(r['max'], 0)}",
+        counts = {
+            f"Flips, {name}": v for name, v in _panel_columns(section, r, "", lambda v: fmt_num(v, 0)).items()
         }
         rows.append(
             {
                 "Cell": r["cell"],
                 "Variant": r["variant"],
-                **({f"Flips, {name}": v for name, v in counts.items()} if counts else spread),
+                **(
+                    counts
+                    or {
+                        "Flips, mean (SD)": f"{fmt_num(r['mean'], 1)} ({fmt_num(r['sd'], 1)})",
+                        "Range": f"{fmt_num(r['min'], 0)}–{fmt_num(r['max'], 0)}",
+                    }
+                ),
                 f"Images flipping {word} some {kind}": r[f"n_images_flipped_any_{kind}"],
                 f"… {word} every {kind}": r[f"n_images_flipped_every_{kind}"],
             }

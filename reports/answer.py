@@ -16,7 +16,15 @@ from typing import Any
 import pandas as pd
 
 from cxr_kernel.variants import HR, is_lr
-from reports.formatting import CLASSIFICATION_METRICS, fmt_int, fmt_p, is_missing, metric_label, ordered
+from reports.formatting import (
+    CLASSIFICATION_METRICS,
+    fmt_int,
+    fmt_p,
+    is_missing,
+    metric_label,
+    ordered,
+    test_label,
+)
 
 REFERENCE = HR
 NAMED = 3  # conclusions named in an answer line that do not hold across a panel; the rest counted
@@ -52,17 +60,19 @@ def _cell_agreement(section: dict[str, Any], cell: str) -> tuple[list[dict], str
     and how many of its flipped images flip with every member: `` (1 of 2 flipped diagnoses flip with
     every seed)``, or nothing without flips."""
     tables = section.get("tables") or {}
+    member = "classifier" if "primary_classifier" in section else "seed"
     rows = [
         r
         for name in ("paired_tests", "non_inferiority")
         for r in tables.get(name) or []
-        if r.get("cell") == cell and (name == "non_inferiority" or r.get("family") == "primary")
+        if r.get("cell") == cell
+        and (name == "non_inferiority" or r.get("family") == "primary")
+        and r.get(f"n_{member}s") != 0  # no member has a p-value or verdict: no conclusion
     ]
     images = [r for r in tables.get("flipped_images") or [] if r.get("cell") == cell]
     if not images:
         return rows, ""
     every = sum(bool(r.get("consistent")) for r in images)
-    member = "classifier" if "primary_classifier" in section else "seed"
     return rows, f" ({every} of {len(images)} flipped diagnoses flip with every {member})"
 
 
@@ -97,7 +107,7 @@ def panel_agreement_phrase(summary: dict[str, Any], cell: str) -> str:
         return f"each of its {len(rows)} conclusions holds for {m} of {m} classifiers{flips}"
     named = [
         f"{r.get('variant')} {_prose(str(r.get('metric')))}"
-        + (" non-inferiority" if "primary_verdict" in r else f" ({r.get('test')})")
+        + (" non-inferiority" if "primary_verdict" in r else f" ({test_label(str(r.get('test')))})")
         + f" holds for {r.get('n_agree')} of {m} classifiers"
         for r in failing
     ]

@@ -16,7 +16,8 @@ Below, "member" is a seed or a panel classifier and ``<noun>`` is ``seed`` or ``
 - ``paired_tests``: per test, each member's adjusted p (Holm, within the test's family,
   ``p_adjusted_<noun>_<m>``) and whether it is significant (adjusted p < 1 - confidence,
   ``significant_<noun>_<m>``), in how many members it is and how many agree with the primary member's
-  conclusion; ``holds`` when all do;
+  conclusion; ``holds`` when all do (also when no member has a p-value: nothing disagrees; such
+  a test is not counted in the headline);
 - ``non_inferiority``: per (cell, variant, metric) each member's verdict, how many members give each
   verdict and how many agree with the primary one;
 - ``flips``: per (cell, variant) each member's number of flips (against that member's own HR
@@ -178,9 +179,9 @@ def test_agreement(frame: pd.DataFrame, members: Members, alpha: float) -> pd.Da
         index=significant.index,
     ).join(agreement)
     table["share_significant"] = table["n_significant"] / table[count].where(table[count] > 0)
-    table["holds"] = (table[count] > 0) & (table["n_agree"] == table[count])
+    table["holds"] = table["n_agree"] == table[count]
     table["statement"] = [
-        f"significant in {s} of {n} {members.plural}"
+        f"significant in {s} of {n} {members.plural}" if n else f"no p-value with any {members.noun}"
         for s, n in zip(table["n_significant"], table[count], strict=True)
     ]
     calls = significant.apply(lambda column: column.map({1.0: True, 0.0: False}))  # NaN: no p
@@ -201,9 +202,11 @@ def verdict_agreement(frame: pd.DataFrame, members: Members) -> pd.DataFrame:
         index=verdicts.index,
     ).join(_agreement(verdicts, verdicts.columns[0], members))
     count = members.count
-    table["holds"] = (table[count] > 0) & (table["n_agree"] == table[count])
+    table["holds"] = table["n_agree"] == table[count]
     table["statement"] = [
-        ", ".join(
+        f"no verdict with any {members.noun}"
+        if not row[count]
+        else ", ".join(
             f"{v} in {row[_count(v)]} of {row[count]} {members.plural}" for v in VERDICTS if row[_count(v)]
         )
         for _, row in table.iterrows()
@@ -255,10 +258,15 @@ def headline(tests: pd.DataFrame, verdicts: pd.DataFrame, members: Members) -> t
     """(whether every primary test and non-inferiority verdict holds across the members, the statements
     of those that do not, one sentence for the report's headline)."""
     primary = tests[tests["family"] == "primary"] if len(tests) else tests
+    if len(primary):
+        primary = primary[primary[members.count] > 0]  # without any p-value there is no conclusion
+    if len(verdicts):
+        verdicts = verdicts[verdicts[members.count] > 0]
     first = f"primary {members.noun}"
+    called = {True: "significant", False: "not significant"}
     failing = [
         f"{r.cell}: {r.variant} vs {r.reference}, {r.metric} ({r.test}): {r.statement} "
-        f"({first}: {'significant' if r.primary_significant else 'not significant'})"
+        f"({first}: {called.get(r.primary_significant, 'no p-value')})"
         for r in primary.itertuples()
         if not r.holds
     ]
