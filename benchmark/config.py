@@ -92,10 +92,12 @@ class SRModelConfig(_Strict):
 
 
 class ClassifierConfig(_Strict):
+    type: str = Field("keras", description="classifier backend (classifiers.backends): keras, torch, ...")
     weights: Path | None = None
-    train: dict[str, Any] | None = Field(None, description="overrides of the reference training recipe")
+    train: dict[str, Any] | None = Field(None, description="overrides of the type's training recipe")
+    arch: str | None = Field(None, description="type torch: the architecture (classifiers.torch_archs)")
     input_size: int = Field(
-        300, ge=94, description="square CNN input; 94 is the least five conv+pool stages allow"
+        300, ge=32, description="square model input; the keras CNN needs 94 (five conv+pool stages)"
     )
     allow_test_overlap: bool = Field(
         False,
@@ -119,6 +121,17 @@ class ClassifierConfig(_Strict):
     def _weights_or_train(self):
         if (self.weights is None) == (self.train is None):
             raise ValueError("classifier: give exactly one of `weights` (a .keras/.h5 file) or `train`")
+        if self.type not in ("keras", "torch"):
+            raise ValueError(f"classifier.type {self.type!r}: expected keras or torch")
+        if self.type == "keras" and self.input_size < 94:
+            raise ValueError(
+                f"classifier.input_size {self.input_size}: the keras CNN needs at least 94 "
+                "(five conv+pool stages)"
+            )
+        if self.type == "torch" and self.train is not None and self.arch is None:
+            raise ValueError("classifier.arch: type torch trains an architecture; name one (e.g. resnet18)")
+        if self.type != "torch" and self.arch is not None:
+            raise ValueError(f"classifier.arch is for type torch, not {self.type!r}: remove it")
         if self.weights is not None and self.seeds > 1:
             raise ValueError(
                 f"classifier.seeds {self.seeds} trains {self.seeds} classifiers with different seeds, but "

@@ -1,0 +1,77 @@
+"""Backend ``torch``: the architectures of ``classifiers.torch_archs``, trained by this suite or loaded
+from a ``.pt`` file (``classifiers.torch_io``). Grad-CAM on the last convolutional stage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from classifiers.interface import Classifier, InputSpec
+from classifiers.recipe import TORCH_RECIPE
+
+
+class TorchClassifier(Classifier):
+    """A ``torch_archs`` model: gray (N, 1, s, s) in [0, 1] (nearest-neighbour resize) -> logit."""
+
+    type = "torch"
+    explains = "grad-cam"
+    recipe: ClassVar = TORCH_RECIPE
+    suffix: ClassVar[str] = ".pt"
+
+    def __init__(self, path: Path, *, arch: str | None = None, input_size: int | None = None) -> None:
+        from classifiers.torch_io import load_model, read_model_file
+
+        stored = read_model_file(path)
+        self.model, self.arch, size = load_model(path, arch=arch, input_size=input_size)
+        # A plain state dict is identified together with the architecture and size the suite names.
+        settings = {} if stored["arch"] else {"arch": self.arch, "input_size": size}
+        super().__init__(InputSpec((size, size), channels=1, resize="nearest"), [path], settings)
+
+    @classmethod
+    def load(cls, path: Path, **options: Any) -> TorchClassifier:
+        return cls(path, arch=options.get("arch"), input_size=options.get("input_size"))
+
+    @classmethod
+    def train(cls, images, labels, *, out_path: Path, options: dict[str, Any], **kwargs: Any) -> Path:
+        """``classifiers.torch_training.train_torch_classifier`` of ``options["arch"]``."""
+        from classifiers.torch_training import train_torch_classifier
+
+        return train_torch_classifier(
+            images,
+            labels,
+            arch=options["arch"],
+            input_size=options["input_size"],
+            out_path=out_path,
+            **kwargs,
+        )
+
+    def _probabilities(self, x: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            return torch.sigmoid(self.model(torch.from_numpy(x))[:, 0]).numpy()
+
+    def _explain(self, images: np.ndarray, batch_size: int) -> np.ndarray:
+        """Grad-CAM (Selvaraju et al. 2017) of the sigmoid output on ``torch_archs.target_layer``'s grid."""
+        import torch
+
+        from classifiers.torch_archs import target_layer
+
+        captured = {}
+        hook = target_layer(self.model).register_forward_hook(lambda _m, _i, out: captured.update(out=out))
+        maps = []
+        try:
+            for start in range(0, len(images), batch_size):
+                x = torch.from_numpy(self.input.prepare(images[start : start + batch_size]))
+                with torch.enable_grad():
+                    score = torch.sigmoid(self.model(x)).sum()
+                    (gradient,) = torch.autograd.grad(score, captured["out"])
+                weights = gradient.mean(dim=(2, 3), keepdim=True)
+                maps.append(torch.relu((weights * captured["out"].detach()).sum(dim=1)).numpy())
+        finally:
+            hook.remove()
+        cams = np.concatenate(maps).astype(np.float32)
+        peaks = cams.max(axis=(1, 2), keepdims=True)
+        return np.divide(cams, peaks, out=np.zeros_like(cams), where=peaks > 0)
