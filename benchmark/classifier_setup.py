@@ -13,7 +13,6 @@ from sklearn.model_selection import StratifiedGroupKFold
 from benchmark.cache import Cache, stage_key
 from benchmark.config import ClassifierConfig
 from benchmark.images import read_grayscale
-from benchmark.manifest import sha256_file
 from cxr_kernel.errors import UserError
 
 
@@ -200,32 +199,20 @@ def bootstrap_training_split(train: pd.DataFrame, seed: int) -> pd.DataFrame:
     return train.loc[train.index.repeat(counts[0].astype(int))].reset_index(drop=True)
 
 
-def check_given_classifier(path: Path) -> None:
-    """Load a user's classifier file (Keras safe mode) and check its weights are finite, before any work.
+def check_given_classifier(config: ClassifierConfig) -> None:
+    """Load the suite's given classifier file and check its weights are finite, before any work.
 
     A NaN or Inf weight makes every probability NaN, which would otherwise surface only after all
-    images were processed, as an error about a results table.
+    images were processed, as an error about a results table. A file the backend cannot load (or whose
+    input disagrees with the suite's) raises the backend's ValueError, which the CLI prints in one line.
     """
-    from classifiers import load_classifier
-
-    model = load_classifier(path).model
-    broken = [
-        variable.path if hasattr(variable, "path") else variable.name
-        for variable in model.weights
-        if not np.isfinite(np.asarray(variable)).all()
-    ]
+    broken = load_classifier(config, config.weights).nonfinite_weights()
     if broken:
         raise UserError(
-            f"Classifier file {path} holds NaN or Inf weights ({', '.join(broken[:3])}"
+            f"Classifier file {config.weights} holds NaN or Inf weights ({', '.join(broken[:3])}"
             f"{', ...' if len(broken) > 3 else ''}): it is damaged or from a diverged training. "
             "Export it again, or train one with the suite's `classifier: {train: ...}` section."
         )
-
-
-def load(path: Path):
-    from classifiers import load_classifier
-
-    return load_classifier(path), sha256_file(path)
 
 
 def load_classifier(config: ClassifierConfig, path: Path):
@@ -234,4 +221,5 @@ def load_classifier(config: ClassifierConfig, path: Path):
 
     # input_size only when the suite sets it: a torch file states its own.
     size = config.input_size if "input_size" in config.model_fields_set else None
-    return backend(config.type).load(path, arch=config.arch, input_size=size)
+    preprocessing = config.preprocessing and config.preprocessing.model_dump()
+    return backend(config.type).load(path, arch=config.arch, input_size=size, preprocessing=preprocessing)

@@ -31,8 +31,9 @@ def train_from_cli(args) -> Path:
 
     Returns the output folder: ``model.keras`` (``model.pt`` for type torch), ``history.csv`` (the
     file the report plots; with seconds and images/s per epoch), ``train_images.csv`` (the images
-    that trained it and their role, fit or validation) and ``evaluation.json`` (binary cross-entropy, accuracy at 0.5 and
-    AUROC on the eval split, read from the files by the reference's loader). A killed training
+    that trained it and their role, fit or validation) and ``evaluation.json`` (binary
+    cross-entropy, accuracy at 0.5 and AUROC on the eval split, read from the files by the
+    reference's loader). A killed training
     resumes at its next epoch when the same command runs again.
     """
     from classifiers import history_path

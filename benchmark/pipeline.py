@@ -140,11 +140,12 @@ class Study:
         if trained_on is not None:
             (self.store.directory / folder).mkdir(parents=True, exist_ok=True)
             write_text(self.store.directory / train_images_csv, trained_on.to_csv(index=False))
-        classifier, sha = classifier_setup.load(path)
+        classifier = classifier_setup.load_classifier(self.suite.classifier, path)
         return classifier, {
             "source": "file" if self.suite.classifier.weights else "trained",
             "path": str(path),
-            "sha256": sha,
+            "sha256": classifier.identity,
+            "classifier": classifier.describe(),
             "history_csv": f"{folder}/history.csv" if history.is_file() else None,
             "train_images_csv": train_images_csv if trained_on is not None else None,
         }
@@ -210,8 +211,9 @@ class Study:
                 stem = f"examples/{_safe(cell_label)}/{image_id}__{name}"
                 write_png(self.store.directory / f"{stem}.png", variant.pixels[index])
                 images[variant.name] = f"{stem}.png"
-                write_png(self.store.directory / f"{stem}__gradcam.png", heat_maps[variant.name][index])
-                heat[variant.name] = f"{stem}__gradcam.png"
+                if variant.name in heat_maps:
+                    write_png(self.store.directory / f"{stem}__gradcam.png", heat_maps[variant.name][index])
+                    heat[variant.name] = f"{stem}__gradcam.png"
             entries.append(
                 {
                     "cell": cell_label,
@@ -262,7 +264,7 @@ class Study:
             shown.append(sr)
         predicted = {}
         for variant in shown:
-            if variant is not hr:
+            if variant is not hr and classifier.explains:
                 out.quality.append(
                     stages.gradcam_similarity(classifier, classifier_sha, hr, variant, self.cache).assign(
                         cell=cell.label
@@ -286,7 +288,10 @@ class Study:
                 prob = stages.predict(extra.classifier, extra.sha256, variant, self.cache)
                 out.seed_predictions.append(rows.assign(prob=prob, seed=extra.seed))
         flipped = most_flipped_positions(predicted, self.suite.stats.threshold)
-        heat_maps = {v.name: stages.gradcam_maps(classifier, classifier_sha, v, self.cache) for v in shown}
+        explained = shown if classifier.explains else []
+        heat_maps = {
+            v.name: stages.gradcam_maps(classifier, classifier_sha, v, self.cache) for v in explained
+        }
         out.examples += self._examples(cell.label, table, shown, flipped, heat_maps)
 
     # -- the run ------------------------------------------------------------------------------------
@@ -302,9 +307,9 @@ class Study:
         sr_setup.check_training_configs(suite.sr_models)
         sr_setup.check_given_weights(suite.sr_models, [cell.scale for cell in suite.cells])
         if suite.classifier.weights is not None:
-            classifier_setup.check_given_classifier(suite.classifier.weights)
+            classifier_setup.check_given_classifier(suite.classifier)
         else:
-            classifier_setup.training_recipe(suite.classifier.train)  # unknown keys raise here
+            classifier_setup.training_recipe(suite.classifier.train, suite.classifier.type)  # unknown keys
         run_store.clear_run_directory(self.directory)  # only once nothing above refused the run
         self.store = store = RunStore(self.directory)
         store.write_config(suite)

@@ -88,6 +88,13 @@ class Classifier(ABC):
     type: ClassVar[str]
     #: Saliency method ``explain`` computes (e.g. "grad-cam"), or None when the backend has none.
     explains: ClassVar[str | None] = None
+    #: Whether the suite must declare the input (``classifier.preprocessing``): a bare model file.
+    declares_input: ClassVar[bool] = False
+
+    @classmethod
+    def arch_names(cls) -> list[str]:
+        """The model names ``classifier.arch`` may take for this type (none by default)."""
+        return []
 
     def __init__(self, input_spec: InputSpec, files: list[Path], settings: dict[str, Any] | None = None):
         self.input = input_spec
@@ -127,6 +134,15 @@ class Classifier(ABC):
 
     def _explain(self, images: np.ndarray, batch_size: int) -> np.ndarray:
         raise NotImplementedError
+
+    @abstractmethod
+    def nonfinite_weights(self) -> list[str]:
+        """Names of the model's weight tensors holding NaN or Inf (empty for a sound model)."""
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """The model's input (height, width)."""
+        return self.input.size
 
     @functools.cached_property
     def identity(self) -> str:

@@ -81,3 +81,23 @@ def load_model(
         first = str(error).splitlines()[1].strip() if "\n" in str(error) else str(error)
         raise ValueError(f"{path} does not fit architecture {arch!r} ({first}).") from error
     return model.eval(), arch, int(input_size)
+
+
+def export_onnx(model: nn.Module, input_size: int, destination: Path) -> Path:
+    """Write ``model`` as ONNX (opset 17) atomically: input ``image`` (batch, 1, s, s) float32 in [0, 1]
+    (the [0, 1] gray image; the ImageNet normalisation is in the graph), output ``probability``
+    (batch, 1), P(pneumonia) = sigmoid of the model's logit."""
+    wrapped = nn.Sequential(model, nn.Sigmoid()).eval()
+    example = torch.zeros(1, 1, input_size, input_size)
+    with atomic_path(Path(destination)) as temporary:
+        torch.onnx.export(
+            wrapped,
+            (example,),
+            str(temporary),
+            dynamo=False,
+            input_names=["image"],
+            output_names=["probability"],
+            dynamic_axes={"image": {0: "batch"}, "probability": {0: "batch"}},
+            opset_version=17,
+        )
+    return Path(destination)
