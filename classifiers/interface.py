@@ -77,6 +77,23 @@ class InputSpec:
         return {**asdict(self), "size": list(self.size), "scaling": list(self.scaling)}
 
 
+def declared_input(path: Path, preprocessing: dict[str, Any] | None) -> tuple[InputSpec, str]:
+    """(InputSpec, output kind) of a file-based classifier from the suite's ``preprocessing`` block."""
+    if not preprocessing:
+        raise ValueError(
+            f"{path} is a model file that does not say how its images were prepared: declare it under "
+            "classifier.preprocessing (size, channels, scaling, resize, layout, output)."
+        )
+    options = dict(preprocessing)
+    output = options.pop("output", "probability")
+    if output not in ("probability", "logit"):
+        raise ValueError(f"classifier.preprocessing.output: expected probability or logit, got {output!r}.")
+    size = options.pop("size")
+    return InputSpec(
+        (size, size), **{k: tuple(v) if k == "scaling" else v for k, v in options.items()}
+    ), output
+
+
 class Classifier(ABC):
     """A binary pneumonia classifier behind the suite's image contract.
 

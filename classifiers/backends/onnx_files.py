@@ -12,26 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from classifiers.interface import Classifier, InputSpec
+from classifiers.interface import Classifier, InputSpec, declared_input
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32)
-
-
-def declared_input(path: Path, preprocessing: dict[str, Any] | None) -> tuple[InputSpec, str]:
-    """(InputSpec, output kind) of a file-based classifier from the suite's ``preprocessing`` block."""
-    if not preprocessing:
-        raise ValueError(
-            f"{path} is a model file that does not say how its images were prepared: declare it under "
-            "classifier.preprocessing (size, channels, scaling, resize, layout, output)."
-        )
-    options = dict(preprocessing)
-    output = options.pop("output", "probability")
-    size = options.pop("size")
-    return InputSpec(
-        (size, size), **{k: tuple(v) if k == "scaling" else v for k, v in options.items()}
-    ), output
 
 
 def check_shape(path: Path, spec: InputSpec, shape: list, what: str) -> None:
@@ -58,10 +43,6 @@ class OnnxClassifier(Classifier):
         import onnxruntime
 
         spec, self.output = declared_input(path, preprocessing)
-        if self.output not in ("probability", "logit"):
-            raise ValueError(
-                f"classifier.preprocessing.output: expected probability or logit, got {self.output!r}."
-            )
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1
         try:
