@@ -13,6 +13,7 @@ import functools
 import hashlib
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -129,11 +130,13 @@ class Classifier(ABC):
             return np.empty(0, dtype=np.float32)
         if batch_size < 1:
             raise ValueError(f"Expected batch_size >= 1, got {batch_size}.")
-        out = [
-            self._probabilities(self.input.prepare(images[start : start + batch_size]))
-            for start in range(0, len(images), batch_size)
-        ]
+        out = [self._probabilities(x) for x in self.prepared(images, batch_size)]
         return np.asarray(np.concatenate(out), dtype=np.float32)
+
+    def prepared(self, images: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
+        """``self.input.prepare`` of consecutive ``batch_size`` slices of ``images``, in order."""
+        for start in range(0, len(images), batch_size):
+            yield self.input.prepare(images[start : start + batch_size])
 
     @abstractmethod
     def _probabilities(self, x: np.ndarray) -> np.ndarray:

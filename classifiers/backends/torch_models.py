@@ -110,24 +110,11 @@ class TorchClassifier(Classifier):
         return [name for name, value in self.model.state_dict().items() if not value.isfinite().all()]
 
     def _explain(self, images: np.ndarray, batch_size: int) -> np.ndarray:
-        """Grad-CAM (Selvaraju et al. 2017) of the sigmoid output on ``torch_archs.target_layer``'s grid."""
+        """Grad-CAM of the sigmoid output on ``torch_archs.target_layer``'s grid."""
         import torch
 
         from classifiers.torch_archs import target_layer
+        from classifiers.torch_gradcam import grad_cam
 
-        captured = {}
-        hook = target_layer(self.model).register_forward_hook(lambda _m, _i, out: captured.update(out=out))
-        maps = []
-        try:
-            for start in range(0, len(images), batch_size):
-                x = torch.from_numpy(self.input.prepare(images[start : start + batch_size]))
-                with torch.enable_grad():
-                    score = torch.sigmoid(self.model(x)).sum()
-                    (gradient,) = torch.autograd.grad(score, captured["out"])
-                weights = gradient.mean(dim=(2, 3), keepdim=True)
-                maps.append(torch.relu((weights * captured["out"].detach()).sum(dim=1)).numpy())
-        finally:
-            hook.remove()
-        cams = np.concatenate(maps).astype(np.float32)
-        peaks = cams.max(axis=(1, 2), keepdims=True)
-        return np.divide(cams, peaks, out=np.zeros_like(cams), where=peaks > 0)
+        score = lambda x: torch.sigmoid(self.model(x)[:, 0])  # noqa: E731
+        return grad_cam(score, target_layer(self.model), self.prepared(images, batch_size))
