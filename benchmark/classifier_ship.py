@@ -1,9 +1,10 @@
 """`python -m benchmark ship-classifier`: turn a `train-classifier` output into a shipped classifier file.
 
-Writes ``<to>.keras`` (the trained model without optimizer state, loadable in Keras safe mode) and
-``<to>.json``, its sidecar: the command that trained it, git commit, data checksums, seed, recipe,
-per-epoch history, wall time, images/s, and the test figures of an independent evaluation
-(``benchmark.classifier_eval``) of the written file.
+Writes ``<to>`` through the backend of the suite's ``classifier.type`` (keras: ``.keras`` without
+optimizer state, loadable in Keras safe mode; torch: ``.pt`` with float16 weights and its ONNX export
+``<to>.onnx`` beside it) and ``<to>.json``, its sidecar: the command that trained it, git commit,
+data checksums, seed, recipe, per-epoch history, wall time, images/s, and the test figures of an
+independent evaluation (``benchmark.classifier_eval``) of the written file.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.cache import Cache
-from benchmark.classifier_eval import evaluate_directory, load_safe, save_without_optimizer
+from benchmark.classifier_eval import evaluate_directory
 from benchmark.classifier_setup import training_list, training_recipe
 from benchmark.config import load_suite
 from benchmark.dataset import load_dataset
@@ -29,15 +30,8 @@ from benchmark.store import environment
 from cxr_kernel.atomic import write_text
 from cxr_kernel.errors import UserError
 
-#: What ``train-classifier --out`` holds and shipping reads.
-TRAINED_FILES = ("model.keras", "history.csv", "evaluation.json")
-#: Input contract of a shipped classifier (the reference notebook's ``flow_from_directory``).
-INPUT_CONTRACT = {
-    "color": "RGB",
-    "resize": "nearest neighbour to the model's input size",
-    "scale": "pixel values / 255, float32 in [0, 1]",
-    "output": "P(pneumonia), one sigmoid unit",
-}
+#: What ``train-classifier --out`` holds and shipping reads, besides ``model<suffix>`` of the type.
+TRAINED_FILES = ("history.csv", "evaluation.json")
 # A Keras verbose=2 epoch line: "147/147 - 45s - 306ms/step - accuracy: ...".
 _KERAS_EPOCH_LINE = re.compile(r"^\s*\d+/\d+ - (\d+)s - ")
 
@@ -90,17 +84,21 @@ def _history_rows(history: pd.DataFrame) -> list[dict]:
 
 
 def ship_from_cli(args) -> Path:
-    """Write ``args.to`` (.keras) and its ``.json`` sidecar from ``args.source`` (train-classifier --out)."""
+    """Write ``args.to`` and its ``.json`` sidecar from ``args.source`` (train-classifier --out)."""
+    from classifiers.backends import backend
+
     source, destination = Path(args.source), Path(args.to)
-    missing = [name for name in TRAINED_FILES if not (source / name).is_file()]
+    suite = load_suite(args.suite, data_root=args.data_root)
+    kind = backend(suite.classifier.type)
+    expected = (f"model{kind.suffix}", *TRAINED_FILES)
+    missing = [name for name in expected if not (source / name).is_file()]
     if missing:
         raise UserError(
-            f"Expected {', '.join(TRAINED_FILES)} in {source}, missing {', '.join(missing)}. Give the "
+            f"Expected {', '.join(expected)} in {source}, missing {', '.join(missing)}. Give the "
             "--out folder of a finished `train-classifier` run."
         )
-    if destination.suffix != ".keras":
-        raise UserError(f"Expected --to ending in .keras, got {destination}.")
-    suite = load_suite(args.suite, data_root=args.data_root)
+    if destination.suffix != kind.suffix:
+        raise UserError(f"Expected --to ending in {kind.suffix}, got {destination}.")
     if suite.classifier.train is None:
         raise UserError(
             f"Suite {suite.name!r} has no `classifier: {{train: ...}}` section; give the suite that "
@@ -120,24 +118,23 @@ def ship_from_cli(args) -> Path:
     roles = training_list(suite.classifier, train, seed=suite.seed)
     n_fit = int((roles["role"] == "fit").sum())
 
-    save_without_optimizer(source / "model.keras", destination)
-    model = load_safe(destination)  # also proves the shipped file loads in safe mode
-    metrics = evaluate_directory(destination, args.test_dir)
+    shipped = kind.ship(source / f"model{kind.suffix}", destination)
+    metrics = evaluate_directory(destination, args.test_dir, type_name=suite.classifier.type)
     monitor = "val_loss" if "val_loss" in history.columns else "loss"
     training_environment = trained.get("environment", {})
     sidecar = {
         "model": destination.name,
         "model_sha256": sha256_file(destination),
-        "parameters": int(model.count_params()),
-        "input_shape": list(model.input_shape[1:]),
-        "input_contract": INPUT_CONTRACT,
+        "type": suite.classifier.type,
+        **{key: value for key, value in shipped.items() if key != "files"},
+        "exports": {file.name: sha256_file(file) for file in shipped["files"][1:]},
         "training_command": _as_module_command(training_environment.get("command")),
         "training_git_commit": training_environment.get("git_commit"),
         "training_git_uncommitted_changes": training_environment.get("git_uncommitted_changes"),
         "ship_command": _as_module_command(sys.argv),
         "suite": suite.name,
         "seed": suite.seed,
-        "recipe": dataclasses.asdict(training_recipe(suite.classifier.train)),
+        "recipe": dataclasses.asdict(training_recipe(suite.classifier.train, suite.classifier.type)),
         "input_size": suite.classifier.input_size,
         "data": {
             "manifest": str(suite.data.manifest) if suite.data.manifest else None,

@@ -92,12 +92,28 @@ class SRModelConfig(_Strict):
         return self
 
 
+class PreprocessingConfig(_Strict):
+    """How a model file's images are prepared (types onnx, torchscript): the [0, 1] gray image resized
+    to ``size`` by ``resize``, mapped linearly onto ``scaling``, with ``channels`` identical channels in
+    ``layout``; ``output`` says whether the model returns P(pneumonia) or its logit."""
+
+    size: int = Field(ge=8)
+    channels: Literal[1, 3] = 1
+    scaling: tuple[float, float] = (0.0, 1.0)
+    resize: Literal["nearest", "bilinear"] = "nearest"
+    layout: Literal["NCHW", "NHWC"] = "NCHW"
+    output: Literal["probability", "logit"] = "probability"
+
+
 class ClassifierConfig(_Strict):
+    type: str = Field("keras", description="classifier backend (classifiers/backends): keras, torch, ...")
     weights: Path | None = None
-    train: dict[str, Any] | None = Field(None, description="overrides of the reference training recipe")
+    train: dict[str, Any] | None = Field(None, description="overrides of the type's training recipe")
+    arch: str | None = Field(None, description="the type's model name (torch: classifiers.torch_archs)")
     input_size: int = Field(
-        300, ge=94, description="square CNN input; 94 is the least five conv+pool stages allow"
+        300, ge=32, description="square model input; the keras CNN needs 94 (five conv+pool stages)"
     )
+    preprocessing: PreprocessingConfig | None = Field(None, description="types onnx, torchscript")
     allow_test_overlap: bool = Field(
         False,
         description="run even when training and test images share patients or near-duplicate images "
@@ -118,8 +134,29 @@ class ClassifierConfig(_Strict):
 
     @model_validator(mode="after")
     def _weights_or_train(self):
+        from classifiers.backends import BACKENDS
+
         if (self.weights is None) == (self.train is None):
-            raise ValueError("classifier: give exactly one of `weights` (a .keras/.h5 file) or `train`")
+            raise ValueError("classifier: give exactly one of `weights` (a model file) or `train`")
+        if self.type not in BACKENDS:
+            raise ValueError(f"classifier.type {self.type!r}: expected one of {', '.join(BACKENDS.names())}")
+        kind = BACKENDS.get(self.type)
+        if self.train is not None and not hasattr(kind, "train"):
+            raise ValueError(f"classifier.type {self.type} trains nothing: give `weights`, not `train`")
+        if self.type == "keras" and self.input_size < 94:
+            raise ValueError(
+                f"classifier.input_size {self.input_size}: the keras CNN needs at least 94 "
+                "(five conv+pool stages)"
+            )
+        names = kind.arch_names()
+        if self.arch is not None and self.arch not in names:
+            known = f"one of {', '.join(names)}" if names else "none"
+            raise ValueError(f"classifier.arch {self.arch!r}: type {self.type} takes {known}")
+        if self.train is not None and names and self.arch is None:
+            raise ValueError(f"classifier.arch: type {self.type} trains an architecture; name one of {names}")
+        if (self.preprocessing is not None) != kind.declares_input:
+            need = "needs" if kind.declares_input else "takes no"
+            raise ValueError(f"classifier.preprocessing: type {self.type} {need} `preprocessing` block")
         if self.weights is not None and self.seeds > 1:
             raise ValueError(
                 f"classifier.seeds {self.seeds} trains {self.seeds} classifiers with different seeds, but "

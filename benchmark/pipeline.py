@@ -150,11 +150,12 @@ class Study:
         if trained_on is not None:
             (self.store.directory / folder).mkdir(parents=True, exist_ok=True)
             write_text(self.store.directory / train_images_csv, trained_on.to_csv(index=False))
-        classifier, sha = classifier_setup.load(path)
+        classifier = classifier_setup.load_classifier(config, path)
         return classifier, {
             "source": "file" if config.weights else "trained",
             "path": str(path),
-            "sha256": sha,
+            "sha256": classifier.identity,
+            "classifier": classifier.describe(),
             "history_csv": f"{folder}/history.csv" if history.is_file() else None,
             "train_images_csv": train_images_csv if trained_on is not None else None,
         }
@@ -225,8 +226,9 @@ class Study:
                 stem = f"examples/{_safe(cell_label)}/{image_id}__{name}"
                 write_png(self.store.directory / f"{stem}.png", variant.pixels[index])
                 images[variant.name] = f"{stem}.png"
-                write_png(self.store.directory / f"{stem}__gradcam.png", heat_maps[variant.name][index])
-                heat[variant.name] = f"{stem}__gradcam.png"
+                if variant.name in heat_maps:
+                    write_png(self.store.directory / f"{stem}__gradcam.png", heat_maps[variant.name][index])
+                    heat[variant.name] = f"{stem}__gradcam.png"
             entries.append(
                 {
                     "cell": cell_label,
@@ -281,7 +283,7 @@ class Study:
             shown = [hr, *stages.display_lr(lr, member.classifier.input_size), *upscaled]
             predicted = {}
             for variant in shown:
-                if member is primary and variant is not hr:
+                if member is primary and variant is not hr and primary.classifier.explains:
                     similarity = stages.gradcam_similarity(
                         primary.classifier, primary.sha256, hr, variant, self.cache
                     )
@@ -304,9 +306,10 @@ class Study:
                     out.member_predictions.setdefault(index, []).append(rows)
             if member is primary:
                 flipped = most_flipped_positions(predicted, self.suite.stats.threshold)
+                explained = shown if primary.classifier.explains else []
                 heat_maps = {
                     v.name: stages.gradcam_maps(primary.classifier, primary.sha256, v, self.cache)
-                    for v in shown
+                    for v in explained
                 }
                 out.examples += self._examples(cell.label, table, shown, flipped, heat_maps)
 
@@ -324,9 +327,9 @@ class Study:
         sr_setup.check_given_weights(suite.sr_models, [cell.scale for cell in suite.cells])
         for _, config in suite.panel:
             if config.weights is not None:
-                classifier_setup.check_given_classifier(config.weights)
+                classifier_setup.check_given_classifier(config)
             else:
-                classifier_setup.training_recipe(config.train)  # unknown keys raise here
+                classifier_setup.training_recipe(config.train, config.type)  # unknown keys raise here
         run_store.clear_run_directory(self.directory)  # only once nothing above refused the run
         self.store = store = RunStore(self.directory)
         store.write_config(suite)

@@ -128,21 +128,28 @@ def _classifier(config: dict[str, Any], provenance: ClassifierProvenance | None)
     """Which classifier, its input, its threshold, and what it was trained on (as recorded)."""
     classifier = configured_classifier(config)
     stats = config.get("stats") or {}
+    kind = classifier.get("type") or "keras"
+    model = (
+        "CNN"
+        if kind == "keras"
+        else f"{kind} model" + (f" {classifier['arch']}" if classifier.get("arch") else "")
+    )
     if classifier.get("weights"):
-        source = f"the CNN in `{classifier['weights']}`"
+        source = f"the {model} in `{classifier['weights']}`"
         size = provenance.input_size if provenance else None  # a given file keeps its own input
     elif classifier.get("train"):
         epochs = classifier["train"].get("epochs")
-        source = "the reference five-layer CNN trained in this run"
-        source += f" for up to {epochs} epochs" if epochs else ""
-        size = classifier.get("input_size")
+        trained = "the reference five-layer CNN" if kind == "keras" else f"the {model}"
+        source = f"{trained} trained in this run" + (f" for up to {epochs} epochs" if epochs else "")
+        size = (provenance.input_size if provenance else None) or classifier.get("input_size")
     else:
         return ""
     threshold = stats.get("threshold")
+    resize = provenance.resize if provenance else "nearest neighbour"
     text = (
         f"HR, LR and every super-resolved image were classified by {source}"
         + (f" at {size}×{size} input" if size else "")
-        + ", each image resized to the input by nearest neighbour"
+        + f", each image resized to the input by {resize}"
         + (f", calling pneumonia at P ≥ {threshold}" if threshold is not None else "")
         + "."
     )

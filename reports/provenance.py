@@ -11,7 +11,6 @@ Facts that nothing recorded are reported as not recorded.
 from __future__ import annotations
 
 import json
-import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,10 @@ from PIL import Image, UnidentifiedImageError
 from reports.rundir import RunData, resolve_inside
 
 MAX_SIZED = 6000  # image headers read at most, to tell the training images' source resolution
+
+
+#: ``InputSpec.resize`` in words.
+RESIZE_WORDS = {"nearest": "nearest neighbour", "bilinear": "bilinear interpolation (antialiased)"}
 
 
 @dataclass
@@ -80,25 +83,6 @@ def image_sizes(paths: list[Path]) -> tuple[str | None, int | None]:
         return f"{width}×{height}", width if width == height else None
     smallest, largest = min(sizes, key=lambda s: s[0] * s[1]), max(sizes, key=lambda s: s[0] * s[1])
     return f"from {smallest[0]}×{smallest[1]} to {largest[0]}×{largest[1]} pixels", None
-
-
-def keras_input_size(path: Path) -> int | None:
-    """The square input side a `.keras` archive declares (its config.json's input layer), or None.
-
-    Read without Keras: the report never loads the model.
-    """
-    try:
-        with zipfile.ZipFile(path) as archive:
-            config = json.loads(archive.read("config.json"))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return None
-    for layer in (config.get("config") or {}).get("layers") or []:
-        shape = (layer.get("config") or {}).get("batch_shape") or (layer.get("config") or {}).get(
-            "batch_input_shape"
-        )
-        if layer.get("class_name") == "InputLayer" and shape and len(shape) == 4 and shape[1] == shape[2]:
-            return int(shape[1])
-    return None
 
 
 def _best_validation_auroc(history: pd.DataFrame) -> float | None:
@@ -187,10 +171,14 @@ def classifier_provenance(run: RunData) -> ClassifierProvenance:
     if info.get("source") == "trained":
         found = _trained_in_run(run, info, config)
     else:
-        # A given file keeps its own input size (config.yaml's input_size applies to training only).
         weights = Path(str(info.get("path") or ""))
         found = _recorded_beside(weights, info.get("sha256"))
-        found.input_size = found.input_size or (keras_input_size(weights) if weights.is_file() else None)
+    # The input the loaded classifier declared (classifiers.interface.Classifier.describe), where stored:
+    # a given file keeps its own input size (config.yaml's input_size applies to training only).
+    declared = (info.get("classifier") or {}).get("input") or {}
+    if declared.get("size"):
+        found.input_size = int(declared["size"][0])
+    found.resize = RESIZE_WORDS.get(declared.get("resize"), found.resize)
     return found
 
 

@@ -4,7 +4,6 @@ from a shipped file's sidecar or the pins only when their sha256 matches, and th
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -135,15 +134,19 @@ def test_leakage_text_reads_the_stored_check() -> None:
     )
 
 
-def test_input_size_of_a_given_file_is_read_from_its_archive(tmp_path: Path) -> None:
-    """Without a sidecar, the methods still name the input size the .keras file declares."""
+def test_input_of_a_given_file_is_read_from_the_loaded_classifiers_description(tmp_path: Path) -> None:
+    """Without a sidecar, the methods still name the input size and resize the loaded model declared."""
     run = _given_file(tmp_path, "0" * 64)  # the sidecar does not match: nothing recorded but the file
-    weights = Path(json.loads((run / "summary.json").read_text())["classifier"]["path"])
-    layers = [{"class_name": "InputLayer", "config": {"batch_shape": [None, 112, 112, 3]}}]
-    with zipfile.ZipFile(weights, "w") as archive:
-        archive.writestr("config.json", json.dumps({"config": {"layers": layers}}))
-    assert "cnn.keras` at 112×112 input, each image resized to the input by nearest neighbour" in _methods(
-        run
+    summary = json.loads((run / "summary.json").read_text())
+    summary["classifier"]["classifier"] = {
+        "type": "onnx",
+        "input": {"size": [112, 112], "resize": "bilinear"},
+    }
+    (run / "summary.json").write_text(json.dumps(summary))
+    assert (
+        "cnn.keras` at 112×112 input, each image resized to the input by bilinear interpolation (antialiased)"
+        in _methods(run)
     )
-    weights.write_bytes(b"not a zip")
+    del summary["classifier"]["classifier"]  # a run from before the record: the size is not stated
+    (run / "summary.json").write_text(json.dumps(summary))
     assert "×112 input" not in _methods(run)
