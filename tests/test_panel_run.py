@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.suite_files import RAW, run_cli
-from tests.test_seeds_run import SINGLE_SEED_KEYS
+from tests.test_seeds_run import SINGLE_SEED_KEYS, recounted_flips
 
 pytestmark = pytest.mark.slow
 
@@ -93,24 +93,11 @@ def test_panel_counts_are_recounted_from_the_stored_predictions(runs):
     run = runs["panel"]
     section = _summary(run)["panel"]
     stored = pd.read_parquet(run / "predictions_panel.parquet").query("seed == 0")
-    calls = stored.assign(call=stored["prob"] >= THRESHOLD).set_index(
-        ["classifier", "cell", "image_id", "variant"]
-    )["call"]
-    flips = {}
-    for (name, cell, image, variant), call in calls.items():
-        if variant != "HR" and call != calls[(name, cell, image, "HR")]:
-            flips[(cell, variant, image)] = flips.get((cell, variant, image), 0) + 1
-    print(f"{len(flips)} flipped (cell, variant, image)")
+    flips, counts = recounted_flips(stored, "classifier", THRESHOLD)
     rows = section["tables"]["flipped_images"]
     assert {(r["cell"], r["variant"], r["image_id"]): r["n_classifiers_flipped"] for r in rows} == flips
     for row in section["tables"]["flips"]:
-        counted = [
-            sum(
-                calls[(name, row["cell"], image, row["variant"])] != calls[(name, row["cell"], image, "HR")]
-                for image in stored["image_id"].unique()
-            )
-            for name in ("a", "b")
-        ]
+        counted = [counts[(name, row["cell"], row["variant"])] for name in ("a", "b")]
         assert [row["classifier_a"], row["classifier_b"]] == counted
     for row in section["tables"]["non_inferiority"]:
         verdicts = [row["verdict_classifier_a"], row["verdict_classifier_b"]]

@@ -45,15 +45,25 @@ TEST_KEYS = ["cell", "variant", "reference", "test", "metric", "threshold"]
 VERDICTS = ("non-inferior", "inconclusive", "inferior")
 
 
+#: How text names each kind of member: (what is analysed per member, "the {k} ..." , why a conclusion
+#: can differ between members).
+WORDING = {
+    "seed": (
+        "seed's classifier",
+        "training seeds",
+        "the classifier retrained with another seed reaches another conclusion",
+    ),
+    "classifier": ("classifier", "classifiers", "another classifier reaches another conclusion"),
+}
+
+
 @dataclass(frozen=True)
 class Members:
-    """The analyses compared: each member's label (``labels[0]`` the primary) and how text names them."""
+    """The analyses compared: each member's label (``labels[0]`` the primary) and what they are
+    (``noun``, a key of ``WORDING``: column names and statements)."""
 
     labels: list
-    noun: str  # "seed" or "classifier": column names and statements
-    subject: str  # what was analysed per member, for the method sentence
-    across: str  # "the 3 training seeds" reads "the {k} {across}"
-    reason: str  # why a conclusion can differ, for the headline
+    noun: str
 
     @property
     def k(self) -> int:
@@ -62,6 +72,14 @@ class Members:
     @property
     def plural(self) -> str:
         return f"{self.noun}s"
+
+    @property
+    def across(self) -> str:
+        return WORDING[self.noun][1]
+
+    @property
+    def reason(self) -> str:
+        return WORDING[self.noun][2]
 
     def column(self, prefix: str = "") -> str:
         """Prefix of the per-member columns: ``seed_`` or ``p_adjusted_classifier_``."""
@@ -74,32 +92,20 @@ class Members:
 
     def method(self) -> str:
         return (
-            f"each {self.subject} analysed on its own (the same tests, intervals and families as the "
-            "primary analysis); a test is significant when its Holm-adjusted p is below 1 - confidence; "
+            f"each {WORDING[self.noun][0]} analysed on its own (the same tests, intervals and families as "
+            "the primary analysis); a test is significant when its Holm-adjusted p is below 1 - confidence; "
             f"conclusions are counted across {self.plural}, not pooled"
         )
 
 
 def training_seeds(seeds: list[int]) -> Members:
     """The members of ``classifier: {seeds: K}``: one classifier per training seed."""
-    return Members(
-        list(seeds),
-        "seed",
-        "seed's classifier",
-        "training seeds",
-        "the classifier retrained with another seed reaches another conclusion",
-    )
+    return Members(list(seeds), "seed")
 
 
 def classifier_panel(names: list[str]) -> Members:
     """The members of ``classifiers: [...]``: each panel classifier (its primary training seed)."""
-    return Members(
-        list(names),
-        "classifier",
-        "classifier",
-        "classifiers",
-        "another classifier reaches another conclusion",
-    )
+    return Members(list(names), "classifier")
 
 
 def _stacked(tables: list[dict[str, pd.DataFrame]], members: Members, name: str) -> pd.DataFrame:
