@@ -176,15 +176,33 @@ def _seeds(seeds: dict[str, Any] | None) -> str:
     )
 
 
+def model_input(record: dict[str, Any]) -> str:
+    """`torch, 128×128 gray input, nearest` from a classifier's stored description (``describe``)."""
+    spec = record.get("input") or {}
+    size = spec.get("size") or []
+    parts = [str(record.get("type") or "")]
+    if len(size) == 2:
+        channels = {1: "gray", 3: "RGB"}.get(spec.get("channels"), "")
+        parts.append(f"{size[0]}×{size[1]} {channels} input".replace("  ", " "))
+    if spec.get("resize"):
+        parts.append(str(spec["resize"]))
+    return ", ".join(p for p in parts if p)
+
+
 def _panel(panel: dict[str, Any] | None) -> str:
     """The panel of classifiers (``classifiers: [...]``), or nothing."""
     if not panel:
         return ""
+    described = [
+        f"{member.get('name')}"
+        + (f" ({model_input(member.get('classifier'))})" if member.get("classifier") else "")
+        for member in panel.get("members") or []
+    ]
     return (
         f"Every image was classified by each of a panel of {panel['k']} classifiers "
-        f"({_join(panel['classifiers'])}); the tables report the first ({panel['primary_classifier']}), "
-        "and each classifier was analysed on its own with the same tests, counting how many classifiers "
-        "reach each conclusion."
+        f"({_join(described or panel['classifiers'])}); the tables report the first "
+        f"({panel['primary_classifier']}), and each classifier was analysed on its own with the same "
+        "tests, counting how many classifiers reach each conclusion."
     )
 
 

@@ -35,7 +35,7 @@ from reports.formatting import TEXT_COLUMNS, fmt_label, ordered, variant_order
 from reports.header import class_counts, header_facts
 from reports.headline import Entry, build_headline
 from reports.legend import legend
-from reports.methods import methods_paragraph
+from reports.methods import methods_paragraph, model_input
 from reports.page_tables import page_tables
 from reports.provenance import classifier_provenance
 from reports.rundir import RunData, atomic_write, load_run, png_data_uri, resolve_inside
@@ -293,6 +293,7 @@ def _panel(section: dict[str, Any] | None, variants: list[str]) -> dict[str, Any
         shown.append(
             {
                 "name": member.get("name"),
+                "model": model_input(member.get("classifier") or {}),
                 "source": member.get("source"),
                 "path": member.get("path"),
                 "sha256": member.get("sha256"),

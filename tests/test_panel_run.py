@@ -114,6 +114,8 @@ def test_the_report_answers_for_the_panel_and_shows_each_member(runs):
     assert "Classifier panel" in html and section["headline"].split(" (")[0] in html
     assert "of 2 classifiers" in html  # the answer line: holds for n of 2 classifiers
     assert "Training seeds 0, 1:" in html  # b's seeds
+    # the methods paragraph names each member with its type and input, as its loaded model describes it
+    assert "a panel of 2 classifiers (a (keras, 94×94 RGB input, nearest) and b (keras, 96×96" in html
     written = {p.name for p in (run / "tables").glob("panel*")}
     assert {"panel.tex", "panel_paired_tests.csv", "panel_flips.csv", "panel_b_classification.csv"} <= written
     assert "Classifier panel" not in (runs["single"] / "report.html").read_text()
