@@ -241,8 +241,7 @@ class Study:
         return entries
 
     def _evaluate_cell(self, cell, hr, table, upscalers, members: list[Member], out: _Collected) -> None:
-        """Degrade, upscale and measure one cell, and classify every variant with every member; the
-        first member's predictions are the primary analysis's, with Grad-CAM and the example strips."""
+        """Degrade, upscale and measure one cell, and classify every variant with every member."""
         progress = self.options.progress
         lr = stages.degrade_cell(hr, cell, self.suite.seed, self.cache, progress=progress)
         upscaled = []
@@ -277,41 +276,46 @@ class Study:
                 }
             )
             upscaled.append(sr)
-        primary = members[0]
-        for index, member in enumerate(members):
-            # the LR images are shown to each classifier resized straight to its own input size
-            shown = [hr, *stages.display_lr(lr, member.classifier.input_size), *upscaled]
-            predicted = {}
-            for variant in shown:
-                if member is primary and variant is not hr and primary.classifier.explains:
-                    similarity = stages.gradcam_similarity(
-                        primary.classifier, primary.sha256, hr, variant, self.cache
-                    )
-                    out.quality.append(similarity.assign(cell=cell.label))
-                probabilities = stages.predict(member.classifier, member.sha256, variant, self.cache)
-                predicted[variant.name] = probabilities
-                rows = pd.DataFrame(
-                    {
-                        "cell": cell.label,
-                        "variant": variant.name,
-                        "image_id": table["image_id"],
-                        "label": table["label"].to_numpy(),
-                        "prob": probabilities,
-                    }
+        for index in range(len(members)):
+            self._classify(cell, table, hr, lr, upscaled, members, index, out)
+
+    def _classify(self, cell, table, hr, lr, upscaled, members: list[Member], index: int, out) -> None:
+        """P(pneumonia) of every variant of one cell by ``members[index]``; the first member's are the
+        primary analysis's, with Grad-CAM similarity to HR and the example strips."""
+        member, primary = members[index], index == 0
+        # the LR images are shown to each classifier resized straight to its own input size
+        shown = [hr, *stages.display_lr(lr, member.classifier.input_size), *upscaled]
+        explains = primary and member.classifier.explains
+        predicted = {}
+        for variant in shown:
+            if explains and variant is not hr:
+                similarity = stages.gradcam_similarity(
+                    member.classifier, member.sha256, hr, variant, self.cache
                 )
-                if member is primary:
-                    out.predictions.append(rows)
-                if len(members) > 1:
-                    rows = rows.assign(classifier=member.name, seed=member.seed)
-                    out.member_predictions.setdefault(index, []).append(rows)
-            if member is primary:
-                flipped = most_flipped_positions(predicted, self.suite.stats.threshold)
-                explained = shown if primary.classifier.explains else []
-                heat_maps = {
-                    v.name: stages.gradcam_maps(primary.classifier, primary.sha256, v, self.cache)
-                    for v in explained
+                out.quality.append(similarity.assign(cell=cell.label))
+            probabilities = stages.predict(member.classifier, member.sha256, variant, self.cache)
+            predicted[variant.name] = probabilities
+            rows = pd.DataFrame(
+                {
+                    "cell": cell.label,
+                    "variant": variant.name,
+                    "image_id": table["image_id"],
+                    "label": table["label"].to_numpy(),
+                    "prob": probabilities,
                 }
-                out.examples += self._examples(cell.label, table, shown, flipped, heat_maps)
+            )
+            if primary:
+                out.predictions.append(rows)
+            if len(members) > 1:
+                rows = rows.assign(classifier=member.name, seed=member.seed)
+                out.member_predictions.setdefault(index, []).append(rows)
+        if primary:
+            flipped = most_flipped_positions(predicted, self.suite.stats.threshold)
+            heat_maps = {
+                v.name: stages.gradcam_maps(member.classifier, member.sha256, v, self.cache)
+                for v in (shown if explains else [])
+            }
+            out.examples += self._examples(cell.label, table, shown, flipped, heat_maps)
 
     # -- the run ------------------------------------------------------------------------------------
     def run(self) -> Path:
