@@ -150,6 +150,8 @@ class _ModelUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if module == "collections" and name == "OrderedDict":
             return OrderedDict
+        if module in ("builtins", "__builtin__") and name in ("set", "frozenset"):
+            return {"set": set, "frozenset": frozenset}[name]
         if module == "torch._utils" and name in _TENSOR_REBUILDS:
             return getattr(torch._utils, name)
         if module == "torch" and name.endswith("Storage"):

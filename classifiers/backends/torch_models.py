@@ -90,8 +90,10 @@ class TorchClassifier(Classifier):
         ``input_contract`` says: independent of torch and of this project's preprocessing."""
         import onnxruntime
 
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
         session = onnxruntime.InferenceSession(
-            str(Path(path).with_suffix(".onnx")), providers=["CPUExecutionProvider"]
+            str(Path(path).with_suffix(".onnx")), options, providers=["CPUExecutionProvider"]
         )
         size = tuple(session.get_inputs()[0].shape[2:4])
         out = []
