@@ -195,3 +195,16 @@ def test_a_panel_members_missing_weights_file_is_named(tmp_path):
     raw["classifiers"] = [PANEL[0], {"name": "given", "weights": "absent.keras"}]
     with pytest.raises(UserError, match=r"classifiers\[given\].weights file not found: .*absent.keras"):
         load_suite(str(write_suite(tmp_path, raw)))
+
+
+@pytest.mark.parametrize("name", ["kermany-224", "kermany-test-hr", "pneumonia"])
+def test_the_real_data_suites_evaluate_the_reference_cnn_and_the_second_architecture(name):
+    from benchmark.config import parse_suite
+
+    source = available_suites()[name]
+    suite = parse_suite(yaml.safe_load(source.read_text()), source=source)
+    assert [(member, config.type) for member, config in suite.panel] == [
+        ("reference-cnn", "keras"),
+        ("mobilenet-v2", "torch"),
+    ]
+    assert all((source.parent / config.weights).is_file() for _, config in suite.panel)
