@@ -149,3 +149,30 @@ def test_bootstrap_train_needs_further_seeds(tmp_path):
         load_suite(str(write_suite(tmp_path, raw)))
     raw = with_changes(classifier={"train": {"epochs": 1}, "bootstrap_train": True, "seeds": 2})
     assert load_suite(str(write_suite(tmp_path, raw))).classifier.bootstrap_train
+
+
+@pytest.mark.parametrize(
+    ("classifier", "message"),
+    [
+        (
+            {"type": "tensorflow", "train": {}},
+            "expected one of keras, onnx, torch, torchscript, torchxrayvision",
+        ),
+        ({"type": "torch", "train": {}}, "trains an architecture; name one of"),
+        (
+            {"type": "torch", "arch": "vgg16", "train": {}},
+            "'vgg16': type torch takes one of mobilenet_v2, resnet18",
+        ),
+        ({"arch": "resnet18", "train": {}}, "type keras takes none"),
+        ({"type": "torchxrayvision", "train": {}}, "type torchxrayvision trains nothing"),
+        (
+            {"type": "torch", "weights": "m.pt", "preprocessing": {"size": 64}},
+            "type torch takes no `preprocessing`",
+        ),
+    ],
+)
+def test_classifier_type_arch_and_preprocessing_are_checked_by_backend(classifier, message):
+    from benchmark.config import ClassifierConfig
+
+    with pytest.raises(ValueError, match=message):
+        ClassifierConfig(**classifier)
