@@ -35,6 +35,8 @@ PACKAGES = (
     "tensorflow-cpu",
     "tensorflow",
     "keras",
+    "onnx",
+    "onnxruntime",
     "pillow",
     "seaborn",
     "jinja2",

@@ -170,15 +170,13 @@ def classification_and_flips(
         return fig
 
 
-def error_lengths(estimate: float, low: float, high: float) -> list[list[float]]:
-    """Error-bar lengths for matplotlib: the distances to the stored bounds; a missing bound draws no
-    bar, and a bound a rounding inside its estimate (Wilson's upper bound 0.9999999999999999 at 12 of
-    12) none either, where matplotlib would refuse a negative length."""
-
-    def length(distance: float) -> float:
-        return 0.0 if math.isnan(distance) else max(distance, 0.0)
-
-    return [[length(estimate - low)], [length(high - estimate)]]
+def error_lengths(est: float, low: float, high: float) -> list[list[float]]:
+    """Matplotlib's [[below], [above]] error-bar lengths: distances to the stored bounds, 0 for a missing
+    bound, never negative (a Wilson bound of an estimate of exactly 1 or 0 can miss it by rounding)."""
+    return [
+        [0.0 if math.isnan(low) else max(0.0, est - low)],
+        [0.0 if math.isnan(high) else max(0.0, high - est)],
+    ]
 
 
 def _draw_intervals(ax: Any, rows: pd.DataFrame, order: list[str], colors: dict[str, Color]) -> None:
@@ -186,15 +184,8 @@ def _draw_intervals(ax: Any, rows: pd.DataFrame, order: list[str], colors: dict[
         if variant not in rows.index or is_missing(rows.at[variant, "estimate"]):
             continue
         est, low, high = (float(rows.at[variant, k]) for k in ("estimate", "ci_low", "ci_high"))
-        ax.errorbar(
-            est,
-            i,
-            xerr=error_lengths(est, low, high),
-            fmt="o",
-            color=colors.get(variant, "0.3"),
-            capsize=3,
-            ms=5,
-        )
+        err = error_lengths(est, low, high)
+        ax.errorbar(est, i, xerr=err, fmt="o", color=colors.get(variant, "0.3"), capsize=3, ms=5)
     if HR in rows.index and not is_missing(rows.at[HR, "estimate"]):
         ax.axvline(float(rows.at[HR, "estimate"]), color="0.5", ls="--", lw=0.9, zorder=0)
 

@@ -27,7 +27,8 @@ def _estimates(classification: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 def _errorbar(ax: Any, x: Any, row: pd.Series, color: Color, **kwargs: Any) -> None:
     est, low, high = (float(row[k]) for k in ("estimate", "ci_low", "ci_high"))
-    ax.errorbar(x, est, yerr=error_lengths(est, low, high), color=color, capsize=2.5, ms=4.5, **kwargs)
+    err = error_lengths(est, low, high)
+    ax.errorbar(x, est, yerr=err, color=color, capsize=2.5, ms=4.5, **kwargs)
 
 
 def estimates_by_cell(

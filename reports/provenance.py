@@ -172,7 +172,8 @@ def classifier_provenance(run: RunData) -> ClassifierProvenance:
         found = _trained_in_run(run, info, config)
     else:
         weights = Path(str(info.get("path") or ""))
-        found = _recorded_beside(weights, info.get("sha256"))
+        files = (info.get("classifier") or {}).get("files") or [{}]
+        found = _recorded_beside(weights, files[0].get("sha256") or info.get("sha256"))
     # The input the loaded classifier declared (classifiers.interface.Classifier.describe), where stored:
     # a given file keeps its own input size (config.yaml's input_size applies to training only).
     declared = (info.get("classifier") or {}).get("input") or {}
@@ -185,7 +186,8 @@ def classifier_provenance(run: RunData) -> ClassifierProvenance:
 def _recorded_beside(weights: Path, sha256: Any) -> ClassifierProvenance:
     """Provenance from a sidecar or pins.json next to a given weights file whose checksum matches."""
     sidecar = _read_json(weights.with_suffix(".json")) if weights.name else None
-    if sidecar and sidecar.get("model_sha256") == sha256:
+    exports = (sidecar or {}).get("exports") or {}  # e.g. the .onnx export of a shipped torch model
+    if sidecar and (sidecar.get("model_sha256") == sha256 or exports.get(weights.name) == sha256):
         return _from_sidecar(sidecar, weights.with_suffix(".json").name)
     pins = _read_json(weights.parent / "pins.json") if weights.name else None
     pinned = ((pins or {}).get("files") or {}).get(weights.name) or {}

@@ -83,3 +83,9 @@ def test_the_suite_must_declare_the_input_and_a_nan_weight_is_refused(tmp_path):
     config = ClassifierConfig(type="onnx", weights=path, preprocessing={"size": 8})
     with pytest.raises(UserError, match="holds NaN or Inf weights \\(w\\)"):
         check_given_classifier(config)
+
+
+def test_a_type_is_registered_once():
+    with pytest.raises(ValueError, match="classifier type 'onnx' is registered twice"):
+        BACKENDS.register("onnx", "classifiers.backends.onnx_files:OnnxClassifier")
+    assert BACKENDS.names() == ["keras", "onnx", "torch", "torchscript", "torchxrayvision"]

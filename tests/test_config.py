@@ -208,3 +208,30 @@ def test_the_real_data_suites_evaluate_the_reference_cnn_and_the_second_architec
         ("mobilenet-v2", "torch"),
     ]
     assert all((source.parent / config.weights).is_file() for _, config in suite.panel)
+
+
+@pytest.mark.parametrize(
+    ("classifier", "message"),
+    [
+        (
+            {"type": "tensorflow", "train": {}},
+            "expected one of keras, onnx, torch, torchscript, torchxrayvision",
+        ),
+        ({"type": "torch", "train": {}}, "trains an architecture; name one of"),
+        (
+            {"type": "torch", "arch": "vgg16", "train": {}},
+            "'vgg16': type torch takes one of mobilenet_v2, resnet18",
+        ),
+        ({"arch": "resnet18", "train": {}}, "type keras takes none"),
+        ({"type": "torchxrayvision", "train": {}}, "type torchxrayvision trains nothing"),
+        (
+            {"type": "torch", "weights": "m.pt", "preprocessing": {"size": 64}},
+            "type torch takes no `preprocessing`",
+        ),
+    ],
+)
+def test_classifier_type_arch_and_preprocessing_are_checked_by_backend(classifier, message):
+    from benchmark.config import ClassifierConfig
+
+    with pytest.raises(ValueError, match=message):
+        ClassifierConfig(**classifier)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from PIL import Image
 from report_run import make_run
 
@@ -150,3 +151,28 @@ def test_input_of_a_given_file_is_read_from_the_loaded_classifiers_description(t
     del summary["classifier"]["classifier"]  # a run from before the record: the size is not stated
     (run / "summary.json").write_text(json.dumps(summary))
     assert "×112 input" not in _methods(run)
+
+
+def test_the_sidecar_of_a_shipped_model_describes_its_onnx_export(tmp_path: Path) -> None:
+    """An export listed in the sidecar's `exports` with the loaded file's sha256 has that provenance."""
+    run = _given_file(tmp_path, SHA)
+    summary = json.loads((run / "summary.json").read_text())
+    weights = Path(summary["classifier"]["path"])
+    export = weights.with_suffix(".onnx")
+    sidecar = json.loads(weights.with_suffix(".json").read_text())
+    (weights.with_suffix(".json")).write_text(json.dumps({**sidecar, "exports": {export.name: "e" * 64}}))
+    summary["classifier"] = {
+        "source": "file",
+        "path": str(export),
+        "sha256": "d" * 64,  # the classifier's identity: file and declared preprocessing
+        "classifier": {"type": "onnx", "files": [{"path": str(export), "sha256": "e" * 64}]},
+    }
+    (run / "summary.json").write_text(json.dumps(summary))
+    assert "trained on 4 images (3 fit, 1 validation; patients held out)" in _methods(run)
+
+
+def test_error_bars_are_never_negative_when_a_bound_misses_its_estimate_by_rounding() -> None:
+    from reports.figures import error_lengths
+
+    assert error_lengths(1.0, 0.64, 1.0 - 1e-16) == [[pytest.approx(0.36)], [0.0]]
+    assert error_lengths(0.5, float("nan"), 0.7) == [[0.0], [pytest.approx(0.2)]]

@@ -1,8 +1,9 @@
 """Classifier backends, one module each, registered by the ``type`` a suite names (``classifier.type``).
 
 Each module here defines one ``classifiers.interface.Classifier`` subclass with a class attribute
-``type``; ``BACKENDS`` finds them by scanning this folder (importing a backend module is cheap: its
-framework is imported when a model loads). Adding a backend is adding a module here.
+``type``; importing this package registers them in ``BACKENDS`` by scanning this folder (importing a
+backend module is cheap: its framework is imported when a model loads). Adding a backend is adding a
+module here.
 
 A backend class provides ``load(path, **options)`` (options: the suite's ``arch``, ``input_size``,
 ``preprocessing``); one that trains also has ``recipe`` (its default ``TrainingRecipe``), ``suffix``
@@ -18,20 +19,20 @@ import pkgutil
 
 from cxr_kernel.registry import Registry
 
+#: ``classifier.type`` -> its ``Classifier`` subclass.
+BACKENDS = Registry("classifier type", {})
 
-def _discover() -> dict[str, str]:
-    """``type`` -> ``"module:Class"`` of every backend module in this package."""
-    entries = {}
+
+def _register_all() -> None:
+    """Register the ``Classifier`` subclass of every backend module in this package under its ``type``."""
     for module_info in pkgutil.iter_modules(__path__):
         module = importlib.import_module(f"{__name__}.{module_info.name}")
         for name, value in vars(module).items():
             if inspect.isclass(value) and value.__module__ == module.__name__ and "type" in vars(value):
-                entries[value.type] = f"{module.__name__}:{name}"
-    return entries
+                BACKENDS.register(value.type, f"{module.__name__}:{name}")
 
 
-#: ``classifier.type`` -> its ``Classifier`` subclass.
-BACKENDS = Registry("classifier type", {}, more=_discover)
+_register_all()
 
 
 def backend(type_name: str):
