@@ -1,10 +1,10 @@
-"""Score a Keras classifier file on a class-per-folder test set, as the reference notebook loaded it.
+"""Score a shipped classifier file on a class-per-folder test set, as its input contract reads files.
 
-Independent of the training code on purpose: files are read here with PIL as Keras'
-``flow_from_directory`` / ``load_img`` reads them (RGB, resized to the model's input by nearest
-neighbour, values / 255), not by ``benchmark.classifier_setup.read_training_images`` or
-``classifiers.preprocessing`` (gray, replicated to 3 channels). A shipped classifier's test figures
-come from here, so a preprocessing bug shared by training and the suite cannot hide in them.
+Independent of the training code on purpose: files are read with PIL (``classifiers.contract``) as the
+shipped file's sidecar states (keras: RGB as the reference notebook's ``flow_from_directory``; torch:
+its ONNX export, gray), not by ``benchmark.classifier_setup.read_training_images`` or
+``classifiers.preprocessing``. A shipped classifier's test figures come from here, so a preprocessing
+bug shared by training and the suite cannot hide in them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from sklearn.metrics import accuracy_score, confusion_matrix, log_loss, roc_auc_score
 
 from benchmark.manifest import sha256_file
@@ -21,6 +20,12 @@ from cxr_kernel.errors import UserFileNotFound
 
 #: ``flow_from_directory``'s class folders in its (alphabetical) order: index = label.
 CLASS_FOLDERS = ("NORMAL", "PNEUMONIA")
+#: How each type's shipped file reads the test images (``classifiers.contract.read_file``).
+PREPROCESSING = {
+    "keras": "RGB, resized to the model input by nearest neighbour (PIL), / 255",
+    "torch": "its .onnx export (onnxruntime); gray (PIL 'L'), resized to the input by nearest "
+    "neighbour, / 255",
+}
 #: File endings ``flow_from_directory`` reads.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff")
 
@@ -48,47 +53,22 @@ def directory_images(directory: Path) -> tuple[list[Path], np.ndarray]:
     return files, np.array(labels)
 
 
-def load_rgb(path: Path, size: tuple[int, int]) -> np.ndarray:
-    """One file as ``load_img(path, target_size=size)`` + ``rescale=1/255``: float32 (h, w, 3) in [0, 1]."""
-    with Image.open(path) as image:
-        rgb = image.convert("RGB")
-        if rgb.size != (size[1], size[0]):
-            rgb = rgb.resize((size[1], size[0]), Image.NEAREST)
-        return np.asarray(rgb, dtype=np.float32) / 255.0
-
-
-def load_safe(model_path: Path):
-    """The Keras model in ``model_path``, loaded uncompiled in safe mode (no code in the file runs)."""
-    from classifiers.runtime import keras
-
-    return keras.models.load_model(model_path, compile=False, safe_mode=True)
-
-
-def save_without_optimizer(source: Path, destination: Path) -> None:
-    """Save ``source``'s model to ``destination`` uncompiled (no optimizer state: a third of the size)."""
-    from cxr_kernel.atomic import atomic_path
-
-    model = load_safe(source)
-    with atomic_path(destination) as temporary:  # the temporary keeps the ".keras" Keras insists on
-        model.save(temporary)
-
-
-def predict_directory(model_path: Path, directory: Path, *, batch_size: int = 32) -> dict:
-    """P(pneumonia) of every image of a class-per-folder test set.
+def predict_directory(
+    model_path: Path, directory: Path, *, batch_size: int = 32, type_name: str = "keras"
+) -> dict:
+    """P(pneumonia) of every image of a class-per-folder test set, by the ``score_files`` of the
+    backend of ``type_name`` (files read as the shipped file's input contract says).
 
     Returns
     -------
     dict
         ``files`` (list of Path), ``labels`` (N,) int, ``probabilities`` (N,) float32.
     """
-    model = load_safe(model_path)
-    size = tuple(model.input_shape[1:3])
+    from classifiers.backends import backend
+
     files, labels = directory_images(directory)
-    probabilities = []
-    for start in range(0, len(files), batch_size):
-        batch = np.stack([load_rgb(path, size) for path in files[start : start + batch_size]])
-        probabilities.append(np.asarray(model.predict_on_batch(batch), dtype=np.float32)[:, 0])
-    return {"files": files, "labels": labels, "probabilities": np.concatenate(probabilities)}
+    probabilities = backend(type_name).score_files(Path(model_path), files, batch_size)
+    return {"files": files, "labels": labels, "probabilities": probabilities}
 
 
 def binary_scores(labels: np.ndarray, probabilities: np.ndarray, threshold: float = 0.5) -> dict:
@@ -118,16 +98,18 @@ def files_checksum(files: list[Path], directory: Path) -> str:
     return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
-def evaluate_directory(model_path: Path, directory: Path, *, batch_size: int = 32) -> dict:
+def evaluate_directory(
+    model_path: Path, directory: Path, *, batch_size: int = 32, type_name: str = "keras"
+) -> dict:
     """``binary_scores`` of ``model_path`` on every image of ``directory`` (see ``predict_directory``).
 
     Also ``list_sha256``, the ``files_checksum`` of the images scored.
     """
-    predicted = predict_directory(model_path, directory, batch_size=batch_size)
+    predicted = predict_directory(model_path, directory, batch_size=batch_size, type_name=type_name)
     metrics = binary_scores(predicted["labels"], predicted["probabilities"])
     return {
         "directory": str(directory),
         "list_sha256": files_checksum(predicted["files"], Path(directory)),
-        "preprocessing": "RGB, resized to the model input by nearest neighbour (PIL), / 255",
+        "preprocessing": PREPROCESSING[type_name],
         **metrics,
     }

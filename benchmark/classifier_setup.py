@@ -13,19 +13,25 @@ from sklearn.model_selection import StratifiedGroupKFold
 from benchmark.cache import Cache, stage_key
 from benchmark.config import ClassifierConfig
 from benchmark.images import read_grayscale
-from benchmark.manifest import sha256_file
 from cxr_kernel.errors import UserError
 
 
-def training_recipe(overrides: dict):
-    from classifiers import REFERENCE_RECIPE
+def training_recipe(overrides: dict, type_name: str = "keras"):
+    """The recipe of ``type_name``'s backend with the suite's ``classifier.train`` overrides."""
+    from classifiers.backends import backend, trains
 
-    valid = {field.name for field in dataclasses.fields(REFERENCE_RECIPE)}
+    if not trains(type_name):
+        raise UserError(
+            f"classifier.type {type_name!r} evaluates a given file and trains nothing: remove "
+            "classifier.train and give classifier.weights."
+        )
+    default = backend(type_name).recipe
+    valid = {field.name for field in dataclasses.fields(default)}
     unknown = sorted(set(overrides) - valid)
     if unknown:
         raise UserError(f"classifier.train has unknown keys {unknown}. Valid: {sorted(valid)}.")
     try:
-        return dataclasses.replace(REFERENCE_RECIPE, **overrides)
+        return dataclasses.replace(default, **overrides)
     except ValueError as error:
         raise UserError(f"classifier.train: {error}") from None
 
@@ -65,7 +71,8 @@ def training_list(config: ClassifierConfig, train: pd.DataFrame, *, seed: int) -
     """
     if config.weights is not None:
         return None
-    fit, held = _validation_indices(train, training_recipe(config.train).validation_fraction, seed)
+    recipe = training_recipe(config.train, config.type)
+    fit, held = _validation_indices(train, recipe.validation_fraction, seed)
     role = np.full(len(train), "fit", dtype=object)
     role[held] = "validation"
     columns = ["image_id", "label", "patient_id", "sha256"]
@@ -96,7 +103,11 @@ def training_key(config: ClassifierConfig, train: pd.DataFrame, seed: int) -> st
     the Keras backend (``classifiers.runtime`` makes ``KERAS_BACKEND`` decide it; the backends train
     equal within rounding, not bitwise) and the identity of the training code.
     """
-    recipe = training_recipe(config.train)
+    recipe = training_recipe(config.train, config.type)
+    # Keras keys keep their parts as before the other types existed.
+    kind = {"backend": os.environ.get("KERAS_BACKEND", "tensorflow")}
+    if config.type != "keras":
+        kind = {"type": config.type, "arch": config.arch}
     return stage_key(
         "classifier",
         recipe=dataclasses.asdict(recipe),
@@ -105,25 +116,34 @@ def training_key(config: ClassifierConfig, train: pd.DataFrame, seed: int) -> st
         patients=[str(patient) for patient in train["patient_id"]],
         seed=seed,
         input_size=config.input_size,
-        backend=os.environ.get("KERAS_BACKEND", "tensorflow"),
+        **kind,
     )
 
 
 def classifier_file(
-    config: ClassifierConfig, train: pd.DataFrame, *, seed: int, cache: Cache, progress: bool
+    config: ClassifierConfig,
+    train: pd.DataFrame,
+    *,
+    seed: int,
+    cache: Cache,
+    progress: bool,
+    threads: int | None = None,
 ) -> Path:
     """Path of the classifier to evaluate with: the user's file, or a trained one cached by content.
 
     ``train`` is the suite's training split (columns path, sha256, label, patient_id); its files are
     read only when the model has to be trained. Validation images are held out by patient. The
     training checkpoints every epoch into ``<key>.resume`` beside the cache entry, so a killed run
-    (``run`` or ``train-classifier``) resumes at the next epoch when started again.
+    (``run`` or ``train-classifier``) resumes at the next epoch when started again. ``threads`` sets
+    the torch backend's thread count.
     """
     if config.weights is not None:
         return config.weights
-    from classifiers import history_path, train_classifier
+    from classifiers import history_path
+    from classifiers.backends import backend
 
-    recipe = training_recipe(config.train)
+    kind = backend(config.type)
+    recipe = training_recipe(config.train, config.type)
     key = training_key(config, train, seed)
 
     def produce(temporary: Path) -> None:
@@ -133,20 +153,21 @@ def classifier_file(
         if recipe.validation_fraction > 0:
             fit, held = _validation_indices(train, recipe.validation_fraction, seed)
             images, labels, validation = images[fit], labels[fit], (images[held], labels[held])
-        train_classifier(
+        kind.train(
             images,
             labels,
+            options={"arch": config.arch, "input_size": config.input_size},
             validation=validation,
             recipe=recipe,
             seed=seed,
             out_path=temporary,
-            input_size=config.input_size,
             progress=progress,
             resume_dir=cache.path("classifier", key, ".resume"),
+            threads=threads,
         )
-        history_path(temporary).replace(history_path(cache.path("classifier", key, ".keras")))
+        history_path(temporary).replace(history_path(cache.path("classifier", key, kind.suffix)))
 
-    return cache.file("classifier", key, ".keras", produce)
+    return cache.file("classifier", key, kind.suffix, produce)
 
 
 def training_seeds(config: ClassifierConfig, seed: int) -> list[int]:
@@ -178,29 +199,27 @@ def bootstrap_training_split(train: pd.DataFrame, seed: int) -> pd.DataFrame:
     return train.loc[train.index.repeat(counts[0].astype(int))].reset_index(drop=True)
 
 
-def check_given_classifier(path: Path) -> None:
-    """Load a user's classifier file (Keras safe mode) and check its weights are finite, before any work.
+def check_given_classifier(config: ClassifierConfig) -> None:
+    """Load the suite's given classifier file and check its weights are finite, before any work.
 
     A NaN or Inf weight makes every probability NaN, which would otherwise surface only after all
-    images were processed, as an error about a results table.
+    images were processed, as an error about a results table. A file the backend cannot load (or whose
+    input disagrees with the suite's) raises the backend's ValueError, which the CLI prints in one line.
     """
-    from classifiers import load_classifier
-
-    model = load_classifier(path).model
-    broken = [
-        variable.path if hasattr(variable, "path") else variable.name
-        for variable in model.weights
-        if not np.isfinite(np.asarray(variable)).all()
-    ]
+    broken = load_classifier(config, config.weights).nonfinite_weights()
     if broken:
         raise UserError(
-            f"Classifier file {path} holds NaN or Inf weights ({', '.join(broken[:3])}"
+            f"Classifier file {config.weights} holds NaN or Inf weights ({', '.join(broken[:3])}"
             f"{', ...' if len(broken) > 3 else ''}): it is damaged or from a diverged training. "
             "Export it again, or train one with the suite's `classifier: {train: ...}` section."
         )
 
 
-def load(path: Path):
-    from classifiers import load_classifier
+def load_classifier(config: ClassifierConfig, path: Path):
+    """The ``classifiers.interface.Classifier`` of ``path`` through the backend of ``config.type``."""
+    from classifiers.backends import backend
 
-    return load_classifier(path), sha256_file(path)
+    # input_size only when the suite sets it: a torch file states its own.
+    size = config.input_size if "input_size" in config.model_fields_set else None
+    preprocessing = config.preprocessing and config.preprocessing.model_dump()
+    return backend(config.type).load(path, arch=config.arch, input_size=size, preprocessing=preprocessing)

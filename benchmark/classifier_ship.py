@@ -1,42 +1,38 @@
 """`python -m benchmark ship-classifier`: turn a `train-classifier` output into a shipped classifier file.
 
-Writes ``<to>.keras`` (the trained model without optimizer state, loadable in Keras safe mode) and
-``<to>.json``, its sidecar: the command that trained it, git commit, data checksums, seed, recipe,
-per-epoch history, wall time, images/s, and the test figures of an independent evaluation
-(``benchmark.classifier_eval``) of the written file.
+Writes ``<to>`` through the backend of the suite's ``classifier.type`` (keras: ``.keras`` without
+optimizer state, loadable in Keras safe mode; torch: ``.pt`` with float16 weights and its ONNX export
+``<to>.onnx`` beside it) and ``<to>.json``, its sidecar: the command that trained it, git commit,
+data checksums, seed, recipe, per-epoch history, wall time, images/s, and the test figures of an
+independent evaluation (``benchmark.classifier_eval``) of the written file.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import shlex
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from benchmark.cache import Cache
-from benchmark.classifier_eval import directory_images, evaluate_directory, load_safe, save_without_optimizer
+from benchmark.classifier_eval import directory_images, evaluate_directory
 from benchmark.classifier_setup import training_list, training_recipe
 from benchmark.config import load_suite
 from benchmark.dataset import load_dataset
 from benchmark.manifest import list_checksum, sha256_file
 from benchmark.store import environment
-from cxr_kernel.atomic import atomic_path
 from cxr_kernel.errors import UserError
 
-#: What ``train-classifier --out`` holds and shipping reads.
-TRAINED_FILES = ("model.keras", "history.csv", "evaluation.json")
-#: Input contract of a shipped classifier (the reference notebook's ``flow_from_directory``).
-INPUT_CONTRACT = {
-    "color": "RGB",
-    "resize": "nearest neighbour to the model's input size",
-    "scale": "pixel values / 255, float32 in [0, 1]",
-    "output": "P(pneumonia), one sigmoid unit",
-}
+#: What ``train-classifier --out`` holds and shipping reads, besides ``model<suffix>`` of the type.
+TRAINED_FILES = ("history.csv", "evaluation.json")
 # A Keras verbose=2 epoch line: "147/147 - 45s - 306ms/step - accuracy: ...".
 _KERAS_EPOCH_LINE = re.compile(r"^\s*\d+/\d+ - (\d+)s - ")
 
@@ -82,9 +78,9 @@ def _history_rows(history: pd.DataFrame) -> list[dict]:
     return json.loads(history.to_json(orient="records"))
 
 
-def trained_record(source: Path, suite_name: str, input_size: int) -> dict:
+def trained_record(source: Path, model_name: str, suite_name: str, input_size: int) -> dict:
     """``evaluation.json`` of a ``train-classifier --out`` folder, refused unless it describes the
-    folder's ``model.keras`` (sha256) for this suite and input size."""
+    folder's ``model_name`` (sha256) for this suite and input size."""
     path = source / "evaluation.json"
     try:
         trained = json.loads(path.read_text(encoding="utf-8"))
@@ -92,52 +88,62 @@ def trained_record(source: Path, suite_name: str, input_size: int) -> dict:
         raise UserError(f"{path} is not valid JSON ({error}). Train again with `train-classifier`.") from None
     if not isinstance(trained, dict):
         raise UserError(f"{path} holds no JSON object. Train again with `train-classifier`.")
-    model_sha256 = sha256_file(source / "model.keras")
-    found = {"model_sha256": model_sha256, "suite": suite_name, "input_size": input_size}
+    found = {"model_sha256": sha256_file(source / model_name), "suite": suite_name, "input_size": input_size}
     for key, value in found.items():
         if trained.get(key) != value:
             raise UserError(
-                f"{source / 'model.keras'} is not the model {path} describes: its {key} is "
+                f"{source / model_name} is not the model {path} describes: its {key} is "
                 f"{trained.get(key)!r}, this ship's {value!r}. Ship the folder `train-classifier` "
                 "wrote, unchanged, with the suite that trained it."
             )
     return trained
 
 
-def land_together(model_path: Path, sidecar_path: Path, write_model, sidecar_of) -> dict:
-    """Write the model and its sidecar beside their targets, then rename both: a failure anywhere
-    leaves the old pair byte-identical. ``write_model(temporary)`` writes the model file;
-    ``sidecar_of(temporary)`` returns the sidecar of the written model."""
-    with atomic_path(model_path) as model_temporary, atomic_path(sidecar_path) as sidecar_temporary:
-        write_model(model_temporary)
-        sidecar = sidecar_of(model_temporary)
-        sidecar_temporary.write_text(
+def land_together(destination: Path, build) -> dict:
+    """Build the shipped files in a staging folder beside ``destination``, then move each into place: a
+    failure while building leaves the old files byte-identical. ``build(staged_destination)`` writes
+    the model (and its exports) there and returns ``(sidecar, files)``; the sidecar lands last."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
+    try:
+        sidecar, files = build(staging / destination.name)
+        sidecar_file = staging / destination.with_suffix(".json").name
+        sidecar_file.write_text(
             json.dumps(sidecar, indent=2, default=str, allow_nan=False) + "\n", encoding="utf-8"
         )
+        for file in [*files, sidecar_file]:
+            os.replace(file, destination.parent / file.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return sidecar
 
 
 def ship_from_cli(args) -> Path:
-    """Write ``args.to`` (.keras) and its ``.json`` sidecar from ``args.source`` (train-classifier --out).
+    """Write ``args.to`` and its ``.json`` sidecar from ``args.source`` (train-classifier --out).
 
-    Every input is checked before anything is written; the pair lands together or not at all.
+    Every input is checked before anything is written; the files land together or not at all.
     """
+    from classifiers.backends import backend
+
     source, destination = Path(args.source), Path(args.to)
-    missing = [name for name in TRAINED_FILES if not (source / name).is_file()]
+    suite = load_suite(args.suite, data_root=args.data_root)
+    kind = backend(suite.classifier.type)
+    model_name = f"model{kind.suffix}"
+    expected = (model_name, *TRAINED_FILES)
+    missing = [name for name in expected if not (source / name).is_file()]
     if missing:
         raise UserError(
-            f"Expected {', '.join(TRAINED_FILES)} in {source}, missing {', '.join(missing)}. Give the "
+            f"Expected {', '.join(expected)} in {source}, missing {', '.join(missing)}. Give the "
             "--out folder of a finished `train-classifier` run."
         )
-    if destination.suffix != ".keras":
-        raise UserError(f"Expected --to ending in .keras, got {destination}.")
-    suite = load_suite(args.suite, data_root=args.data_root)
+    if destination.suffix != kind.suffix:
+        raise UserError(f"Expected --to ending in {kind.suffix}, got {destination}.")
     if suite.classifier.train is None:
         raise UserError(
             f"Suite {suite.name!r} has no `classifier: {{train: ...}}` section; give the suite that "
             "trained the model."
         )
-    trained = trained_record(source, suite.name, suite.classifier.input_size)
+    trained = trained_record(source, model_name, suite.name, suite.classifier.input_size)
     try:
         history = pd.read_csv(source / "history.csv")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
@@ -154,27 +160,26 @@ def ship_from_cli(args) -> Path:
     train, test = dataset.split(suite.data.train_split), dataset.split(suite.data.eval_split)
     roles = training_list(suite.classifier, train, seed=suite.seed)
     n_fit = int((roles["role"] == "fit").sum())
-
     monitor = "val_loss" if "val_loss" in history.columns else "loss"
     training_environment = trained.get("environment", {})
     run_timing = timing(history, n_fit, args.log)
     best_epoch = int(history.loc[history[monitor].idxmin(), "epoch"])
 
-    def sidecar_of(model_file: Path) -> dict:
-        model = load_safe(model_file)  # also proves the shipped file loads in safe mode
-        return {
+    def build(staged: Path) -> tuple[dict, list[Path]]:
+        shipped = kind.ship(source / model_name, staged)
+        sidecar = {
             "model": destination.name,
-            "model_sha256": sha256_file(model_file),
-            "parameters": int(model.count_params()),
-            "input_shape": list(model.input_shape[1:]),
-            "input_contract": INPUT_CONTRACT,
+            "model_sha256": sha256_file(staged),
+            "type": suite.classifier.type,
+            **{key: value for key, value in shipped.items() if key != "files"},
+            "exports": {file.name: sha256_file(file) for file in shipped["files"][1:]},
             "training_command": _as_module_command(training_environment.get("command")),
             "training_git_commit": training_environment.get("git_commit"),
             "training_git_uncommitted_changes": training_environment.get("git_uncommitted_changes"),
             "ship_command": _as_module_command(sys.argv),
             "suite": suite.name,
             "seed": suite.seed,
-            "recipe": dataclasses.asdict(training_recipe(suite.classifier.train)),
+            "recipe": dataclasses.asdict(training_recipe(suite.classifier.train, suite.classifier.type)),
             "input_size": suite.classifier.input_size,
             "data": {
                 "manifest": str(suite.data.manifest) if suite.data.manifest else None,
@@ -199,19 +204,15 @@ def ship_from_cli(args) -> Path:
             "best_epoch": best_epoch,
             "epochs_run": len(history),
             "timing": run_timing,
-            "test_metrics": evaluate_directory(model_file, args.test_dir),
+            "test_metrics": evaluate_directory(staged, args.test_dir, type_name=suite.classifier.type),
             "train_classifier_scores": trained.get("scores"),
             "training_environment": training_environment,
             "ship_environment": environment(suite, "cpu"),
         }
+        return sidecar, shipped["files"]
 
     sidecar_path = destination.with_suffix(".json")
-    sidecar = land_together(
-        destination,
-        sidecar_path,
-        lambda model_file: save_without_optimizer(source / "model.keras", model_file),
-        sidecar_of,
-    )
+    sidecar = land_together(destination, build)
     metrics = sidecar["test_metrics"]
     names = ("loss", "accuracy", "auroc", "sensitivity", "specificity")
     figures = ", ".join(f"{name} {metrics[name]:.4f}" for name in names)

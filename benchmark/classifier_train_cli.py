@@ -13,6 +13,7 @@ from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 from benchmark.cache import Cache
 from benchmark.classifier_setup import (
     classifier_file,
+    load_classifier,
     read_training_images,
     training_list,
     training_recipe,
@@ -28,13 +29,14 @@ from cxr_kernel.errors import UserError
 def train_from_cli(args) -> Path:
     """Train (or take from the cache) the suite's classifier; write model, history and test scores.
 
-    Returns the output folder: ``model.keras``, ``history.csv`` (the file the report plots; with
-    seconds and images/s per epoch), ``train_images.csv`` (the images that trained it and their
-    role, fit or validation) and ``evaluation.json`` (binary cross-entropy, accuracy at 0.5 and
-    AUROC on the eval split, read from the files by the reference's loader). A killed training
+    Returns the output folder: ``model.keras`` (``model.pt`` for type torch), ``history.csv`` (the
+    file the report plots; with seconds and images/s per epoch), ``train_images.csv`` (the images
+    that trained it and their role, fit or validation) and ``evaluation.json`` (binary
+    cross-entropy, accuracy at 0.5 and AUROC on the eval split, read from the files by the
+    reference's loader). A killed training
     resumes at its next epoch when the same command runs again.
     """
-    from classifiers import history_path, load_classifier
+    from classifiers import history_path
 
     suite = load_suite(args.suite, data_root=args.data_root, smoke=args.smoke)
     if suite.classifier.weights is not None:
@@ -50,17 +52,21 @@ def train_from_cli(args) -> Path:
         suite.data, seed=suite.seed, cache=cache, progress=progress, on_bad_image=args.on_bad_image
     )
     train = dataset.split(suite.data.train_split)
-    path = classifier_file(suite.classifier, train, seed=suite.seed, cache=cache, progress=progress)
+    if args.threads is not None and args.threads < 1:
+        raise UserError(f"--threads {args.threads}: give a count >= 1.")
+    path = classifier_file(
+        suite.classifier, train, seed=suite.seed, cache=cache, progress=progress, threads=args.threads
+    )
     out = args.out or args.runs_dir / suite.name / "classifier"
     out.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, out / "model.keras")
+    shutil.copyfile(path, out / f"model{path.suffix}")
     shutil.copyfile(history_path(path), out / "history.csv")
     trained_on = training_list(suite.classifier, train, seed=suite.seed)
     write_text(out / "train_images.csv", trained_on.to_csv(index=False))
 
     test = dataset.split(suite.data.eval_split)
     labels = test["label"].to_numpy()
-    probabilities = load_classifier(path).predict(
+    probabilities = load_classifier(suite.classifier, path).predict(
         read_training_images(test["path"], suite.classifier.input_size)
     )
     scores = {
@@ -73,7 +79,7 @@ def train_from_cli(args) -> Path:
     report = {
         "suite": suite.name,
         "scores": scores,
-        "recipe": dataclasses.asdict(training_recipe(suite.classifier.train)),
+        "recipe": dataclasses.asdict(training_recipe(suite.classifier.train, suite.classifier.type)),
         "input_size": suite.classifier.input_size,
         "n_train_images": len(train),
         "model_sha256": sha256_file(path),

@@ -380,6 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     classifier.add_argument("--smoke", action="store_true", help="apply the suite's `smoke:` block")
     classifier.add_argument("--on-bad-image", choices=["fail", "skip"], default="fail", help="as for `run`")
+    classifier.add_argument(
+        "--threads", type=int, help="torch threads of a `type: torch` training (default: torch's own)"
+    )
     classifier.add_argument("--quiet", action="store_true", default=None)
     classifier.set_defaults(handler=_cmd_train_classifier)
 

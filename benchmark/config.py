@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import sys
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -91,12 +92,28 @@ class SRModelConfig(_Strict):
         return self
 
 
+class PreprocessingConfig(_Strict):
+    """How a model file's images are prepared (types onnx, torchscript): the [0, 1] gray image resized
+    to ``size`` by ``resize``, mapped linearly onto ``scaling``, with ``channels`` identical channels in
+    ``layout``; ``output`` says whether the model returns P(pneumonia) or its logit."""
+
+    size: int = Field(ge=8)
+    channels: Literal[1, 3] = 1
+    scaling: tuple[float, float] = (0.0, 1.0)
+    resize: Literal["nearest", "bilinear"] = "nearest"
+    layout: Literal["NCHW", "NHWC"] = "NCHW"
+    output: Literal["probability", "logit"] = "probability"
+
+
 class ClassifierConfig(_Strict):
+    type: str = Field("keras", description="classifier backend (classifiers/backends): keras, torch, ...")
     weights: Path | None = None
-    train: dict[str, Any] | None = Field(None, description="overrides of the reference training recipe")
+    train: dict[str, Any] | None = Field(None, description="overrides of the type's training recipe")
+    arch: str | None = Field(None, description="the type's model name (torch: classifiers.torch_archs)")
     input_size: int = Field(
-        300, ge=94, description="square CNN input; 94 is the least five conv+pool stages allow"
+        300, ge=32, description="square model input; the keras CNN needs 94 (five conv+pool stages)"
     )
+    preprocessing: PreprocessingConfig | None = Field(None, description="types onnx, torchscript")
     allow_test_overlap: bool = Field(
         False,
         description="run even when training and test images share patients or near-duplicate images "
@@ -117,8 +134,29 @@ class ClassifierConfig(_Strict):
 
     @model_validator(mode="after")
     def _weights_or_train(self):
+        from classifiers.backends import BACKENDS
+
         if (self.weights is None) == (self.train is None):
-            raise ValueError("classifier: give exactly one of `weights` (a .keras/.h5 file) or `train`")
+            raise ValueError("classifier: give exactly one of `weights` (a model file) or `train`")
+        if self.type not in BACKENDS:
+            raise ValueError(f"classifier.type {self.type!r}: expected one of {', '.join(BACKENDS.names())}")
+        kind = BACKENDS.get(self.type)
+        if self.train is not None and not hasattr(kind, "train"):
+            raise ValueError(f"classifier.type {self.type} trains nothing: give `weights`, not `train`")
+        if self.type == "keras" and self.input_size < 94:
+            raise ValueError(
+                f"classifier.input_size {self.input_size}: the keras CNN needs at least 94 "
+                "(five conv+pool stages)"
+            )
+        names = kind.arch_names()
+        if self.arch is not None and self.arch not in names:
+            known = f"one of {', '.join(names)}" if names else "none"
+            raise ValueError(f"classifier.arch {self.arch!r}: type {self.type} takes {known}")
+        if self.train is not None and names and self.arch is None:
+            raise ValueError(f"classifier.arch: type {self.type} trains an architecture; name one of {names}")
+        if (self.preprocessing is not None) != kind.declares_input:
+            need = "needs" if kind.declares_input else "takes no"
+            raise ValueError(f"classifier.preprocessing: type {self.type} {need} `preprocessing` block")
         if self.weights is not None and self.seeds > 1:
             raise ValueError(
                 f"classifier.seeds {self.seeds} trains {self.seeds} classifiers with different seeds, but "
@@ -131,6 +169,26 @@ class ClassifierConfig(_Strict):
                 "and classifier.seeds is 1: set seeds: K (K > 1), or remove bootstrap_train"
             )
         return self
+
+
+#: A panel member's name names its folder in the run directory and its columns in the panel tables.
+MEMBER_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+
+
+class PanelMember(ClassifierConfig):
+    """One classifier of a panel (``classifiers: [...]``): a ``classifier`` block with a ``name``."""
+
+    name: str = Field(description="the member's name in tables, columns and its folder in the run")
+
+    @field_validator("name")
+    @classmethod
+    def _name_names_a_folder(cls, value: str) -> str:
+        if not re.fullmatch(MEMBER_NAME, value):
+            raise ValueError(
+                "a classifier's name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or "
+                "digit: it names its folder in the run directory (e.g. name: resnet18)"
+            )
+        return value
 
 
 StatsEndpoint = Literal["accuracy", "sensitivity", "specificity", "auroc"]
@@ -199,7 +257,12 @@ class Suite(_Strict):
     data: DataConfig
     cells: list[CellConfig] = Field(min_length=1)
     sr_models: list[SRModelConfig] = Field(min_length=1)
-    classifier: ClassifierConfig
+    classifier: ClassifierConfig | None = Field(
+        None, description="the one classifier; with `classifiers`, the first panel member (set for you)"
+    )
+    classifiers: list[PanelMember] | None = Field(
+        None, min_length=1, description="a panel: every variant is classified by each member"
+    )
     metrics: list[str] = Field(default_factory=lambda: ["psnr", "ssim", "mse", "mae"])
     crop_border: int = Field(0, ge=0, description="pixels cropped from each side before IQ metrics")
     quality: QualityConfig = Field(default_factory=QualityConfig)
@@ -227,11 +290,29 @@ class Suite(_Strict):
             )
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_classifier_section(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            return raw
+        if "classifier" in raw and "classifiers" in raw:
+            raise ValueError(
+                "give `classifier: {...}` (one classifier) or `classifiers: [{name: ..., ...}, ...]` (a "
+                "panel), not both: move the `classifier` block into the list with a `name`"
+            )
+        if "classifier" not in raw and "classifiers" not in raw:
+            raise ValueError("missing `classifier: {...}` (or `classifiers: [...]`, a panel)")
+        return raw
+
     @model_validator(mode="after")
     def _unique_names(self):
+        if self.classifiers:
+            # the first member is the primary classifier, read where one classifier is read
+            object.__setattr__(self, "classifier", self.classifiers[0])
         for kind, names in (
             ("cell", [c.label for c in self.cells]),
             ("SR model", [m.name for m in self.sr_models]),
+            ("classifier", [m.name for m in self.classifiers or []]),
         ):
             repeated = sorted({n for n in names if names.count(n) > 1})
             if repeated:
@@ -262,6 +343,18 @@ class Suite(_Strict):
         if reserved:
             raise ValueError(f"SR model names {sorted(reserved)} are reserved for the reference variants")
         return self
+
+    @property
+    def panel(self) -> list[tuple[str | None, ClassifierConfig]]:
+        """(name, config) of each classifier: the panel's members, or the one classifier (name None)."""
+        if self.classifiers:
+            return [(member.name, member) for member in self.classifiers]
+        return [(None, self.classifier)]
+
+    def stored(self) -> dict:
+        """The suite as a run stores it (``config.yaml``): ``classifier`` or ``classifiers``, as given."""
+        unused = "classifier" if self.classifiers else "classifiers"
+        return self.model_dump(mode="json", exclude={unused})
 
     def quality_crop(self, scale: int) -> int:
         """Pixels cropped per side before IQ metrics in a cell of ``scale`` (BasicSR crops the scale)."""
@@ -320,6 +413,8 @@ def _describe(error: dict) -> str:
         section = _section_model(Suite, error["loc"])
         valid = f" Valid keys there: {', '.join(section.model_fields)}." if section else ""
         return f"unknown key {where!r}.{valid}"
+    if not error["loc"]:  # a rule over several keys: its message names them
+        return f"{where}: {error['msg']}"
     return f"{where}: {error['msg']} (got {error.get('input')!r})"
 
 
@@ -355,7 +450,11 @@ def _resolve_paths(suite: Suite, base: Path, data_root: Path | None) -> Suite:
         )
         for m in suite.sr_models
     ]
-    classifier = suite.classifier.model_copy(update={"weights": _absolute(suite.classifier.weights, base)})
+    members = suite.classifiers and [
+        m.model_copy(update={"weights": _absolute(m.weights, base)}) for m in suite.classifiers
+    ]
+    classifier = members[0] if members else suite.classifier
+    classifier = classifier.model_copy(update={"weights": _absolute(classifier.weights, base)})
     lpips = suite.quality.lpips
     quality = suite.quality.model_copy(
         update={
@@ -364,7 +463,13 @@ def _resolve_paths(suite: Suite, base: Path, data_root: Path | None) -> Suite:
         }
     )
     return suite.model_copy(
-        update={"data": data, "sr_models": models, "classifier": classifier, "quality": quality}
+        update={
+            "data": data,
+            "sr_models": models,
+            "classifier": classifier,
+            "classifiers": members,
+            "quality": quality,
+        }
     )
 
 
@@ -390,7 +495,11 @@ def _check_references(suite: Suite, source: Path) -> None:
         MODELS.check(model.model)
     for metric in suite.metrics:
         IMAGE_QUALITY_METRICS.check(metric)
-    files = [("data.manifest", suite.data.manifest), ("classifier.weights", suite.classifier.weights)]
+    files = [("data.manifest", suite.data.manifest)]
+    files += [
+        (f"classifiers[{name}].weights" if name else "classifier.weights", config.weights)
+        for name, config in suite.panel
+    ]
     files += [(f"sr_models[{m.name}].weights", m.weights) for m in suite.sr_models]
     missing = [
         f"{key} file not found: {path}.{_where_to_get(path)}"

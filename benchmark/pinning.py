@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from benchmark import sr_setup
-from benchmark.classifier_eval import save_without_optimizer
 from benchmark.config import PROJECT_DIR, Suite
 from benchmark.dataset import load_dataset
 from benchmark.manifest import sha256_file
@@ -30,7 +29,8 @@ from benchmark.training_record import PINS_FILE
 from cxr_kernel.atomic import write_text
 from cxr_kernel.errors import UserError
 
-CLASSIFIER_FILE = "classifier.keras"
+#: The pinned classifier: ``classifier`` with the suffix of its type's files (``classifier.keras``).
+CLASSIFIER_STEM = "classifier"
 #: Training must at least reach these, or nothing is pinned: the classifier's validation AUROC (at
 #: its best epoch) and each SR model's mean PSNR on the evaluation images against bicubic upsampling
 #: of the same bicubic-downscaled input. They tell "learned" from "broken", not "good": on the mini
@@ -77,6 +77,7 @@ def pin_models(suite: Suite, out_dir: Path, options: RunOptions, *, require_lear
     it (a few images, for tests) the figures are only recorded.
     """
     from classifiers import history_path
+    from classifiers.backends import backend
 
     if suite.classifier.train is None:
         raise UserError(
@@ -114,8 +115,9 @@ def pin_models(suite: Suite, out_dir: Path, options: RunOptions, *, require_lear
         out_dir.mkdir(parents=True, exist_ok=True)
         for file_name, source in trained.items():
             shutil.copyfile(source, out_dir / file_name)
-        save_without_optimizer(Path(classifier_info["path"]), out_dir / CLASSIFIER_FILE)
-    files = sorted([*trained, CLASSIFIER_FILE])
+        kind = backend(suite.classifier.type)
+        pinned = kind.ship(Path(classifier_info["path"]), out_dir / f"{CLASSIFIER_STEM}{kind.suffix}")
+    files = sorted([*trained, *(path.name for path in pinned["files"])])
     record = {
         "suite": suite.name,
         "command": shlex.join(["python", "-m", "benchmark", *sys.argv[1:]]),

@@ -18,7 +18,7 @@ import pandas as pd
 from benchmark import classifier_setup, executors, sr_setup, stages
 from benchmark import store as run_store
 from benchmark.cache import Cache
-from benchmark.config import Suite
+from benchmark.config import ClassifierConfig, Suite
 from benchmark.dataset import Dataset, load_dataset
 from benchmark.images import write_png
 from benchmark.resources import StageMeter
@@ -30,7 +30,7 @@ from cxr_kernel.variants import HR
 
 #: The images that trained the run's classifier (by patient-wise role), beside its history.
 TRAIN_IMAGES_CSV = run_layout.TRAIN_IMAGES_CSV
-SEED_PREDICTIONS, SEED_FOLDER = run_layout.SEED_PREDICTIONS, run_layout.SEED_FOLDER
+SEED_PREDICTIONS, PANEL_PREDICTIONS = run_layout.SEED_PREDICTIONS, run_layout.PANEL_PREDICTIONS
 
 
 @dataclass
@@ -54,19 +54,22 @@ def default_device() -> str:
 
 
 @dataclass
-class SeedClassifier:
-    """One further training seed's classifier (``classifier: {seeds: K}``, K > 1)."""
+class Member:
+    """One classifier of the run at one training seed: a panel member (``name``; None for the suite's
+    one classifier) at its primary seed, or at a further one (``classifier: {seeds: K}``)."""
 
+    name: str | None
     seed: int
     classifier: object
     sha256: str
-    info: dict
+    info: dict  # where it came from: summary.json's ``classifier`` record
+    resampled: bool  # trained on a patient bootstrap resample (``bootstrap_train``)
 
 
 @dataclass
 class _Collected:
     predictions: list[pd.DataFrame] = field(default_factory=list)
-    seed_predictions: list[pd.DataFrame] = field(default_factory=list)
+    member_predictions: dict[int, list[pd.DataFrame]] = field(default_factory=dict)  # by member
     quality: list[pd.DataFrame] = field(default_factory=list)
     throughput: list[dict] = field(default_factory=list)
     examples: list[dict] = field(default_factory=list)
@@ -119,46 +122,59 @@ class Study:
             table.groupby("label", sort=False).cumcount().sort_values(kind="stable").index[:count]
         ]
 
-    def load_classifier(self, dataset: Dataset, seed: int | None = None, folder: str = "classifier"):
-        """The suite's classifier (given, or trained through the cache with training ``seed``, default
-        the suite's) and its provenance; its history and training images are copied to ``folder``.
-        A further ``seed`` with ``classifier.bootstrap_train`` trains on a patient bootstrap resample."""
+    def load_classifier(
+        self,
+        dataset: Dataset,
+        config: ClassifierConfig | None = None,
+        seed: int | None = None,
+        folder: str = run_layout.classifier_folder(None, None),
+        resample: bool = False,
+    ):
+        """A classifier of the suite (``config``, default the first) given, or trained through the cache
+        with training ``seed`` (default the suite's), and its provenance; its history and training
+        images are copied to ``folder``. ``resample`` trains on a patient bootstrap resample."""
         from classifiers import history_path
 
-        primary = seed is None
-        seed = self.suite.seed if primary else seed
+        config = config or self.suite.classifier
+        seed = self.suite.seed if seed is None else seed
         train = dataset.split(self.suite.data.train_split)
-        if self.suite.classifier.bootstrap_train and not primary:
+        if resample:
             train = classifier_setup.bootstrap_training_split(train, seed)
         path = classifier_setup.classifier_file(
-            self.suite.classifier, train, seed=seed, cache=self.cache, progress=self.options.progress
+            config, train, seed=seed, cache=self.cache, progress=self.options.progress
         )
         history = history_path(path)
         if history.is_file():
             (self.store.directory / folder).mkdir(parents=True, exist_ok=True)
             shutil.copyfile(history, self.store.directory / folder / "history.csv")
-        trained_on = classifier_setup.training_list(self.suite.classifier, train, seed=seed)
+        trained_on = classifier_setup.training_list(config, train, seed=seed)
         train_images_csv = f"{folder}/train_images.csv"
         if trained_on is not None:
             (self.store.directory / folder).mkdir(parents=True, exist_ok=True)
             write_text(self.store.directory / train_images_csv, trained_on.to_csv(index=False))
-        classifier, sha = classifier_setup.load(path)
+        classifier = classifier_setup.load_classifier(config, path)
         return classifier, {
-            "source": "file" if self.suite.classifier.weights else "trained",
+            "source": "file" if config.weights else "trained",
             "path": str(path),
-            "sha256": sha,
+            "sha256": classifier.identity,
+            "classifier": classifier.describe(),
             "history_csv": f"{folder}/history.csv" if history.is_file() else None,
             "train_images_csv": train_images_csv if trained_on is not None else None,
         }
 
-    def seed_classifiers(self, dataset: Dataset) -> list[SeedClassifier]:
-        """The classifiers of the further training seeds (none unless ``classifier.seeds`` > 1)."""
-        extra = []
-        for seed in classifier_setup.training_seeds(self.suite.classifier, self.suite.seed)[1:]:
-            classifier, info = self.load_classifier(dataset, seed, SEED_FOLDER.format(seed=seed))
-            info = {"seed": seed, "bootstrap_train": self.suite.classifier.bootstrap_train, **info}
-            extra.append(SeedClassifier(seed, classifier, info["sha256"], info))
-        return extra
+    def members(self, dataset: Dataset) -> list[Member]:
+        """Every classifier at every training seed: each panel member (or the one classifier) at the
+        suite's seed, then its further seeds (``seeds: K``); the first is the primary analysis's."""
+        members = []
+        for index, (name, config) in enumerate(self.suite.panel):
+            folder_name = None if index == 0 else name
+            seeds = classifier_setup.training_seeds(config, self.suite.seed)
+            for position, seed in enumerate(seeds):
+                folder = run_layout.classifier_folder(folder_name, seed if position else None)
+                resample = config.bootstrap_train and position > 0
+                classifier, info = self.load_classifier(dataset, config, seed, folder, resample)
+                members.append(Member(name, seed, classifier, info["sha256"], info, resample))
+        return members
 
     def load_upscalers(self, dataset: Dataset, scale: int, training: list[dict]) -> dict:
         """name -> (upscaler, executors.ModelSpec) for every SR model of the suite at ``scale``."""
@@ -212,8 +228,9 @@ class Study:
                 stem = f"examples/{_safe(cell_label)}/{image_id}__{name}"
                 write_png(self.store.directory / f"{stem}.png", variant.pixels[index])
                 images[variant.name] = f"{stem}.png"
-                write_png(self.store.directory / f"{stem}__gradcam.png", heat_maps[variant.name][index])
-                heat[variant.name] = f"{stem}__gradcam.png"
+                if variant.name in heat_maps:
+                    write_png(self.store.directory / f"{stem}__gradcam.png", heat_maps[variant.name][index])
+                    heat[variant.name] = f"{stem}__gradcam.png"
             entries.append(
                 {
                     "cell": cell_label,
@@ -225,12 +242,11 @@ class Study:
             )
         return entries
 
-    def _evaluate_cell(
-        self, cell, hr, table, upscalers, classifier, classifier_sha, out: _Collected, seeds=()
-    ) -> None:
+    def _evaluate_cell(self, cell, hr, table, upscalers, members: list[Member], out: _Collected) -> None:
+        """Degrade, upscale and measure one cell, and classify every variant with every member."""
         progress = self.options.progress
         lr = stages.degrade_cell(hr, cell, self.suite.seed, self.cache, progress=progress)
-        shown = [hr, *stages.display_lr(lr, classifier.input_size)]
+        upscaled = []
         for name, (upscaler, spec) in upscalers.items():
             sr = stages.upscale(
                 lr,
@@ -261,16 +277,25 @@ class Study:
                     "images_per_s": stages.throughput(upscaler, lr),
                 }
             )
-            shown.append(sr)
+            upscaled.append(sr)
+        for index in range(len(members)):
+            self._classify(cell, table, hr, lr, upscaled, members, index, out)
+
+    def _classify(self, cell, table, hr, lr, upscaled, members: list[Member], index: int, out) -> None:
+        """P(pneumonia) of every variant of one cell by ``members[index]``; the first member's are the
+        primary analysis's, with Grad-CAM similarity to HR and the example strips."""
+        member, primary = members[index], index == 0
+        # the LR images are shown to each classifier resized straight to its own input size
+        shown = [hr, *stages.display_lr(lr, member.classifier.input_size), *upscaled]
+        explains = primary and member.classifier.explains
         predicted = {}
         for variant in shown:
-            if variant is not hr:
-                out.quality.append(
-                    stages.gradcam_similarity(classifier, classifier_sha, hr, variant, self.cache).assign(
-                        cell=cell.label
-                    )
+            if explains and variant is not hr:
+                similarity = stages.gradcam_similarity(
+                    member.classifier, member.sha256, hr, variant, self.cache
                 )
-            probabilities = stages.predict(classifier, classifier_sha, variant, self.cache)
+                out.quality.append(similarity.assign(cell=cell.label))
+            probabilities = stages.predict(member.classifier, member.sha256, variant, self.cache)
             predicted[variant.name] = probabilities
             rows = pd.DataFrame(
                 {
@@ -281,15 +306,18 @@ class Study:
                     "prob": probabilities,
                 }
             )
-            out.predictions.append(rows)
-            if seeds:
-                out.seed_predictions.append(rows.assign(seed=self.suite.seed))
-            for extra in seeds:
-                prob = stages.predict(extra.classifier, extra.sha256, variant, self.cache)
-                out.seed_predictions.append(rows.assign(prob=prob, seed=extra.seed))
-        flipped = most_flipped_positions(predicted, self.suite.stats.threshold)
-        heat_maps = {v.name: stages.gradcam_maps(classifier, classifier_sha, v, self.cache) for v in shown}
-        out.examples += self._examples(cell.label, table, shown, flipped, heat_maps)
+            if primary:
+                out.predictions.append(rows)
+            if len(members) > 1:
+                rows = rows.assign(classifier=member.name, seed=member.seed)
+                out.member_predictions.setdefault(index, []).append(rows)
+        if primary:
+            flipped = most_flipped_positions(predicted, self.suite.stats.threshold)
+            heat_maps = {
+                v.name: stages.gradcam_maps(member.classifier, member.sha256, v, self.cache)
+                for v in (shown if explains else [])
+            }
+            out.examples += self._examples(cell.label, table, shown, flipped, heat_maps)
 
     # -- the run ------------------------------------------------------------------------------------
     def run(self) -> Path:
@@ -303,10 +331,11 @@ class Study:
         self.cache.remove_stale_temporaries()
         sr_setup.check_training_configs(suite.sr_models)
         sr_setup.check_given_weights(suite.sr_models, [cell.scale for cell in suite.cells])
-        if suite.classifier.weights is not None:
-            classifier_setup.check_given_classifier(suite.classifier.weights)
-        else:
-            classifier_setup.training_recipe(suite.classifier.train)  # unknown keys raise here
+        for _, config in suite.panel:
+            if config.weights is not None:
+                classifier_setup.check_given_classifier(config)
+            else:
+                classifier_setup.training_recipe(config.train, config.type)  # unknown keys raise here
         meter = StageMeter(log=_log_line if self.options.stage_log else None)
         meter.lap("images: manifest, checks, leakage")
         dataset = load_dataset(
@@ -329,8 +358,7 @@ class Study:
             write_text(store.directory / run_layout.SKIPPED_IMAGES, dataset.skipped.to_csv(index=False))
         store.write_checksums(dataset.images)
         meter.lap("classifier: load or train")
-        classifier, classifier_info = self.load_classifier(dataset)
-        seed_classifiers = self.seed_classifiers(dataset)
+        members = self.members(dataset)
         meter.lap("HR references")
         hr = self.hr_images(evaluation)
 
@@ -362,10 +390,8 @@ class Study:
                 hr,
                 evaluation,
                 upscalers_by_scale[cell.scale],
-                classifier,
-                classifier_info["sha256"],
+                members,
                 collected,
-                seed_classifiers,
             )
 
         meter.lap("statistics and tables")
@@ -383,13 +409,9 @@ class Study:
         if sensitivity is not None:
             leakage["sensitivity"] = sensitivity
         store.write_json(run_layout.EXAMPLES_INDEX, collected.examples)
-        seeds = (
-            {
-                "seeds": self._seed_analysis(
-                    collected.seed_predictions, tables, options, classifier_info, seed_classifiers
-                )
-            }
-            if seed_classifiers
+        across = (
+            self._member_analysis(collected.member_predictions, tables, options, members)
+            if len(members) > 1
             else {}
         )
         store.write_json(run_layout.RESOURCES, meter.as_dict())
@@ -418,34 +440,66 @@ class Study:
                 "tables": {name: table_records(table) for name, table in tables.items()},
                 "throughput": collected.throughput,
                 "training": training,
-                "classifier": classifier_info,
+                "classifier": members[0].info,
                 "lpips_weights": _lpips_provenance(suite),
                 "metric_specs": run_records(suite.metrics),
-                **seeds,
+                **across,
                 run_layout.FILES_RECORD: run_files.record(store.directory),  # last: the files above
             },
         )
         return store.directory
 
-    def _seed_analysis(self, seed_predictions, tables, options, primary_info, seed_classifiers) -> dict:
-        """Every further seed's analysis and the ``seeds`` section comparing all (``stats.seeds``); every
-        seed's predictions go to ``predictions_seeds.parquet``."""
+    def _member_analysis(self, frames, tables, options, members: list[Member]) -> dict:
+        """Every further member's analysis, compared: ``seeds`` (the first classifier's training seeds,
+        ``classifier: {seeds: K}``) and ``panel`` (the classifiers of ``classifiers: [...]``, each at
+        its primary seed, with its own tables and seeds); the predictions go to
+        ``predictions_seeds.parquet`` (one classifier) or ``predictions_panel.parquet`` (a panel)."""
+        from benchmark.stats.agreement import agreement_summary, classifier_panel, seed_summary
         from benchmark.stats.analysis import analyze
-        from benchmark.stats.seeds import seed_summary
+        from benchmark.stats.records import table_records
 
-        frame = pd.concat(seed_predictions, ignore_index=True)
-        self.store.write_table(SEED_PREDICTIONS, frame)
+        frame = pd.concat([rows for index in sorted(frames) for rows in frames[index]], ignore_index=True)
+        panel = self.suite.classifiers is not None
+        predictions = PANEL_PREDICTIONS if panel else SEED_PREDICTIONS
+        self.store.write_table(predictions, frame if panel else frame.drop(columns="classifier"))
         no_quality = pd.DataFrame(columns=["cell", "variant", "image_id", "metric", "value"])
-        seeds, per_seed = [self.suite.seed], [tables]
-        for extra in seed_classifiers:
-            rows = frame.loc[frame["seed"] == extra.seed].drop(columns="seed").reset_index(drop=True)
-            per_seed.append(analyze(no_quality, rows, **options))
-            seeds.append(extra.seed)
-        primary = {"seed": self.suite.seed, "bootstrap_train": False, **primary_info}
-        classifiers = [primary] + [e.info for e in seed_classifiers]
-        section = seed_summary(seeds, per_seed, confidence=options["confidence"], classifiers=classifiers)
-        resampled = self.suite.classifier.bootstrap_train
-        return {**section, "bootstrap_train": resampled, "predictions": SEED_PREDICTIONS}
+        groups: dict[str | None, list[tuple[Member, dict]]] = {}
+        for index, member in enumerate(members):
+            if index == 0:
+                analysis = tables
+            else:
+                rows = pd.concat(frames[index], ignore_index=True).drop(columns=["classifier", "seed"])
+                analysis = analyze(no_quality, rows, **options)
+            groups.setdefault(member.name, []).append((member, analysis))
+        confidence = options["confidence"]
+        records = []
+        for name, group in groups.items():
+            first = group[0][0]
+            record = {"name": name, **first.info}
+            if len(group) > 1:
+                seeds = seed_summary(
+                    [m.seed for m, _ in group],
+                    [analysis for _, analysis in group],
+                    confidence=confidence,
+                    classifiers=[
+                        {"seed": m.seed, "bootstrap_train": m.resampled, **m.info} for m, _ in group
+                    ],
+                )
+                resampled = any(m.resampled for m, _ in group)
+                record["seeds"] = {**seeds, "bootstrap_train": resampled, "predictions": predictions}
+            if first is not members[0]:
+                record["tables"] = {key: table_records(t) for key, t in group[0][1].items()}
+            records.append(record)
+        # the first classifier's seeds and tables stay where a run of one classifier keeps them
+        out = {"seeds": records[0].pop("seeds")} if "seeds" in records[0] else {}
+        if len(groups) > 1:
+            compared = agreement_summary(
+                classifier_panel(list(groups)),
+                [group[0][1] for group in groups.values()],
+                confidence=confidence,
+            )
+            out["panel"] = {**compared, "members": records, "predictions": predictions}
+        return out
 
 
 def _log_line(text: str) -> None:

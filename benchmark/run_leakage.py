@@ -13,9 +13,10 @@ from __future__ import annotations
 import pandas as pd
 
 from benchmark.cache import Cache, stage_key
-from benchmark.config import Suite
+from benchmark.config import ClassifierConfig, Suite
 from benchmark.dataset import Dataset
 from benchmark.manifest import sha256_file
+from cxr_kernel.errors import UserError
 
 
 def _near_duplicates(train: pd.DataFrame, test: pd.DataFrame, cache: Cache) -> pd.DataFrame:
@@ -34,26 +35,55 @@ def _near_duplicates(train: pd.DataFrame, test: pd.DataFrame, cache: Cache) -> p
 
 
 def check_run_leakage(suite: Suite, dataset: Dataset, evaluation: pd.DataFrame, cache: Cache) -> dict:
-    """The summary.json record of the leakage check; ``UserError`` on an overlap the suite does not allow."""
+    """The summary.json record of the leakage check; ``UserError`` on an overlap the suite does not allow.
+
+    Every classifier of a panel is checked; the record is the first classifier's (the headline tables
+    are its), with ``members`` (each classifier's counts) for a panel.
+    """
     if dataset.synthetic:
         return {"checked": False, "reason": "synthetic phantoms"}
+    records = []
+    for name, config in suite.panel:
+        try:
+            records.append(_classifier_leakage(config, dataset, evaluation, cache, suite.data.train_split))
+        except UserError as error:
+            raise UserError(f"classifiers[{name}]: {error}" if name else str(error)) from None
+    if len(records) == 1:
+        return records[0]
+    members = [
+        {
+            "name": name,
+            "checked": record["checked"],
+            **({"reason": record["reason"]} if "reason" in record else {}),
+            "shared_patients": len(record.get("patients") or []),
+            "near_duplicates": len(record.get("near_duplicates") or []),
+            "training_images": record.get("training_images"),
+        }
+        for (name, _), record in zip(suite.panel, records, strict=True)
+    ]
+    return {**records[0], "members": members}
+
+
+def _classifier_leakage(
+    config: ClassifierConfig, dataset: Dataset, evaluation: pd.DataFrame, cache: Cache, train_split: str
+) -> dict:
+    """One classifier's leakage record: its training images (the split, or its file's record) against
+    the test images."""
     from benchmark.leakage import check_leakage
 
-    if suite.classifier.weights is None:
-        train = dataset.split(suite.data.train_split)
+    if config.weights is None:
+        train = dataset.split(train_split)
         source = {"source": "the suite's training split", "n_images": len(train)}
     else:
         from benchmark.training_record import recorded_training
 
-        record = recorded_training(suite.classifier.weights, sha256_file(suite.classifier.weights))
+        record = recorded_training(config.weights, sha256_file(config.weights))
         if record.images is None:
             return {"checked": False, "reason": f"classifier file given; {record.note}"}
         train = record.images
         source = {"source": record.source, "n_images": len(train), "note": record.note}
     duplicates = _near_duplicates(train, evaluation, cache)
-    checked = check_leakage(
-        train, evaluation, allowed=suite.classifier.allow_test_overlap, duplicates=duplicates
-    )
+    checked = check_leakage(train, evaluation, allowed=config.allow_test_overlap, duplicates=duplicates)
     return {**checked, "training_images": source}
 
 

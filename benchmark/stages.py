@@ -218,14 +218,13 @@ def predict(
 
 
 def gradcam_maps(classifier, classifier_sha: str, images: Images, cache: Cache) -> np.ndarray:
-    """(N, h, w) Grad-CAM maps in [0, 1] of ``images``, cached per (classifier, exact image)."""
-    from classifiers.gradcam import grad_cam_maps
-
+    """(N, h, w) saliency maps in [0, 1] of ``images`` (``classifier.explain``: Grad-CAM for the keras
+    and torch types), cached per (classifier, exact image)."""
     keys = [stage_key("gradcam", classifier=classifier_sha, image=k) for k in images.keys]
     return cache.arrays(
         "gradcam",
         keys,
-        lambda batch: grad_cam_maps(classifier, images.pixels[batch]),
+        lambda batch: classifier.explain(images.pixels[batch]),
         batch_size=32,
         progress=False,
     )
@@ -234,11 +233,11 @@ def gradcam_maps(classifier, classifier_sha: str, images: Images, cache: Cache) 
 def gradcam_similarity(
     classifier, classifier_sha: str, hr: Images, variant: Images, cache: Cache
 ) -> pd.DataFrame:
-    """Per-image similarity of ``variant``'s Grad-CAM maps to HR's (``classifiers.gradcam.map_similarity``).
+    """Per-image similarity of ``variant``'s Grad-CAM maps to HR's (``classifiers.saliency.map_similarity``).
 
     Columns variant, image_index, metric, value.
     """
-    from classifiers.gradcam import map_similarity
+    from classifiers.saliency import map_similarity
 
     similarity = map_similarity(
         gradcam_maps(classifier, classifier_sha, variant, cache),

@@ -35,6 +35,8 @@ PACKAGES = (
     "tensorflow-cpu",
     "tensorflow",
     "keras",
+    "onnx",
+    "onnxruntime",
     "pillow",
     "seaborn",
     "jinja2",
@@ -59,7 +61,7 @@ def check_run_id(run_id: str) -> str:
 
 def resolved_config(suite: Suite) -> dict:
     """The suite as ``config.yaml`` stores it (YAML round trip, so a stored copy compares equal)."""
-    return yaml.safe_load(yaml.safe_dump(suite.model_dump(mode="json"), sort_keys=False))
+    return yaml.safe_load(yaml.safe_dump(suite.stored(), sort_keys=False))
 
 
 def check_run_directory(directory: Path, runs_dir: Path, suite: Suite, *, overwrite: bool) -> None:
@@ -109,7 +111,7 @@ def prepare_run_directory(directory: Path, runs_dir: Path, suite: Suite, *, over
 
 
 def new_run_id(suite: Suite) -> str:
-    config_hash = json.dumps(suite.model_dump(mode="json"), sort_keys=True).encode()
+    config_hash = json.dumps(suite.stored(), sort_keys=True).encode()
 
     return f"{dt.datetime.now():%Y%m%d-%H%M%S}-{hashlib.sha256(config_hash).hexdigest()[:8]}"
 
@@ -160,9 +162,7 @@ class RunStore:
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def write_config(self, suite: Suite) -> None:
-        write_text(
-            self.directory / CONFIG_FILE, yaml.safe_dump(suite.model_dump(mode="json"), sort_keys=False)
-        )
+        write_text(self.directory / CONFIG_FILE, yaml.safe_dump(suite.stored(), sort_keys=False))
 
     def write_json(self, name: str, value: Any) -> Path:
         return write_text(self.directory / name, json.dumps(value, indent=2, default=str, allow_nan=True))

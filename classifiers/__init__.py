@@ -15,7 +15,7 @@ from classifiers.recipe import REFERENCE_RECIPE, TrainingRecipe
 _LAZY = {
     "build_reference_cnn": "classifiers.model",
     "train_classifier": "classifiers.training",
-    "history_path": "classifiers.training",
+    "history_path": "classifiers.training_files",
     "PneumoniaClassifier": "classifiers.inference",
     "load_classifier": "classifiers.inference",
     "grad_cam": "classifiers.gradcam",

@@ -10,7 +10,6 @@ uninterrupted one on the same machine and backend. Arrays only: no pickle is eve
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -33,19 +32,6 @@ def resume_folder(out_path: Path) -> Path:
     """The default resume folder of a training saving to ``out_path``: ``<stem>.resume`` beside it."""
     out_path = Path(out_path)
     return out_path.with_name(f"{out_path.stem}.resume")
-
-
-def fingerprint(arrays: list[np.ndarray | None], settings: dict[str, Any]) -> str:
-    """sha256 of the training's inputs (arrays' dtype, shape and bytes) and settings (as JSON)."""
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
-    for array in arrays:
-        if array is None:
-            digest.update(b"none")
-            continue
-        array = np.ascontiguousarray(array)
-        digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(memoryview(array).cast("B"))
-    return digest.hexdigest()
 
 
 def latest_checkpoint(folder: Path) -> Path | None:

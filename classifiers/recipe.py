@@ -1,4 +1,4 @@
-"""Training recipe of the reference CNN (plain data, no TensorFlow import)."""
+"""Training recipes of the classifiers (plain data, no TensorFlow or PyTorch import)."""
 
 from __future__ import annotations
 
@@ -66,3 +66,32 @@ class TrainingRecipe:
 #: of the patients held out for validation, early stopping after 10 epochs without a lower
 #: validation loss, and the best epoch's weights kept.
 REFERENCE_RECIPE = TrainingRecipe()
+
+
+@dataclass(frozen=True)
+class TorchRecipe(TrainingRecipe):
+    """How ``classifiers.torch_training`` trains a ``torch`` architecture: the reference recipe as the
+    shipped reference CNN was trained (batch 32, balanced class weights, early stopping after 5 epochs,
+    at most 20), plus a learning-rate schedule.
+
+    Parameters
+    ----------
+    lr_schedule
+        ``"constant"``: ``learning_rate`` throughout; ``"cosine"``: epoch e (from 0) of E runs at
+        ``learning_rate * (1 + cos(pi * e / E)) / 2``.
+    """
+
+    epochs: int = 20
+    batch_size: int = 32
+    class_weight: Literal["balanced"] | None = "balanced"
+    early_stopping_patience: int | None = 5
+    lr_schedule: Literal["constant", "cosine"] = "cosine"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"Expected lr_schedule 'constant' or 'cosine', got {self.lr_schedule!r}.")
+
+
+#: Default recipe of the ``torch`` classifier type.
+TORCH_RECIPE = TorchRecipe()

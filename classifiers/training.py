@@ -19,15 +19,11 @@ from classifiers.model import REFERENCE_INPUT_SIZE, build_reference_cnn
 from classifiers.preprocessing import resize_images, to_channels, validate_images
 from classifiers.recipe import TrainingRecipe
 from classifiers.runtime import backend_name, configure_backend, keras
+from classifiers.training_files import fingerprint, history_path
 from cxr_kernel.atomic import atomic_path
 from cxr_kernel.errors import UserValueError
 
 MODEL_SUFFIXES = (".keras", ".h5")
-
-
-def history_path(model_path: Path) -> Path:
-    """Where ``train_classifier`` writes the per-epoch metrics of ``model_path``'s training."""
-    return model_path.with_suffix(".history.csv")
 
 
 def _validate_labels(labels: object, n_images: int, name: str) -> np.ndarray:
@@ -219,7 +215,7 @@ def train_classifier(
     folder = Path(resume_dir) if resume_dir is not None else checkpoints.resume_folder(out_path)
     settings = {"recipe": dataclasses.asdict(recipe), "seed": seed, "input_size": input_size}
     settings["backend"] = backend_name()
-    identity = checkpoints.fingerprint([train_images, train_y, weights, val_images, val_y], settings)
+    identity = fingerprint([train_images, train_y, weights, val_images, val_y], settings)
     resumed = _resume(model, folder, identity, progress)
     tracker = checkpoints.EpochCheckpoint(
         folder,

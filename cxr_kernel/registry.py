@@ -35,6 +35,14 @@ class Registry:
             self._all = {**self._fixed, **self._more()}
         return self._all
 
+    def register(self, name: str, target: str) -> None:
+        """Add ``name`` -> ``"module:attribute"`` (imported on first ``get``); a name taken is refused."""
+        if name in self._fixed or (self._all is not None and name in self._all):
+            raise ValueError(f"{self.kind} {name!r} is registered twice; rename one of them.")
+        self._fixed[name] = target
+        if self._all is not None and self._all is not self._fixed:
+            self._all[name] = target
+
     def names(self) -> list[str]:
         return sorted(self._entries)
 

@@ -27,16 +27,28 @@ PERF = "perf.json"
 #: The classifier's training history and training images, when the run trained it.
 CLASSIFIER_HISTORY = "classifier/history.csv"
 TRAIN_IMAGES_CSV = "classifier/train_images.csv"
-#: With ``classifier: {seeds: K}``: every seed's P(pneumonia) (the primary seed's too), and the folder
-#: of each further seed's training history and images.
+#: With ``classifier: {seeds: K}``: every seed's P(pneumonia) (the primary seed's too); each further
+#: seed's training history and images are in ``classifier_folder(None, seed)``.
 SEED_PREDICTIONS = "predictions_seeds.parquet"
-SEED_FOLDER = "classifier/seed-{seed}"
+#: With ``classifiers: [...]`` (a panel): every member's (and training seed's) P(pneumonia), columns
+#: ``classifier`` and ``seed``; the first member's files are the one classifier's (above), each further
+#: member's under its own folder.
+PANEL_PREDICTIONS = "predictions_panel.parquet"
+PANEL_FOLDER = "classifiers/{name}"
 #: Wall time and peak RSS of each stage of the run (``benchmark.resources``).
 RESOURCES = "resources.json"
 #: What ``reports`` draws: the page, its figures and the paper-ready tables.
 REPORT = "report.html"
 FIGURES_DIR = "figures"
 TABLES_DIR = "tables"
+
+
+def classifier_folder(member: str | None, seed: int | None) -> str:
+    """The folder of a classifier's training history and images: the first (or only) classifier's
+    (``member`` None) or a further panel member's, at its primary training seed (``seed`` None) or at a
+    further one."""
+    base = "classifier" if member is None else PANEL_FOLDER.format(name=member)
+    return base if seed is None else f"{base}/seed-{seed}"
 
 
 def training_history(model: str) -> str:

@@ -16,9 +16,18 @@ from typing import Any
 import pandas as pd
 
 from cxr_kernel.variants import HR, is_lr
-from reports.formatting import CLASSIFICATION_METRICS, fmt_int, fmt_p, is_missing, metric_label, ordered
+from reports.formatting import (
+    CLASSIFICATION_METRICS,
+    fmt_int,
+    fmt_p,
+    is_missing,
+    metric_label,
+    ordered,
+    test_label,
+)
 
 REFERENCE = HR
+NAMED = 3  # conclusions named in an answer line that do not hold across a panel; the rest counted
 DIFFERENCE_COLUMNS = ["variant", "metric", "difference", "ci_low", "ci_high", "margin", "verdict", "p"]
 
 
@@ -46,31 +55,69 @@ def cell_title(cell: str, meta: dict[str, Any]) -> str:
     return f"{meta['scenario']} ×{meta['scale']}{extra}"
 
 
+def _cell_agreement(section: dict[str, Any], cell: str) -> tuple[list[dict], str]:
+    """A cell's conclusions compared across classifiers (its primary tests and non-inferiority verdicts)
+    and how many of its flipped images flip with every member: `` (1 of 2 flipped diagnoses flip with
+    every seed)``, or nothing without flips."""
+    tables = section.get("tables") or {}
+    member = "classifier" if "primary_classifier" in section else "seed"
+    rows = [
+        r
+        for name in ("paired_tests", "non_inferiority")
+        for r in tables.get(name) or []
+        if r.get("cell") == cell
+        and (name == "non_inferiority" or r.get("family") == "primary")
+        and r.get(f"n_{member}s") != 0  # no member has a p-value or verdict: no conclusion
+    ]
+    images = [r for r in tables.get("flipped_images") or [] if r.get("cell") == cell]
+    if not images:
+        return rows, ""
+    every = sum(bool(r.get("consistent")) for r in images)
+    return rows, f" ({every} of {len(images)} flipped diagnoses flip with every {member})"
+
+
 def seed_agreement_phrase(summary: dict[str, Any], cell: str) -> str:
     """How far the cell's answer holds across classifier training seeds (summary.json ``seeds``): its
     primary tests and non-inferiority verdicts reached by every seed or not, and its flipped images
     flipping with every seed or not."""
     seeds = summary.get("seeds")
     if not seeds:
-        return "one classifier (seed variance not measured)"
-    k, tables = seeds["k"], seeds.get("tables") or {}
-    rows = [
-        r
-        for name in ("paired_tests", "non_inferiority")
-        for r in tables.get(name) or []
-        if r.get("cell") == cell and (name == "non_inferiority" or r.get("family") == "primary")
-    ]
+        return "" if summary.get("panel") else "one classifier (seed variance not measured)"
+    k = seeds["k"]
+    rows, flips = _cell_agreement(seeds, cell)
     failing = sum(not r.get("holds") for r in rows)
     phrase = (
         f"consistent across {k} classifier seeds"
         if not failing
         else f"{failing} of {len(rows)} conclusions do not hold across {k} classifier seeds"
     )
-    images = [r for r in tables.get("flipped_images") or [] if r.get("cell") == cell]
-    if images:
-        every = sum(bool(r.get("consistent")) for r in images)
-        phrase += f" ({every} of {len(images)} flipped diagnoses flip with every seed)"
-    return phrase
+    return phrase + flips
+
+
+def panel_agreement_phrase(summary: dict[str, Any], cell: str) -> str:
+    """How far the cell's answer holds across a panel of classifiers (summary.json ``panel``): for how
+    many of the m classifiers each conclusion holds, naming those that hold for fewer than all."""
+    panel = summary.get("panel")
+    if not panel:
+        return ""
+    m = panel["k"]
+    rows, flips = _cell_agreement(panel, cell)
+    failing = [r for r in rows if not r.get("holds")]
+    if not failing:
+        return f"each of its {len(rows)} conclusions holds for {m} of {m} classifiers{flips}"
+    named = [
+        f"{r.get('variant')} {_prose(str(r.get('metric')))}"
+        + (" non-inferiority" if "primary_verdict" in r else f" ({test_label(str(r.get('test')))})")
+        + f" holds for {r.get('n_agree')} of {m} classifiers"
+        for r in failing
+    ]
+    more = f"; and {len(named) - NAMED} more" if len(named) > NAMED else ""
+    return (
+        f"{len(rows) - len(failing)} of {len(rows)} conclusions hold for {m} of {m} classifiers; "
+        + "; ".join(named[:NAMED])
+        + more
+        + flips
+    )
 
 
 def differences_to_hr(tables: dict[str, Any], cell: str) -> pd.DataFrame:
@@ -210,6 +257,7 @@ def cell_answers(
         sentences = [
             _verdict_sentence(frame, models) if has_margins else _test_sentence(frame, models, alpha),
             _flip_sentence(flips, models),
+            panel_agreement_phrase(summary, cell),
             seed_agreement_phrase(summary, cell),
         ]
         text = "; ".join(s for s in sentences if s)  # follows the bold cell title and a colon

@@ -7,11 +7,11 @@ from pathlib import Path
 import pandas as pd
 
 from cxr_kernel.run_layout import TABLES_DIR
+from reports.agreement import conclusions_frame
 from reports.formatting import column_label, test_label, variant_order
 from reports.headline import build_headline, headline_frames
 from reports.latex import to_latex
 from reports.rundir import atomic_write, load_summary
-from reports.seeds import conclusions_frame
 from reports.tables import (
     ci_note,
     classification_frame,
@@ -91,14 +91,18 @@ def write_tables(run_dir: Path) -> list[Path]:
             tex = None
         write(name, records_frame(records, name), tex)
 
-    seeds = summary.get("seeds") or {}
-    for name, records in (seeds.get("tables") or {}).items():
-        write(f"seeds_{name}", records_frame(records, f"seeds_{name}"), None)
-    if seeds:
-        caption = (
-            f"Conclusions across {seeds.get('k')} training seeds ({origin}): {seeds.get('headline', '')}"
-        )
-        write("seeds", None, to_latex(conclusions_frame(seeds), caption, "tab:seeds"))
+    for key, across in (("seeds", "training seeds"), ("panel", "classifiers")):
+        section = summary.get(key) or {}
+        for name, records in (section.get("tables") or {}).items():
+            write(f"{key}_{name}", records_frame(records, f"{key}_{name}"), None)
+        if section:
+            caption = (
+                f"Conclusions across {section.get('k')} {across} ({origin}): {section.get('headline', '')}"
+            )
+            write(key, None, to_latex(conclusions_frame(section), caption, f"tab:{key}"))
+    for member in (summary.get("panel") or {}).get("members") or []:
+        for name, records in (member.get("tables") or {}).items():
+            write(f"panel_{member['name']}_{name}", records_frame(records, name), None)
 
     paired = records_frame(tables.get("paired_tests"), "paired_tests")
     for test in dict.fromkeys(paired["test"].dropna()):

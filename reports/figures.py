@@ -170,13 +170,21 @@ def classification_and_flips(
         return fig
 
 
+def error_lengths(est: float, low: float, high: float) -> list[list[float]]:
+    """Matplotlib's [[below], [above]] error-bar lengths: distances to the stored bounds, 0 for a missing
+    bound, never negative (a Wilson bound of an estimate of exactly 1 or 0 can miss it by rounding)."""
+    return [
+        [0.0 if math.isnan(low) else max(0.0, est - low)],
+        [0.0 if math.isnan(high) else max(0.0, high - est)],
+    ]
+
+
 def _draw_intervals(ax: Any, rows: pd.DataFrame, order: list[str], colors: dict[str, Color]) -> None:
     for i, variant in enumerate(order):
         if variant not in rows.index or is_missing(rows.at[variant, "estimate"]):
             continue
         est, low, high = (float(rows.at[variant, k]) for k in ("estimate", "ci_low", "ci_high"))
-        # Error-bar lengths are distances to the stored bounds; a missing bound draws no bar.
-        err = [[0.0 if math.isnan(low) else est - low], [0.0 if math.isnan(high) else high - est]]
+        err = error_lengths(est, low, high)
         ax.errorbar(est, i, xerr=err, fmt="o", color=colors.get(variant, "0.3"), capsize=3, ms=5)
     if HR in rows.index and not is_missing(rows.at[HR, "estimate"]):
         ax.axvline(float(rows.at[HR, "estimate"]), color="0.5", ls="--", lw=0.9, zorder=0)

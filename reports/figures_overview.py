@@ -13,7 +13,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from reports.figures import CLASSIFICATION_PLOTTED, Color, style
+from reports.figures import CLASSIFICATION_PLOTTED, Color, error_lengths, style
 from reports.formatting import CLASSIFICATION_METRICS, fmt_int, is_missing, metric_label, ordered
 
 
@@ -27,7 +27,7 @@ def _estimates(classification: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 def _errorbar(ax: Any, x: Any, row: pd.Series, color: Color, **kwargs: Any) -> None:
     est, low, high = (float(row[k]) for k in ("estimate", "ci_low", "ci_high"))
-    err = [[0.0 if np.isnan(low) else est - low], [0.0 if np.isnan(high) else high - est]]
+    err = error_lengths(est, low, high)
     ax.errorbar(x, est, yerr=err, color=color, capsize=2.5, ms=4.5, **kwargs)
 
 
@@ -217,7 +217,7 @@ def forest_plot(
                     continue
                 row = rows.loc[variant]
                 est, low, high = (float(row[k]) for k in ("difference", "ci_low", "ci_high"))
-                err = [[0.0 if np.isnan(low) else est - low], [0.0 if np.isnan(high) else high - est]]
+                err = error_lengths(est, low, high)
                 filled = row.get("verdict") == "non-inferior"
                 color = colors.get(variant, "0.3")
                 ax.errorbar(

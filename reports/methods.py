@@ -16,6 +16,7 @@ from cxr_kernel.variants import HR
 from reports.formatting import correction_label, metric_label, ordered, test_label
 from reports.provenance import (
     ClassifierProvenance,
+    configured_classifier,
     declared_copies_text,
     leakage_text,
     training_description,
@@ -129,23 +130,30 @@ def _models(config: dict[str, Any]) -> str:
 
 def _classifier(config: dict[str, Any], provenance: ClassifierProvenance | None) -> str:
     """Which classifier, its input, its threshold, and what it was trained on (as recorded)."""
-    classifier = config.get("classifier") or {}
+    classifier = configured_classifier(config)
     stats = config.get("stats") or {}
+    kind = classifier.get("type") or "keras"
+    model = (
+        "CNN"
+        if kind == "keras"
+        else f"{kind} model" + (f" {classifier['arch']}" if classifier.get("arch") else "")
+    )
     if classifier.get("weights"):
-        source = f"the CNN in `{classifier['weights']}`"
+        source = f"the {model} in `{classifier['weights']}`"
         size = provenance.input_size if provenance else None  # a given file keeps its own input
     elif classifier.get("train"):
         epochs = classifier["train"].get("epochs")
-        source = "the reference five-layer CNN trained in this run"
-        source += f" for up to {epochs} epochs" if epochs else ""
-        size = classifier.get("input_size")
+        trained = "the reference five-layer CNN" if kind == "keras" else f"the {model}"
+        source = f"{trained} trained in this run" + (f" for up to {epochs} epochs" if epochs else "")
+        size = (provenance.input_size if provenance else None) or classifier.get("input_size")
     else:
         return ""
     threshold = stats.get("threshold")
+    resize = provenance.resize if provenance else "nearest neighbour"
     text = (
         f"HR, LR and every super-resolved image were classified by {source}"
         + (f" at {size}×{size} input" if size else "")
-        + ", each image resized to the input by nearest neighbour"
+        + f", each image resized to the input by {resize}"
         + (f", calling pneumonia at P ≥ {threshold}" if threshold is not None else "")
         + "."
     )
@@ -169,6 +177,36 @@ def _seeds(seeds: dict[str, Any] | None) -> str:
         + (", each further seed on a patient bootstrap resample of the training images" if resampled else "")
         + f"; the tables report the primary seed ({seeds['primary_seed']}), and each seed's classifier was "
         "analysed on its own with the same tests, counting how many seeds reach each conclusion."
+    )
+
+
+def model_input(record: dict[str, Any]) -> str:
+    """`torch, 128×128 gray input, nearest` from a classifier's stored description (``describe``)."""
+    spec = record.get("input") or {}
+    size = spec.get("size") or []
+    parts = [str(record.get("type") or "")]
+    if len(size) == 2:
+        channels = {1: "gray", 3: "RGB"}.get(spec.get("channels"), "")
+        parts.append(f"{size[0]}×{size[1]} {channels} input".replace("  ", " "))
+    if spec.get("resize"):
+        parts.append(str(spec["resize"]))
+    return ", ".join(p for p in parts if p)
+
+
+def _panel(panel: dict[str, Any] | None) -> str:
+    """The panel of classifiers (``classifiers: [...]``), or nothing."""
+    if not panel:
+        return ""
+    described = [
+        f"{member.get('name')}"
+        + (f" ({model_input(member.get('classifier'))})" if member.get("classifier") else "")
+        for member in panel.get("members") or []
+    ]
+    return (
+        f"Every image was classified by each of a panel of {panel['k']} classifiers "
+        f"({_join(described or panel['classifiers'])}); the tables report the first "
+        f"({panel['primary_classifier']}), and each classifier was analysed on its own with the same "
+        "tests, counting how many classifiers reach each conclusion."
     )
 
 
@@ -317,6 +355,7 @@ def methods_paragraph(
         _cells(config, summary),
         _models(config),
         _classifier(config, provenance),
+        _panel(summary.get("panel")),
         _seeds(summary.get("seeds")),
         _statistics(config, summary.get("tables") or {}, summary),
     ]

@@ -11,7 +11,6 @@ Facts that nothing recorded are reported as not recorded.
 from __future__ import annotations
 
 import json
-import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,10 @@ from PIL import Image, UnidentifiedImageError
 from reports.rundir import RunData, resolve_inside
 
 MAX_SIZED = 6000  # image headers read at most, to tell the training images' source resolution
+
+
+#: ``InputSpec.resize`` in words.
+RESIZE_WORDS = {"nearest": "nearest neighbour", "bilinear": "bilinear interpolation (antialiased)"}
 
 
 @dataclass
@@ -82,25 +85,6 @@ def image_sizes(paths: list[Path]) -> tuple[str | None, int | None]:
     return f"from {smallest[0]}×{smallest[1]} to {largest[0]}×{largest[1]} pixels", None
 
 
-def keras_input_size(path: Path) -> int | None:
-    """The square input side a `.keras` archive declares (its config.json's input layer), or None.
-
-    Read without Keras: the report never loads the model.
-    """
-    try:
-        with zipfile.ZipFile(path) as archive:
-            config = json.loads(archive.read("config.json"))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return None
-    for layer in (config.get("config") or {}).get("layers") or []:
-        shape = (layer.get("config") or {}).get("batch_shape") or (layer.get("config") or {}).get(
-            "batch_input_shape"
-        )
-        if layer.get("class_name") == "InputLayer" and shape and len(shape) == 4 and shape[1] == shape[2]:
-            return int(shape[1])
-    return None
-
-
 def _best_validation_auroc(history: pd.DataFrame) -> float | None:
     """Validation AUROC at the epoch kept (lowest validation loss), as the history stored it."""
     auc = next((c for c in ("val_auc", "val_auroc") if c in history.columns), None)
@@ -131,7 +115,7 @@ def _trained_in_run(run: RunData, info: dict[str, Any], config: dict[str, Any]) 
         except (pd.errors.EmptyDataError, pd.errors.ParserError):
             pass
     found.data = data.get("manifest")
-    found.input_size = (config.get("classifier") or {}).get("input_size")
+    found.input_size = configured_classifier(config).get("input_size")
     return found
 
 
@@ -187,17 +171,23 @@ def classifier_provenance(run: RunData) -> ClassifierProvenance:
     if info.get("source") == "trained":
         found = _trained_in_run(run, info, config)
     else:
-        # A given file keeps its own input size (config.yaml's input_size applies to training only).
         weights = Path(str(info.get("path") or ""))
-        found = _recorded_beside(weights, info.get("sha256"))
-        found.input_size = found.input_size or (keras_input_size(weights) if weights.is_file() else None)
+        files = (info.get("classifier") or {}).get("files") or [{}]
+        found = _recorded_beside(weights, files[0].get("sha256") or info.get("sha256"))
+    # The input the loaded classifier declared (classifiers.interface.Classifier.describe), where stored:
+    # a given file keeps its own input size (config.yaml's input_size applies to training only).
+    declared = (info.get("classifier") or {}).get("input") or {}
+    if declared.get("size"):
+        found.input_size = int(declared["size"][0])
+    found.resize = RESIZE_WORDS.get(declared.get("resize"), found.resize)
     return found
 
 
 def _recorded_beside(weights: Path, sha256: Any) -> ClassifierProvenance:
     """Provenance from a sidecar or pins.json next to a given weights file whose checksum matches."""
     sidecar = _read_json(weights.with_suffix(".json")) if weights.name else None
-    if sidecar and sidecar.get("model_sha256") == sha256:
+    exports = (sidecar or {}).get("exports") or {}  # e.g. the .onnx export of a shipped torch model
+    if sidecar and (sidecar.get("model_sha256") == sha256 or exports.get(weights.name) == sha256):
         return _from_sidecar(sidecar, weights.with_suffix(".json").name)
     pins = _read_json(weights.parent / "pins.json") if weights.name else None
     pinned = ((pins or {}).get("files") or {}).get(weights.name) or {}
@@ -255,6 +245,11 @@ def leakage_text(summary: dict[str, Any]) -> str:
             f"({sensitivity.get('n_images')} left) are in the leakage sensitivity section"
         )
     return text
+
+
+def configured_classifier(config: dict[str, Any]) -> dict[str, Any]:
+    """The stored config's classifier block: ``classifier``, or a panel's first member."""
+    return config.get("classifier") or next(iter(config.get("classifiers") or []), {})
 
 
 def training_description(found: ClassifierProvenance) -> str:

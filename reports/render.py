@@ -19,6 +19,8 @@ from matplotlib.figure import Figure
 
 from cxr_kernel import run_layout
 from reports import figures, figures_cell, figures_overview
+from reports.agreement import conclusions_frame, members, noun
+from reports.agreement import flips_frame as agreement_flips_frame
 from reports.answer import cell_answers
 from reports.comparisons import (
     CROP_QUALITY,
@@ -34,12 +36,10 @@ from reports.header import class_counts, header_facts
 from reports.headline import Entry, build_headline
 from reports.leakage import sensitivity_frame, sensitivity_text
 from reports.legend import legend
-from reports.methods import methods_paragraph
+from reports.methods import methods_paragraph, model_input
 from reports.page_tables import page_tables
 from reports.provenance import classifier_provenance
 from reports.rundir import RunData, atomic_write, load_run, png_data_uri, resolve_inside
-from reports.seeds import conclusions_frame
-from reports.seeds import flips_frame as seed_flips_frame
 from reports.tables import (
     ci_note,
     classification_frame,
@@ -261,24 +261,55 @@ def _context(run: RunData, gallery: FigureGallery) -> dict[str, Any]:
         "classification_ci": ci_note(classification),
         "quality_ci": ci_note(tables.get("quality") or []),
         "provenance": _provenance(run),
-        "seeds": _seeds(summary.get("seeds")),
+        "seeds": _agreement(summary.get("seeds")),
+        "panel": _panel(summary.get("panel"), variants),
         "leakage": {"text": sensitivity_text(summary), "table": html_table(sensitivity_frame(summary))},
     }
 
 
-def _seeds(section: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The training-seed sentence and tables, when the run trained several classifiers."""
+def _agreement(section: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The sentence and tables of a comparison of classifiers (training seeds or a panel), if any."""
     if not section:
         return None
+    kind = noun(section)
     return {
         "k": section.get("k"),
-        "seeds": section.get("seeds") or [],
-        "primary": section.get("primary_seed"),
-        "holds": bool(section.get("holds_across_seeds")),
+        "members": members(section),
+        "primary": section.get(f"primary_{kind}"),
+        "holds": bool(section.get(f"holds_across_{kind}s")),
         "headline": section.get("headline") or "",
         "conclusions": html_table(conclusions_frame(section)),
-        "flips": html_table(seed_flips_frame(section)),
+        "flips": html_table(agreement_flips_frame(section)),
     }
+
+
+def _panel(section: dict[str, Any] | None, variants: list[str]) -> dict[str, Any] | None:
+    """The panel's comparison and each further member's own diagnosis and flip tables (the first
+    member's are the page's)."""
+    if not section:
+        return None
+    shown = []
+    for member in section.get("members") or []:
+        tables = member.get("tables") or {}
+        seeds = member.get("seeds") or {}
+        shown.append(
+            {
+                "name": member.get("name"),
+                "model": model_input(member.get("classifier") or {}),
+                "source": member.get("source"),
+                "path": member.get("path"),
+                "sha256": member.get("sha256"),
+                "seeds": _agreement(seeds) if seeds else None,
+                "classification": html_table(
+                    classification_frame(tables.get("classification") or [], variants)
+                ),
+                "non_inferiority": html_table(
+                    noninferiority_frame(tables.get("non_inferiority") or [], variants)
+                ),
+                "flips": html_table(flips_frame(tables.get("flips") or [], variants)),
+            }
+        )
+    return {**_agreement(section), "member_tables": shown}
 
 
 def _perf(perf: dict[str, Any] | None) -> dict[str, Any] | None:

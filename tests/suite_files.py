@@ -30,7 +30,8 @@ def absolute_suite(folder: Path, name: str, *, changes=lambda raw: None) -> str:
     """Write suite ``name`` to ``folder`` with absolute paths, after ``changes(raw)`` edited its mapping."""
     source = find_suite(name)
     raw = yaml.safe_load(source.read_text())
-    entries = [*raw["sr_models"], *raw.get("smoke", {}).get("sr_models", []), raw["classifier"], raw["data"]]
+    classifiers = [raw["classifier"]] if "classifier" in raw else raw["classifiers"]
+    entries = [*raw["sr_models"], *raw.get("smoke", {}).get("sr_models", []), *classifiers, raw["data"]]
     for entry in entries:
         for key in ("weights", "manifest", "data_root"):
             if entry.get(key):

@@ -8,8 +8,9 @@ from sklearn.metrics import jaccard_score
 
 from benchmark.stages import LR_DISPLAYS, Images, display_lr
 from classifiers import PneumoniaClassifier, build_reference_cnn
-from classifiers.gradcam import grad_cam_maps, map_similarity
+from classifiers.gradcam import grad_cam_maps
 from classifiers.runtime import keras
+from classifiers.saliency import map_similarity
 
 SMALL = 126  # last conv layer: a 4 x 4 grid
 

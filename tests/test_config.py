@@ -149,3 +149,89 @@ def test_bootstrap_train_needs_further_seeds(tmp_path):
         load_suite(str(write_suite(tmp_path, raw)))
     raw = with_changes(classifier={"train": {"epochs": 1}, "bootstrap_train": True, "seeds": 2})
     assert load_suite(str(write_suite(tmp_path, raw))).classifier.bootstrap_train
+
+
+PANEL = [
+    {"name": "cnn", "train": {"epochs": 1}},
+    {"name": "cnn-small", "train": {"epochs": 1}, "input_size": 96},
+]
+
+
+def test_a_panel_names_each_classifier_and_the_first_is_the_suites_classifier(tmp_path):
+    raw = {key: value for key, value in MINIMAL.items() if key != "classifier"}
+    suite = load_suite(str(write_suite(tmp_path, {**raw, "classifiers": PANEL})))
+    assert [name for name, _ in suite.panel] == ["cnn", "cnn-small"]
+    assert suite.classifier == suite.classifiers[0] and suite.panel[1][1].input_size == 96
+    assert "classifiers" in suite.stored() and "classifier" not in suite.stored()
+    single = load_suite(str(write_suite(tmp_path, MINIMAL)))
+    assert single.panel == [(None, single.classifier)] and "classifiers" not in single.stored()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"classifiers": PANEL}, r"not both"),  # beside the classifier block
+        ({"classifier": None, "classifiers": [PANEL[0], PANEL[0]]}, r"classifier names must be unique.*cnn"),
+        ({"classifier": None, "classifiers": [{**PANEL[0], "lr": 1}]}, r"unknown key 'classifiers.0.lr'"),
+        (
+            {"classifier": None, "classifiers": [{"train": {"epochs": 1}}]},
+            r"classifiers.0.name: Field required",
+        ),
+        ({"classifier": None, "classifiers": [{**PANEL[0], "name": "../x"}]}, r"names its folder"),
+        ({"classifier": None, "classifiers": [{**PANEL[0], "seeds": 0}]}, r"classifiers.0.seeds"),
+        ({"classifier": None, "classifiers": []}, r"classifiers: List should have at least 1 item"),
+        ({"classifier": None}, r"missing `classifier"),
+    ],
+)
+def test_a_panel_is_validated_like_the_classifier_block(tmp_path, change, message):
+    raw = {**MINIMAL, **change}
+    raw = {key: value for key, value in raw.items() if value is not None}
+    with pytest.raises(UserError, match=message):
+        load_suite(str(write_suite(tmp_path, raw)))
+
+
+def test_a_panel_members_missing_weights_file_is_named(tmp_path):
+    raw = {key: value for key, value in MINIMAL.items() if key != "classifier"}
+    raw["classifiers"] = [PANEL[0], {"name": "given", "weights": "absent.keras"}]
+    with pytest.raises(UserError, match=r"classifiers\[given\].weights file not found: .*absent.keras"):
+        load_suite(str(write_suite(tmp_path, raw)))
+
+
+@pytest.mark.parametrize("name", ["kermany-224", "kermany-test-hr", "pneumonia"])
+def test_the_real_data_suites_evaluate_the_reference_cnn_and_the_second_architecture(name):
+    from benchmark.config import parse_suite
+
+    source = available_suites()[name]
+    suite = parse_suite(yaml.safe_load(source.read_text()), source=source)
+    assert [(member, config.type) for member, config in suite.panel] == [
+        ("reference-cnn", "keras"),
+        ("mobilenet-v2", "torch"),
+    ]
+    assert all((source.parent / config.weights).is_file() for _, config in suite.panel)
+
+
+@pytest.mark.parametrize(
+    ("classifier", "message"),
+    [
+        (
+            {"type": "tensorflow", "train": {}},
+            "expected one of keras, onnx, torch, torchscript, torchxrayvision",
+        ),
+        ({"type": "torch", "train": {}}, "trains an architecture; name one of"),
+        (
+            {"type": "torch", "arch": "vgg16", "train": {}},
+            "'vgg16': type torch takes one of mobilenet_v2, resnet18",
+        ),
+        ({"arch": "resnet18", "train": {}}, "type keras takes none"),
+        ({"type": "torchxrayvision", "train": {}}, "type torchxrayvision trains nothing"),
+        (
+            {"type": "torch", "weights": "m.pt", "preprocessing": {"size": 64}},
+            "type torch takes no `preprocessing`",
+        ),
+    ],
+)
+def test_classifier_type_arch_and_preprocessing_are_checked_by_backend(classifier, message):
+    from benchmark.config import ClassifierConfig
+
+    with pytest.raises(ValueError, match=message):
+        ClassifierConfig(**classifier)

@@ -4,11 +4,11 @@ from a shipped file's sidecar or the pins only when their sha256 matches, and th
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from PIL import Image
 from report_run import make_run
 
@@ -136,17 +136,21 @@ def test_leakage_text_reads_the_stored_check() -> None:
     )
 
 
-def test_input_size_of_a_given_file_is_read_from_its_archive(tmp_path: Path) -> None:
-    """Without a sidecar, the methods still name the input size the .keras file declares."""
+def test_input_of_a_given_file_is_read_from_the_loaded_classifiers_description(tmp_path: Path) -> None:
+    """Without a sidecar, the methods still name the input size and resize the loaded model declared."""
     run = _given_file(tmp_path, "0" * 64)  # the sidecar does not match: nothing recorded but the file
-    weights = Path(json.loads((run / "summary.json").read_text())["classifier"]["path"])
-    layers = [{"class_name": "InputLayer", "config": {"batch_shape": [None, 112, 112, 3]}}]
-    with zipfile.ZipFile(weights, "w") as archive:
-        archive.writestr("config.json", json.dumps({"config": {"layers": layers}}))
-    assert "cnn.keras` at 112×112 input, each image resized to the input by nearest neighbour" in _methods(
-        run
+    summary = json.loads((run / "summary.json").read_text())
+    summary["classifier"]["classifier"] = {
+        "type": "onnx",
+        "input": {"size": [112, 112], "resize": "bilinear"},
+    }
+    (run / "summary.json").write_text(json.dumps(summary))
+    assert (
+        "cnn.keras` at 112×112 input, each image resized to the input by bilinear interpolation (antialiased)"
+        in _methods(run)
     )
-    weights.write_bytes(b"not a zip")
+    del summary["classifier"]["classifier"]  # a run from before the record: the size is not stated
+    (run / "summary.json").write_text(json.dumps(summary))
     assert "×112 input" not in _methods(run)
 
 
@@ -189,3 +193,28 @@ def test_a_given_file_checked_for_leakage_shows_its_list_and_the_sensitivity_sec
     assert '<section id="leakage">' in page and "0.8125" not in page  # shown at 3 decimals
     assert "16 images, same methods" in page and "6 of them pneumonia: accuracy also moves" in page
     assert "0.812 <span" in page or "0.812 [" in page
+
+
+def test_the_sidecar_of_a_shipped_model_describes_its_onnx_export(tmp_path: Path) -> None:
+    """An export listed in the sidecar's `exports` with the loaded file's sha256 has that provenance."""
+    run = _given_file(tmp_path, SHA)
+    summary = json.loads((run / "summary.json").read_text())
+    weights = Path(summary["classifier"]["path"])
+    export = weights.with_suffix(".onnx")
+    sidecar = json.loads(weights.with_suffix(".json").read_text())
+    (weights.with_suffix(".json")).write_text(json.dumps({**sidecar, "exports": {export.name: "e" * 64}}))
+    summary["classifier"] = {
+        "source": "file",
+        "path": str(export),
+        "sha256": "d" * 64,  # the classifier's identity: file and declared preprocessing
+        "classifier": {"type": "onnx", "files": [{"path": str(export), "sha256": "e" * 64}]},
+    }
+    (run / "summary.json").write_text(json.dumps(summary))
+    assert "trained on 4 images (3 fit, 1 validation; patients held out)" in _methods(run)
+
+
+def test_error_bars_are_never_negative_when_a_bound_misses_its_estimate_by_rounding() -> None:
+    from reports.figures import error_lengths
+
+    assert error_lengths(1.0, 0.64, 1.0 - 1e-16) == [[pytest.approx(0.36)], [0.0]]
+    assert error_lengths(0.5, float("nan"), 0.7) == [[0.0], [pytest.approx(0.2)]]

@@ -231,3 +231,15 @@ def test_ci_and_percent_formatting_keep_missing_values_visible() -> None:
 )
 def test_decimals_show_three_significant_digits_of_the_largest_value(values: list, decimals: int) -> None:
     assert decimals_for(values) == decimals
+
+
+def test_an_interval_bound_a_rounding_inside_its_estimate_still_draws():
+    """12 of 12 correct: the stored Wilson upper bound is 0.9999999999999999, below the estimate 1."""
+    from reports.figures import classification_and_flips, variant_colors
+    from reports.figures_overview import estimates_by_cell
+
+    record = {"cell": "c", "variant": "HR", "metric": "accuracy", "estimate": 1.0}
+    records = [{**record, "ci_low": 0.6456695649333125, "ci_high": 0.9999999999999999}]
+    colors = variant_colors(["HR"])
+    assert estimates_by_cell(records, ["c"], ["HR"], colors) is not None
+    assert classification_and_flips(records, [], ["HR"], colors) is not None

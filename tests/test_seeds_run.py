@@ -58,6 +58,23 @@ def runs(tmp_path_factory):
     return folder, out
 
 
+def recounted_flips(stored: pd.DataFrame, member: str, threshold: float) -> tuple[dict, dict]:
+    """From stored per-member predictions (``member`` the column naming it), with loops: in how many
+    members each (cell, variant, image) flips against that member's HR call, and each member's flip
+    count per (cell, variant)."""
+    calls = stored.assign(call=stored["prob"] >= threshold).set_index([member, "cell", "image_id", "variant"])
+    calls = calls["call"]
+    images, counts = {}, {}
+    for (who, cell, image, variant), call in calls.items():
+        if variant != "HR":
+            flipped = bool(call != calls[(who, cell, image, "HR")])
+            counts[(who, cell, variant)] = counts.get((who, cell, variant), 0) + flipped
+            if flipped:
+                images[(cell, variant, image)] = images.get((cell, variant, image), 0) + 1
+    print(f"{len(images)} flipped (cell, variant, image)")
+    return images, counts
+
+
 def _summary(run) -> dict:
     return json.loads((run / "summary.json").read_text())
 
@@ -104,25 +121,11 @@ def test_seed_counts_are_recounted_from_the_stored_predictions(runs):
     _, run = runs
     section = _summary(run[2])["seeds"]
     stored = pd.read_parquet(run[2] / "predictions_seeds.parquet")
-    calls = stored.assign(call=stored["prob"] >= 0.5025).set_index(["seed", "cell", "image_id", "variant"])[
-        "call"
-    ]
-    flips = {}
-    for (seed, cell, image, variant), call in calls.items():
-        if variant != "HR" and call != calls[(seed, cell, image, "HR")]:
-            flips[(cell, variant, image)] = flips.get((cell, variant, image), 0) + 1
+    flips, counts = recounted_flips(stored, "seed", 0.5025)
     rows = section["tables"]["flipped_images"]
-    print(f"{len(flips)} flipped (cell, variant, image)")
     assert {(r["cell"], r["variant"], r["image_id"]): r["n_seeds_flipped"] for r in rows} == flips
     for row in section["tables"]["flips"]:
-        per_seed = [
-            sum(
-                calls[(seed, row["cell"], image, row["variant"])] != calls[(seed, row["cell"], image, "HR")]
-                for image in stored["image_id"].unique()
-            )
-            for seed in (0, 1)
-        ]
-        assert [row["seed_0"], row["seed_1"]] == per_seed
+        assert [row["seed_0"], row["seed_1"]] == [counts[(s, row["cell"], row["variant"])] for s in (0, 1)]
     accuracy = {
         seed: ((frame["prob"] >= 0.5025) == frame["label"]).mean()
         for seed, frame in stored[stored["variant"] == "HR"].groupby("seed")

@@ -1,4 +1,4 @@
-"""Training-seed variance (``benchmark.stats.seeds``): every count and share recounted by brute force
+"""Training-seed variance (``benchmark.stats.agreement``): every count and share recounted by brute force
 from the per-seed predictions."""
 
 import numpy as np
@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score
 
+from benchmark.stats.agreement import seed_summary
 from benchmark.stats.analysis import analyze
-from benchmark.stats.seeds import seed_summary
 from tests.test_stats_analysis import make_predictions
 
 SEEDS = [0, 1, 2]
