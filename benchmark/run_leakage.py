@@ -117,8 +117,9 @@ def overlap_sensitivity(
         "n_pneumonia": int((labels == 1).sum()),
         "endpoints": list(primary),
     }
-    if kept.empty or kept["label"].nunique() < 2:
-        return {**record, "note": "the remaining images hold one class only: no estimates"}
+    if min(record["n_pneumonia"], record["n_images"] - record["n_pneumonia"]) < 2:
+        # the main tables need 2 of each class (DeLong's variance); so does this subset
+        return {**record, "note": "the remaining images hold fewer than 2 of a class: no estimates"}
     table = classification_table(kept, options)
     table = table[table["metric"].isin(primary) & (table["threshold"] != YOUDEN_THRESHOLD)]
     return {**record, "classification": table_records(table.reset_index(drop=True))}

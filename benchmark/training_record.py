@@ -143,7 +143,9 @@ def recorded_training(weights: Path, sha256: str) -> TrainingRecord:
     """The training images recorded beside the classifier file ``weights`` (whose sha256 is given)."""
     weights = Path(weights)
     sidecar = _read_json(weights.with_suffix(".json"))
-    if sidecar is not None and sidecar.get("model_sha256") == sha256:
+    # the shipped file, or an export of it the sidecar lists (``mobilenet-v2.onnx`` beside its ``.pt``)
+    exports = (sidecar or {}).get("exports") or {}
+    if sidecar is not None and sha256 in (sidecar.get("model_sha256"), exports.get(weights.name)):
         return _from_sidecar(sidecar, weights.with_suffix(".json").name)
     pins = _read_json(weights.parent / PINS_FILE)
     if pins is not None and ((pins.get("files") or {}).get(weights.name) or {}).get("sha256") == sha256:

@@ -142,10 +142,8 @@ def test_near_duplicates_are_cached_by_both_lists_and_read_back_without_reading_
         }
     )
     dataset = Dataset(images=images, synthetic=False, note="")
-    suite = SimpleNamespace(
-        classifier=SimpleNamespace(weights=weights, allow_test_overlap=True),
-        data=SimpleNamespace(train_split="train"),
-    )
+    classifier = SimpleNamespace(weights=weights, allow_test_overlap=True)
+    suite = SimpleNamespace(panel=[(None, classifier)], data=SimpleNamespace(train_split="train"))
     cache = Cache(tmp_path / "cache")
     first = check_run_leakage(suite, dataset, dataset.split("test"), cache)
     assert first["checked"] and len(first["patients"]) == 3  # person0..2 in both splits

@@ -21,6 +21,7 @@ SINGLE_SEED_KEYS = [
     "data_note",
     "n_images",
     "skipped_images",
+    "declared_duplicates",
     "cells",
     "variants",
     "statistics",

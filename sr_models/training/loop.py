@@ -274,7 +274,7 @@ def _write_progress(work_dir: Path, step: int, batch_size: int, seconds: float) 
     payload = {
         "step": step,
         "patches_seen": step * batch_size,
-        "train_seconds": round(seconds, 1),
+        "train_seconds": round(seconds, 3),
         "patches_per_second": round(step * batch_size / seconds, 2) if seconds > 0 else None,
     }
     temporary = Path(work_dir, f".{PROGRESS_FILE}.tmp")
