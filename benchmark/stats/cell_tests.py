@@ -18,7 +18,6 @@ from scipy import stats
 from benchmark.metrics.classification import THRESHOLD_METRICS
 from benchmark.stats import clustered, intervals, noninferiority, paired, power, proportions
 from benchmark.stats.cell import (
-    PAIRED_BOOTSTRAP_METRICS,
     WILCOXON_ZERO_METHOD,
     CellAnalysis,
     Threshold,
@@ -27,8 +26,10 @@ from benchmark.stats.cell import (
 )
 from benchmark.stats.flips import predicted_labels
 from benchmark.stats.inputs import REFERENCE
+from benchmark.stats.vocabulary import TESTS_BY_NAME
 
-MCNEMAR_METRICS = ("accuracy", "sensitivity", "specificity")
+MCNEMAR_METRICS = TESTS_BY_NAME["mcnemar"].metrics
+PAIRED_BOOTSTRAP_METRICS = TESTS_BY_NAME["bootstrap"].metrics
 P_FLOOR_NOTE = "p at the bootstrap floor 2/(B+1)"
 
 
