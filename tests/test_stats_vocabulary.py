@@ -5,6 +5,7 @@ from test_stats_analysis import N_IMAGES, make_predictions, make_quality
 
 from benchmark.stats import vocabulary
 from benchmark.stats.analysis import analyze
+from benchmark.stats.cell_tests import ROW_BUILDERS
 from reports import formatting
 from reports.methods import _statistics
 
@@ -55,3 +56,7 @@ def test_primary_tests_follow_the_table():
         "specificity": "mcnemar",
         "auroc": "delong",
     }
+
+
+def test_every_paired_test_of_the_table_has_a_row_builder_and_no_other():
+    assert set(ROW_BUILDERS) == set(vocabulary.TEST_LABELS)

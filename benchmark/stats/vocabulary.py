@@ -3,7 +3,9 @@
 Each name a stored table can hold (``test``, a primary test's ``method``, ``ci_method``) is defined here
 once with what a reader sees: its label and the sentence the report's Methods paragraph uses.  The
 config's choices, ``analysis.PRIMARY_TESTS``, the report's labels and the Methods text all derive from
-these tables; ``tests/test_stats_vocabulary.py`` fails when an emitted name has none.
+these tables; ``tests/test_stats_vocabulary.py`` fails when an emitted name has none.  Adding a paired
+test: its entry in ``PAIRED_TESTS`` (and the Methods sentence of any method it stores) plus its row
+builder, decorated ``@_paired_test(name)`` in ``benchmark.stats.cell_tests``.
 """
 
 from __future__ import annotations
