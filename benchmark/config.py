@@ -11,6 +11,7 @@ from typing import Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from benchmark.stats.vocabulary import BOOTSTRAP_INTERVALS, PRIMARY_ENDPOINTS
 from cxr_kernel.errors import UserError
 from cxr_kernel.variants import REFERENCE_VARIANTS
 
@@ -191,7 +192,7 @@ class PanelMember(ClassifierConfig):
         return value
 
 
-StatsEndpoint = Literal["accuracy", "sensitivity", "specificity", "auroc"]
+StatsEndpoint = Literal[PRIMARY_ENDPOINTS]
 
 
 class StatsConfig(_Strict):
@@ -205,11 +206,9 @@ class StatsConfig(_Strict):
     n_bootstrap: int = Field(2000, ge=100)
     cluster: Literal["patient", "image"] | None = None
     margins: dict[StatsEndpoint, float] | None = None
-    primary: list[StatsEndpoint] = Field(
-        default_factory=lambda: ["accuracy", "sensitivity", "specificity", "auroc"], min_length=1
-    )
+    primary: list[StatsEndpoint] = Field(default_factory=lambda: list(PRIMARY_ENDPOINTS), min_length=1)
     correct_across_cells: bool = False
-    bootstrap_ci: Literal["bca", "percentile"] = Field(
+    bootstrap_ci: Literal[BOOTSTRAP_INTERVALS] = Field(
         "bca", description="bootstrap intervals: bias-corrected and accelerated, or plain percentile"
     )
 

@@ -13,6 +13,7 @@ import pandas as pd
 
 from benchmark.metrics import specs as metric_specs
 from benchmark.metrics.spec import CLASSIFICATION, IMAGE_QUALITY
+from benchmark.stats.vocabulary import TEST_LABELS
 from cxr_kernel.variants import REFERENCE_VARIANTS
 
 MISSING = "–"  # en dash for None/NaN, as papers print it
@@ -30,7 +31,6 @@ METRIC_LABELS = {
     "tn": "TN",
     "fn": "FN",
 }
-TEST_LABELS = {"mcnemar": "McNemar", "delong": "DeLong", "bootstrap": "Bootstrap", "wilcoxon": "Wilcoxon"}
 # Multiple-comparison corrections by the suffix of their p-value column (`p_adjusted` is Holm).
 CORRECTION_LABELS = {
     "": "Holm",

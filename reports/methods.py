@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from benchmark.stats.vocabulary import INTERVAL_METHOD_TEXT, PRIMARY_METHOD_TEXT
 from cxr_kernel.variants import HR
 from reports.formatting import correction_label, metric_label, ordered, test_label
 from reports.provenance import (
@@ -24,33 +25,6 @@ from reports.provenance import (
 from reports.tables import ci_note
 
 CORRECTION_NAMES = {"Holm": "Holm's step-down method", "BH": "the Benjamini-Hochberg procedure"}
-# What a stored ``ci_method`` means, for a reader who does not know the name.
-CI_METHOD_NOTES = {
-    "bootstrap-expanded-percentile": (
-        "Intervals of mean image quality are bootstrap percentile intervals of the mean, read at "
-        "Hesterberg's expanded level (z·√((n−1)/n) = t with n−1 degrees of freedom) so that small samples "
-        "do not undercover; unlike t-intervals they stay within each metric's range."
-    ),
-    "wilson": "Proportions (accuracy, sensitivity, specificity, PPV, NPV) have Wilson score intervals.",
-    "wilson-cluster-design-effect": (
-        "Proportions (accuracy, sensitivity, specificity, PPV, NPV) have Wilson score intervals on "
-        "effective counts, the counts divided by the design effect of the patients' clustering (Rao & "
-        "Scott 1992)."
-    ),
-    "cluster-bootstrap-percentile": (
-        "Other classification intervals are percentile intervals of a patient-cluster bootstrap, patients "
-        "resampled within their class."
-    ),
-    "stratified-bootstrap-bca": (
-        "Other classification intervals are bias-corrected and accelerated (BCa; Efron 1987) intervals "
-        "of a bootstrap stratified by class, the acceleration from the leave-one-image-out jackknife."
-    ),
-    "cluster-bootstrap-bca": (
-        "Other classification intervals are bias-corrected and accelerated (BCa; Efron 1987) intervals "
-        "of a patient-cluster bootstrap, patients resampled within their class, the acceleration from "
-        "the leave-one-patient-out jackknife."
-    ),
-}
 FAMILY_TEXT = {
     "primary": "the primary family (the primary endpoints' tests against HR{scope})",
     "exploratory": "the exploratory family (the same tests between SR variants, per cell)",
@@ -58,14 +32,6 @@ FAMILY_TEXT = {
         "supplementary families (paired bootstrap and Wilcoxon tests, which restate hypotheses the "
         "primary tests answer; per cell, test and metric)"
     ),
-}
-PRIMARY_TEST_TEXT = {
-    "mcnemar": "McNemar's test",
-    "cluster-durkalski": "the clustered McNemar test of Durkalski et al. (2003)",
-    "cluster-exact-binomial": "McNemar's exact test where no patient holds two discordant images",
-    "cluster-chi2-continuity": "McNemar's chi-square test where no patient holds two discordant images",
-    "delong-wald": "DeLong's test",
-    "cluster-obuchowski": "Obuchowski's (1997) clustered AUROC comparison",
 }
 
 
@@ -227,9 +193,9 @@ def _design(config: dict[str, Any], summary: dict[str, Any], paired: pd.DataFram
             endpoints = _join([metric_label(m) for m in ordered(primary["metric"], [])])
             methods = _join(
                 [
-                    PRIMARY_TEST_TEXT.get(m, m)
+                    PRIMARY_METHOD_TEXT.get(m, m)
                     for m in ordered(primary["method"], [])
-                    if m in PRIMARY_TEST_TEXT
+                    if m in PRIMARY_METHOD_TEXT
                 ]
                 or [test_label(t) for t in ordered(primary["test"], [])]
             )
@@ -302,7 +268,7 @@ def _statistics(config: dict[str, Any], tables: dict[str, Any], summary: dict[st
         methods = pd.DataFrame(
             [r for name in ("classification", "quality") for r in tables.get(name) or []]
         ).get("ci_method", pd.Series(dtype=str))
-        parts += [note for method, note in CI_METHOD_NOTES.items() if (methods == method).any()]
+        parts += [note for method, note in INTERVAL_METHOD_TEXT.items() if (methods == method).any()]
     paired = pd.DataFrame(tables.get("paired_tests") or [])
     if not paired.empty and {"test", "metric"} <= set(paired.columns):
         tests = []

@@ -47,7 +47,7 @@ FLOORS: dict[str, int] = {
     "benchmark.classifier_train_cli": 3,
     "benchmark.sr_train_cli": 3,
     "benchmark.power_cli": 3,
-    "benchmark.perf.child": 3,
+    "benchmark.perf_child_cli": 3,
     "reports": 3,
 }
 

@@ -31,7 +31,7 @@ def run_child(command: list[str], *, trace: bool = False, timeout: float = 1800)
         "PYTHONPATH": os.pathsep.join(filter(None, [str(_REPO), os.environ.get("PYTHONPATH")])),
     }
     completed = subprocess.run(
-        [sys.executable, "-m", "benchmark.perf.child", *(["--trace"] if trace else []), "--", *command],
+        [sys.executable, "-m", "benchmark.perf_child_cli", *(["--trace"] if trace else []), "--", *command],
         capture_output=True,
         text=True,
         timeout=timeout,

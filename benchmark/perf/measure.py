@@ -19,7 +19,7 @@ from typing import Any
 from benchmark.resources import max_rss_mb
 
 _MB = 1024.0**2
-#: Prefixes the JSON line a ``benchmark.perf.child`` process prints; ``end_to_end`` reads it.
+#: Prefixes the JSON line a ``benchmark.perf_child_cli`` process prints; ``end_to_end`` reads it.
 CHILD_MARKER = "PERF-CHILD "
 
 

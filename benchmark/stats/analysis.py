@@ -88,20 +88,18 @@ import pandas as pd
 
 from benchmark.seeding import item_rng
 from benchmark.stats import intervals
-from benchmark.stats.cell import BOOTSTRAP_INTERVALS, CellAnalysis
+from benchmark.stats.cell import CellAnalysis
 from benchmark.stats.cell_tests import noninferiority_rows, paired_rows, power_row, wilcoxon_row
 from benchmark.stats.clustered import cluster_bootstrap_weights
 from benchmark.stats.inputs import REFERENCE, prediction_cells, quality_cells
 from benchmark.stats.multiplicity import adjust_families
 from benchmark.stats.noninferiority import MARGIN_METRICS
 from benchmark.stats.schema import TABLE_COLUMNS
+from benchmark.stats.vocabulary import BOOTSTRAP_INTERVALS, PRIMARY_ENDPOINTS, PRIMARY_TESTS
 from cxr_kernel.errors import UserError
 
 QUALITY_CI_METHOD = "bootstrap-expanded-percentile"
 CLUSTER_QUALITY_CI_METHOD = "cluster-bootstrap-expanded-percentile"
-# The one test of each primary endpoint (analytic: no bootstrap p-value floor).
-PRIMARY_TESTS = {"accuracy": "mcnemar", "sensitivity": "mcnemar", "specificity": "mcnemar", "auroc": "delong"}
-PRIMARY_ENDPOINTS = tuple(PRIMARY_TESTS)
 FAMILIES = ("primary", "exploratory", "supplementary")
 
 

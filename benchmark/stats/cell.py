@@ -19,12 +19,11 @@ from benchmark.stats import intervals, proportions
 from benchmark.stats.flips import flip_mask, flip_summary, predicted_labels
 from benchmark.stats.inputs import REFERENCE, PredictionCell
 from benchmark.stats.schema import YOUDEN_THRESHOLD
+from benchmark.stats.vocabulary import BOOTSTRAP_INTERVALS
 
 ECE_BINS = 10
 BOOTSTRAP_METHOD = "stratified-bootstrap-percentile"
 CLUSTER_BOOTSTRAP_METHOD = "cluster-bootstrap-percentile"
-# ``stats: {bootstrap_ci: ...}``: "bca" (default) or "percentile"; the methods the rows then state.
-BOOTSTRAP_INTERVALS = ("bca", "percentile")
 BCA_METHOD = "stratified-bootstrap-bca"
 CLUSTER_BCA_METHOD = "cluster-bootstrap-bca"
 BCA_FALLBACK_NOTE = "BCa undefined (the estimate lies outside every replicate): percentile interval"
@@ -36,7 +35,6 @@ PROPORTION_METRICS = ("accuracy", "sensitivity", "specificity", "ppv", "npv")
 # with 7 patients in benchmarks/cluster_coverage.py); such rows say so.
 FEW_PATIENTS = 10
 SCORE_METRICS = cls.SCORE_METRICS  # from the metric specs (benchmark.metrics.classification)
-PAIRED_BOOTSTRAP_METRICS = ("accuracy", "sensitivity", "specificity", "brier", "auroc")
 WILCOXON_ZERO_METHOD = "pratt"
 
 

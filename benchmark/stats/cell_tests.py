@@ -12,13 +12,14 @@ test already answers; ``analysis`` puts them in families of their own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy import stats
 
 from benchmark.metrics.classification import THRESHOLD_METRICS
 from benchmark.stats import clustered, intervals, noninferiority, paired, power, proportions
 from benchmark.stats.cell import (
-    PAIRED_BOOTSTRAP_METRICS,
     WILCOXON_ZERO_METHOD,
     CellAnalysis,
     Threshold,
@@ -27,9 +28,12 @@ from benchmark.stats.cell import (
 )
 from benchmark.stats.flips import predicted_labels
 from benchmark.stats.inputs import REFERENCE
+from benchmark.stats.vocabulary import PAIRED_TESTS, TESTS_BY_NAME
 
-MCNEMAR_METRICS = ("accuracy", "sensitivity", "specificity")
 P_FLOOR_NOTE = "p at the bootstrap floor 2/(B+1)"
+RowBuilder = Callable[[CellAnalysis, dict, tuple, str, str], list]
+# Paired test name -> its rows for (analysis, base row, metrics, variant, reference) (``_paired_test``).
+ROW_BUILDERS: dict[str, RowBuilder] = {}
 
 
 def _subset(analysis: CellAnalysis, metric: str) -> np.ndarray:
@@ -133,15 +137,37 @@ def auroc_row(analysis: CellAnalysis, base: dict, variant: str, reference: str) 
     return paired_row(base, "delong", "auroc", aucs[0], aucs[1], ci, result)
 
 
-def paired_rows(analysis: CellAnalysis, variant: str, reference: str) -> list[dict]:
-    """Every paired test of ``variant`` against ``reference`` in one cell."""
+def _paired_test(name: str):
+    """Registers the row builder of the paired test ``name`` of ``vocabulary.PAIRED_TESTS``."""
+
+    def register(builder: RowBuilder) -> RowBuilder:
+        if name not in TESTS_BY_NAME:
+            raise KeyError(f"{name!r} is not in benchmark.stats.vocabulary.PAIRED_TESTS: add it there")
+        ROW_BUILDERS[name] = builder
+        return builder
+
+    return register
+
+
+@_paired_test("mcnemar")
+def _mcnemar_rows(analysis: CellAnalysis, base: dict, metrics, variant: str, reference: str) -> list[dict]:
+    return [mcnemar_row(analysis, base, metric, variant, reference) for metric in metrics]
+
+
+@_paired_test("delong")
+def _delong_rows(analysis: CellAnalysis, base: dict, metrics, variant: str, reference: str) -> list[dict]:
+    """DeLong compares AUROC only (its one metric)."""
+    return [auroc_row(analysis, base, variant, reference)]
+
+
+@_paired_test("bootstrap")
+def _bootstrap_rows(analysis: CellAnalysis, base: dict, metrics, variant: str, reference: str) -> list[dict]:
+    """Paired bootstrap of each metric: BCa (or percentile) interval of the differences, p by inverting it."""
     labels, fixed = analysis.data.labels, analysis.fixed
     probs_v, probs_r = analysis.data.probs[variant], analysis.data.probs[reference]
-    base = {"cell": analysis.cell, "variant": variant, "reference": reference, "n": labels.size}
-    rows = [mcnemar_row(analysis, base, metric, variant, reference) for metric in MCNEMAR_METRICS]
-    rows.append(auroc_row(analysis, base, variant, reference))
     floor = 2 / (analysis.weights.shape[0] + 1)
-    for metric in PAIRED_BOOTSTRAP_METRICS:
+    rows = []
+    for metric in metrics:
         key = fixed.name if metric in THRESHOLD_METRICS else ""
         if metric in THRESHOLD_METRICS:
             estimates = [threshold_estimates(labels, p, fixed.value)[metric] for p in (probs_v, probs_r)]
@@ -170,11 +196,32 @@ def paired_rows(analysis: CellAnalysis, variant: str, reference: str) -> list[di
                 threshold=fixed if metric in THRESHOLD_METRICS else None,
             )
         )
-    row = wilcoxon_row(base, "prob", probs_v, probs_r, analysis.confidence)
-    if analysis.clusters is not None:
-        row["note"] = "; ".join(filter(None, [row["note"], "images treated as independent"]))
-    rows.append(row)
     return rows
+
+
+@_paired_test("wilcoxon")
+def _wilcoxon_rows(analysis: CellAnalysis, base: dict, metrics, variant: str, reference: str) -> list[dict]:
+    """Wilcoxon of the per-image P(pneumonia) (metric "prob"); clustered images treated as independent."""
+    rows = []
+    for metric in metrics:
+        row = wilcoxon_row(
+            base, metric, analysis.data.probs[variant], analysis.data.probs[reference], analysis.confidence
+        )
+        if analysis.clusters is not None:
+            row["note"] = "; ".join(filter(None, [row["note"], "images treated as independent"]))
+        rows.append(row)
+    return rows
+
+
+def paired_rows(analysis: CellAnalysis, variant: str, reference: str) -> list[dict]:
+    """Every paired test of ``variant`` against ``reference`` in one cell, in the order of
+    ``vocabulary.PAIRED_TESTS``, each of its metrics."""
+    base = {"cell": analysis.cell, "variant": variant, "reference": reference, "n": analysis.data.labels.size}
+    return [
+        row
+        for test in PAIRED_TESTS
+        for row in ROW_BUILDERS[test.name](analysis, base, test.metrics, variant, reference)
+    ]
 
 
 def power_row(analysis: CellAnalysis, variant: str, *, target: float = 0.8) -> dict:

@@ -1,6 +1,6 @@
 """Run one ``python -m benchmark`` command and print its wall time and peak memory as a JSON line.
 
-    python -m benchmark.perf.child [--trace] -- run --suite demo --smoke ...
+    python -m benchmark.perf_child_cli [--trace] -- run --suite demo --smoke ...
 
 A separate process per measurement, so each peak belongs to that command alone (``ru_maxrss`` never
 goes down within a process). ``--trace`` adds tracemalloc's peak (NumPy and Python allocations).
