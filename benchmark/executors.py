@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from benchmark import sr_setup, stages
 from benchmark.cache import BATCH_SIZE, Cache
-from benchmark.config import CellConfig, LpipsConfig, SRModelConfig, Suite
+from benchmark.config import CellConfig, SRModelConfig, Suite
 from cxr_kernel.errors import UserError
 from cxr_kernel.variants import HR
 
@@ -49,10 +49,7 @@ class ShardTask:
     cell: CellConfig
     seed: int
     model: ModelSpec | None = None
-    metrics: tuple[str, ...] = ()
-    crop_border: int = 0
-    convention: str = "skimage"
-    lpips_weights: LpipsConfig | None = None
+    plan: stages.QualityPlan | None = None
     image_ids: tuple[str, ...] = ()  # one per HR key: named in errors (e.g. NaN SR output)
 
 
@@ -77,15 +74,8 @@ def run_shard(task: ShardTask) -> int:
         name = task.model.entry.name
         upscaler = _upscaler(task.model)
         ids = list(task.image_ids) or None
-        sr = stages.upscale(lr, name, upscaler, task.model.key, cache, progress=False, image_ids=ids)
-        stages.quality(
-            hr,
-            sr,
-            list(task.metrics),
-            task.crop_border,
-            cache,
-            convention=task.convention,
-            lpips_weights=task.lpips_weights,
+        stages.super_resolve(
+            hr, lr, name, upscaler, task.model.key, task.plan, cache, progress=False, image_ids=ids
         )
     return len(task.hr_keys)
 
@@ -111,10 +101,7 @@ def grid_tasks(
             cell,
             suite.seed,
             models_by_scale[cell.scale][name],
-            tuple(suite.metrics),
-            suite.quality_crop(cell.scale),
-            suite.quality.convention,
-            suite.quality.lpips,
+            stages.QualityPlan.of(suite, cell.scale),
             ids,
         )
         for name in names

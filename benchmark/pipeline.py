@@ -247,28 +247,20 @@ class Study:
         progress = self.options.progress
         lr = stages.degrade_cell(hr, cell, self.suite.seed, self.cache, progress=progress)
         upscaled = []
+        plan = stages.QualityPlan.of(self.suite, cell.scale)
         for name, (upscaler, spec) in upscalers.items():
-            sr = stages.upscale(
+            sr, measured = stages.super_resolve(
+                hr,
                 lr,
                 name,
                 upscaler,
                 spec.key,
+                plan,
                 self.cache,
                 progress=progress,
                 image_ids=list(table["image_id"]),
             )
-            crop, quality = self.suite.quality_crop(cell.scale), self.suite.quality
-            out.quality.append(
-                stages.quality(
-                    hr,
-                    sr,
-                    self.suite.metrics,
-                    crop,
-                    self.cache,
-                    convention=quality.convention,
-                    lpips_weights=quality.lpips,
-                ).assign(cell=cell.label)
-            )
+            out.quality.append(measured.assign(cell=cell.label))
             out.throughput.append(
                 {
                     "cell": cell.label,

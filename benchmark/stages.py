@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.cache import Cache, content_key, stage_key
-from benchmark.config import CellConfig
+from benchmark.config import CellConfig, LpipsConfig, Suite
 from benchmark.degradations import degrade
 from benchmark.image_stack import ImageStack
 from benchmark.images import read_grayscale, resize_square
@@ -128,6 +128,49 @@ def upscale(
 
     pixels = cache.stack("sr", keys, compute, progress=progress, description=f"SR {name}")
     return Images(name, pixels, keys)
+
+
+@dataclass(frozen=True)
+class QualityPlan:
+    """How a cell's SR images are measured against HR: the suite's metrics, border crop, convention and
+    LPIPS weights at the cell's scale."""
+
+    metrics: tuple[str, ...]
+    crop_border: int
+    convention: str = "skimage"
+    lpips_weights: LpipsConfig | None = None
+
+    @classmethod
+    def of(cls, suite: Suite, scale: int) -> QualityPlan:
+        quality = suite.quality
+        return cls(tuple(suite.metrics), suite.quality_crop(scale), quality.convention, quality.lpips)
+
+
+def super_resolve(
+    hr: Images,
+    lr: Images,
+    name: str,
+    upscaler,
+    model_key: str,
+    plan: QualityPlan,
+    cache: Cache,
+    *,
+    progress: bool,
+    image_ids=None,
+) -> tuple[Images, pd.DataFrame]:
+    """One SR variant of a cell, upscaled and measured against HR (both cached): the one call list the
+    in-process run and the executors' workers share, so the cache they fill is the one it reads."""
+    sr = upscale(lr, name, upscaler, model_key, cache, progress=progress, image_ids=image_ids)
+    measured = quality(
+        hr,
+        sr,
+        list(plan.metrics),
+        plan.crop_border,
+        cache,
+        convention=plan.convention,
+        lpips_weights=plan.lpips_weights,
+    )
+    return sr, measured
 
 
 def throughput(upscaler, lr: Images, *, max_images: int = 4) -> float:

@@ -70,7 +70,7 @@ def test_non_finite_output_on_a_worker_names_image_ids(tmp_path, monkeypatch):
         CellConfig(scenario="bicubic", scale=2),
         0,
         model,
-        ("psnr",),
+        stages.QualityPlan(("psnr",), 0),
         image_ids=tuple(ids),
     )
     with pytest.raises(UserError, match=r"'sr-x' returned NaN or Inf for 1 image\(s\): \['test/img3.png'\]"):
