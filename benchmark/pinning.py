@@ -24,7 +24,7 @@ from benchmark.config import PROJECT_DIR, Suite
 from benchmark.dataset import load_dataset
 from benchmark.manifest import sha256_file
 from benchmark.pipeline import RunOptions, Study, default_device
-from benchmark.store import RunStore, environment
+from benchmark.store import environment
 from benchmark.training_record import PINS_FILE
 from cxr_kernel.atomic import write_text
 from cxr_kernel.errors import UserError
@@ -94,7 +94,6 @@ def pin_models(suite: Suite, out_dir: Path, options: RunOptions, *, require_lear
                 **{**vars(options), "runs_dir": Path(scratch), "cache_dir": cache_dir, "run_id": "pin"}
             ),
         )
-        study.store = RunStore(study.directory)  # training histories are copied into this scratch run
         dataset = load_dataset(suite.data, seed=suite.seed, cache=study.cache, progress=options.progress)
         train = dataset.split(suite.data.train_split)
         _, classifier_info = study.load_classifier(dataset)

@@ -110,6 +110,7 @@ class Study:
         self.directory = Path(options.runs_dir) / _safe(suite.name) / run_id
         run_store.check_run_directory(self.directory, options.runs_dir, suite, overwrite=options.overwrite)
         self.run_id = run_id
+        self.store = RunStore(self.directory)  # writes nothing until the run (or pinning) does
 
     # -- inputs -------------------------------------------------------------------------------------
     def hr_images(self, table: pd.DataFrame) -> stages.Images:
@@ -343,7 +344,7 @@ class Study:
         # Only once nothing above refused the run: a refusal leaves the directory as it was (an
         # earlier run untouched, or nothing that blocks the corrected run under the same --run-id).
         run_store.clear_run_directory(self.directory)
-        self.store = store = RunStore(self.directory)
+        store = self.store
         store.write_config(suite)
         store.write_json(run_layout.ENVIRONMENT, environment(suite, self.device))
         if not dataset.skipped.empty:

@@ -155,11 +155,11 @@ def environment(suite: Suite, device: str) -> dict[str, Any]:
 
 
 class RunStore:
-    """Writes a run's files atomically; each file is complete or absent."""
+    """Writes a run's files atomically; each file is complete or absent. The directory appears with its
+    first file, so a store can exist before a run is known not to be refused."""
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
 
     def write_config(self, suite: Suite) -> None:
         write_text(self.directory / CONFIG_FILE, yaml.safe_dump(suite.stored(), sort_keys=False))
