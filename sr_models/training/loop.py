@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
+from cxr_kernel.checksums import sha256_file
 from cxr_kernel.errors import UserValueError
 from sr_models.archs import build_arch
 from sr_models.losses import (
@@ -208,10 +208,6 @@ def _cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous() for k, v in module.state_dict().items()}
 
 
-def _sha256(path: Path | None) -> str | None:
-    return None if path is None else hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def _fingerprint(
     model: str,
     scale: int,
@@ -229,7 +225,7 @@ def _fingerprint(
         "seed": seed,
         "images_shape": list(images.shape),
         "generator": generator,
-        "init_weights_sha256": _sha256(init_weights),
+        "init_weights_sha256": None if init_weights is None else sha256_file(init_weights),
         "data_id": data_id,
         **fields,
     }
