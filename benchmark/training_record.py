@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -40,7 +41,7 @@ class TrainingRecord:
 
 def _read_json(path: Path) -> dict | None:
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
@@ -139,20 +140,34 @@ def _from_pins(pins: dict, name: str) -> TrainingRecord:
     )
 
 
+def record_beside(weights: Path, sha256: Any) -> tuple[str, str, dict] | None:
+    """The record beside the classifier file ``weights`` that describes the file of this sha256:
+    ``("sidecar", its name, sidecar)`` when the sidecar names it as its model or as one of its exports
+    (``mobilenet-v2.onnx`` beside its ``.pt``), else ``("pins", PINS_FILE, pins)`` when ``pins.json``
+    lists it; None without one."""
+    weights = Path(weights)
+    if not weights.name:
+        return None
+    sidecar = _read_json(weights.with_suffix(".json"))
+    exports = (sidecar or {}).get("exports") or {}
+    if sidecar and (sidecar.get("model_sha256") == sha256 or exports.get(weights.name) == sha256):
+        return "sidecar", weights.with_suffix(".json").name, sidecar
+    pins = _read_json(weights.parent / PINS_FILE)
+    if pins and ((pins.get("files") or {}).get(weights.name) or {}).get("sha256") == sha256:
+        return "pins", PINS_FILE, pins
+    return None
+
+
 def recorded_training(weights: Path, sha256: str) -> TrainingRecord:
     """The training images recorded beside the classifier file ``weights`` (whose sha256 is given)."""
-    weights = Path(weights)
-    sidecar = _read_json(weights.with_suffix(".json"))
-    # the shipped file, or an export of it the sidecar lists (``mobilenet-v2.onnx`` beside its ``.pt``)
-    exports = (sidecar or {}).get("exports") or {}
-    if sidecar is not None and sha256 in (sidecar.get("model_sha256"), exports.get(weights.name)):
-        return _from_sidecar(sidecar, weights.with_suffix(".json").name)
-    pins = _read_json(weights.parent / PINS_FILE)
-    if pins is not None and ((pins.get("files") or {}).get(weights.name) or {}).get("sha256") == sha256:
-        return _from_pins(pins, PINS_FILE)
-    return TrainingRecord(
-        None,
-        "",
-        f"no sidecar ({weights.with_suffix('.json').name}) or {PINS_FILE} with this file's sha256 beside "
-        f"{weights}: training data unknown",
-    )
+    found = record_beside(weights, sha256)
+    if found is None:
+        weights = Path(weights)
+        return TrainingRecord(
+            None,
+            "",
+            f"no sidecar ({weights.with_suffix('.json').name}) or {PINS_FILE} with this file's sha256 beside "
+            f"{weights}: training data unknown",
+        )
+    kind, name, record = found
+    return (_from_sidecar if kind == "sidecar" else _from_pins)(record, name)

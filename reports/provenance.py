@@ -10,7 +10,6 @@ Facts that nothing recorded are reported as not recorded.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ import pandas as pd
 import yaml
 from PIL import Image, UnidentifiedImageError
 
+from benchmark.training_record import record_beside
 from reports.rundir import RunData, resolve_inside
 
 MAX_SIZED = 6000  # image headers read at most, to tell the training images' source resolution
@@ -56,14 +56,6 @@ def _config(run: RunData) -> dict[str, Any]:
     except yaml.YAMLError:
         return {}
     return config if isinstance(config, dict) else {}
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def image_sizes(paths: list[Path]) -> tuple[str | None, int | None]:
@@ -185,15 +177,11 @@ def classifier_provenance(run: RunData) -> ClassifierProvenance:
 
 def _recorded_beside(weights: Path, sha256: Any) -> ClassifierProvenance:
     """Provenance from a sidecar or pins.json next to a given weights file whose checksum matches."""
-    sidecar = _read_json(weights.with_suffix(".json")) if weights.name else None
-    exports = (sidecar or {}).get("exports") or {}  # e.g. the .onnx export of a shipped torch model
-    if sidecar and (sidecar.get("model_sha256") == sha256 or exports.get(weights.name) == sha256):
-        return _from_sidecar(sidecar, weights.with_suffix(".json").name)
-    pins = _read_json(weights.parent / "pins.json") if weights.name else None
-    pinned = ((pins or {}).get("files") or {}).get(weights.name) or {}
-    if pins and pinned.get("sha256") == sha256:
-        return _from_pins(pins, "pins.json")
-    return ClassifierProvenance("given file; no record of its training data was found beside it")
+    found = record_beside(weights, sha256)
+    if found is None:
+        return ClassifierProvenance("given file; no record of its training data was found beside it")
+    kind, name, record = found
+    return (_from_sidecar if kind == "sidecar" else _from_pins)(record, name)
 
 
 def declared_copies_text(summary: dict[str, Any], eval_split: str = "test") -> str:
