@@ -9,13 +9,13 @@ bug shared by training and the suite cannot hide in them.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, log_loss, roc_auc_score
 
-from benchmark.manifest import sha256_file
+from benchmark.manifest import list_checksum, sha256_file
 from cxr_kernel.errors import UserFileNotFound
 
 #: ``flow_from_directory``'s class folders in its (alphabetical) order: index = label.
@@ -90,12 +90,17 @@ def binary_scores(labels: np.ndarray, probabilities: np.ndarray, threshold: floa
 
 
 def files_checksum(files: list[Path], directory: Path) -> str:
-    """sha256 of the sorted ``<file sha256>  <path>`` lines of ``files``, paths relative to the folder
+    """``benchmark.manifest.list_checksum`` of ``files``, named by their paths relative to the folder
     above ``directory`` (``test/NORMAL/x.jpeg``, as a manifest names them): for ``<data_root>/test``
-    it equals ``benchmark.manifest.list_checksum`` of the manifest's test rows."""
+    it equals the checksum of the manifest's test rows."""
     root = Path(directory).parent
-    lines = sorted(f"{sha256_file(path)}  {Path(path).relative_to(root).as_posix()}\n" for path in files)
-    return hashlib.sha256("".join(lines).encode()).hexdigest()
+    listed = pd.DataFrame(
+        {
+            "sha256": [sha256_file(path) for path in files],
+            "image_id": [Path(path).relative_to(root).as_posix() for path in files],
+        }
+    )
+    return list_checksum(listed)
 
 
 def evaluate_directory(
