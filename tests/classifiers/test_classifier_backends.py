@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +12,8 @@ import pytest
 from classifiers import PneumoniaClassifier, build_reference_cnn, load_classifier
 from classifiers.gradcam import grad_cam_maps
 from classifiers.runtime import backend_name, keras
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SMALL = 126  # last convolution: a 4 x 4 Grad-CAM grid
 
 # Runs under KERAS_BACKEND=torch with every import of TensorFlow failing, as on a machine without it:

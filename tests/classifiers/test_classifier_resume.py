@@ -15,8 +15,8 @@ from classifiers import TrainingRecipe, train_classifier
 from classifiers.checkpoints import latest_checkpoint, resume_folder
 from classifiers.runtime import keras
 from classifiers.training import history_path
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 SMALL = 96
 # Augmentation, class weights, a validation split and early stopping: every piece of resumable state.
 RECIPE = TrainingRecipe(

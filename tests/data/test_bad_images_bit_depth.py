@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from benchmark.images import BadImage, read_grayscale
-from tests.test_bad_images import write_dicom
+from tests.data.test_bad_images import write_dicom
 
 CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}
 

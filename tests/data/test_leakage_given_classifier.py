@@ -159,9 +159,8 @@ def test_near_duplicates_are_cached_by_both_lists_and_read_back_without_reading_
 
 
 def test_a_pinned_classifier_sharing_patients_is_refused_unless_the_suite_allows_it(tmp_path, capsys):
-    from suite_files import absolute_suite
-
     from benchmark.cli import main
+    from tests.support.suite_files import absolute_suite
 
     def disallow(raw):
         raw["classifier"].pop("allow_test_overlap")

@@ -5,7 +5,6 @@ the MATLAB HFEN, the per-image GMSD) and a transcription of BasicSR's calculate_
 """
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from benchmark.images import read_grayscale, resize_square
 from benchmark.metrics import IMAGE_QUALITY_METRICS, NETWORK_METRICS, measure_quality_batch
 from benchmark.metrics.references import REFERENCES
 from cxr_kernel.errors import UserError
+from tests.support.paths import ROOT
 
 TOLERANCE = 1e-6
 # LPIPS needs user-given weights; test_metrics_lpips.py checks it against the official package.
@@ -22,7 +22,7 @@ WEIGHT_FREE = [name for name in IMAGE_QUALITY_METRICS.names() if name not in NET
 XRAYS = next(
     (
         folder / "shared" / "data" / "kermany-hr"
-        for folder in Path(__file__).resolve().parents[1].parents
+        for folder in ROOT.parents
         if (folder / "shared" / "data" / "kermany-hr").is_dir()
     ),
     None,

@@ -28,12 +28,13 @@ from benchmark.images import read_grayscale
 from benchmark.manifest import sha256_file
 from benchmark.metrics import IMAGE_QUALITY_METRICS, measure_quality_batch
 from cxr_kernel.errors import UserError
+from tests.support.paths import ROOT
 
 TOLERANCE = 1e-5
 XRAYS = next(
     (
         folder / "shared" / "data" / "kermany-hr"
-        for folder in Path(__file__).resolve().parents[1].parents
+        for folder in ROOT.parents
         if (folder / "shared" / "data" / "kermany-hr").is_dir()
     ),
     None,

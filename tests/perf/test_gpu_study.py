@@ -20,9 +20,8 @@ from benchmark.cli import main
 from benchmark.code_identity import import_statements
 from benchmark.gpu_record import GpuStudyRecord, read_record, record_name, write_record
 from cxr_kernel.errors import UserError
+from tests.support.paths import ROOT, SHARED
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 SOURCE_FOLDERS = ("cxr_kernel", "benchmark", "sr_models", "classifiers", "reports", "benchmarks")
 
 

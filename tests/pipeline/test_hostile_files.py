@@ -70,9 +70,8 @@ def test_yaml_python_tags_are_refused_in_command_line_params(tmp_path):
 
 
 def test_file_name_with_markup_renders_as_text_in_the_report(tmp_path):
-    from report_run import EVIL, make_run
-
     from reports import render_report
+    from tests.support.report_run import EVIL, make_run
 
     run = make_run(tmp_path, lean=True)
     summary = json.loads((run / "summary.json").read_text())

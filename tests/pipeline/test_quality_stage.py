@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
-from test_config import MINIMAL, write_suite
 
 from benchmark import stages
 from benchmark.cache import Cache
 from benchmark.config import load_suite
 from benchmark.metrics import measure_quality
 from cxr_kernel.errors import UserError
+from tests.cli.test_config import MINIMAL, write_suite
 
 METRICS = ["psnr", "ssim", "gmsd", "hfen"]
 

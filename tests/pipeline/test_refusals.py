@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from suite_files import RAW, run_cli
 
 from benchmark.cache import Cache
 from benchmark.cli import main
@@ -17,6 +16,7 @@ from benchmark.images import write_png
 from benchmark.manifest import build_manifest
 from benchmark.screening import apply_policy, screen
 from cxr_kernel.atomic import DiskFull, atomic_path
+from tests.support.suite_files import RAW, run_cli
 
 
 def one_line_error(capsys) -> str:

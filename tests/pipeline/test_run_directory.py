@@ -3,11 +3,11 @@ config is refused with the fix (a new id, or --overwrite), and no file of an ear
 
 import pytest
 import yaml
-from suite_files import RAW, run_cli
 
 from benchmark.config import parse_suite
 from benchmark.store import check_run_id, prepare_run_directory, resolved_config
 from cxr_kernel.errors import UserError
+from tests.support.suite_files import RAW, run_cli
 
 
 def suite(**changes):

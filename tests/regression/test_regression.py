@@ -7,7 +7,6 @@ import json
 import pandas as pd
 import pytest
 import yaml
-from suite_files import absolute_suite
 
 from benchmark import regression
 from benchmark.cli import main
@@ -15,6 +14,7 @@ from benchmark.config import PROJECT_DIR, find_suite, load_suite
 from benchmark.manifest import sha256_file
 from cxr_kernel import run_files
 from cxr_kernel.errors import UserError
+from tests.support.suite_files import absolute_suite
 
 
 def write_run(run_dir, *, accuracy=0.75, psnr=30.0, suite="s", extra_rows=(), probs=(0.2, 0.9)):

@@ -12,10 +12,10 @@ import subprocess
 import sys
 
 import pytest
-from suite_files import absolute_suite
 
 from benchmark.regression import default_baseline
 from benchmark.tolerances import ISA_SETTINGS
+from tests.support.suite_files import absolute_suite
 
 PROBE = """
 import json

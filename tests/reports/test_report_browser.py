@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from report_run import add_hostile_example, make_run
 
 from reports import render_report
+from tests.support.paths import ROOT
+from tests.support.report_run import add_hostile_example, make_run
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(
@@ -67,7 +68,7 @@ def marker(dom: str, name: str) -> str | None:
 def test_console_and_image_checks_catch_a_broken_page(tmp_path: Path) -> None:
     """The checks below can fail: a page with a script error and a broken image is caught."""
     page = tmp_path / "broken.html"
-    script = (Path(__file__).parents[1] / "reports" / "templates" / "sort.js").read_text()
+    script = (ROOT / "reports" / "templates" / "sort.js").read_text()
     page.write_text(
         '<!DOCTYPE html><html><body><img src="data:image/png;base64,AAAA">'
         f"<script>{script}</script><script>notDefined();</script></body></html>"
@@ -109,7 +110,7 @@ def test_report_screenshot_is_not_blank(report: Path, tmp_path: Path) -> None:
 
 
 def test_sort_script_orders_numbers_with_missing_values_last(tmp_path: Path) -> None:
-    script = (Path(__file__).parents[1] / "reports" / "templates" / "sort.js").read_text()
+    script = (ROOT / "reports" / "templates" / "sort.js").read_text()
     rows = "".join(
         f'<tr><td>{name}</td><td data-sort="{key}">{key or "–"}</td></tr>'
         for name, key in [("a", "2"), ("b", ""), ("c", "10"), ("d", "-1.5")]

@@ -11,13 +11,20 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from report_run import EVIL, N_IMAGES, add_hostile_example, add_newer_columns, assert_self_contained, make_run
 
 from benchmark.cli import main
 from reports import render_report, write_tables
 from reports.compare import render_comparison
 from reports.methods import methods_paragraph
 from reports.rundir import load_run
+from tests.support.report_run import (
+    EVIL,
+    N_IMAGES,
+    add_hostile_example,
+    add_newer_columns,
+    assert_self_contained,
+    make_run,
+)
 
 ESCAPED_EVIL = "&lt;script&gt;alert(1)&lt;/script&gt;"
 

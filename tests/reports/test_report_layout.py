@@ -13,13 +13,19 @@ import re
 from pathlib import Path
 
 import pytest
-from report_run import STUDY_CELLS, STUDY_IMAGES, STUDY_MODELS, assert_self_contained, make_study_run
-from test_report_browser import CHROMIUM, chromium, console_messages, marker
 
 from reports import render_report
 from reports.answer import cell_answers, seed_agreement_phrase
 from reports.precision import distinguishing_decimals, fmt_interval
 from reports.render import run_cells, run_variants
+from tests.reports.test_report_browser import CHROMIUM, chromium, console_messages, marker
+from tests.support.report_run import (
+    STUDY_CELLS,
+    STUDY_IMAGES,
+    STUDY_MODELS,
+    assert_self_contained,
+    make_study_run,
+)
 
 MAX_BYTES = 5_000_000
 WIDTH = 1280

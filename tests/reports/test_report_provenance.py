@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from report_run import make_run
 
 from reports import render_run
 from reports.header import class_counts, header_facts
 from reports.methods import methods_paragraph
 from reports.provenance import classifier_provenance, leakage_text
 from reports.rundir import load_run
+from tests.support.report_run import make_run
 
 SHA = "f" * 64
 

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from report_run import BANNER, CELLS, EVIL, N_IMAGES, assert_self_contained, make_run
 
 from cxr_kernel.errors import UserError
 from reports import RunFileInvalid, RunFileMissing, render_report, write_tables
 from reports.formatting import decimals_for, fmt_ci, fmt_p, fmt_percent
+from tests.support.report_run import BANNER, CELLS, EVIL, N_IMAGES, assert_self_contained, make_run
 
 
 @pytest.fixture(scope="module")

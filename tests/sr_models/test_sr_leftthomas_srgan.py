@@ -9,8 +9,6 @@ version), block8 two upsample blocks (Conv 64->256, PixelShuffle 2, PReLU) and C
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -23,8 +21,8 @@ from sr_models import load_upscaler
 from sr_models.archs import LeftthomasSRGAN
 from sr_models.archs.infer import infer_arch
 from sr_models.weights import load_state_dict
+from tests.support.paths import SHARED
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 LEFTTHOMAS = SHARED / "weights" / "leftthomas_SRGAN_netG_epoch_4_100.pth"
 TEST_XRAYS = SHARED / "data" / "kermany-test-hr"
 

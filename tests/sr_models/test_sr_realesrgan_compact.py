@@ -25,8 +25,8 @@ from sr_models import load_upscaler
 from sr_models.archs import SRVGGNetCompact
 from sr_models.archs.infer import guess_arch_type, infer_arch
 from sr_models.weights import load_state_dict
+from tests.support.paths import SHARED
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 ANIMEVIDEO = SHARED / "weights" / "realesr-animevideov3.pth"
 TEST_XRAYS = SHARED / "data" / "kermany-test-hr"
 

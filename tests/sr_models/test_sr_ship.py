@@ -14,7 +14,7 @@ from benchmark.config import PROJECT_DIR
 from cxr_kernel import run_layout
 from sr_models import load_upscaler
 from sr_models.archs import SRVGGNetCompact
-from tests.suite_files import absolute_suite
+from tests.support.suite_files import absolute_suite
 
 pytestmark = pytest.mark.slow
 

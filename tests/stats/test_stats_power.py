@@ -112,15 +112,10 @@ def test_power_cli_solves_for_n_and_refuses_both_or_neither(capsys):
 
 
 def test_analyze_power_table_is_connors_detectable_difference_at_the_observed_discordance():
-    import sys
-    from pathlib import Path
-
     import pandas as pd
 
-    sys.path.insert(0, str(Path(__file__).parent))
-    from test_stats_analysis import make_predictions
-
     from benchmark.stats.analysis import analyze
+    from tests.stats.test_stats_analysis import make_predictions
 
     predictions = make_predictions(cells=("x2",))
     empty = pd.DataFrame(columns=["cell", "variant", "image_id", "metric", "value"])

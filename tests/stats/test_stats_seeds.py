@@ -8,7 +8,7 @@ from sklearn.metrics import accuracy_score
 
 from benchmark.stats.agreement import seed_summary
 from benchmark.stats.analysis import analyze
-from tests.test_stats_analysis import make_predictions
+from tests.stats.test_stats_analysis import make_predictions
 
 SEEDS = [0, 1, 2]
 EMPTY_QUALITY = pd.DataFrame(columns=["cell", "variant", "image_id", "metric", "value"])

@@ -1,13 +1,13 @@
 """Every test name and method the analysis emits has a label and a Methods sentence (stats.vocabulary)."""
 
 import pytest
-from test_stats_analysis import N_IMAGES, make_predictions, make_quality
 
 from benchmark.stats import vocabulary
 from benchmark.stats.analysis import analyze
 from benchmark.stats.cell_tests import ROW_BUILDERS
 from reports import formatting
 from reports.methods import _statistics
+from tests.stats.test_stats_analysis import N_IMAGES, make_predictions, make_quality
 
 # Images 2k and 2k+1 (same class) belong to one patient.
 CLUSTERS = {f"img{i:03d}": f"p{i // 2}" for i in range(N_IMAGES)}

@@ -14,7 +14,7 @@ import yaml
 
 from benchmark.cli import main
 from benchmark.config import find_suite
-from tests.suite_files import absolute_suite
+from tests.support.suite_files import absolute_suite
 
 pytestmark = pytest.mark.slow
 

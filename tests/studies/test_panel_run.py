@@ -8,8 +8,8 @@ import json
 import pandas as pd
 import pytest
 
-from tests.suite_files import RAW, run_cli
-from tests.test_seeds_run import SINGLE_SEED_KEYS, recounted_flips
+from tests.studies.test_seeds_run import SINGLE_SEED_KEYS, recounted_flips
+from tests.support.suite_files import RAW, run_cli
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from tests.suite_files import RAW, run_cli
+from tests.support.suite_files import RAW, run_cli
 
 pytestmark = pytest.mark.slow
 
