@@ -10,10 +10,10 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
-	# The official LPIPS, the tests' reference (tests/test_metrics_lpips.py). --no-deps: its torchvision
+	# The official LPIPS, the tests' reference (tests/metrics/test_metrics_lpips.py). --no-deps: its torchvision
 	# requirement would pull a torchvision (and CUDA torch) that breaks beside our CPU torch.
 	$(PY) -m pip install --quiet --no-deps lpips==0.1.4
-	# The official Real-ESRGAN, whose SRVGGNetCompact is the reference of tests/test_sr_realesrgan_compact.py
+	# The official Real-ESRGAN, whose SRVGGNetCompact is the reference of tests/sr_models/test_sr_realesrgan_compact.py
 	# (the test runs only srvgg_arch.py). --no-deps: its basicsr requirement pulls torchvision, as above.
 	$(PY) -m pip install --quiet --no-deps realesrgan==0.3.0
 	touch $(STAMP)

@@ -51,7 +51,7 @@ def test_training_images_are_read_as_keras_load_img_reads_them(tmp_path):
 
 
 def test_trained_classifier_key_follows_images_recipe_seed_and_input_size():
-    """Labels, patients and order: tests/test_cache_keys.py."""
+    """Labels, patients and order: tests/pipeline/test_cache_keys.py."""
     config = ClassifierConfig(train={"epochs": 2})
 
     def table(shas):

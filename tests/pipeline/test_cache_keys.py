@@ -51,11 +51,6 @@ class Counter:
         return len(entries(self.cache, stage) - before), result
 
 
-@pytest.fixture
-def cache(tmp_path):
-    return Cache(tmp_path / "cache")
-
-
 def test_hr_entries_follow_file_content_and_size_not_the_path(tmp_path, cache):
     count = Counter(cache)
     table = image_table(tmp_path, [1, 2])

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from benchmark import sr_setup, stages
-from benchmark.cache import CORRUPT_DIR, Cache, checksum_path
+from benchmark.cache import CORRUPT_DIR, checksum_path
 from benchmark.config import CellConfig, DataConfig, PhantomConfig, SRModelConfig
 from benchmark.dataset import load_dataset
 from benchmark.manifest import sha256_file
@@ -24,11 +24,6 @@ def truncate(path):
 
 def zero(path):
     np.save(path, np.zeros_like(np.load(path)))
-
-
-@pytest.fixture
-def cache(tmp_path):
-    return Cache(tmp_path / "cache")
 
 
 def corrupt_warnings(caplog) -> list[str]:

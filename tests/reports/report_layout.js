@@ -1,4 +1,4 @@
-// Injected by tests/test_report_layout.py: after the load event, sets on <html> the window width,
+// Injected by tests/reports/test_report_layout.py: after the load event, sets on <html> the window width,
 // whether the page scrolls sideways, whether the answer block and the diagnosis table lie inside the
 // window, whether every result table is at most 1,200 px wide without a scroll bar, their order, and
 // whether the diagnosis table's head sticks to the top of the window when scrolled.

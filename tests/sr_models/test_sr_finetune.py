@@ -22,9 +22,10 @@ from sr_models.archs.vgg import vgg19_features
 from sr_models.presets import resolve_preset
 from sr_models.training import train_upscaler
 from sr_models.training.networks import initial_generator
-from tests.sr_models.test_sr_training import _blobs, _crash_after, _saved, block_mean, one_thread  # noqa: F401
+from tests.sr_models.test_sr_training import _blobs, _crash_after, _saved, block_mean
 
 COMPACT = {"num_feat": 8, "num_conv": 2}
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/sr_models/conftest.py
 
 
 @pytest.fixture(scope="module")

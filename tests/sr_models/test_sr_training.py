@@ -21,13 +21,7 @@ from sr_models.weights import load_state_dict
 FAMILIES = ("srgan", "esrgan", "realesrgan")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny convolutions are dominated by thread overhead; one thread is faster on a busy 2-core box.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/sr_models/conftest.py
 
 
 def _blobs(count: int, seed: int) -> np.ndarray:
