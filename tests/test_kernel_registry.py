@@ -69,3 +69,22 @@ def test_names_sort_and_iteration_keeps_registration_order():
     assert list(table) == ["second", "first"]
     assert table.items() == [("second", str), ("first", len)]
 
+
+def test_naming_a_model_or_a_torch_classifier_imports_no_framework():
+    code = (
+        "import sys\n"
+        "from sr_models import MODELS, learned_models\n"
+        "from classifiers.backends import BACKENDS\n"
+        "from sr_models.presets import DISCRIMINATORS, PRESETS\n"
+        "MODELS.check('esrgan'); learned_models(); PRESETS.get('tiny-esrgan'); DISCRIMINATORS.check('unet')\n"
+        "BACKENDS.get('torch').arch_names()\n"
+        "print(sorted(m for m in ('torch', 'tensorflow', 'keras', 'onnxruntime') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out == "[]\n"
+
+
+def test_each_classifier_backend_is_listed_under_its_own_type():
+    from classifiers.backends import BACKENDS
+
+    assert all(cls.type == name for name, cls in BACKENDS.items())
