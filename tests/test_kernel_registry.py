@@ -37,18 +37,23 @@ def test_a_name_taken_is_refused_whatever_the_form():
     assert table.get("json").__name__ == "dumps" and table.get("json").__module__ == "json"
 
 
+def _fresh_python(*lines: str) -> str:
+    """stdout of ``lines`` run in a new interpreter (nothing imported yet)."""
+    code = "\n".join(lines)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+
 def test_a_lazy_entry_is_imported_only_when_got():
-    code = (
-        "import sys\n"
-        "from cxr_kernel.registry import Registry\n"
-        "table = Registry('format', {'wave': 'wave:open'})\n"
-        "assert table.names() == ['wave'] and 'wave' in table and table.info('wave') is None\n"
-        "table.check('wave')\n"
-        "print('wave' in sys.modules, end=' ')\n"
-        "table.get('wave')\n"
-        "print('wave' in sys.modules)\n"
+    out = _fresh_python(
+        "import sys",
+        "from cxr_kernel.registry import Registry",
+        "table = Registry('format', {'wave': 'wave:open'})",
+        "assert table.names() == ['wave'] and 'wave' in table and table.info('wave') is None",
+        "table.check('wave')",
+        "print('wave' in sys.modules, end=' ')",
+        "table.get('wave')",
+        "print('wave' in sys.modules)",
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out == "False True\n"
 
 
@@ -71,16 +76,15 @@ def test_names_sort_and_iteration_keeps_registration_order():
 
 
 def test_naming_a_model_or_a_torch_classifier_imports_no_framework():
-    code = (
-        "import sys\n"
-        "from sr_models import MODELS, learned_models\n"
-        "from classifiers.backends import BACKENDS\n"
-        "from sr_models.presets import DISCRIMINATORS, PRESETS\n"
-        "MODELS.check('esrgan'); learned_models(); PRESETS.get('tiny-esrgan'); DISCRIMINATORS.check('unet')\n"
-        "BACKENDS.get('torch').arch_names()\n"
-        "print(sorted(m for m in ('torch', 'tensorflow', 'keras', 'onnxruntime') if m in sys.modules))\n"
+    out = _fresh_python(
+        "import sys",
+        "from sr_models import MODELS, learned_models",
+        "from classifiers.backends import BACKENDS",
+        "from sr_models.presets import DISCRIMINATORS, PRESETS",
+        "MODELS.check('esrgan'); learned_models(); PRESETS.get('tiny-esrgan'); DISCRIMINATORS.check('unet')",
+        "BACKENDS.get('torch').arch_names()",
+        "print(sorted(m for m in ('torch', 'tensorflow', 'keras', 'onnxruntime') if m in sys.modules))",
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out == "[]\n"
 
 
