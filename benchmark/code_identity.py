@@ -10,7 +10,7 @@ Which modules produce a stage is one explicit line per stage (``PRODUCERS``): th
 first-party module those import (found by parsing their source, function-level imports included) is
 hashed with them, so a new helper a producer starts importing is picked up without editing this file.
 A package listed as a folder is hashed whole: registries there name their entries by string
-(``"sr_models.zoo:esrgan"``), which no import statement shows.
+(``"sr_models.zoo:load_learned"``), which no import statement shows.
 
 Modules in ``INERT`` are not followed: they validate, name or store values but compute none of them
 (a config value that changes a result is in the key as a value, not as code). Per-stage lists, rather

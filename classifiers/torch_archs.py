@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from cxr_kernel.registry import Registry
+from classifiers.torch_arch_table import ARCHS
 
 #: torchvision's ImageNet normalisation, applied in the graph.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -199,13 +199,6 @@ class MobileNetV2(_GreyInput):
 def mobilenet_v2() -> MobileNetV2:
     """MobileNetV2 (Sandler et al. 2018) with one output unit; 2,225,153 parameters."""
     return MobileNetV2()
-
-
-#: ``classifier: {type: torch, arch: <name>}`` -> a function building the untrained model.
-ARCHS = Registry(
-    "torch classifier architecture",
-    {"resnet18": "classifiers.torch_archs:resnet18", "mobilenet_v2": "classifiers.torch_archs:mobilenet_v2"},
-)
 
 
 def build(arch: str) -> nn.Module:

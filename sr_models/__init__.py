@@ -2,13 +2,13 @@
 
 ``load_upscaler(name, scale, weights)`` returns an :class:`~sr_models.upscaler.Upscaler` whose
 ``upscale`` maps float32 grayscale (N, h, w) in [0, 1] to (N, h*scale, w*scale) in [0, 1].
-Importing this package is cheap: torch is imported only when a learned model is loaded (the learned
-model names are declared by the architectures in ``sr_models/archs`` and read from their source).
+Importing this package is cheap: ``MODELS`` names each loader as a ``"module:attribute"`` string, so
+torch is imported only when a learned model is loaded.
 """
 
 from __future__ import annotations
 
-import ast
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,30 +18,40 @@ from sr_models.upscaler import Upscaler
 INTERPOLATION = ("nearest", "bilinear", "bicubic", "lanczos")
 
 
-def declared_models() -> list[str]:
-    """The learned model names the architectures declare (``@register_arch(models={...})`` in
-    ``sr_models/archs/*.py``), read from their source so that naming a model imports no torch.
+@dataclass(frozen=True)
+class LearnedModel:
+    """A learned model name: the architecture of its official weights (a class of ``sr_models.archs``),
+    example official files by scale, and further architectures whose files it loads too."""
 
-    ``tests/test_sr_archs.py`` checks these are the names the imported architectures register.
-    """
-    names = []
-    for path in sorted((Path(__file__).parent / "archs").glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "register_arch":
-                models = next((k.value for k in node.keywords if k.arg == "models"), None)
-                names += list(ast.literal_eval(models)) if models is not None else []
-    return names
+    arch_type: str
+    files: dict[int, str] = field(default_factory=dict)
+    also_loads: tuple[str, ...] = ()
 
 
-def _learned_models() -> dict[str, str]:
-    return {name: f"sr_models.zoo:{name.replace('-', '_')}" for name in declared_models()}
+_INTERPOLATED = "sr_models.interpolation:load_interpolation"
+_LEARNED = "sr_models.zoo:load_learned"
 
-
-MODELS = Registry(
-    "SR model",
-    {mode: f"sr_models.interpolation:{mode}" for mode in INTERPOLATION},
-    more=_learned_models,
+#: model name -> its loader ``(model, scale, weights, **options)``; a learned model's ``info`` is its
+#: ``LearnedModel`` (tests/test_sr_archs.py checks each names registered architectures).
+MODELS = Registry("SR model", dict.fromkeys(INTERPOLATION, _INTERPOLATED))
+MODELS.register(
+    "realesrgan",
+    _LEARNED,
+    info=LearnedModel("RRDBNet", {4: "RealESRGAN_x4plus.pth", 2: "RealESRGAN_x2plus.pth"}),
 )
+MODELS.register("realesrnet", _LEARNED, info=LearnedModel("RRDBNet", {4: "RealESRNet_x4plus.pth"}))
+MODELS.register("esrgan", _LEARNED, info=LearnedModel("RRDBNet", {4: "RRDB_ESRGAN_x4.pth"}))
+MODELS.register("srresnet", _LEARNED, info=LearnedModel("SRResNet"))
+MODELS.register("srgan", _LEARNED, info=LearnedModel("SRResNet", also_loads=("LeftthomasSRGAN",)))
+MODELS.register("msrresnet", _LEARNED, info=LearnedModel("MSRResNet", {4: "MSRResNet_x4.pth"}))
+MODELS.register(
+    "realesrgan-compact", _LEARNED, info=LearnedModel("SRVGGNetCompact", {4: "realesr-general-x4v3.pth"})
+)
+
+
+def learned_models() -> dict[str, LearnedModel]:
+    """Learned model name -> its ``LearnedModel``, in ``MODELS`` order."""
+    return {name: MODELS.info(name) for name in MODELS if MODELS.info(name) is not None}
 
 
 def available_models() -> list[str]:
@@ -77,8 +87,8 @@ def load_upscaler(
     arch : dict, optional
         ``{"type": "RRDBNet", ...}`` overriding the file's or the family's architecture.
     """
-    factory = MODELS.get(model)
-    return factory(
+    return MODELS.get(model)(
+        model,
         scale,
         weights,
         device=device,
@@ -90,4 +100,4 @@ def load_upscaler(
     )
 
 
-__all__ = ["MODELS", "Upscaler", "available_models", "load_upscaler"]
+__all__ = ["MODELS", "LearnedModel", "Upscaler", "available_models", "learned_models", "load_upscaler"]

@@ -8,8 +8,6 @@ Results are clipped to [0, 1] because bicubic and Lanczos overshoot at edges.
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 from PIL import Image
 
@@ -51,15 +49,10 @@ class InterpolationUpscaler(Upscaler):
 def load_interpolation(
     mode: str, scale: int, weights: object = None, *, arch: dict | None = None, **_runtime: object
 ) -> InterpolationUpscaler:
-    """Registry factory: rejects ``weights``/``arch`` (nothing to load); device, tile, etc. are moot."""
+    """The loader ``sr_models.MODELS`` names for ``mode``: rejects ``weights``/``arch`` (nothing to load);
+    device, tile, etc. are moot."""
     if weights is not None or arch is not None:
         raise ValueError(
             f"Expected no weights or arch for interpolation model {mode!r}, got {weights or arch}."
         )
     return InterpolationUpscaler(mode, scale)
-
-
-nearest = partial(load_interpolation, "nearest")
-bilinear = partial(load_interpolation, "bilinear")
-bicubic = partial(load_interpolation, "bicubic")
-lanczos = partial(load_interpolation, "lanczos")

@@ -13,15 +13,23 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 from dataclasses import dataclass
 from typing import Any
 
 from cxr_kernel.errors import UserValueError
+from cxr_kernel.registry import Registry
 
-FAMILIES = ("srgan", "esrgan", "realesrgan", "finetune")
+#: the published recipe a preset follows (its ``family``), which fixes its networks (see the module doc).
+PRESET_FAMILIES = ("srgan", "esrgan", "realesrgan", "finetune")
 GAN_TYPES = ("vanilla", "lsgan", "ragan")
-DISCRIMINATORS = ("vgg", "unet")
+#: a preset's ``discriminator`` -> its class (``for_preset(preset, in_channels)`` builds it), imported on use.
+DISCRIMINATORS = Registry(
+    "discriminator",
+    {
+        "vgg": "sr_models.archs.discriminators:VGGStyleDiscriminator",
+        "unet": "sr_models.archs.discriminators:UNetDiscriminatorSN",
+    },
+)
 PIXEL_LOSSES = ("l1", "mse")
 
 _NO_VGG_NOTE = (
@@ -80,9 +88,9 @@ class TrainingPreset:
 
     def __post_init__(self) -> None:
         choices = {
-            "family": FAMILIES,
+            "family": PRESET_FAMILIES,
             "gan_type": GAN_TYPES,
-            "discriminator": DISCRIMINATORS,
+            "discriminator": tuple(DISCRIMINATORS),
             "pixel_loss": PIXEL_LOSSES,
             "perceptual_criterion": PIXEL_LOSSES,
         }
@@ -316,27 +324,31 @@ def _tiny(base: TrainingPreset, arch: dict[str, Any], **changes: Any) -> Trainin
     return dataclasses.replace(base, **{**tiny, **changes})
 
 
-PRESETS: dict[str, TrainingPreset] = {
-    "srgan": _SRGAN,
-    "esrgan": _ESRGAN,
-    "realesrgan": _REALESRGAN,
-    "seed-study": _SEED_STUDY,
-    "seed-study-512": dataclasses.replace(_SEED_STUDY, hr_patch=512),
-    "seed-study-128": dataclasses.replace(_SEED_STUDY, hr_patch=128),
-    # The tiny SRGAN with perceptual off is the paper's "SRGAN-MSE" variant (MSE content + adversarial).
-    # 64x64 HR patches: SRResNet's 9x9 convolutions see mostly zero padding on 8x8 LR patches, and a
-    # model trained so is ~14 dB worse on whole images (measured on the demo phantoms).
-    "tiny-srgan": _tiny(
-        _SRGAN,
-        {"type": "SRResNet", "num_in_ch": 3, "num_out_ch": 3, "num_feat": 16, "num_block": 2},
-        hr_patch=64,
-    ),
-    "tiny-esrgan": _tiny(_ESRGAN, _rrdb(2, num_feat=16, num_grow_ch=8), ema_decay=0.9),
-    "tiny-realesrgan": _tiny(_REALESRGAN, _rrdb(2, num_feat=16, num_grow_ch=8), ema_decay=0.9),
-    "finetune-l1": _FINETUNE_L1,
-    "finetune-gan": _FINETUNE_GAN,
-    "finetune-gan-vgg": _FINETUNE_GAN_VGG,
-}
+#: preset name -> ``TrainingPreset`` (``resolve_preset`` applies a config's overrides).
+PRESETS = Registry(
+    "training preset",
+    {
+        "srgan": _SRGAN,
+        "esrgan": _ESRGAN,
+        "realesrgan": _REALESRGAN,
+        "seed-study": _SEED_STUDY,
+        "seed-study-512": dataclasses.replace(_SEED_STUDY, hr_patch=512),
+        "seed-study-128": dataclasses.replace(_SEED_STUDY, hr_patch=128),
+        # The tiny SRGAN with perceptual off is the paper's "SRGAN-MSE" variant (MSE content + adversarial).
+        # 64x64 HR patches: SRResNet's 9x9 convolutions see mostly zero padding on 8x8 LR patches, and a
+        # model trained so is ~14 dB worse on whole images (measured on the demo phantoms).
+        "tiny-srgan": _tiny(
+            _SRGAN,
+            {"type": "SRResNet", "num_in_ch": 3, "num_out_ch": 3, "num_feat": 16, "num_block": 2},
+            hr_patch=64,
+        ),
+        "tiny-esrgan": _tiny(_ESRGAN, _rrdb(2, num_feat=16, num_grow_ch=8), ema_decay=0.9),
+        "tiny-realesrgan": _tiny(_REALESRGAN, _rrdb(2, num_feat=16, num_grow_ch=8), ema_decay=0.9),
+        "finetune-l1": _FINETUNE_L1,
+        "finetune-gan": _FINETUNE_GAN,
+        "finetune-gan-vgg": _FINETUNE_GAN_VGG,
+    },
+)
 
 # Config files give lists where the dataclass holds tuples.
 _TUPLE_FIELDS = ("betas", "pretrain_lr_milestones", "lr_milestones", "degradation")
@@ -349,11 +361,7 @@ def resolve_preset(name: str, overrides: dict[str, Any] | None = None) -> Traini
     ``{"type": "SRVGGNetCompact", "num_conv": 16}``; the constructor's defaults fill the rest). Raises
     ValueError for unknown names or keys.
     """
-    if name not in PRESETS:
-        close = difflib.get_close_matches(name, PRESETS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise UserValueError(f"Expected a preset in {sorted(PRESETS)}, got {name!r}.{hint}")
-    preset = PRESETS[name]
+    preset = PRESETS.get(name)
     overrides = copy.deepcopy(dict(overrides or {}))
     valid = [f.name for f in dataclasses.fields(TrainingPreset)]
     unknown = sorted(set(overrides) - set(valid))

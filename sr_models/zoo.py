@@ -1,50 +1,42 @@
-"""Learned SR model families: weights file -> architecture -> strict load -> TorchUpscaler.
+"""Learned SR models: weights file -> architecture -> strict load -> TorchUpscaler.
 
 The architecture comes, in order of precedence, from the ``arch`` argument, the file's own
-``"arch"`` entry (this project's checkpoints), or the family's official architecture with its
-sizes read from the file's tensor shapes (:func:`sr_models.archs.infer.infer_arch`). A family may
+``"arch"`` entry (this project's checkpoints), or the model's official architecture with its
+sizes read from the file's tensor shapes (:func:`sr_models.archs.infer.infer_arch`). A model may
 accept further layouts, recognised by their keys: ``srgan`` also loads leftthomas/SRGAN's
 generator files (``block1`` ... ``block8``, output ``(tanh + 1) / 2``).
 
-The model names and their architectures are declared by the architectures themselves
-(``@register_arch(models=...)`` in ``sr_models/archs``).
+The model names, their architectures and example files are lines of ``sr_models.MODELS``, whose
+learned entries name ``load_learned``.
 """
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from cxr_kernel.errors import UserValueError
+from sr_models import MODELS, learned_models
 from sr_models.archs import build_arch
-from sr_models.archs.registry import Family, guess_arch_type, infer_arch, model_families
+from sr_models.archs.registry import guess_arch_type, infer_arch
 from sr_models.inference import TorchUpscaler
 from sr_models.weights import add_missing_batch_counters, load_state_dict, where_to_get
 
-#: model name -> its architecture and example files, as the architectures registered them.
-FAMILIES: dict[str, Family] = model_families()
-
-
-def __getattr__(name: str):
-    """``zoo.esrgan``, ``zoo.realesrgan_compact``, ...: ``load_learned`` bound to that model name (the
-    entries of ``sr_models.MODELS``)."""
-    for model in FAMILIES:
-        if model.replace("-", "_") == name:
-            return partial(load_learned, model)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 def _models_for(arch_type: str | None) -> str:
-    names = [name for name, family in FAMILIES.items() if arch_type in (family.arch_type, *family.also_loads)]
+    names = [
+        name
+        for name, learned in learned_models().items()
+        if arch_type in (learned.arch_type, *learned.also_loads)
+    ]
     if not names:
         return "It matches none of the known architectures; is it a generator state dict?"
     return f"The keys look like {arch_type} weights: use model {' or '.join(repr(n) for n in names)}."
 
 
 def _missing_weights_message(model: str, scale: int) -> str:
-    family = FAMILIES[model]
-    example = family.files.get(scale) or next(iter(family.files.values()), None)
+    files = MODELS.info(model).files
+    example = files.get(scale) or next(iter(files.values()), None)
     if example is None:
         return (
             f"Expected weights for model {model!r}, got none; its authors released no PyTorch weights. "
@@ -68,7 +60,7 @@ def load_learned(
     tile_overlap: int = 16,
     batch_size: int = 4,
 ) -> TorchUpscaler:
-    """Build the ``model`` family's generator from ``weights`` (strict) as a TorchUpscaler.
+    """Build learned model ``model``'s generator from ``weights`` (strict) as a TorchUpscaler.
 
     Raises
     ------
@@ -82,13 +74,13 @@ def load_learned(
         raise UserValueError(_missing_weights_message(model, scale))
     state_dict, file_arch = load_state_dict(weights)
     state_dict = add_missing_batch_counters(state_dict)
-    family = FAMILIES[model]
+    learned = MODELS.info(model)
     detected = guess_arch_type(state_dict)
-    arch_type = detected if detected in family.also_loads else family.arch_type
+    arch_type = detected if detected in learned.also_loads else learned.arch_type
     spec = arch or file_arch or infer_arch(arch_type, state_dict, scale)
     net = build_arch(spec)
     if net.scale != scale:
-        official = family.files.get(scale)
+        official = learned.files.get(scale)
         raise UserValueError(
             f"Expected a x{scale} model for {model!r}, got x{net.scale} weights in {weights}. Use x{scale} "
             f"weights{f' ({official})' if official else ''} or change the suite's scales."

@@ -24,17 +24,11 @@ from typing import Any
 import numpy as np
 
 from benchmark.degradations.checks import ParameterError
-from benchmark.degradations.registry import SCENARIOS
+from benchmark.degradations.registry import DEGRADATIONS as DEGRADATIONS
 from cxr_kernel.errors import UserError
-from cxr_kernel.registry import Registry
 
 for _module in pkgutil.iter_modules(__path__):
     importlib.import_module(f"{__name__}.{_module.name}")  # each scenario registers itself (registry.py)
-
-#: scenario name -> its function, from the ``@scenario`` registrations.
-DEGRADATIONS = Registry(
-    "degradation", {name: f"{f.__module__}:{f.__name__}" for name, f in SCENARIOS.items()}
-)
 
 
 def scenario_parameters(name: str) -> dict[str, Any]:

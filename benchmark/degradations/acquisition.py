@@ -7,12 +7,12 @@ from scipy import ndimage
 from skimage.measure import block_reduce
 
 from benchmark.degradations.checks import check_choice, check_hr, check_number, finish
-from benchmark.degradations.registry import scenario
+from benchmark.degradations.registry import DEGRADATIONS
 
 TRANSFERS = ("log", "linear")
 
 
-@scenario("acquisition")
+@DEGRADATIONS.register("acquisition")
 def degrade_acquisition(
     hr: np.ndarray,
     scale: int,

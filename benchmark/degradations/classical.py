@@ -10,11 +10,11 @@ from scipy import ndimage
 from benchmark.degradations.checks import check_choice, check_hr, check_range, finish
 from benchmark.degradations.jpeg import jpeg_roundtrip, sample_quality
 from benchmark.degradations.noise import add_gaussian_noise
-from benchmark.degradations.registry import scenario
+from benchmark.degradations.registry import DEGRADATIONS
 from benchmark.degradations.resize import RESIZE_METHODS, downsample
 
 
-@scenario("classical")
+@DEGRADATIONS.register("classical")
 def degrade_classical(
     hr: np.ndarray,
     scale: int,

@@ -36,7 +36,7 @@ from benchmark.degradations.kernels import (
     random_mixed_kernel,
 )
 from benchmark.degradations.noise import add_gaussian_noise, add_poisson_noise
-from benchmark.degradations.registry import scenario
+from benchmark.degradations.registry import DEGRADATIONS
 from benchmark.degradations.resize import RESIZE_METHODS, resize
 
 KERNEL_SIZES = tuple(range(7, 22, 2))  # Real-ESRGAN draws odd kernel sizes 7..21 uniformly
@@ -113,7 +113,7 @@ def _random_jpeg(img: np.ndarray, rng: np.random.Generator, stage: _Stage) -> np
     return jpeg_roundtrip(img, sample_quality(rng, stage.jpeg_range))
 
 
-@scenario("realesrgan")
+@DEGRADATIONS.register("realesrgan")
 def degrade_realesrgan(
     hr: np.ndarray,
     scale: int,

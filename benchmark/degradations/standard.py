@@ -6,11 +6,11 @@ import numpy as np
 
 from benchmark.degradations.checks import check_hr, check_number, finish
 from benchmark.degradations.noise import add_gaussian_noise
-from benchmark.degradations.registry import scenario
+from benchmark.degradations.registry import DEGRADATIONS
 from benchmark.degradations.resize import downsample
 
 
-@scenario("bicubic")
+@DEGRADATIONS.register("bicubic")
 def degrade_bicubic(hr: np.ndarray, scale: int, rng: np.random.Generator) -> np.ndarray:
     """Antialiased bicubic downsampling by ``scale``: the standard "BI" benchmark degradation.
 
@@ -32,7 +32,7 @@ def degrade_bicubic(hr: np.ndarray, scale: int, rng: np.random.Generator) -> np.
     return finish(downsample(hr, scale, "bicubic"), (hr.shape[0] // scale, hr.shape[1] // scale))
 
 
-@scenario("area")
+@DEGRADATIONS.register("area")
 def degrade_area(hr: np.ndarray, scale: int, rng: np.random.Generator) -> np.ndarray:
     """Area (box) downsampling by ``scale``: each LR pixel is the mean of a ``scale`` x ``scale`` block.
 
@@ -54,7 +54,7 @@ def degrade_area(hr: np.ndarray, scale: int, rng: np.random.Generator) -> np.nda
     return finish(downsample(hr, scale, "area"), (hr.shape[0] // scale, hr.shape[1] // scale))
 
 
-@scenario("bicubic-noise")
+@DEGRADATIONS.register("bicubic-noise")
 def degrade_bicubic_noise(
     hr: np.ndarray, scale: int, rng: np.random.Generator, *, sigma: float = 0.01
 ) -> np.ndarray:

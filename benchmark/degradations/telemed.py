@@ -8,11 +8,11 @@ import numpy as np
 
 from benchmark.degradations.checks import check_choice, check_hr, check_range, finish
 from benchmark.degradations.jpeg import jpeg_roundtrip, sample_quality
-from benchmark.degradations.registry import scenario
+from benchmark.degradations.registry import DEGRADATIONS
 from benchmark.degradations.resize import RESIZE_METHODS, downsample
 
 
-@scenario("telemed")
+@DEGRADATIONS.register("telemed")
 def degrade_telemed(
     hr: np.ndarray,
     scale: int,

@@ -16,7 +16,9 @@ import pkgutil
 import numpy as np
 
 from benchmark.metrics.batch import measure_quality_batch as measure_quality_batch
-from benchmark.metrics.spec import CLASSIFICATION, IMAGE_QUALITY, SPECS, MetricSpec, lookup, table
+from benchmark.metrics.spec import CLASSIFICATION, IMAGE_QUALITY, lookup, specs
+from benchmark.metrics.spec import CLASSIFICATION_METRICS as CLASSIFICATION_METRICS
+from benchmark.metrics.spec import IMAGE_QUALITY_METRICS as IMAGE_QUALITY_METRICS
 
 #: Modules that define no metric (helpers, and implementations their metric module imports on use).
 HELPER_MODULES = frozenset({"batch", "checks", "filters", "lpips_network", "references", "spec"})
@@ -25,15 +27,8 @@ for _module in pkgutil.iter_modules(__path__):
     if _module.name not in HELPER_MODULES:
         importlib.import_module(f"{__name__}.{_module.name}")
 
-
-def specs(kind: str | None = None) -> list[MetricSpec]:
-    """Every registered spec (of ``kind``), in registration order."""
-    return [spec for spec in SPECS.values() if kind is None or spec.kind == kind]
-
-
-#: name tables (``names()``, ``check(name)``, ``get(name)`` -> the per-image function) of each kind.
-IMAGE_QUALITY_METRICS = table(IMAGE_QUALITY)
-CLASSIFICATION_METRICS = table(CLASSIFICATION)
+# ``IMAGE_QUALITY_METRICS`` and ``CLASSIFICATION_METRICS`` (``names()``, ``check(name)``, ``get(name)``: the
+# per-image function, ``info(name)``: its spec) are filled now that every metric module is imported.
 # Metrics computed by a network whose weight files the user provides (a suite's `quality: {lpips: ...}`).
 NETWORK_METRICS = frozenset(s.name for s in specs(IMAGE_QUALITY) if s.needs_weights)
 

@@ -6,12 +6,14 @@ files, and its per-image and batched functions are written once, in the decorato
     @image_quality_metric("psnr", label="PSNR (dB)", higher_is_better=True, bounds=(0, inf), batched=...)
     def psnr(reference, image, *, data_range, crop_border=0): ...
 
-Everything else reads them from here: the pipeline's batched quality stage (``batch``), the suite
-check and ``list`` (``benchmark.metrics.IMAGE_QUALITY_METRICS``), the statistics' threshold and score
-metric tuples (``classification``), the run's ``summary.json`` (``records``), and the report's labels
-and best-value marks (``reports.formatting``, which prefers the run's stored records).
+The decorator registers the function in ``METRICS`` and in the table of its kind
+(``IMAGE_QUALITY_METRICS``, ``CLASSIFICATION_METRICS``), the spec as the entry's ``info``. Everything
+else reads them from there: the pipeline's batched quality stage (``batch``), the suite check and
+``list``, the statistics' threshold and score metric tuples (``classification``), the run's
+``summary.json`` (``benchmark.metrics.run_records``), and the report's labels and best-value marks
+(``reports.formatting``, which prefers the run's stored records).
 
-A new metric is one module in ``benchmark/metrics`` (found by ``benchmark.metrics.all_specs``) whose
+A new metric is one module in ``benchmark/metrics`` (``benchmark.metrics`` imports each) whose
 function carries the decorator, plus its tests.
 """
 
@@ -96,17 +98,18 @@ class MetricSpec:
         }
 
 
-#: name -> spec, in registration order (module discovery order, then definition order in a module).
-SPECS: dict[str, MetricSpec] = {}
+#: name -> per-image function, with its ``MetricSpec`` as ``info``, in registration order (module discovery
+#: order, then definition order in a module): every metric, and the metrics of each kind.
+METRICS = Registry("metric")
+IMAGE_QUALITY_METRICS = Registry("image-quality metric")
+CLASSIFICATION_METRICS = Registry("classification metric")
+_OF_KIND = {IMAGE_QUALITY: IMAGE_QUALITY_METRICS, CLASSIFICATION: CLASSIFICATION_METRICS}
 
 
 def register(spec: MetricSpec) -> MetricSpec:
-    """Add ``spec``; a second, different definition of the same name is an error (a reload replaces)."""
-    known = SPECS.get(spec.name)
-    places = [f"{s.function.__module__}.{s.function.__qualname__}" for s in (known or spec, spec)]
-    if places[0] != places[1]:
-        raise ValueError(f"Metric {spec.name!r} is defined twice: {places[0]} and {places[1]}. Rename one.")
-    SPECS[spec.name] = spec
+    """Add ``spec`` to ``METRICS`` and its kind's table; a name taken (of either kind) is refused."""
+    for table in (METRICS, _OF_KIND[spec.kind]):
+        table.register(spec.name, spec.function, info=spec)
     return spec
 
 
@@ -128,20 +131,17 @@ def classification_metric(name: str, **options: Any):
     return _decorator(CLASSIFICATION, name, **options)
 
 
-_WHAT = {IMAGE_QUALITY: "image-quality metric", CLASSIFICATION: "classification metric", None: "metric"}
-
-
-def table(kind: str | None = None) -> Registry:
-    """The registered metrics (of ``kind``) as a name table: ``names()``, ``check(name)``, ``get(name)``."""
-    chosen = [spec for spec in SPECS.values() if kind is None or spec.kind == kind]
-    return Registry(_WHAT[kind], {s.name: f"{s.function.__module__}:{s.function.__name__}" for s in chosen})
+def specs(kind: str | None = None) -> list[MetricSpec]:
+    """The registered specs (of ``kind``), in registration order."""
+    table = METRICS if kind is None else _OF_KIND[kind]
+    return [table.info(name) for name in table]
 
 
 def lookup(name: str, kind: str | None = None) -> MetricSpec:
     """The spec of ``name`` (of ``kind``); an unknown name raises ``UserError`` suggesting close ones."""
-    return SPECS[table(kind).check(name)]
+    return (METRICS if kind is None else _OF_KIND[kind]).info(name)
 
 
 def defined_in(module: str) -> list[MetricSpec]:
     """The specs registered by ``module`` (its ``__name__``), in definition order."""
-    return [spec for spec in SPECS.values() if spec.function.__module__ == module]
+    return [spec for spec in specs() if spec.function.__module__ == module]

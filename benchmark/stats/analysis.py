@@ -100,7 +100,8 @@ from cxr_kernel.errors import UserError
 
 QUALITY_CI_METHOD = "bootstrap-expanded-percentile"
 CLUSTER_QUALITY_CI_METHOD = "cluster-bootstrap-expanded-percentile"
-FAMILIES = ("primary", "exploratory", "supplementary")
+#: the families of tests each corrected for multiplicity on its own (``assign_families``), in report order.
+MULTIPLICITY_FAMILIES = ("primary", "exploratory", "supplementary")
 
 
 def _pairs(variants: list[str]) -> list[tuple[str, str]]:

@@ -15,7 +15,7 @@ from functools import cached_property
 import numpy as np
 
 from benchmark.metrics import classification as cls
-from benchmark.stats import intervals, proportions
+from benchmark.stats import intervals, noninferiority, proportions
 from benchmark.stats.flips import flip_mask, flip_summary, predicted_labels
 from benchmark.stats.inputs import REFERENCE, PredictionCell
 from benchmark.stats.schema import YOUDEN_THRESHOLD
@@ -30,7 +30,7 @@ BCA_FALLBACK_NOTE = "BCa undefined (the estimate lies outside every replicate): 
 WILSON_METHOD = "wilson"
 CLUSTER_WILSON_METHOD = "wilson-cluster-design-effect"
 # Threshold metrics that are one proportion of images (F1 is not): Wilson intervals.
-PROPORTION_METRICS = ("accuracy", "sensitivity", "specificity", "ppv", "npv")
+PROPORTION_METRICS = (*noninferiority.PAIRED_PROPORTION_METRICS, "ppv", "npv")
 # Below this many patients in a class the patient bootstrap's percentile intervals undercover (0.81-0.87
 # with 7 patients in benchmarks/cluster_coverage.py); such rows say so.
 FEW_PATIENTS = 10

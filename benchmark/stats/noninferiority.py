@@ -24,8 +24,12 @@ from scipy import stats
 
 from benchmark.stats import proportions
 
-PROPORTION_METRICS = ("accuracy", "sensitivity", "specificity")
-MARGIN_METRICS = (*PROPORTION_METRICS, "auroc")
+# Proportions over images the labels fix (all, pneumonia, normal), so each image pairs a variant's call
+# with HR's: paired proportions (McNemar, Newcombe). PPV and NPV count the images each side calls
+# positive or negative, a different set per side, so they are not paired.
+PAIRED_PROPORTION_METRICS = ("accuracy", "sensitivity", "specificity")
+PROPORTION_METRICS = PAIRED_PROPORTION_METRICS  # the name cell_tests.py reads until it reads the one above
+MARGIN_METRICS = (*PAIRED_PROPORTION_METRICS, "auroc")
 
 
 def verdicts(low: float, high: float, margin: float, p_equivalence: float, alpha: float) -> tuple[str, str]:

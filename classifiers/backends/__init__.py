@@ -1,9 +1,9 @@
 """Classifier backends, one module each, registered by the ``type`` a suite names (``classifier.type``).
 
 Each module here defines one ``classifiers.interface.Classifier`` subclass with a class attribute
-``type``; importing this package registers them in ``BACKENDS`` by scanning this folder (importing a
-backend module is cheap: its framework is imported when a model loads). Adding a backend is adding a
-module here.
+``type``, and ``BACKENDS`` names it by that type, one line each; a backend module is imported when its
+type is named, and its framework only when a model loads. Adding a backend is adding a module here and
+its line.
 
 A backend class provides ``load(path, **options)`` (options: the suite's ``arch``, ``input_size``,
 ``preprocessing``); one that trains also has ``recipe`` (its default ``TrainingRecipe``), ``suffix``
@@ -13,26 +13,19 @@ progress, resume_dir, threads)``.
 
 from __future__ import annotations
 
-import importlib
-import inspect
-import pkgutil
-
 from cxr_kernel.registry import Registry
 
-#: ``classifier.type`` -> its ``Classifier`` subclass.
-BACKENDS = Registry("classifier type", {})
-
-
-def _register_all() -> None:
-    """Register the ``Classifier`` subclass of every backend module in this package under its ``type``."""
-    for module_info in pkgutil.iter_modules(__path__):
-        module = importlib.import_module(f"{__name__}.{module_info.name}")
-        for name, value in vars(module).items():
-            if inspect.isclass(value) and value.__module__ == module.__name__ and "type" in vars(value):
-                BACKENDS.register(value.type, f"{module.__name__}:{name}")
-
-
-_register_all()
+#: ``classifier.type`` -> its ``Classifier`` subclass (whose ``type`` is that name).
+BACKENDS = Registry(
+    "classifier type",
+    {
+        "keras": "classifiers.backends.keras_files:KerasClassifier",
+        "onnx": "classifiers.backends.onnx_files:OnnxClassifier",
+        "torch": "classifiers.backends.torch_models:TorchClassifier",
+        "torchscript": "classifiers.backends.torchscript_files:TorchScriptClassifier",
+        "torchxrayvision": "classifiers.backends.torchxrayvision_models:TorchXRayVisionClassifier",
+    },
+)
 
 
 def backend(type_name: str):

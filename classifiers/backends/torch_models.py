@@ -43,7 +43,7 @@ class TorchClassifier(Classifier):
 
     @classmethod
     def arch_names(cls) -> list[str]:
-        from classifiers.torch_archs import ARCHS
+        from classifiers.torch_arch_table import ARCHS
 
         return ARCHS.names()
 

@@ -15,7 +15,7 @@ from typing import Any
 from torch import nn
 
 from cxr_kernel.errors import UserValueError
-from sr_models.archs.registry import ARCH_REGISTRY
+from sr_models.archs.registry import ARCHS
 
 #: Modules that define no generator (building blocks, discriminators, the VGG feature network).
 HELPER_MODULES = frozenset({"arch_util", "discriminators", "infer", "registry", "vgg"})
@@ -24,18 +24,15 @@ for _module in pkgutil.iter_modules(__path__):
     if _module.name not in HELPER_MODULES:
         importlib.import_module(f"{__name__}.{_module.name}")
 
-#: architecture name -> class (the registry itself).
-ARCHS: dict[str, type[nn.Module]] = ARCH_REGISTRY
-
 
 def __getattr__(name: str) -> type[nn.Module]:
-    if name in ARCH_REGISTRY:
-        return ARCH_REGISTRY[name]
+    if name in ARCHS:
+        return ARCHS.get(name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build_arch(arch: dict[str, Any]) -> nn.Module:
-    """Instantiate ``ARCHS[arch["type"]](**rest)``.
+    """Instantiate ``ARCHS.get(arch["type"])(**rest)``.
 
     Raises
     ------
@@ -47,8 +44,8 @@ def build_arch(arch: dict[str, Any]) -> nn.Module:
     kwargs = dict(arch)
     name = kwargs.pop("type")
     if name not in ARCHS:
-        raise UserValueError(f"Expected arch type in {sorted(ARCHS)}, got {name!r}.")
-    cls = ARCHS[name]
+        raise UserValueError(f"Expected arch type in {ARCHS.names()}, got {name!r}.")
+    cls = ARCHS.get(name)
     valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     unknown = sorted(set(kwargs) - set(valid))
     if unknown:
@@ -56,4 +53,4 @@ def build_arch(arch: dict[str, Any]) -> nn.Module:
     return cls(**kwargs)
 
 
-__all__ = ["ARCHS", "build_arch", *ARCH_REGISTRY]
+__all__ = ["ARCHS", "build_arch", *ARCHS]

@@ -4,33 +4,18 @@ Module and parameter names follow BasicSR's ``basicsr/archs/discriminator_arch.p
 discriminator checkpoints (e.g. ``RealESRGAN_x4plus_netD.pth``, or a BasicSR-trained ESRGAN
 ``net_d``) load with ``load_state_dict``. Spectral norm uses ``torch.nn.utils.spectral_norm`` (not the
 parametrization API) because that is what produces BasicSR's ``weight_orig``/``weight_u``/
-``weight_v`` keys.
+``weight_v`` keys. Each class builds itself for a training preset (``for_preset``); a preset names it
+through ``sr_models.presets.DISCRIMINATORS``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils import spectral_norm
-
-#: a training preset's ``discriminator`` name -> class (``for_preset(preset, in_channels)`` builds it);
-#: filled by ``register_discriminator`` at each class. ``sr_models.presets.DISCRIMINATORS`` names the
-#: same keys for torch-free validation (tests/test_sr_discriminators.py checks they agree).
-DISCRIMINATORS: dict[str, type[nn.Module]] = {}
-
-
-def register_discriminator(name: str) -> Callable[[type], type]:
-    def register(cls: type) -> type:
-        if not callable(getattr(cls, "for_preset", None)):
-            raise TypeError(f"Expected {cls.__name__} to define classmethod for_preset(preset, in_channels).")
-        DISCRIMINATORS[name] = cls
-        return cls
-
-    return register
 
 
 def _vgg_stages(input_size: int) -> tuple[int, int]:
@@ -46,7 +31,6 @@ def _vgg_stages(input_size: int) -> tuple[int, int]:
     )
 
 
-@register_discriminator("vgg")
 class VGGStyleDiscriminator(nn.Module):
     """VGG-style discriminator of SRGAN/ESRGAN, BasicSR layout.
 
@@ -97,7 +81,6 @@ class VGGStyleDiscriminator(nn.Module):
         return self.linear2(feat)
 
 
-@register_discriminator("unet")
 class UNetDiscriminatorSN(nn.Module):
     """U-Net discriminator with spectral normalisation (Real-ESRGAN), BasicSR layout.
 

@@ -62,7 +62,7 @@ class LeftthomasUpsampleBlock(nn.Module):
         return self.prelu(self.pixel_shuffle(self.conv(x)))
 
 
-@register_arch(signature="block1.0.weight", also_loaded_by=("srgan",))
+@register_arch(signature="block1.0.weight")
 class LeftthomasSRGAN(nn.Module):
     """leftthomas/SRGAN generator; outputs ``(tanh(x) + 1) / 2``, i.e. images in [0, 1].
 

@@ -56,14 +56,7 @@ class RRDB(nn.Module):
         return self.rdb3(self.rdb2(self.rdb1(x))) * 0.2 + x
 
 
-@register_arch(
-    signature="body.0.rdb1.conv1.weight",
-    models={
-        "realesrgan": {4: "RealESRGAN_x4plus.pth", 2: "RealESRGAN_x2plus.pth"},
-        "realesrnet": {4: "RealESRNet_x4plus.pth"},
-        "esrgan": {4: "RRDB_ESRGAN_x4.pth"},
-    },
-)
+@register_arch(signature="body.0.rdb1.conv1.weight")
 class RRDBNet(nn.Module):
     """ESRGAN generator; x2 and x1 pixel-unshuffle the input first (Real-ESRGAN).
 

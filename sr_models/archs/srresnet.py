@@ -41,7 +41,7 @@ class ResidualBlockBN(nn.Module):
         return x + self.bn2(self.conv2(self.act(self.bn1(self.conv1(x)))))
 
 
-@register_arch(signature="bn_body.weight", models={"srresnet": {}, "srgan": {}})
+@register_arch(signature="bn_body.weight")
 class SRResNet(nn.Module):
     """Ledig et al. SRResNet (also the SRGAN generator).
 
@@ -112,7 +112,7 @@ class ResidualBlockNoBN(nn.Module):
         return x + self.conv2(self.relu(self.conv1(x)))
 
 
-@register_arch(signature="upconv1.weight", models={"msrresnet": {4: "MSRResNet_x4.pth"}})
+@register_arch(signature="upconv1.weight")
 class MSRResNet(nn.Module):
     """BasicSR's modified SRResNet: no BN, LeakyReLU(0.1), bilinear-upsampled input added.
 

@@ -32,7 +32,7 @@ def _activation(act_type: str, num_feat: int) -> nn.Module:
     return nn.LeakyReLU(negative_slope=0.1, inplace=True)
 
 
-@register_arch(signature="body.0.weight", models={"realesrgan-compact": {4: "realesr-general-x4v3.pth"}})
+@register_arch(signature="body.0.weight")
 class SRVGGNetCompact(nn.Module):
     """Real-ESRGAN's compact VGG-style generator (``realesr-*v3`` weights).
 

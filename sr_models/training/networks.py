@@ -9,12 +9,12 @@ from typing import Any
 from torch import Tensor, nn
 
 from cxr_kernel.errors import UserValueError
+from sr_models import learned_models
 from sr_models.archs import ARCHS, build_arch
-from sr_models.archs.discriminators import DISCRIMINATORS
-from sr_models.archs.registry import guess_arch_type, infer_arch, model_families
+from sr_models.archs.registry import guess_arch_type, infer_arch
 from sr_models.archs.vgg import VGG19_URL, VGGFeatureExtractor
 from sr_models.losses import PerceptualLoss
-from sr_models.presets import TrainingPreset
+from sr_models.presets import DISCRIMINATORS, TrainingPreset
 from sr_models.weights import add_missing_batch_counters, load_state_dict
 
 
@@ -25,8 +25,8 @@ def full_arch(arch: dict[str, Any], scale: int) -> dict[str, Any]:
     default changes later.
     """
     if arch.get("type") not in ARCHS:
-        raise UserValueError(f"Expected arch type in {sorted(ARCHS)}, got {arch.get('type')!r}.")
-    parameters = inspect.signature(ARCHS[arch["type"]].__init__).parameters
+        raise UserValueError(f"Expected arch type in {ARCHS.names()}, got {arch.get('type')!r}.")
+    parameters = inspect.signature(ARCHS.get(arch["type"]).__init__).parameters
     scale_key = "upscale" if "upscale" in parameters else "scale"
     defaults = {
         name: p.default for name, p in parameters.items() if name != "self" and p.default is not p.empty
@@ -40,10 +40,10 @@ def full_arch(arch: dict[str, Any], scale: int) -> dict[str, Any]:
 
 
 def _arch_types(model: str) -> tuple[str, ...]:
-    families = model_families()
-    if model not in families:
-        raise UserValueError(f"Expected a learned SR model in {sorted(families)}, got {model!r}.")
-    return (families[model].arch_type, *families[model].also_loads)
+    learned = learned_models()
+    if model not in learned:
+        raise UserValueError(f"Expected a learned SR model in {sorted(learned)}, got {model!r}.")
+    return (learned[model].arch_type, *learned[model].also_loads)
 
 
 def initial_generator(
@@ -70,7 +70,7 @@ def initial_generator(
         state = add_missing_batch_counters(state)
         detected = guess_arch_type(state)
         if detected is not None and detected not in types:
-            loaders = [name for name, family in model_families().items() if detected == family.arch_type]
+            loaders = [name for name, entry in learned_models().items() if detected == entry.arch_type]
             raise UserValueError(
                 f"Expected weights of an architecture model {model!r} loads ({' or '.join(types)}), got "
                 f"{detected} weights in {init_weights}. Use --model {' or '.join(loaders) or 'of that file'}."
@@ -116,7 +116,7 @@ def initial_generator(
 
 def build_discriminator(preset: TrainingPreset, in_channels: int) -> nn.Module:
     """The preset's discriminator for ``in_channels``-channel HR patches of side ``preset.hr_patch``."""
-    return DISCRIMINATORS[preset.discriminator].for_preset(preset, in_channels)
+    return DISCRIMINATORS.get(preset.discriminator).for_preset(preset, in_channels)
 
 
 def build_perceptual(preset: TrainingPreset, vgg_weights: Path | None) -> PerceptualLoss | None:

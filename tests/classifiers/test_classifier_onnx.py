@@ -86,6 +86,6 @@ def test_the_suite_must_declare_the_input_and_a_nan_weight_is_refused(tmp_path):
 
 
 def test_a_type_is_registered_once():
-    with pytest.raises(ValueError, match="classifier type 'onnx' is registered twice"):
+    with pytest.raises(ValueError, match="classifier type 'onnx' is defined twice"):
         BACKENDS.register("onnx", "classifiers.backends.onnx_files:OnnxClassifier")
     assert BACKENDS.names() == ["keras", "onnx", "torch", "torchscript", "torchxrayvision"]

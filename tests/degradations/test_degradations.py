@@ -164,12 +164,12 @@ def test_bad_input_raises_value_error_naming_the_fix(name, hr, scale, message):
 
 
 def test_every_scenario_registers_itself_once():
-    from benchmark.degradations.registry import SCENARIOS, scenario
+    from benchmark.degradations import standard
 
-    assert sorted(SCENARIOS) == NAMES
-    assert all(DEGRADATIONS.get(name) is function for name, function in SCENARIOS.items())
+    assert DEGRADATIONS.get("bicubic") is standard.degrade_bicubic
+    assert all(DEGRADATIONS.get(name).__module__.startswith("benchmark.degradations.") for name in NAMES)
     with pytest.raises(ValueError, match="defined twice"):
 
-        @scenario("bicubic")
+        @DEGRADATIONS.register("bicubic")
         def degrade_bicubic(hr, scale, rng):
             return hr

@@ -42,12 +42,10 @@ stages.degrade = lambda *args, **kwargs: 0.8 * degrade(*args, **kwargs)
 results["degradation"] = check(suite, "degradation")
 stages.degrade = degrade
 
-import dataclasses
-from benchmark.metrics import spec as metric_spec
-ssim = metric_spec.SPECS["ssim"]
-metric_spec.SPECS["ssim"] = dataclasses.replace(
-    ssim, batched=lambda reference, image, scale: ssim.batched(reference, image, scale) * 0.999
-)
+from benchmark.metrics import IMAGE_QUALITY_METRICS
+ssim = IMAGE_QUALITY_METRICS.info("ssim")
+batched = ssim.batched
+object.__setattr__(ssim, "batched", lambda reference, image, scale: batched(reference, image, scale) * 0.999)
 results["metric"] = check(suite, "metric")
 print("RESULTS", json.dumps(results))
 """

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from benchmark.cli import main
-from benchmark.degradations import SCENARIOS
+from benchmark.degradations import DEGRADATIONS
 from benchmark.sr_setup import training_degradation
 from sr_models import load_upscaler
 from sr_models.archs import LeftthomasSRGAN, SRVGGNetCompact
@@ -163,7 +163,7 @@ def test_gan_finetune_without_vgg_and_with_a_vgg_file(compact_file, tmp_path):
     assert float(rows[0]["l_percep"]) > 0
 
 
-@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+@pytest.mark.parametrize("scenario", DEGRADATIONS.names())
 def test_every_scenario_degrades_training_patches(scenario):
     degrade = training_degradation(scenario, {}, 4)
     crop = _blobs(1, seed=5)[0]

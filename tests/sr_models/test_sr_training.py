@@ -112,7 +112,7 @@ def _saved(path):
 def test_run_interrupted_mid_training_resumes_to_identical_weights(family, tmp_path):
     steps = {"pretrain_steps": 3, "gan_steps": 4, "checkpoint_every": 2}
     reference = _saved(_train(family, tmp_path / "whole", **steps))
-    batch = PRESETS[f"tiny-{family}"].batch_size
+    batch = PRESETS.get(f"tiny-{family}").batch_size
     with pytest.raises(KeyboardInterrupt):  # dies during step 6; the last checkpoint is step 4
         _train(family, tmp_path / "resumed", degrade=_crash_after(5 * batch + 1), **steps)
     resumed = _saved(_train(family, tmp_path / "resumed", **steps))
@@ -181,14 +181,14 @@ def test_resolve_preset_replaces_arch_and_converts_config_lists():
     preset = resolve_preset("seed-study", {"arch": compact, "betas": [0.5, 0.9]})
     assert preset.arch == compact  # nothing of the preset's RRDBNet arch (num_block, ...) is kept
     assert preset.betas == (0.5, 0.9)
-    assert PRESETS["seed-study"].arch["num_block"] == 8
+    assert PRESETS.get("seed-study").arch["num_block"] == 8
     with pytest.raises(ValueError, match="'type' key"):
         resolve_preset("seed-study", {"arch": {"num_feat": 32}})
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_preset_builds_its_generator_and_discriminator(name):
-    preset = PRESETS[name]
+    preset = PRESETS.get(name)
     # Fine-tune presets take the initial file's generator: here the official compact model's.
     arch = preset.arch or {"type": "SRVGGNetCompact", "num_conv": 16}
     generator = build_arch(full_arch(arch, 4))
