@@ -49,7 +49,9 @@ Methods (also stated in the tables where a column allows):
   of non-HR variants every image-quality metric; zero_method "pratt"; the difference is the median of
   the per-image differences with a distribution-free order-statistic CI; ``effect_size`` the
   matched-pairs rank-biserial correlation; images with a non-finite value dropped; clustered: images
-  treated as independent, noted).  ``statistic``: McNemar min(b, c) (exact) or chi-square, DeLong z,
+  treated as independent, noted), "mcnemar-midp" (McNemar's mid-p test, Fagerland, Lydersen & Laake
+  2013, on the McNemar rows' discordant counts, with their interval; clustered: only where no patient
+  holds two discordant images).  ``statistic``: McNemar min(b, c) (exact, mid-p) or chi-square, DeLong z,
   Wilcoxon scipy's signed-rank statistic, bootstrap NaN.  Families (``family``, ``family_size``,
   ``assign_families``): "primary" (primary endpoints against HR, per cell), "exploratory" (the same
   tests between non-HR variants, per cell) and "supplementary" (per cell, test, metric and against HR
