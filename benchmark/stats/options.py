@@ -11,11 +11,10 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from benchmark.seeding import MAX_SEED
 from benchmark.stats.vocabulary import BOOTSTRAP_INTERVALS, PRIMARY_ENDPOINTS
 from cxr_kernel.errors import UserError
 
-#: numpy's generators take seeds in [0, 2**32) from YAML integers; a negative seed fails deep in sklearn.
-MAX_SEED = 2**32 - 1
 #: Fewer replicates make BCa and percentile bounds too coarse to report (and p-values floor at 2/(B+1)).
 MIN_BOOTSTRAP = 100
 #: The bootstrap holds (n_bootstrap, evaluation images) float64 counts, a few such arrays at once.
@@ -26,6 +25,7 @@ Endpoint = Literal[PRIMARY_ENDPOINTS]
 
 
 def _seed_in_numpys_range(value: int) -> int:
+    """A negative seed would fail deep in scikit-learn, after the work."""
     if not 0 <= value <= MAX_SEED:
         raise ValueError(f"a seed is an integer from 0 to {MAX_SEED} (numpy's range); use e.g. seed: 0")
     return value
