@@ -116,8 +116,10 @@ def _parse_params(pairs: list[str]) -> dict:
 
 
 def _check_seed(seed: int) -> None:
-    if not 0 <= seed < 2**32:
-        raise UserError(f"Expected --seed in [0, 2**32), got {seed}. Use e.g. --seed 0.")
+    from benchmark.seeding import MAX_SEED
+
+    if not 0 <= seed <= MAX_SEED:
+        raise UserError(f"Expected --seed from 0 to {MAX_SEED}, got {seed}. Use e.g. --seed 0.")
 
 
 def _cmd_degrade(args) -> None:

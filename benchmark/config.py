@@ -11,7 +11,7 @@ from typing import Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from benchmark.stats.vocabulary import BOOTSTRAP_INTERVALS, PRIMARY_ENDPOINTS
+from benchmark.stats.options import Seed, StatisticalOptions
 from cxr_kernel.errors import UserError
 from cxr_kernel.variants import REFERENCE_VARIANTS
 
@@ -19,11 +19,6 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
 SUITE_DIRS = (PACKAGE_DIR / "suites", PROJECT_DIR / "data_manifests")
 MIN_LR_SIDE = 8  # the smallest LR side a cell may make (data.hr_size / scale)
-#: numpy's generators take seeds in [0, 2**32) from YAML integers; a negative seed fails deep in sklearn.
-MAX_SEED = 2**32 - 1
-#: The bootstrap holds (n_bootstrap, evaluation images) float64 counts, a few such arrays at once.
-MAX_BOOTSTRAP = 100_000
-BOOTSTRAP_BYTES_PER_IMAGE = 8 * 3
 #: classifier.seeds: each seed trains a classifier and repeats the analysis.
 MAX_CLASSIFIER_SEEDS = 100
 
@@ -192,44 +187,12 @@ class PanelMember(ClassifierConfig):
         return value
 
 
-StatsEndpoint = Literal[PRIMARY_ENDPOINTS]
+class StatsConfig(StatisticalOptions, _Strict):
+    """``benchmark.stats``: the statistical options (``benchmark.stats.options``, the limits ``analyze``
+    applies too) and ``cluster`` the unit of analysis (default: patient when every evaluation image has a
+    patient id)."""
 
-
-class StatsConfig(_Strict):
-    """``benchmark.stats``: ``cluster`` the unit of analysis (default: patient when every evaluation
-    image has a patient id), ``margins`` non-inferiority margins per metric, ``primary`` the primary
-    endpoints tested against HR (their own multiplicity family), ``correct_across_cells`` one primary
-    family over all cells, ``bootstrap_ci`` the bootstrap intervals (BCa or percentile)."""
-
-    threshold: float = Field(0.5, gt=0, lt=1)
-    confidence: float = Field(0.95, gt=0, lt=1)
-    n_bootstrap: int = Field(2000, ge=100)
     cluster: Literal["patient", "image"] | None = None
-    margins: dict[StatsEndpoint, float] | None = None
-    primary: list[StatsEndpoint] = Field(default_factory=lambda: list(PRIMARY_ENDPOINTS), min_length=1)
-    correct_across_cells: bool = False
-    bootstrap_ci: Literal[BOOTSTRAP_INTERVALS] = Field(
-        "bca", description="bootstrap intervals: bias-corrected and accelerated, or plain percentile"
-    )
-
-    @model_validator(mode="after")
-    def _margins_in_range(self):
-        for metric, margin in (self.margins or {}).items():
-            if not 0 < margin < 1:
-                raise ValueError(f"stats.margins.{metric}: expected a margin in (0, 1), got {margin}")
-        return self
-
-    @field_validator("n_bootstrap")
-    @classmethod
-    def _bounded_bootstrap(cls, value: int) -> int:
-        if value > MAX_BOOTSTRAP:
-            per_image = value * BOOTSTRAP_BYTES_PER_IMAGE / 2**30
-            raise ValueError(
-                f"n_bootstrap {value} needs about {per_image:.2f} GiB per evaluation image "
-                f"(n_bootstrap x images x 8 bytes, ~3 arrays at once); use at most {MAX_BOOTSTRAP} "
-                "(2000 gives intervals to about 0.01)"
-            )
-        return value
 
 
 class LpipsConfig(_Strict):
@@ -252,7 +215,7 @@ class QualityConfig(_Strict):
 class Suite(_Strict):
     name: str = Field(description="also its folder under the runs directory")
     description: str = ""
-    seed: int = 0
+    seed: Seed = 0
     data: DataConfig
     cells: list[CellConfig] = Field(min_length=1)
     sr_models: list[SRModelConfig] = Field(min_length=1)
@@ -271,13 +234,6 @@ class Suite(_Strict):
     fallback: dict[str, Any] | None = Field(
         None, description="overrides applied when the real data root is absent (or `--fallback`)"
     )
-
-    @field_validator("seed")
-    @classmethod
-    def _seed_in_numpys_range(cls, value: int) -> int:
-        if not 0 <= value <= MAX_SEED:
-            raise ValueError(f"a seed is an integer from 0 to {MAX_SEED} (numpy's range); use e.g. seed: 0")
-        return value
 
     @field_validator("name")
     @classmethod

@@ -6,6 +6,9 @@ import hashlib
 
 import numpy as np
 
+#: The largest seed a run takes (numpy's generators take seeds in [0, 2**32) from YAML integers).
+MAX_SEED = 2**32 - 1
+
 
 def item_seed(base_seed: int, *identity: object) -> int:
     digest = hashlib.sha256("|".join(map(str, (base_seed, *identity))).encode()).digest()

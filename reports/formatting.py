@@ -6,6 +6,7 @@ Nothing here computes a statistic: values are only rounded, bracketed or relabel
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -49,7 +50,7 @@ LOWER_IS_BETTER = {
 # Text columns are left-aligned, numbers right-aligned, in HTML and TeX alike.
 TEXT_COLUMNS = {
     *("Cell", "Variant", "Reference", "Test", "Metric", "Note", "Image", "Label", "Prediction", "Device"),
-    *("Group", "Measurement", "Comparison", "Ours", "Peer"),
+    *("Group", "Measurement", "Comparison", "Ours", "Peer", "Reading"),
 }
 # Reference variants come before the SR models in every table and figure.
 LEADING_VARIANTS = REFERENCE_VARIANTS
@@ -192,3 +193,8 @@ def ordered(values: Iterable[Any], preferred: Sequence[Any]) -> list[Any]:
 def variant_order(summary: dict[str, Any]) -> list[str]:
     """HR, LR, then the SR variants in the order the suite lists them."""
     return list(dict.fromkeys([*LEADING_VARIANTS, *summary.get("variants", [])]))
+
+
+def slug(text: str) -> str:
+    """``text`` as a file-name part: runs of other characters than letters, digits, '.', '_', '-' as '_'."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "cell"

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from benchmark.stats.vocabulary import INTERVAL_METHOD_TEXT, PRIMARY_METHOD_TEXT
+from benchmark.stats.vocabulary import INTERVAL_METHOD_TEXT, PAIRED_TEST_TEXT, PRIMARY_METHOD_TEXT
 from cxr_kernel.variants import HR
 from reports.formatting import correction_label, metric_label, ordered, test_label
 from reports.provenance import (
@@ -284,6 +284,7 @@ def _statistics(config: dict[str, Any], tables: dict[str, Any], summary: dict[st
             names = _join([CORRECTION_NAMES.get(c, c) for c in corrections])
             sentence += f"; p-values were adjusted for multiple comparisons by {names}"
         parts.append(sentence + ".")
+        parts += [PAIRED_TEST_TEXT[test] for test in ordered(paired["test"], []) if test in PAIRED_TEST_TEXT]
     parts += _design(config, summary or {}, paired)
     if stats.get("n_bootstrap"):
         parts.append(f"Bootstrap intervals used {stats['n_bootstrap']} resamples")

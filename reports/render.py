@@ -31,7 +31,7 @@ from reports.comparisons import (
     build_comparison,
     most_flipped,
 )
-from reports.formatting import TEXT_COLUMNS, fmt_label, ordered, variant_order
+from reports.formatting import fmt_label, ordered, slug, variant_order
 from reports.header import class_counts, header_facts
 from reports.headline import Entry, build_headline
 from reports.leakage import sensitivity_frame, sensitivity_text
@@ -39,24 +39,28 @@ from reports.legend import legend
 from reports.methods import methods_paragraph, model_input
 from reports.page_tables import page_tables
 from reports.provenance import classifier_provenance
-from reports.rundir import RunData, atomic_write, load_run, png_data_uri, resolve_inside
+from reports.rundir import RunData, atomic_write, load_run, png_data_uri
+from reports.sections import Page
+from reports.sections import power as power_section
+from reports.sections import provenance as provenance_section
+from reports.sections import throughput as throughput_section
+from reports.sections import training as training_section
 from reports.tables import (
     ci_note,
     classification_frame,
     flipped_images_frame,
     flips_frame,
     generic_frame,
+    html_table,
     n_note,
     noninferiority_frame,
     paired_frame,
-    perf_figures_frame,
-    perf_ratios_frame,
     quality_frame,
-    throughput_frame,
 )
 
 TEMPLATES = Path(__file__).parent / "templates"
-MANIFEST_HEAD = 5
+#: The sections after the cells, in page order (``reports.sections``: a module and its template block each).
+SECTIONS = (power_section, training_section, throughput_section, provenance_section)
 CI_CELL = re.compile(r"^(\S+) (\[.+)$")
 VERDICTS = {"non-inferior": "NI", "inferior": "inf.", "inconclusive": "?"}
 CELL_TABLES = ("classification", "quality", "flips")
@@ -138,23 +142,6 @@ def _ci_cell(text: Any, verdict: str = "") -> Markup:
     return Markup('{}{} <span class="ci">{}</span>').format(match[1], tag, match[2])
 
 
-def html_table(frame: pd.DataFrame, drop: tuple[str, ...] = ()) -> dict[str, Any] | None:
-    """Columns, alignment and rows of a display frame for the template; None when empty."""
-    frame = frame.drop(columns=[c for c in drop if c in frame.columns])
-    if frame.empty:
-        return None
-    columns = [str(c) for c in frame.columns]
-    return {
-        "columns": columns,
-        "align": ["text" if c in TEXT_COLUMNS else "num" for c in columns],
-        "rows": frame.astype(str).to_numpy().tolist(),
-    }
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "cell"
-
-
 def run_cells(summary: dict[str, Any]) -> tuple[list[str], dict[str, dict[str, Any]]]:
     """Cell names in suite order (plus any only the tables name) and each cell's metadata."""
     tables = summary["tables"]
@@ -226,7 +213,7 @@ def _context(run: RunData, gallery: FigureGallery) -> dict[str, Any]:
         ),
     ]
     provenance = classifier_provenance(run)
-    throughput = summary.get("throughput") or []
+    page = Page(run, gallery, cells, variants, all_variants, colors)
     return {
         "suite": summary["suite"],
         "run_id": summary["run_id"],
@@ -249,21 +236,17 @@ def _context(run: RunData, gallery: FigureGallery) -> dict[str, Any]:
         "headline": headline,
         "overview_figures": [f for f in overview if f],
         "cells": cell_sections,
-        "training": _training(run, classifier, gallery),
-        "throughput": html_table(throughput_frame(throughput, variants)),
-        "throughput_figure": gallery.add(
-            "throughput",
-            "SR throughput per model",
-            figures_overview.throughput_bars(throughput, cells, all_variants, colors),
-        ),
-        "perf": _perf(run.perf),
         "classifier": {k: classifier.get(k) for k in ("source", "path", "sha256")},
         "classification_ci": ci_note(classification),
         "quality_ci": ci_note(tables.get("quality") or []),
-        "provenance": _provenance(run),
         "seeds": _agreement(summary.get("seeds")),
         "panel": _panel(summary.get("panel"), variants),
         "leakage": {"text": sensitivity_text(summary), "table": html_table(sensitivity_frame(summary))},
+        "sections": [
+            {**shown, "id": section.ID, "title": section.TITLE, "template": section.TEMPLATE}
+            for section in SECTIONS
+            if (shown := section.context(page)) is not None
+        ],
     }
 
 
@@ -312,21 +295,6 @@ def _panel(section: dict[str, Any] | None, variants: list[str]) -> dict[str, Any
     return {**_agreement(section), "member_tables": shown}
 
 
-def _perf(perf: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The benchmark figures of `perf.json` when the run directory has one."""
-    if not perf:
-        return None
-    environment = perf.get("environment") or {}
-    device = environment.get("cuda_device") or environment.get("processor") or environment.get("platform")
-    return {
-        "device": str(device or "unknown device"),
-        "started": str((perf.get("settings") or {}).get("started", "")),
-        "ratios": html_table(perf_ratios_frame(perf)),
-        "figures": html_table(perf_figures_frame(perf)),
-        "skipped": [f"{s.get('group')} {s.get('name')}: {s.get('reason')}" for s in perf.get("skipped", [])],
-    }
-
-
 def _answers(
     summary: dict[str, Any],
     cells: list[str],
@@ -342,7 +310,7 @@ def _answers(
             "title": a.title,
             "text": a.text,
             "figure": gallery.add(
-                f"answer_{_slug(a.cell)}",
+                f"answer_{slug(a.cell)}",
                 f"Difference to HR [CI] per endpoint, {a.title}",
                 figures_overview.forest_plot(a.differences, variants, colors),
             ),
@@ -372,7 +340,7 @@ def _cell_section(
 
     predictions = None if run.predictions is None else run.predictions[run.predictions["cell"] == cell]
     results = None if run.results is None else run.results[run.results["cell"] == cell]
-    slug = _slug(cell)
+    prefix = slug(cell)
     drawn = [
         (
             "classification",
@@ -408,7 +376,7 @@ def _cell_section(
             ),
         ),
     ]
-    shown = [gallery.add(f"{slug}_{key}", title, fig) for key, title, fig in drawn]
+    shown = [gallery.add(f"{prefix}_{key}", title, fig) for key, title, fig in drawn]
     params = meta.get("params")
     comparisons = _comparisons(run, cell, variants)
     stored = {c.image_id for c in comparisons}
@@ -465,38 +433,3 @@ def _comparisons(run: RunData, cell: str, variants: list[str]) -> list[Any]:
 
 def _flip_text(before: Any, after: Any) -> str:
     return f"{fmt_label(before)} → {fmt_label(after)}"
-
-
-def _training(run: RunData, classifier: dict[str, Any], gallery: FigureGallery) -> list[dict[str, Any]]:
-    """Loss curves of each SR model and of the classifier, from their history CSVs."""
-    sources = [
-        (f"SR model {t.get('model')}", t.get("history_csv")) for t in run.summary.get("training") or []
-    ]
-    if classifier.get("history_csv"):
-        sources.append(("Classifier", classifier["history_csv"]))
-    curves = []
-    for title, relative in sources:
-        path = resolve_inside(run.run_dir, str(relative)) if relative else None
-        fig = None
-        if path is not None:
-            try:
-                fig = figures.history_curves(pd.read_csv(path), title)
-            except (pd.errors.EmptyDataError, pd.errors.ParserError):
-                fig = None  # the page says the history could not be read
-        shown = gallery.add(f"training_{_slug(title)}", title, fig)
-        curves.append({"title": title, "path": relative, **(shown or {"uri": None, "file": ""})})
-    return curves
-
-
-def _provenance(run: RunData) -> dict[str, Any]:
-    lines = run.manifest_lines or []
-    return {
-        "config": run.config_text,
-        "environment": None
-        if run.environment is None
-        else json.dumps(run.environment, indent=2, default=str),
-        "manifest_count": len(lines) if run.manifest_lines is not None else None,
-        "manifest_head": lines[:MANIFEST_HEAD],
-        "manifest_sha256": run.manifest_sha256,
-        "reproduce": f"python -m benchmark run --suite {run.summary['suite']}",
-    }

@@ -16,6 +16,7 @@ from reports.formatting import (
     CLASSIFICATION_METRICS,
     MISSING,
     QUALITY_METRICS,
+    TEXT_COLUMNS,
     column_label,
     correction_label,
     decimals_for,
@@ -393,3 +394,16 @@ def noninferiority_frame(records: Sequence[dict[str, Any]], variants: Sequence[s
             }
         )
     return pd.DataFrame(rows, columns=None if rows else ["Cell", "Variant"])
+
+
+def html_table(frame: pd.DataFrame, drop: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    """Columns, alignment and rows of a display frame for the template; None when empty."""
+    frame = frame.drop(columns=[c for c in drop if c in frame.columns])
+    if frame.empty:
+        return None
+    columns = [str(c) for c in frame.columns]
+    return {
+        "columns": columns,
+        "align": ["text" if c in TEXT_COLUMNS else "num" for c in columns],
+        "rows": frame.astype(str).to_numpy().tolist(),
+    }

@@ -49,7 +49,9 @@ Methods (also stated in the tables where a column allows):
   of non-HR variants every image-quality metric; zero_method "pratt"; the difference is the median of
   the per-image differences with a distribution-free order-statistic CI; ``effect_size`` the
   matched-pairs rank-biserial correlation; images with a non-finite value dropped; clustered: images
-  treated as independent, noted).  ``statistic``: McNemar min(b, c) (exact) or chi-square, DeLong z,
+  treated as independent, noted), "mcnemar-midp" (McNemar's mid-p test, Fagerland, Lydersen & Laake
+  2013, on the McNemar rows' discordant counts, with their interval; clustered: only where no patient
+  holds two discordant images).  ``statistic``: McNemar min(b, c) (exact, mid-p) or chi-square, DeLong z,
   Wilcoxon scipy's signed-rank statistic, bootstrap NaN.  Families (``family``, ``family_size``,
   ``assign_families``): "primary" (primary endpoints against HR, per cell), "exploratory" (the same
   tests between non-HR variants, per cell) and "supplementary" (per cell, test, metric and against HR
@@ -93,9 +95,9 @@ from benchmark.stats.cell_tests import noninferiority_rows, paired_rows, power_r
 from benchmark.stats.clustered import cluster_bootstrap_weights
 from benchmark.stats.inputs import REFERENCE, prediction_cells, quality_cells
 from benchmark.stats.multiplicity import adjust_families
-from benchmark.stats.noninferiority import MARGIN_METRICS
+from benchmark.stats.options import checked_options
 from benchmark.stats.schema import TABLE_COLUMNS
-from benchmark.stats.vocabulary import BOOTSTRAP_INTERVALS, PRIMARY_ENDPOINTS, PRIMARY_TESTS
+from benchmark.stats.vocabulary import PRIMARY_ENDPOINTS, PRIMARY_TESTS
 from cxr_kernel.errors import UserError
 
 QUALITY_CI_METHOD = "bootstrap-expanded-percentile"
@@ -108,19 +110,6 @@ def _pairs(variants: list[str]) -> list[tuple[str, str]]:
     """(variant, reference) pairs: each non-HR variant vs HR, then each non-HR pair (later vs earlier)."""
     others = [v for v in variants if v != REFERENCE]
     return [(v, REFERENCE) for v in others] + [(later, earlier) for earlier, later in combinations(others, 2)]
-
-
-def _check_options(threshold: float, confidence: float, n_bootstrap: int, seed: int) -> None:
-    if not np.isscalar(threshold) or not 0 <= threshold <= 1:
-        raise UserError(f"Expected threshold in [0, 1], got {threshold!r}. Use e.g. 0.5.")
-    try:
-        intervals.check_confidence(confidence)
-    except ValueError as error:
-        raise UserError(str(error)) from None
-    if not isinstance(n_bootstrap, (int, np.integer)) or n_bootstrap < 1:
-        raise UserError(f"Expected n_bootstrap to be a positive int, got {n_bootstrap!r}. Use e.g. 2000.")
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise UserError(f"Expected seed to be a non-negative int, got {seed!r}.")
 
 
 def _quality_rows(
@@ -255,7 +244,13 @@ def classification_table(predictions: pd.DataFrame, options: dict) -> pd.DataFra
     (those of other tables are not used)."""
     keys = ("threshold", "confidence", "n_bootstrap", "seed", "clusters", "bootstrap_ci")
     threshold, confidence, n_bootstrap, seed, clusters, bootstrap_ci = (options[key] for key in keys)
-    _check_options(threshold, confidence, n_bootstrap, seed)
+    checked_options(
+        threshold=threshold,
+        confidence=confidence,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        bootstrap_ci=bootstrap_ci,
+    )
     rows = []
     for cell, data in prediction_cells(predictions).items():
         analysis = _cell_analysis(
@@ -288,11 +283,13 @@ def analyze(
     predictions : long table [cell, variant, image_id, label (1 = pneumonia, 0 = normal), prob
         (P(pneumonia) in [0, 1])]; every cell has variant "HR", and all variants of a cell cover the
         same image ids; may be empty (then only "quality" and the image-quality Wilcoxon tests fill).
-    threshold : the fixed decision threshold, prediction = ``prob >= threshold`` (HR's Youden threshold
-        is the second one).
+    threshold : the fixed decision threshold in (0, 1), prediction = ``prob >= threshold`` (HR's Youden
+        threshold is the second one).
     confidence : level of every interval.
-    n_bootstrap : bootstrap replicates per cell.
-    seed : non-negative seed of the per-cell generators.
+    n_bootstrap : bootstrap replicates per cell (100 to 100000).
+    seed : seed of the per-cell generators (0 to 2**32 - 1).
+
+    Every option is checked against the limits a suite's ``stats:`` block has (``benchmark.stats.options``).
     clusters : image id -> patient id; given, the patient is the unit of analysis (cluster bootstrap,
         clustered tests and design-effect Wilson intervals); None: every image independent.
     margins : non-inferiority margin per metric (accuracy, sensitivity, specificity, auroc); adds the
@@ -311,17 +308,17 @@ def analyze(
         (methods in the module docstring).  Raises ``UserError`` for invalid inputs (missing image
         ids, one-class cells, ...).
     """
-    _check_options(threshold, confidence, n_bootstrap, seed)
-    if bootstrap_ci not in BOOTSTRAP_INTERVALS:
-        raise UserError(f"Expected bootstrap_ci among {list(BOOTSTRAP_INTERVALS)}, got {bootstrap_ci!r}.")
+    checked_options(
+        threshold=threshold,
+        confidence=confidence,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        margins=margins,
+        primary=primary,
+        correct_across_cells=correct_across_cells,
+        bootstrap_ci=bootstrap_ci,
+    )
     margins = dict(margins or {})
-    unknown = [m for m in list(margins) + list(primary) if m not in MARGIN_METRICS]
-    if unknown:
-        raise UserError(
-            f"Expected margins and primary endpoints among {list(MARGIN_METRICS)}, got {unknown}."
-        )
-    if any(not 0 < float(m) < 1 for m in margins.values()):
-        raise UserError(f"Expected every margin in (0, 1), got {margins}. Use e.g. {{accuracy: 0.02}}.")
     predicted = prediction_cells(predictions) if len(predictions) else {}
     measured = quality_cells(quality) if len(quality) else {}
     rows: dict[str, list[dict]] = {name: [] for name in TABLE_COLUMNS}

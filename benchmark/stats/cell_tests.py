@@ -6,8 +6,11 @@ score interval of the difference; DeLong for AUROC.  When the unit of analysis i
 Durkalski et al.'s clustered McNemar (``method`` "cluster-durkalski"; McNemar's own test,
 "cluster-exact-binomial" or "cluster-chi2-continuity", when no patient holds two discordant images),
 Newcombe on Rao-Scott effective counts, and Obuchowski's clustered AUROC comparison
-("cluster-obuchowski").  Supplementary tests (paired bootstrap, Wilcoxon) restate hypotheses a primary
-test already answers; ``analysis`` puts them in families of their own.
+("cluster-obuchowski").  Supplementary tests (paired bootstrap, Wilcoxon, McNemar mid-p) restate
+hypotheses a primary test already answers; ``analysis`` puts them in families of their own.
+
+A paired test's row builder is registered in ``ROW_BUILDERS`` by ``@_paired_test(name)``, ``name`` one of
+``vocabulary.PAIRED_TESTS``; ``paired_rows`` calls each in the table's order.
 """
 
 from __future__ import annotations
@@ -29,11 +32,13 @@ from benchmark.stats.cell import (
 from benchmark.stats.flips import predicted_labels
 from benchmark.stats.inputs import REFERENCE
 from benchmark.stats.vocabulary import PAIRED_TESTS, TESTS_BY_NAME
+from cxr_kernel.registry import Registry
 
 P_FLOOR_NOTE = "p at the bootstrap floor 2/(B+1)"
 RowBuilder = Callable[[CellAnalysis, dict, tuple, str, str], list]
 # Paired test name -> its rows for (analysis, base row, metrics, variant, reference) (``_paired_test``).
-ROW_BUILDERS: dict[str, RowBuilder] = {}
+ROW_BUILDERS = Registry("paired test", {})
+SINGLE_DISCORDANT = "at most one discordant image per patient"
 
 
 def _subset(analysis: CellAnalysis, metric: str) -> np.ndarray:
@@ -78,7 +83,7 @@ def mcnemar_row(analysis: CellAnalysis, base: dict, metric: str, variant: str, r
         # uncorrected, large-sample form and overstate small differences.
         result = paired.mcnemar_test(correct_v, correct_r)
         method = f"cluster-{result.method}"
-        single = "at most one discordant image per patient" if table[1] + table[2] else ""
+        single = SINGLE_DISCORDANT if table[1] + table[2] else ""
         note = "; ".join(filter(None, [result.note, single]))
         statistic, p_value = result.statistic, result.p_value
     else:
@@ -143,7 +148,7 @@ def _paired_test(name: str):
     def register(builder: RowBuilder) -> RowBuilder:
         if name not in TESTS_BY_NAME:
             raise KeyError(f"{name!r} is not in benchmark.stats.vocabulary.PAIRED_TESTS: add it there")
-        ROW_BUILDERS[name] = builder
+        ROW_BUILDERS.register(name, f"{builder.__module__}:{builder.__qualname__}")
         return builder
 
     return register
@@ -213,6 +218,37 @@ def _wilcoxon_rows(analysis: CellAnalysis, base: dict, metrics, variant: str, re
     return rows
 
 
+@_paired_test("mcnemar-midp")
+def _mid_p_rows(analysis: CellAnalysis, base: dict, metrics, variant: str, reference: str) -> list[dict]:
+    """McNemar's mid-p test of each metric on the McNemar row's discordant counts (same images, same
+    Newcombe interval).  Clustered: valid only when no patient holds two discordant images (the pairs
+    are then independent); otherwise no p-value, noted (the Durkalski row answers)."""
+    rows = []
+    for metric in metrics:
+        row = mcnemar_row(analysis, base, metric, variant, reference)
+        result = paired.mcnemar_mid_p(int(row["only_variant_correct"]), int(row["only_reference_correct"]))
+        method, p_value, notes = result.method, result.p_value, [result.note]
+        if analysis.clusters is not None:
+            method = f"cluster-{method}"
+            if row["method"] == "cluster-durkalski":
+                p_value = float("nan")
+                notes = ["a patient holds two discordant images: pairs not independent, see Durkalski's test"]
+            elif result.note == "":
+                notes.append(SINGLE_DISCORDANT)
+        note = "; ".join(filter(None, notes))
+        rows.append(
+            {
+                **row,
+                "test": "mcnemar-midp",
+                "method": method,
+                "statistic": result.statistic,
+                "p_value": p_value,
+                "note": note,
+            }
+        )
+    return rows
+
+
 def paired_rows(analysis: CellAnalysis, variant: str, reference: str) -> list[dict]:
     """Every paired test of ``variant`` against ``reference`` in one cell, in the order of
     ``vocabulary.PAIRED_TESTS``, each of its metrics."""
@@ -220,7 +256,7 @@ def paired_rows(analysis: CellAnalysis, variant: str, reference: str) -> list[di
     return [
         row
         for test in PAIRED_TESTS
-        for row in ROW_BUILDERS[test.name](analysis, base, test.metrics, variant, reference)
+        for row in ROW_BUILDERS.get(test.name)(analysis, base, test.metrics, variant, reference)
     ]
 
 

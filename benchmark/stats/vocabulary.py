@@ -4,8 +4,9 @@ Each name a stored table can hold (``test``, a primary test's ``method``, ``ci_m
 once with what a reader sees: its label and the sentence the report's Methods paragraph uses.  The
 config's choices, ``analysis.PRIMARY_TESTS``, the report's labels and the Methods text all derive from
 these tables; ``tests/test_stats_vocabulary.py`` fails when an emitted name has none.  Adding a paired
-test: its entry in ``PAIRED_TESTS`` (and the Methods sentence of any method it stores) plus its row
-builder, decorated ``@_paired_test(name)`` in ``benchmark.stats.cell_tests``.
+test: its entry in ``PAIRED_TESTS`` (label, metrics, Methods sentence; a primary test's methods in
+``PRIMARY_METHODS``) plus its row builder, decorated ``@_paired_test(name)`` in
+``benchmark.stats.cell_tests`` (registered in the shared ``cxr_kernel.registry.Registry``), and its test.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class PairedTest:
     """A paired test (``paired_tests.test``): ``metrics`` it tests; ``primary`` when it is the one
-    test of those metrics as primary endpoints (analytic: no bootstrap p-value floor)."""
+    test of those metrics as primary endpoints (analytic: no bootstrap p-value floor); ``sentence`` what
+    the Methods paragraph says of it when a run holds its rows (primary tests: their methods' sentences)."""
 
     name: str
     label: str
     metrics: tuple[str, ...]
     primary: bool = False
+    sentence: str = ""
 
 
 @dataclass(frozen=True)
@@ -37,9 +40,19 @@ PAIRED_TESTS = (
     PairedTest("delong", "DeLong", ("auroc",), primary=True),
     PairedTest("bootstrap", "Bootstrap", ("accuracy", "sensitivity", "specificity", "brier", "auroc")),
     PairedTest("wilcoxon", "Wilcoxon", ("prob",)),
+    PairedTest(
+        "mcnemar-midp",
+        "McNemar mid-p",
+        ("accuracy", "sensitivity", "specificity"),
+        sentence="As a supplementary test of the McNemar hypotheses, the McNemar mid-p test (Fagerland, "
+        "Lydersen & Laake 2013), which subtracts the probability of the observed split of discordant "
+        "images from the exact test's p-value and so is less conservative at small counts, is reported in "
+        "families of its own, never as a primary test.",
+    ),
 )
 TESTS_BY_NAME = {test.name: test for test in PAIRED_TESTS}
 TEST_LABELS = {test.name: test.label for test in PAIRED_TESTS}
+PAIRED_TEST_TEXT = {test.name: test.sentence for test in PAIRED_TESTS if test.sentence}
 # The one test of each primary endpoint.
 PRIMARY_TESTS = {metric: test.name for test in PAIRED_TESTS if test.primary for metric in test.metrics}
 PRIMARY_ENDPOINTS = tuple(PRIMARY_TESTS)

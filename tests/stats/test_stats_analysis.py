@@ -131,6 +131,9 @@ def test_every_variant_is_paired_with_hr_and_every_other_variant_once(tables):
         ("mcnemar", "accuracy"): 12,
         ("mcnemar", "sensitivity"): 12,
         ("mcnemar", "specificity"): 12,
+        ("mcnemar-midp", "accuracy"): 12,
+        ("mcnemar-midp", "sensitivity"): 12,
+        ("mcnemar-midp", "specificity"): 12,
         ("delong", "auroc"): 12,
         ("bootstrap", "accuracy"): 12,
         ("bootstrap", "sensitivity"): 12,
@@ -414,7 +417,7 @@ def test_quality_summary_skips_infinite_psnr_and_uses_expanded_bootstrap_interva
     quality = make_quality(cells=("x2",))
     first = quality.index[(quality["metric"] == "psnr") & (quality["variant"] == "LR")][0]
     quality.loc[first, "value"] = np.inf
-    tables = analyze(quality, make_predictions(cells=("x2",)), n_bootstrap=50)
+    tables = analyze(quality, make_predictions(cells=("x2",)), n_bootstrap=100)
     table = tables["quality"]
     row = table.set_index(["variant", "metric"]).loc[("LR", "psnr")]
     finite = quality.loc[(quality["metric"] == "psnr") & (quality["variant"] == "LR"), "value"].iloc[1:]
@@ -446,7 +449,7 @@ def test_same_seed_gives_identical_tables_and_cells_are_independent(tables):
 
 
 def test_empty_quality_gives_an_empty_quality_table():
-    tables = analyze(make_quality().iloc[:0], make_predictions(cells=("x2",)), n_bootstrap=50)
+    tables = analyze(make_quality().iloc[:0], make_predictions(cells=("x2",)), n_bootstrap=100)
     assert tables["quality"].empty and list(tables["quality"].columns)[-1] == "ci_method"
     assert set(tables["paired_tests"]["metric"]) == {
         "accuracy",
@@ -459,7 +462,7 @@ def test_empty_quality_gives_an_empty_quality_table():
 
 
 def test_quality_alone_still_gives_summaries_and_quality_tests():
-    tables = analyze(make_quality(cells=("x2",)), make_predictions().iloc[:0], n_bootstrap=50)
+    tables = analyze(make_quality(cells=("x2",)), make_predictions().iloc[:0], n_bootstrap=100)
     assert len(tables["quality"]) == 6 and tables["classification"].empty
     assert set(tables["paired_tests"]["metric"]) == {"psnr", "ssim"}
 
