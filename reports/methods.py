@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from benchmark.stats.analysis import MULTIPLICITY_FAMILIES
 from benchmark.stats.vocabulary import INTERVAL_METHOD_TEXT, PAIRED_TEST_TEXT, PRIMARY_METHOD_TEXT
 from cxr_kernel.variants import HR
 from reports.formatting import correction_label, metric_label, ordered, test_label
@@ -29,8 +30,8 @@ FAMILY_TEXT = {
     "primary": "the primary family (the primary endpoints' tests against HR{scope})",
     "exploratory": "the exploratory family (the same tests between SR variants, per cell)",
     "supplementary": (
-        "supplementary families (paired bootstrap and Wilcoxon tests, which restate hypotheses the "
-        "primary tests answer; per cell, test and metric)"
+        "supplementary families ({tests}, which restate hypotheses the primary tests answer; per cell, "
+        "test and metric)"
     ),
 }
 
@@ -205,13 +206,14 @@ def _design(config: dict[str, Any], summary: dict[str, Any], paired: pd.DataFram
             )
         scope = " over all cells" if design.get("correct_across_cells") else ", per cell"
         described = []
-        for family in ("primary", "exploratory", "supplementary"):
+        for family in MULTIPLICITY_FAMILIES:
             rows = paired[paired["family"] == family]
             if rows.empty:
                 continue
             sizes = sorted({int(n) for n in rows["family_size"] if pd.notna(n)})
             size = f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]}–{sizes[-1]}"
-            described.append(FAMILY_TEXT[family].format(scope=scope) + f": {size} tests each")
+            tests = _join([test_label(t) for t in ordered(rows["test"].unique(), [])]) + " tests"
+            described.append(FAMILY_TEXT[family].format(scope=scope, tests=tests) + f": {size} tests each")
         if described:
             parts.append(
                 "Multiplicity was corrected by Holm's step-down method (family-wise error) and the "

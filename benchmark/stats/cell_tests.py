@@ -296,7 +296,7 @@ def noninferiority_rows(analysis: CellAnalysis, variant: str, margins: dict[str,
     rows = []
     base = {"cell": analysis.cell, "variant": variant, "reference": REFERENCE}
     for metric, margin in margins.items():
-        if metric in noninferiority.PROPORTION_METRICS:
+        if metric in noninferiority.PAIRED_PROPORTION_METRICS:
             row = mcnemar_row(analysis, base, metric, variant, REFERENCE)
             members = _subset(analysis, metric)
             correct_v, correct_r = (

@@ -28,7 +28,6 @@ from benchmark.stats import proportions
 # with HR's: paired proportions (McNemar, Newcombe). PPV and NPV count the images each side calls
 # positive or negative, a different set per side, so they are not paired.
 PAIRED_PROPORTION_METRICS = ("accuracy", "sensitivity", "specificity")
-PROPORTION_METRICS = PAIRED_PROPORTION_METRICS  # the name cell_tests.py reads until it reads the one above
 MARGIN_METRICS = (*PAIRED_PROPORTION_METRICS, "auroc")
 
 
