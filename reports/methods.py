@@ -30,8 +30,8 @@ FAMILY_TEXT = {
     "primary": "the primary family (the primary endpoints' tests against HR{scope})",
     "exploratory": "the exploratory family (the same tests between SR variants, per cell)",
     "supplementary": (
-        "supplementary families ({tests}, which restate hypotheses the primary tests answer; per cell, "
-        "test and metric)"
+        "supplementary families (tests that restate hypotheses the primary tests answer; per cell, test "
+        "and metric)"
     ),
 }
 
@@ -212,8 +212,7 @@ def _design(config: dict[str, Any], summary: dict[str, Any], paired: pd.DataFram
                 continue
             sizes = sorted({int(n) for n in rows["family_size"] if pd.notna(n)})
             size = f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]}–{sizes[-1]}"
-            tests = _join([test_label(t) for t in ordered(rows["test"].unique(), [])]) + " tests"
-            described.append(FAMILY_TEXT[family].format(scope=scope, tests=tests) + f": {size} tests each")
+            described.append(FAMILY_TEXT[family].format(scope=scope) + f": {size} tests each")
         if described:
             parts.append(
                 "Multiplicity was corrected by Holm's step-down method (family-wise error) and the "

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 class PairedTest:
     """A paired test (``paired_tests.test``): ``metrics`` it tests; ``primary`` when it is the one
     test of those metrics as primary endpoints (analytic: no bootstrap p-value floor); ``sentence`` what
-    the Methods paragraph says of it when a run holds its rows (primary tests: their methods' sentences)."""
+    the Methods paragraph says of it when a run holds its rows (every test but the primary ones, whose
+    methods' sentences speak for them)."""
 
     name: str
     label: str
@@ -38,8 +39,23 @@ class Method:
 PAIRED_TESTS = (
     PairedTest("mcnemar", "McNemar", ("accuracy", "sensitivity", "specificity"), primary=True),
     PairedTest("delong", "DeLong", ("auroc",), primary=True),
-    PairedTest("bootstrap", "Bootstrap", ("accuracy", "sensitivity", "specificity", "brier", "auroc")),
-    PairedTest("wilcoxon", "Wilcoxon", ("prob",)),
+    PairedTest(
+        "bootstrap",
+        "Bootstrap",
+        ("accuracy", "sensitivity", "specificity", "brier", "auroc"),
+        sentence="As supplementary tests, each metric's difference between two variants was bootstrapped "
+        "with the same resamples for both (stratified by class, or whole patients when images are "
+        "clustered), its p-value read by inverting the bootstrap interval (Efron 1987; Davison & Hinkley "
+        "1997).",
+    ),
+    PairedTest(
+        "wilcoxon",
+        "Wilcoxon",
+        ("prob",),
+        sentence="Per-image changes in P(pneumonia) were tested with the Wilcoxon signed-rank test (zero "
+        "differences kept in the ranking, Pratt's method; effect size the matched-pairs rank-biserial "
+        "correlation), images treated as independent.",
+    ),
     PairedTest(
         "mcnemar-midp",
         "McNemar mid-p",

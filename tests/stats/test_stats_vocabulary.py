@@ -41,6 +41,14 @@ def test_every_emitted_primary_method_has_a_methods_sentence(run):
     assert methods and methods <= set(vocabulary.PRIMARY_METHOD_TEXT), methods
 
 
+def test_every_emitted_test_but_the_primary_ones_has_a_sentence_in_the_methods_text(run):
+    tests = {row["test"] for row in run["paired_tests"]} - set(vocabulary.PRIMARY_TESTS.values())
+    assert tests <= set(vocabulary.PAIRED_TEST_TEXT), tests - set(vocabulary.PAIRED_TEST_TEXT)
+    text = _statistics({"stats": {"confidence": 0.95}}, run)
+    for test in tests:
+        assert vocabulary.PAIRED_TEST_TEXT[test] in text
+
+
 def test_every_emitted_interval_method_has_a_sentence_in_the_methods_text(run):
     methods = {row["ci_method"] for name in ("classification", "quality") for row in run[name]}
     assert methods <= set(vocabulary.INTERVAL_METHOD_TEXT), methods - set(vocabulary.INTERVAL_METHOD_TEXT)
