@@ -57,8 +57,8 @@ def write_tables(run_dir: Path) -> list[Path]:
     """
     run_dir = Path(run_dir)
     summary = load_summary(run_dir)
-    tables, variants = summary["tables"], variant_order(summary)
-    origin = f"{summary['suite']}, run {summary['run_id']}"
+    tables, variants = summary.tables, variant_order(summary.variants)
+    origin = f"{summary.suite}, run {summary.run_id}"
     out_dir = run_dir / TABLES_DIR
     written = []
 
@@ -68,7 +68,7 @@ def write_tables(run_dir: Path) -> list[Path]:
         if tex is not None:
             written.append(atomic_write(out_dir / f"{name}.tex", tex.encode("utf-8")))
 
-    cells = [c.get("cell") for c in summary.get("cells") or [] if isinstance(c, dict)]
+    cells = [c.cell for c in summary.cells]
     headline = build_headline(tables, cells, variants)
     display, best, numbers = headline_frames(headline)
     setting = f"; classification at {headline.setting}" if headline.setting else ""
@@ -92,7 +92,7 @@ def write_tables(run_dir: Path) -> list[Path]:
         write(name, records_frame(records, name), tex)
 
     for key, across in (("seeds", "training seeds"), ("panel", "classifiers")):
-        section = summary.get(key) or {}
+        section = getattr(summary, key) or {}
         for name, records in (section.get("tables") or {}).items():
             write(f"{key}_{name}", records_frame(records, f"{key}_{name}"), None)
         if section:
@@ -100,7 +100,7 @@ def write_tables(run_dir: Path) -> list[Path]:
                 f"Conclusions across {section.get('k')} {across} ({origin}): {section.get('headline', '')}"
             )
             write(key, None, to_latex(conclusions_frame(section), caption, f"tab:{key}"))
-    for member in (summary.get("panel") or {}).get("members") or []:
+    for member in (summary.panel or {}).get("members") or []:
         for name, records in (member.get("tables") or {}).items():
             write(f"panel_{member['name']}_{name}", records_frame(records, name), None)
 

@@ -189,6 +189,6 @@ def ordered(values: Iterable[Any], preferred: Sequence[Any]) -> list[Any]:
     return sorted(unique, key=lambda v: (rank.get(v, len(rank)), unique.index(v)))
 
 
-def variant_order(summary: dict[str, Any]) -> list[str]:
-    """HR, LR, then the SR variants in the order the suite lists them."""
-    return list(dict.fromkeys([*LEADING_VARIANTS, *summary.get("variants", [])]))
+def variant_order(variants: Sequence[str]) -> list[str]:
+    """HR, LR, then the SR variants in the order the suite lists them (a run's ``variants``)."""
+    return list(dict.fromkeys([*LEADING_VARIANTS, *variants]))

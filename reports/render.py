@@ -18,6 +18,7 @@ from markupsafe import Markup, escape
 from matplotlib.figure import Figure
 
 from cxr_kernel import run_layout
+from cxr_kernel.run_summary import ClassifierRecord, RunSummary
 from reports import figures, figures_cell, figures_overview
 from reports.agreement import conclusions_frame, members, noun
 from reports.agreement import flips_frame as agreement_flips_frame
@@ -152,29 +153,27 @@ def html_table(frame: pd.DataFrame, drop: tuple[str, ...] = ()) -> dict[str, Any
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "cell"
+    return run_layout.safe_name(text).strip("_") or "cell"
 
 
-def run_cells(summary: dict[str, Any]) -> tuple[list[str], dict[str, dict[str, Any]]]:
+def run_cells(summary: RunSummary) -> tuple[list[str], dict[str, dict[str, Any]]]:
     """Cell names in suite order (plus any only the tables name) and each cell's metadata."""
-    tables = summary["tables"]
-    meta = {c["cell"]: c for c in summary.get("cells", []) if isinstance(c, dict) and "cell" in c}
-    named = [r.get("cell") for name in CELL_TABLES for r in tables.get(name) or []]
+    meta = {c.cell: c.model_dump(exclude_unset=True) for c in summary.cells}
+    named = [r.get("cell") for name in CELL_TABLES for r in summary.rows(name)]
     return ordered([*meta, *named], list(meta)), meta
 
 
-def run_variants(summary: dict[str, Any]) -> list[str]:
+def run_variants(summary: RunSummary) -> list[str]:
     """HR, LR, the SR variants in suite order, then any only the tables name."""
-    tables = summary["tables"]
-    named = [r.get("variant") for name in CELL_TABLES for r in tables.get(name) or []]
-    return ordered(named, variant_order(summary))
+    named = [r.get("variant") for name in CELL_TABLES for r in summary.rows(name)]
+    return ordered(named, variant_order(summary.variants))
 
 
 def _context(run: RunData, gallery: FigureGallery) -> dict[str, Any]:
     """Template variables."""
     summary = run.summary
-    tables = summary["tables"]
-    variants = variant_order(summary)
+    tables = summary.tables
+    variants = variant_order(summary.variants)
     cells, cell_meta = run_cells(summary)
     all_variants = run_variants(summary)
     colors = figures.variant_colors(all_variants)
@@ -208,9 +207,9 @@ def _context(run: RunData, gallery: FigureGallery) -> dict[str, Any]:
         _cell_section(run, i, cell, cell_meta.get(cell, {}), display, variants, colors, gallery)
         for i, cell in enumerate(cells, start=1)
     ]
-    classifier = summary.get("classifier") or {}
+    classifier = summary.classifier or ClassifierRecord()
     headline = build_headline(tables, cells, variants)
-    statistics = summary.get("statistics") or {}
+    statistics = summary.statistics or {}
     result_tables = page_tables(headline, statistics.get("primary_endpoints"))
     heads = [
         *(c.label or c.name for t in result_tables for c in t.columns),
@@ -226,10 +225,10 @@ def _context(run: RunData, gallery: FigureGallery) -> dict[str, Any]:
         ),
     ]
     provenance = classifier_provenance(run)
-    throughput = summary.get("throughput") or []
+    throughput = [t.model_dump(exclude_unset=True) for t in summary.throughput]
     return {
-        "suite": summary["suite"],
-        "run_id": summary["run_id"],
+        "suite": summary.suite,
+        "run_id": summary.run_id,
         "facts": header_facts(run, provenance),
         "answers": _answers(summary, cells, cell_meta, all_variants, colors, gallery),
         "result_tables": result_tables,
@@ -241,8 +240,8 @@ def _context(run: RunData, gallery: FigureGallery) -> dict[str, Any]:
             "map_quality": MAP_QUALITY,
             "crop_quality": CROP_QUALITY,
         },
-        "synthetic": bool(summary.get("synthetic_data")),
-        "data_note": summary.get("data_note") or "",
+        "synthetic": bool(summary.synthetic_data),
+        "data_note": summary.data_note or "",
         "variants": all_variants,
         "missing": run.missing,
         "methods": methods_paragraph(run.config_text, summary, class_counts(run), provenance),
@@ -257,12 +256,12 @@ def _context(run: RunData, gallery: FigureGallery) -> dict[str, Any]:
             figures_overview.throughput_bars(throughput, cells, all_variants, colors),
         ),
         "perf": _perf(run.perf),
-        "classifier": {k: classifier.get(k) for k in ("source", "path", "sha256")},
+        "classifier": {k: getattr(classifier, k) for k in ("source", "path", "sha256")},
         "classification_ci": ci_note(classification),
         "quality_ci": ci_note(tables.get("quality") or []),
         "provenance": _provenance(run),
-        "seeds": _agreement(summary.get("seeds")),
-        "panel": _panel(summary.get("panel"), variants),
+        "seeds": _agreement(summary.seeds),
+        "panel": _panel(summary.panel, variants),
         "leakage": {"text": sensitivity_text(summary), "table": html_table(sensitivity_frame(summary))},
     }
 
@@ -328,7 +327,7 @@ def _perf(perf: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _answers(
-    summary: dict[str, Any],
+    summary: RunSummary,
     cells: list[str],
     cell_meta: dict[str, dict[str, Any]],
     variants: list[str],
@@ -362,7 +361,7 @@ def _cell_section(
     gallery: FigureGallery,
 ) -> dict[str, Any]:
     """Everything shown for one cell (scenario × scale)."""
-    tables = run.summary["tables"]
+    tables = run.summary.tables
     in_cell = {
         name: frame[frame["Cell"] == cell] if "Cell" in frame else frame for name, frame in display.items()
     }
@@ -452,7 +451,7 @@ def _comparisons(run: RunData, cell: str, variants: list[str]) -> list[Any]:
             (str(i), str(v)): p
             for i, v, p in zip(rows["image_id"], rows["variant"], rows["prob"], strict=True)
         }
-    flipped = [r for r in run.summary["tables"].get("flipped_images") or [] if r.get("cell") == cell]
+    flipped = [r for r in run.summary.rows("flipped_images") if r.get("cell") == cell]
     flips = {
         (str(r.get("image_id")), str(r.get("variant"))): _flip_text(r.get("pred_hr"), r.get("pred_variant"))
         for r in flipped
@@ -467,13 +466,11 @@ def _flip_text(before: Any, after: Any) -> str:
     return f"{fmt_label(before)} → {fmt_label(after)}"
 
 
-def _training(run: RunData, classifier: dict[str, Any], gallery: FigureGallery) -> list[dict[str, Any]]:
+def _training(run: RunData, classifier: ClassifierRecord, gallery: FigureGallery) -> list[dict[str, Any]]:
     """Loss curves of each SR model and of the classifier, from their history CSVs."""
-    sources = [
-        (f"SR model {t.get('model')}", t.get("history_csv")) for t in run.summary.get("training") or []
-    ]
-    if classifier.get("history_csv"):
-        sources.append(("Classifier", classifier["history_csv"]))
+    sources = [(f"SR model {t.model}", t.history_csv) for t in run.summary.training]
+    if classifier.history_csv:
+        sources.append(("Classifier", classifier.history_csv))
     curves = []
     for title, relative in sources:
         path = resolve_inside(run.run_dir, str(relative)) if relative else None
@@ -498,5 +495,5 @@ def _provenance(run: RunData) -> dict[str, Any]:
         "manifest_count": len(lines) if run.manifest_lines is not None else None,
         "manifest_head": lines[:MANIFEST_HEAD],
         "manifest_sha256": run.manifest_sha256,
-        "reproduce": f"python -m benchmark run --suite {run.summary['suite']}",
+        "reproduce": f"python -m benchmark run --suite {run.summary.suite}",
     }

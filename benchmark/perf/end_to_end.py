@@ -18,8 +18,8 @@ import yaml
 
 from benchmark.perf.measure import CHILD_MARKER as MARKER
 from benchmark.perf.results import Results
+from benchmark.store import RunStore
 from cxr_kernel import run_layout
-from cxr_kernel.run_layout import SUMMARY
 
 _REPO = Path(__file__).resolve().parents[2]
 
@@ -63,7 +63,7 @@ def _stages(run_dir: Path) -> dict[str, Any]:
 
 
 def _eval_images(run_dir: Path) -> int:
-    return json.loads((run_dir / SUMMARY).read_text())["n_images"]["eval"]
+    return RunStore(run_dir).read_summary().n_eval
 
 
 def mini_suite(results: Results, *, data_root: Path | None, device: str, work: Path) -> None:
