@@ -21,7 +21,6 @@ import pandas as pd
 
 from benchmark import sr_setup
 from benchmark.config import PROJECT_DIR, Suite
-from benchmark.dataset import load_dataset
 from benchmark.manifest import sha256_file
 from benchmark.pipeline import RunOptions, Study
 from benchmark.store import environment
@@ -81,9 +80,6 @@ def pin_models(suite: Suite, out_dir: Path, options: RunOptions, *, require_lear
         )
     out_dir = Path(out_dir)
     sr_setup.check_training_configs(suite.sr_models)  # refused before any training
-    from sr_models.inference import default_device
-
-    provenance = environment(suite, options.device or default_device())  # read before training: its commit
     with tempfile.TemporaryDirectory(prefix="pin-") as scratch:
         cache_dir = options.cache_dir or Path(options.runs_dir) / ".cache"  # training is cached as in `run`
         study = Study(
@@ -92,15 +88,16 @@ def pin_models(suite: Suite, out_dir: Path, options: RunOptions, *, require_lear
                 **{**vars(options), "runs_dir": Path(scratch), "cache_dir": cache_dir, "run_id": "pin"}
             ),
         )
-        dataset = load_dataset(suite.data, seed=suite.seed, cache=study.cache, progress=options.progress)
+        provenance = environment(suite, study.device)  # read before training: its commit
+        dataset = study.dataset()
         train = dataset.split(suite.data.train_split)
         _, classifier_info = study.load_classifier(dataset)
         trained, training = {}, []
         evaluation = study.alternating_classes(dataset.split(suite.data.eval_split), SR_CHECK_IMAGES)
         hr = np.asarray(study.hr_images(evaluation).pixels)
         learning: dict[str, dict] = {}
-        for scale in dict.fromkeys(cell.scale for cell in suite.cells):
-            for name, (upscaler, spec) in study.load_upscalers(dataset, scale, training).items():
+        for scale, upscalers in study.upscalers_by_scale(dataset, training).items():
+            for name, (upscaler, spec) in upscalers.items():
                 if spec.entry.train is not None:
                     trained[f"{name}-x{scale}.pth"] = spec.weights
                     learning[f"{name}-x{scale}"] = _sr_psnr_against_bicubic(upscaler, hr, scale)

@@ -74,6 +74,17 @@ class _Collected:
     examples: list[dict] = field(default_factory=list)
 
 
+@dataclass
+class _Analysis:
+    """What ``Study.analyse`` found, for the summary."""
+
+    variants: list[str]  # in the order the predictions name them
+    statistics: dict  # the design record (benchmark.stats.design)
+    leakage: dict  # the leakage check, with its sensitivity analysis when it found an overlap
+    tables: dict[str, pd.DataFrame]
+    across: dict  # "seeds" and / or "panel" when the run has more than one classifier member
+
+
 def most_flipped_positions(
     probabilities: dict[str, np.ndarray], threshold: float, image_ids: list[str]
 ) -> list[int]:
@@ -312,131 +323,167 @@ class Study:
 
     # -- the run ------------------------------------------------------------------------------------
     def run(self) -> Path:
-        from benchmark.metrics import run_records
-        from benchmark.stats.analysis import analyze
-        from benchmark.stats.design import analysis_options
-        from benchmark.stats.records import table_records
-        from benchmark.stats.schema import tidy_results
-
-        suite = self.suite
-        self.cache.remove_stale_temporaries()
-        sr_setup.check_training_configs(suite.sr_models)
-        sr_setup.check_given_weights(suite.sr_models, [cell.scale for cell in suite.cells])
-        for _, config in suite.panel:
-            if config.weights is not None:
-                classifier_setup.check_given_classifier(config)
-            else:
-                classifier_setup.training_recipe(config.train, config.type)  # unknown keys raise here
+        """The study: check the suite, read the images, load or train the models, evaluate every cell,
+        analyse, and record it all in the run directory; returns the directory."""
         meter = StageMeter(log=_log_line if self.options.stage_log else None)
+        self.check_inputs()
         meter.lap("images: manifest, checks, leakage")
-        dataset = load_dataset(
-            suite.data,
-            seed=suite.seed,
-            cache=self.cache,
-            progress=self.options.progress,
-            on_bad_image=self.options.on_bad_image,
-            min_side=suite.data.hr_size // min(cell.scale for cell in suite.cells),
-        )
-        evaluation = dataset.split(suite.data.eval_split)
-        leakage = check_run_leakage(suite, dataset, evaluation, self.cache)
-        # Only once nothing above refused the run: a refusal leaves the directory as it was (an
-        # earlier run untouched, or nothing that blocks the corrected run under the same --run-id).
-        run_store.clear_run_directory(self.directory)
-        store = self.store
-        store.write_config(suite)
-        store.write_json(run_layout.ENVIRONMENT, environment(suite, self.device))
-        if not dataset.skipped.empty:
-            store.write_csv(run_layout.SKIPPED_IMAGES, dataset.skipped)
-        store.write_checksums(dataset.images)
+        dataset = self.dataset()
+        evaluation = dataset.split(self.suite.data.eval_split)
+        leakage = check_run_leakage(self.suite, dataset, evaluation, self.cache)
+        self.start_directory(dataset)  # only now that nothing above refused the run
         meter.lap("classifier: load or train")
         members = self.members(dataset)
         meter.lap("HR references")
         hr = self.hr_images(evaluation)
-
-        collected, training = _Collected(), []
         meter.lap("SR models: load or train")
-        upscalers_by_scale = {
-            scale: self.load_upscalers(dataset, scale, training)
-            for scale in dict.fromkeys(c.scale for c in suite.cells)
-        }
+        training: list[TrainingHistory] = []
+        upscalers = self.upscalers_by_scale(dataset, training)
+        collected = self.evaluate(hr, evaluation, upscalers, members, meter)
+        meter.lap("statistics and tables")
+        analysis = self.analyse(collected, dataset, evaluation, leakage, members)
+        self.store.write_json(run_layout.RESOURCES, meter.as_dict())
+        self.store.write_summary(self.summary(dataset, evaluation, analysis, collected, training, members))
+        return self.store.directory
+
+    def check_inputs(self) -> None:
+        """Refuse what can be known wrong before any work: training recipes, given SR weights and
+        classifier files (each ``UserError`` names the file or key and the fix)."""
+        self.cache.remove_stale_temporaries()
+        sr_setup.check_training_configs(self.suite.sr_models)
+        sr_setup.check_given_weights(self.suite.sr_models, [cell.scale for cell in self.suite.cells])
+        for _, config in self.suite.panel:
+            if config.weights is not None:
+                classifier_setup.check_given_classifier(config)
+            else:
+                classifier_setup.training_recipe(config.train, config.type)  # unknown keys raise here
+
+    def dataset(self) -> Dataset:
+        """The suite's images: manifest read, checked and screened (bad images by ``on_bad_image``)."""
+        return load_dataset(
+            self.suite.data,
+            seed=self.suite.seed,
+            cache=self.cache,
+            progress=self.options.progress,
+            on_bad_image=self.options.on_bad_image,
+            min_side=self.suite.data.hr_size // min(cell.scale for cell in self.suite.cells),
+        )
+
+    def start_directory(self, dataset: Dataset) -> None:
+        """Clear what an earlier run left (a refusal before this leaves the directory as it was) and
+        record the config, the environment, the skipped images and the images' checksums."""
+        run_store.clear_run_directory(self.directory)
+        self.store.write_config(self.suite)
+        self.store.write_json(run_layout.ENVIRONMENT, environment(self.suite, self.device))
+        if not dataset.skipped.empty:
+            self.store.write_csv(run_layout.SKIPPED_IMAGES, dataset.skipped)
+        self.store.write_checksums(dataset.images)
+
+    def upscalers_by_scale(self, dataset: Dataset, training: list[TrainingHistory]) -> dict[int, dict]:
+        """scale -> ``load_upscalers`` for every scale of the suite's cells, in cell order."""
+        scales = dict.fromkeys(cell.scale for cell in self.suite.cells)
+        return {scale: self.load_upscalers(dataset, scale, training) for scale in scales}
+
+    def evaluate(
+        self, hr, evaluation: pd.DataFrame, upscalers: dict, members: list[Member], meter
+    ) -> _Collected:
+        """Every cell degraded, upscaled, measured and classified; the grid of cell x SR model x image
+        shard is first computed into the cache by the executor when the run has one."""
         if self.options.executor != "local" or self.options.workers > 1:
             meter.lap(f"grid on the {self.options.executor} executor")
             executors.fill_cache(
-                suite,
+                self.suite,
                 hr,
-                {
-                    scale: {n: spec for n, (_, spec) in ups.items()}
-                    for scale, ups in upscalers_by_scale.items()
-                },
+                {scale: {n: spec for n, (_, spec) in ups.items()} for scale, ups in upscalers.items()},
                 self.cache,
                 image_ids=list(evaluation["image_id"]),
                 executor=self.options.executor,
                 workers=self.options.workers,
                 progress=self.options.progress,
             )
-        for cell in suite.cells:
+        collected = _Collected()
+        for cell in self.suite.cells:
             meter.lap(f"cell {cell.label}: degrade, upscale, quality, classify")
-            self._evaluate_cell(
-                cell,
-                hr,
-                evaluation,
-                upscalers_by_scale[cell.scale],
-                members,
-                collected,
-            )
+            self._evaluate_cell(cell, hr, evaluation, upscalers[cell.scale], members, collected)
+        return collected
 
-        meter.lap("statistics and tables")
+    def analyse(
+        self,
+        collected: _Collected,
+        dataset: Dataset,
+        evaluation: pd.DataFrame,
+        leakage: dict,
+        members: list[Member],
+    ) -> _Analysis:
+        """The per-image results and predictions stored, and the statistics of the primary classifier,
+        of the leakage sensitivity analysis and of every further member."""
+        from benchmark.stats.analysis import analyze
+        from benchmark.stats.design import analysis_options
+        from benchmark.stats.schema import tidy_results
+
         index = evaluation.reset_index()[["index", "image_id"]].rename(columns={"index": "image_index"})
         quality = pd.concat(collected.quality).merge(index, on="image_index").drop(columns="image_index")
         quality = quality[list(QUALITY_INPUT_COLUMNS)]
         predictions = pd.concat(collected.predictions, ignore_index=True)
-        store.write_results(tidy_results(self.run_id, quality, predictions))
-        store.write_table(run_layout.PREDICTIONS, predictions)
+        self.store.write_results(tidy_results(self.run_id, quality, predictions))
+        self.store.write_table(run_layout.PREDICTIONS, predictions)
         options, statistics = analysis_options(
-            suite.stats, evaluation, suite.seed, synthetic=dataset.synthetic
+            self.suite.stats, evaluation, self.suite.seed, synthetic=dataset.synthetic
         )
         tables = analyze(quality, predictions, **options)
-        sensitivity = overlap_sensitivity(leakage, predictions, options, list(suite.stats.primary))
+        sensitivity = overlap_sensitivity(leakage, predictions, options, list(self.suite.stats.primary))
         if sensitivity is not None:
             leakage["sensitivity"] = sensitivity
-        store.write_json(run_layout.EXAMPLES_INDEX, collected.examples)
+        self.store.write_json(run_layout.EXAMPLES_INDEX, collected.examples)
         across = (
             self._member_analysis(collected.member_predictions, tables, options, members)
             if len(members) > 1
             else {}
         )
-        store.write_json(run_layout.RESOURCES, meter.as_dict())
-        store.write_summary(
-            RunSummary(
-                suite=suite.name,
-                run_id=self.run_id,
-                created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                synthetic_data=dataset.synthetic,
-                data_note=dataset.note,
-                n_images=ImageCounts(eval=len(evaluation), train=len(dataset.split(suite.data.train_split))),
-                skipped_images=SkippedImages(
-                    policy=self.options.on_bad_image,
-                    count=len(dataset.skipped),
-                    by_reason=dataset.skipped["reason"].value_counts().to_dict(),
-                ),
-                declared_duplicates=dataset.duplicates.to_dict("records"),
-                cells=[
-                    CellRecord(cell=c.label, scenario=c.scenario, scale=c.scale, params=c.params)
-                    for c in suite.cells
-                ],
-                variants=list(dict.fromkeys(predictions["variant"])),
-                statistics=statistics,
-                leakage=leakage,
-                tables={name: table_records(table) for name, table in tables.items()},
-                throughput=collected.throughput,
-                training=training,
-                classifier=members[0].info,
-                lpips_weights=_lpips_provenance(suite),
-                metric_specs=run_records(suite.metrics),
-                **across,
-            )
+        return _Analysis(list(dict.fromkeys(predictions["variant"])), statistics, leakage, tables, across)
+
+    def summary(
+        self,
+        dataset: Dataset,
+        evaluation: pd.DataFrame,
+        analysis: _Analysis,
+        collected: _Collected,
+        training: list[TrainingHistory],
+        members: list[Member],
+    ) -> RunSummary:
+        """The run's record (summary.json; ``RunStore.write_summary`` adds the files' checksums)."""
+        from benchmark.metrics import run_records
+        from benchmark.stats.records import table_records
+
+        suite = self.suite
+        return RunSummary(
+            suite=suite.name,
+            run_id=self.run_id,
+            created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            synthetic_data=dataset.synthetic,
+            data_note=dataset.note,
+            n_images=ImageCounts(eval=len(evaluation), train=len(dataset.split(suite.data.train_split))),
+            skipped_images=SkippedImages(
+                policy=self.options.on_bad_image,
+                count=len(dataset.skipped),
+                by_reason=dataset.skipped["reason"].value_counts().to_dict(),
+            ),
+            declared_duplicates=dataset.duplicates.to_dict("records"),
+            cells=[
+                CellRecord(cell=c.label, scenario=c.scenario, scale=c.scale, params=c.params)
+                for c in suite.cells
+            ],
+            variants=analysis.variants,
+            statistics=analysis.statistics,
+            leakage=analysis.leakage,
+            tables={name: table_records(table) for name, table in analysis.tables.items()},
+            throughput=collected.throughput,
+            training=training,
+            classifier=members[0].info,
+            lpips_weights=_lpips_provenance(suite),
+            metric_specs=run_records(suite.metrics),
+            **analysis.across,
         )
-        return store.directory
 
     def _member_analysis(self, frames, tables, options, members: list[Member]) -> dict:
         """Every further member's analysis, compared: ``seeds`` (the first classifier's training seeds,
