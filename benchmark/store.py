@@ -174,6 +174,14 @@ class RunStore:
     def write_text(self, name: str, text: str) -> Path:
         return write_text(self.directory / name, text)
 
+    def write_bytes(self, name: str, data: bytes) -> Path:
+        """A file written after the run (``run_layout.AFTER_THE_RUN``: the report, its figures and
+        tables) or any other whole file."""
+        path = self.directory / name
+        with atomic_path(path) as temporary:
+            temporary.write_bytes(data)
+        return path
+
     def write_json(self, name: str, value: Any) -> Path:
         return self.write_text(name, json.dumps(value, indent=2, default=str, allow_nan=True))
 

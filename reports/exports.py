@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark.store import RunStore
 from cxr_kernel.run_layout import TABLES_DIR
 from reports.agreement import conclusions_frame
 from reports.formatting import column_label, test_label, variant_order
 from reports.headline import build_headline, headline_frames
 from reports.latex import to_latex
-from reports.rundir import atomic_write, load_summary
+from reports.rundir import load_summary
 from reports.tables import (
     ci_note,
     classification_frame,
@@ -59,14 +60,16 @@ def write_tables(run_dir: Path) -> list[Path]:
     summary = load_summary(run_dir)
     tables, variants = summary.tables, variant_order(summary.variants)
     origin = f"{summary.suite}, run {summary.run_id}"
-    out_dir = run_dir / TABLES_DIR
+    store = RunStore(run_dir)
     written = []
 
     def write(name: str, csv: pd.DataFrame | None, tex: str | None) -> None:
         if csv is not None:
-            written.append(atomic_write(out_dir / f"{name}.csv", csv.to_csv(index=False).encode("utf-8")))
+            written.append(
+                store.write_bytes(f"{TABLES_DIR}/{name}.csv", csv.to_csv(index=False).encode("utf-8"))
+            )
         if tex is not None:
-            written.append(atomic_write(out_dir / f"{name}.tex", tex.encode("utf-8")))
+            written.append(store.write_bytes(f"{TABLES_DIR}/{name}.tex", tex.encode("utf-8")))
 
     cells = [c.cell for c in summary.cells]
     headline = build_headline(tables, cells, variants)

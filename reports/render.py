@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 from matplotlib.figure import Figure
 
+from benchmark.store import RunStore
 from cxr_kernel import run_layout
 from cxr_kernel.run_summary import ClassifierRecord, RunSummary
 from reports import figures, figures_cell, figures_overview
@@ -40,7 +41,7 @@ from reports.legend import legend
 from reports.methods import methods_paragraph, model_input
 from reports.page_tables import page_tables
 from reports.provenance import classifier_provenance
-from reports.rundir import RunData, atomic_write, load_run, png_data_uri, resolve_inside
+from reports.rundir import RunData, load_run, png_data_uri, resolve_inside
 from reports.tables import (
     ci_note,
     classification_frame,
@@ -77,9 +78,10 @@ def render_report(run_dir: Path) -> Path:
     run = load_run(Path(run_dir))
     gallery = FigureGallery()
     context = _context(run, gallery)
-    gallery.save(run.run_dir / run_layout.FIGURES_DIR)
+    store = RunStore(run.run_dir)
+    gallery.save(store)
     html = environment().get_template("report.html.j2").render(**context)
-    return atomic_write(run.run_dir / run_layout.REPORT, html.encode("utf-8"))
+    return store.write_bytes(run_layout.REPORT, html.encode("utf-8"))
 
 
 class FigureGallery:
@@ -103,9 +105,10 @@ class FigureGallery:
         page = figures.downscale(paper, figures.DPI / figures.PAPER_DPI)
         return {"title": title, "uri": png_data_uri(page), "file": f"figures/{name}.pdf"}
 
-    def save(self, directory: Path) -> None:
+    def save(self, store: RunStore) -> None:
+        """The paper files, into the run directory's ``figures/``."""
         for name, data in self.files.items():
-            atomic_write(directory / name, data)
+            store.write_bytes(f"{run_layout.FIGURES_DIR}/{name}", data)
 
 
 def environment() -> Environment:
