@@ -43,6 +43,7 @@ from benchmark.config import PROJECT_DIR, Suite, find_suite, load_suite
 from benchmark.gpu_record import record_name, write_record
 from benchmark.store import RunStore, git_output
 from cxr_kernel.errors import UserError
+from cxr_kernel.run_layout import RESOURCES
 
 #: Wall-clock budget of the whole command: the device tool runs one command for at most 600 s.
 BUDGET_S = 540.0
@@ -518,7 +519,7 @@ def run_study(
     if not options.smoke:
         with clock.stage(f"study pilot: {PILOT_PER_CLASS} images per class"):
             pilot = run(PILOT_PER_CLASS, "pilot")
-        pilot_stages = json.loads((pilot / "resources.json").read_text())["stages"]
+        pilot_stages = RunStore(pilot).read_json(RESOURCES)["stages"]
         pilot_images = RunStore(pilot).read_summary().n_eval
         budget = clock.left() - min(CLASSIFIER_RESERVE_S, max(clock.left() / 2, 0))
         counts = _class_counts(sources.manifest)
@@ -538,7 +539,7 @@ def run_study(
         "test_images": summary.n_eval,
         "cells": [cell.cell for cell in summary.cells],
         "headline": headline_rows(summary.tables),
-        "study_stages": json.loads((run_dir / "resources.json").read_text())["stages"],
+        "study_stages": RunStore(run_dir).read_json(RESOURCES)["stages"],
         "skipped_images": summary.skipped_images.count,
         "classifier_sha256": summary.classifier.sha256,
     }

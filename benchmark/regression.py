@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import yaml
 
 from benchmark.baseline_schema import check_tolerances, validated_baseline
@@ -137,13 +136,12 @@ def _prediction_hashes(run_dir: Path) -> dict[str, Value]:
     A label within the band can flip between CPUs (probabilities move in their last bits with the
     instruction set), so it is counted, not hashed: the check stays exact for every other image.
     """
-    path = run_dir / PREDICTIONS
-    if not path.is_file():
+    store = RunStore(run_dir)
+    predictions = store.read_table(PREDICTIONS, ["cell", "variant", "image_id", "prob"])
+    if predictions is None:
         return {}
-    config_path = run_dir / CONFIG
-    config = yaml.safe_load(config_path.read_text()) if config_path.is_file() else {}
-    threshold = ((config or {}).get("stats") or {}).get("threshold", 0.5)
-    predictions = pd.read_parquet(path, columns=["cell", "variant", "image_id", "prob"])
+    config = yaml.safe_load(store.read_text(CONFIG) or "") or {}
+    threshold = (config.get("stats") or {}).get("threshold", 0.5)
     figures: dict[str, Value] = {}
     for (cell, variant), group in predictions.groupby(["cell", "variant"], sort=True):
         group = group.sort_values("image_id")

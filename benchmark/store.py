@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import yaml
 
 from benchmark.config import PROJECT_DIR, Suite
 from benchmark.images import write_png
-from benchmark.stats.schema import write_results
+from benchmark.stats.schema import read_results, write_results
 from cxr_kernel import run_files
 from cxr_kernel.atomic import atomic_path, write_text
 from cxr_kernel.errors import UserError
@@ -219,6 +220,47 @@ class RunStore:
         recorded = summary.model_copy(update={FILES_RECORD: run_files.record(self.directory)})
         recorded.model_fields_set.add(FILES_RECORD)
         return self.write_text(SUMMARY, recorded.to_json())
+
+    # -- reading ------------------------------------------------------------------------------------
+    def read_bytes(self, name: str) -> bytes | None:
+        """The file ``name`` of the run directory (None when the run has none)."""
+        path = self.directory / name
+        return path.read_bytes() if path.is_file() else None
+
+    def read_text(self, name: str) -> str | None:
+        data = self.read_bytes(name)
+        return None if data is None else data.decode("utf-8")
+
+    def read_json(self, name: str) -> Any:
+        """The JSON file ``name`` (None when absent); ``RunFileInvalid`` naming it when it is not JSON."""
+        text = self.read_text(name)
+        try:
+            return None if text is None else json.loads(text)
+        except json.JSONDecodeError as error:
+            raise RunFileInvalid(
+                f"Expected valid JSON in {self.directory / name}, got: {error}. "
+                "Re-run the suite to rewrite it."
+            ) from error
+
+    def read_table(self, name: str, columns: Sequence[str] = ()) -> pd.DataFrame | None:
+        """The parquet table ``name`` (None when absent); ``RunFileInvalid`` naming it when it lacks one of
+        ``columns``. Column ``model`` of older tables is read as ``variant``."""
+        path = self.directory / name
+        if not path.is_file():
+            return None
+        frame = pd.read_parquet(path)
+        if "variant" not in frame.columns and "model" in frame.columns:
+            frame = frame.rename(columns={"model": "variant"})
+        if any(c not in frame.columns for c in columns):
+            raise RunFileInvalid(
+                f"Expected columns {list(columns)} in {path}, got {list(frame.columns)}. Re-run the suite."
+            )
+        return frame
+
+    def read_results(self) -> pd.DataFrame | None:
+        """The tidy results table, validated (``benchmark.stats.schema.read_results``); None when absent."""
+        path = self.directory / RESULTS
+        return read_results(path) if path.is_file() else None
 
     def read_summary(self) -> RunSummary:
         """The run's summary, checked: ``RunFileMissing`` / ``RunFileInvalid`` naming the file and the

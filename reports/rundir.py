@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from benchmark.stats.inputs import PREDICTION_COLUMNS
-from benchmark.stats.schema import analysis_inputs, read_results
+from benchmark.stats.schema import analysis_inputs
 from benchmark.store import RunStore
 from cxr_kernel.atomic import atomic_path
 from cxr_kernel.run_files import RunFileInvalid
@@ -63,48 +62,32 @@ def load_run(run_dir: Path) -> RunData:
     """Read summary.json (required) and the optional provenance, result and example files."""
     run_dir = Path(run_dir)
     run = RunData(run_dir=run_dir, summary=load_summary(run_dir))
+    store = RunStore(run_dir)
 
-    config = run_dir / CONFIG
-    if config.is_file():
-        run.config_text = config.read_text(encoding="utf-8")
-    else:
-        run.missing.append(config.name)
+    def listed(name: str, value: Any) -> Any:
+        if value is None:
+            run.missing.append(name)
+        return value
 
-    environment = run_dir / ENVIRONMENT
-    if environment.is_file():
-        run.environment = _read_json(environment)
-    else:
-        run.missing.append(environment.name)
-
-    manifest = run_dir / MANIFEST
-    if manifest.is_file():
-        data = manifest.read_bytes()
-        run.manifest_sha256 = hashlib.sha256(data).hexdigest()
-        run.manifest_lines = [line for line in data.decode("utf-8").splitlines() if line.strip()]
-    else:
-        run.missing.append(manifest.name)
-
-    results = run_dir / RESULTS
-    if results.is_file():  # the tidy results table; the report shows its image-quality rows
-        run.results = analysis_inputs(read_results(results))[0]
-    else:
-        run.missing.append(results.name)
-    run.predictions = _read_parquet(run_dir / PREDICTIONS, PREDICTION_COLUMNS, run.missing)
-
-    perf = run_dir / PERF
-    if perf.is_file():  # optional: a run is complete without it, so it is never listed as missing
-        run.perf = _read_json(perf)
-
-    index = run_dir / EXAMPLES_INDEX
-    if index.is_file():
-        examples = _read_json(index)
+    run.config_text = listed(CONFIG, store.read_text(CONFIG))
+    run.environment = listed(ENVIRONMENT, store.read_json(ENVIRONMENT))
+    manifest = listed(MANIFEST, store.read_bytes(MANIFEST))
+    if manifest is not None:
+        run.manifest_sha256 = hashlib.sha256(manifest).hexdigest()
+        run.manifest_lines = [line for line in manifest.decode("utf-8").splitlines() if line.strip()]
+    results = listed(RESULTS, store.read_results())
+    if results is not None:  # the tidy results table; the report shows its image-quality rows
+        run.results = analysis_inputs(results)[0]
+    run.predictions = listed(PREDICTIONS, store.read_table(PREDICTIONS, PREDICTION_COLUMNS))
+    run.perf = store.read_json(PERF)  # optional: a run is complete without it, never listed as missing
+    examples = listed(EXAMPLES_INDEX, store.read_json(EXAMPLES_INDEX))
+    if examples is not None:
         if not isinstance(examples, list):
             raise RunFileInvalid(
-                f"Expected a JSON list of examples in {index}, got {type(examples).__name__}."
+                f"Expected a JSON list of examples in {run_dir / EXAMPLES_INDEX}, "
+                f"got {type(examples).__name__}."
             )
         run.examples = examples
-    else:
-        run.missing.append(EXAMPLES_INDEX)
     return run
 
 
@@ -136,28 +119,3 @@ def atomic_write(path: Path, data: bytes) -> Path:
     with atomic_path(path) as temporary:
         temporary.write_bytes(data)
     return path
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise RunFileInvalid(
-            f"Expected valid JSON in {path}, got: {err}. Re-run the suite to rewrite it."
-        ) from err
-
-
-def _read_parquet(path: Path, columns: tuple[str, ...], missing: list[str]) -> pd.DataFrame | None:
-    if not path.is_file():
-        missing.append(path.name)
-        return None
-    frame = pd.read_parquet(path)
-    # DESIGN.md names the column "model"; the pipeline writes "variant". Accept both.
-    if "variant" not in frame.columns and "model" in frame.columns:
-        frame = frame.rename(columns={"model": "variant"})
-    absent = [c for c in columns if c not in frame.columns]
-    if absent:
-        raise RunFileInvalid(
-            f"Expected columns {list(columns)} in {path}, got {list(frame.columns)}. Re-run the suite."
-        )
-    return frame

@@ -59,7 +59,7 @@ def _as_figure(child: dict[str, Any], images: int) -> dict[str, Any]:
 
 
 def _stages(run_dir: Path) -> dict[str, Any]:
-    return json.loads((run_dir / run_layout.RESOURCES).read_text())
+    return RunStore(run_dir).read_json(run_layout.RESOURCES)
 
 
 def _eval_images(run_dir: Path) -> int:
