@@ -25,7 +25,7 @@ from cxr_kernel.run_summary import (
     TrainingHistory,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())
 #: summary.json of `run --suite pneumonia-mini --smoke` written by the pipeline at c6a09ec (before
 #: RunSummary existed), its tables cut to two rows each and its paths made relative, then written
 #: with the same json.dumps arguments: an old file as the old pipeline spelled it.
