@@ -548,6 +548,7 @@ def _log_line(text: str) -> None:
 
 
 def _default_device() -> str:
+    """``sr_models.inference.default_device``, imported when a study starts (it imports torch)."""
     from sr_models.inference import default_device
 
     return default_device()
