@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from benchmark import regression
+from benchmark.store import RunStore
 from cxr_kernel.errors import UserError
 
 HEADER = ("figure", "baseline", "now", "tolerance", "verdict")
@@ -129,8 +130,8 @@ def check_from_cli(args) -> int:
         print(format_table(rows))
     if args.update_baseline:
         changed = sum(row.verdict != "ok" for row in rows)
-        summary = regression.read_summary(run_dir)
-        regression.write_baseline(baseline, summary.get("suite"), regression.run_figures(run_dir))
+        suite_name = RunStore(run_dir).read_summary().suite
+        regression.write_baseline(baseline, suite_name, regression.run_figures(run_dir))
         print(
             f"Baseline {'rewritten' if exists else 'written'}: {baseline} ({changed} figure(s) changed; "
             "tolerances kept). Review `git diff` before committing."

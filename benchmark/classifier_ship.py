@@ -30,9 +30,10 @@ from benchmark.dataset import load_dataset
 from benchmark.manifest import list_checksum, sha256_file
 from benchmark.store import environment
 from cxr_kernel.errors import UserError
+from cxr_kernel.run_layout import HISTORY
 
 #: What ``train-classifier --out`` holds and shipping reads, besides ``model<suffix>`` of the type.
-TRAINED_FILES = ("history.csv", "evaluation.json")
+TRAINED_FILES = (HISTORY, "evaluation.json")
 # A Keras verbose=2 epoch line: "147/147 - 45s - 306ms/step - accuracy: ...".
 _KERAS_EPOCH_LINE = re.compile(r"^\s*\d+/\d+ - (\d+)s - ")
 
@@ -145,9 +146,9 @@ def ship_from_cli(args) -> Path:
         )
     trained = trained_record(source, model_name, suite.name, suite.classifier.input_size)
     try:
-        history = pd.read_csv(source / "history.csv")
+        history = pd.read_csv(source / HISTORY)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise UserError(f"{source / 'history.csv'} is not a readable CSV ({error}).") from None
+        raise UserError(f"{source / HISTORY} is not a readable CSV ({error}).") from None
     directory_images(args.test_dir)  # both class folders hold images
 
     dataset = load_dataset(

@@ -24,6 +24,7 @@ from benchmark.manifest import sha256_file
 from benchmark.store import environment
 from cxr_kernel.atomic import write_text
 from cxr_kernel.errors import UserError
+from cxr_kernel.run_layout import HISTORY, TRAIN_IMAGES
 
 
 def train_from_cli(args) -> Path:
@@ -60,9 +61,9 @@ def train_from_cli(args) -> Path:
     out = args.out or args.runs_dir / suite.name / "classifier"
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, out / f"model{path.suffix}")
-    shutil.copyfile(history_path(path), out / "history.csv")
+    shutil.copyfile(history_path(path), out / HISTORY)
     trained_on = training_list(suite.classifier, train, seed=suite.seed)
-    write_text(out / "train_images.csv", trained_on.to_csv(index=False))
+    write_text(out / TRAIN_IMAGES, trained_on.to_csv(index=False))
 
     test = dataset.split(suite.data.eval_split)
     labels = test["label"].to_numpy()

@@ -41,8 +41,9 @@ import yaml
 
 from benchmark.config import PROJECT_DIR, Suite, find_suite, load_suite
 from benchmark.gpu_record import record_name, write_record
-from benchmark.store import git_output
+from benchmark.store import RunStore, git_output
 from cxr_kernel.errors import UserError
+from cxr_kernel.run_layout import RESOURCES
 
 #: Wall-clock budget of the whole command: the device tool runs one command for at most 600 s.
 BUDGET_S = 540.0
@@ -468,10 +469,11 @@ def size_study(
     return low
 
 
-def headline_rows(summary: dict) -> list[dict]:
-    """Per cell and variant: accuracy, sensitivity, specificity, AUROC (threshold 0.5) and flips vs HR."""
+def headline_rows(tables: dict[str, list[dict]]) -> list[dict]:
+    """Per cell and variant: accuracy, sensitivity, specificity, AUROC (threshold 0.5) and flips vs HR,
+    from a run's tables (summary.json ``tables``)."""
     rows: dict[tuple[str, str], dict] = {}
-    for row in summary["tables"].get("classification", []):
+    for row in tables.get("classification", []):
         if row.get("threshold") not in ("0.5", "") or row.get("metric") not in (
             "accuracy",
             "sensitivity",
@@ -481,7 +483,7 @@ def headline_rows(summary: dict) -> list[dict]:
             continue
         key = (row["cell"], row["variant"])
         rows.setdefault(key, {"cell": key[0], "variant": key[1]})[row["metric"]] = _finite(row["estimate"])
-    for row in summary["tables"].get("flips", []):
+    for row in tables.get("flips", []):
         key = (row["cell"], row["variant"])
         if key in rows and row.get("threshold") == "0.5":
             rows[key]["n_flips"] = int(row["n_flips"])
@@ -517,8 +519,8 @@ def run_study(
     if not options.smoke:
         with clock.stage(f"study pilot: {PILOT_PER_CLASS} images per class"):
             pilot = run(PILOT_PER_CLASS, "pilot")
-        pilot_stages = json.loads((pilot / "resources.json").read_text())["stages"]
-        pilot_images = json.loads((pilot / "summary.json").read_text())["n_images"]["eval"]
+        pilot_stages = RunStore(pilot).read_json(RESOURCES)["stages"]
+        pilot_images = RunStore(pilot).read_summary().n_eval
         budget = clock.left() - min(CLASSIFIER_RESERVE_S, max(clock.left() / 2, 0))
         counts = _class_counts(sources.manifest)
         per_class = size_study(pilot_stages, pilot_images, counts, budget, least_per_class=PILOT_PER_CLASS)
@@ -531,15 +533,15 @@ def run_study(
             )
     with clock.stage("study: pipeline run"):
         run_dir = run(per_class, "study")
-    summary = json.loads((run_dir / "summary.json").read_text())
+    summary = RunStore(run_dir).read_summary()
     return {
         "run_dir": str(run_dir),
-        "test_images": summary["n_images"]["eval"],
-        "cells": [cell["cell"] for cell in summary["cells"]],
-        "headline": headline_rows(summary),
-        "study_stages": json.loads((run_dir / "resources.json").read_text())["stages"],
-        "skipped_images": summary["skipped_images"]["count"],
-        "classifier_sha256": summary["classifier"]["sha256"],
+        "test_images": summary.n_eval,
+        "cells": [cell.cell for cell in summary.cells],
+        "headline": headline_rows(summary.tables),
+        "study_stages": RunStore(run_dir).read_json(RESOURCES)["stages"],
+        "skipped_images": summary.skipped_images.count,
+        "classifier_sha256": summary.classifier.sha256,
     }
 
 

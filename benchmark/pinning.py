@@ -21,11 +21,11 @@ import pandas as pd
 
 from benchmark import sr_setup
 from benchmark.config import PROJECT_DIR, Suite
-from benchmark.dataset import load_dataset
 from benchmark.manifest import sha256_file
-from benchmark.pipeline import RunOptions, Study, default_device
+from benchmark.pipeline import RunOptions, Study
 from benchmark.store import environment
 from benchmark.training_record import PINS_FILE
+from classifiers.training_files import best_validation_auroc
 from cxr_kernel.atomic import write_text
 from cxr_kernel.errors import UserError
 
@@ -43,13 +43,8 @@ SR_CHECK_IMAGES = 12
 
 
 def _best_validation_auroc(history_csv: Path) -> float | None:
-    """AUROC on the validation split at the epoch with the lowest validation loss (the kept one)."""
-    if not history_csv.is_file():
-        return None
-    history = pd.read_csv(history_csv)
-    if "val_loss" not in history or "val_auc" not in history:
-        return None
-    return float(history.loc[history["val_loss"].idxmin(), "val_auc"])
+    """The classifier's validation AUROC at its kept epoch, from its history (None: no history)."""
+    return best_validation_auroc(pd.read_csv(history_csv)) if history_csv.is_file() else None
 
 
 def _sr_psnr_against_bicubic(upscaler, hr: np.ndarray, scale: int) -> dict[str, float]:
@@ -85,7 +80,6 @@ def pin_models(suite: Suite, out_dir: Path, options: RunOptions, *, require_lear
         )
     out_dir = Path(out_dir)
     sr_setup.check_training_configs(suite.sr_models)  # refused before any training
-    provenance = environment(suite, options.device or default_device())  # read before training: its commit
     with tempfile.TemporaryDirectory(prefix="pin-") as scratch:
         cache_dir = options.cache_dir or Path(options.runs_dir) / ".cache"  # training is cached as in `run`
         study = Study(
@@ -94,19 +88,20 @@ def pin_models(suite: Suite, out_dir: Path, options: RunOptions, *, require_lear
                 **{**vars(options), "runs_dir": Path(scratch), "cache_dir": cache_dir, "run_id": "pin"}
             ),
         )
-        dataset = load_dataset(suite.data, seed=suite.seed, cache=study.cache, progress=options.progress)
+        provenance = environment(suite, study.device)  # read before training: its commit
+        dataset = study.dataset()
         train = dataset.split(suite.data.train_split)
         _, classifier_info = study.load_classifier(dataset)
         trained, training = {}, []
         evaluation = study.alternating_classes(dataset.split(suite.data.eval_split), SR_CHECK_IMAGES)
         hr = np.asarray(study.hr_images(evaluation).pixels)
         learning: dict[str, dict] = {}
-        for scale in dict.fromkeys(cell.scale for cell in suite.cells):
-            for name, (upscaler, spec) in study.load_upscalers(dataset, scale, training).items():
+        for scale, upscalers in study.upscalers_by_scale(dataset, training).items():
+            for name, (upscaler, spec) in upscalers.items():
                 if spec.entry.train is not None:
                     trained[f"{name}-x{scale}.pth"] = spec.weights
                     learning[f"{name}-x{scale}"] = _sr_psnr_against_bicubic(upscaler, hr, scale)
-        history = history_path(Path(classifier_info["path"]))
+        history = history_path(Path(classifier_info.path))
         learning["classifier"] = {"validation_auroc": _best_validation_auroc(history)}
         if require_learning:
             _require_learning(learning)
@@ -115,7 +110,7 @@ def pin_models(suite: Suite, out_dir: Path, options: RunOptions, *, require_lear
         for file_name, source in trained.items():
             shutil.copyfile(source, out_dir / file_name)
         kind = backend(suite.classifier.type)
-        pinned = kind.ship(Path(classifier_info["path"]), out_dir / f"{CLASSIFIER_STEM}{kind.suffix}")
+        pinned = kind.ship(Path(classifier_info.path), out_dir / f"{CLASSIFIER_STEM}{kind.suffix}")
     files = sorted([*trained, *(path.name for path in pinned["files"])])
     record = {
         "suite": suite.name,

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,17 +18,24 @@ from benchmark import store as run_store
 from benchmark.cache import Cache
 from benchmark.config import ClassifierConfig, Suite
 from benchmark.dataset import Dataset, load_dataset
-from benchmark.images import write_png
 from benchmark.resources import StageMeter
 from benchmark.run_leakage import check_run_leakage, overlap_sensitivity
+from benchmark.stats.flips import most_flipped
+from benchmark.stats.inputs import QUALITY_INPUT_COLUMNS
 from benchmark.store import RunStore, environment, new_run_id
-from cxr_kernel import run_files, run_layout
-from cxr_kernel.atomic import write_text
+from cxr_kernel import run_layout
+from cxr_kernel.run_layout import safe_name
+from cxr_kernel.run_summary import (
+    CellRecord,
+    ClassifierRecord,
+    ImageCounts,
+    LpipsWeights,
+    RunSummary,
+    SkippedImages,
+    Throughput,
+    TrainingHistory,
+)
 from cxr_kernel.variants import HR
-
-#: The images that trained the run's classifier (by patient-wise role), beside its history.
-TRAIN_IMAGES_CSV = run_layout.TRAIN_IMAGES_CSV
-SEED_PREDICTIONS, PANEL_PREDICTIONS = run_layout.SEED_PREDICTIONS, run_layout.PANEL_PREDICTIONS
 
 
 @dataclass
@@ -47,12 +52,6 @@ class RunOptions:
     stage_log: bool = False  # print one line per stage (and cell) to stdout, e.g. into a log file
 
 
-def default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 @dataclass
 class Member:
     """One classifier of the run at one training seed: a panel member (``name``; None for the suite's
@@ -62,7 +61,7 @@ class Member:
     seed: int
     classifier: object
     sha256: str
-    info: dict  # where it came from: summary.json's ``classifier`` record
+    info: ClassifierRecord  # where it came from: summary.json's ``classifier`` record
     resampled: bool  # trained on a patient bootstrap resample (``bootstrap_train``)
 
 
@@ -71,12 +70,26 @@ class _Collected:
     predictions: list[pd.DataFrame] = field(default_factory=list)
     member_predictions: dict[int, list[pd.DataFrame]] = field(default_factory=dict)  # by member
     quality: list[pd.DataFrame] = field(default_factory=list)
-    throughput: list[dict] = field(default_factory=list)
+    throughput: list[Throughput] = field(default_factory=list)
     examples: list[dict] = field(default_factory=list)
 
 
-def most_flipped_positions(probabilities: dict[str, np.ndarray], threshold: float) -> list[int]:
-    """Positions of images whose predicted class differs from HR's for some variant, most variants first.
+@dataclass
+class _Analysis:
+    """What ``Study.analyse`` found, for the summary."""
+
+    variants: list[str]  # in the order the predictions name them
+    statistics: dict  # the design record (benchmark.stats.design)
+    leakage: dict  # the leakage check, with its sensitivity analysis when it found an overlap
+    tables: dict[str, pd.DataFrame]
+    across: dict  # "seeds" and / or "panel" when the run has more than one classifier member
+
+
+def most_flipped_positions(
+    probabilities: dict[str, np.ndarray], threshold: float, image_ids: list[str]
+) -> list[int]:
+    """Positions of images whose predicted class differs from HR's for some variant, in the order of
+    ``benchmark.stats.flips.most_flipped`` (most variants first, ties by image id).
 
     Chooses which images the report shows as flipped examples; the flip statistics are in benchmark.stats.
     """
@@ -85,18 +98,15 @@ def most_flipped_positions(probabilities: dict[str, np.ndarray], threshold: floa
     for name, p in probabilities.items():
         if name != HR:
             counts += (np.asarray(p) >= threshold) != hr
-    order = np.argsort(-counts, kind="stable")
-    return [int(i) for i in order if counts[i] > 0]
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+    position = {image_id: i for i, image_id in enumerate(image_ids)}
+    ranked = most_flipped({image_id: int(n) for image_id, n in zip(image_ids, counts, strict=True)})
+    return [position[image_id] for image_id, _ in ranked]
 
 
 def _example_stem(image_id: str) -> str:
     """A file-name stem unique to ``image_id``: its safe spelling and a short hash of the id itself
     (``x y.jpeg`` and ``x_y.jpeg`` spell the same, and once overwrote each other's strips)."""
-    return f"{_safe(image_id)}-{hashlib.sha256(image_id.encode()).hexdigest()[:8]}"
+    return f"{safe_name(image_id)}-{hashlib.sha256(image_id.encode()).hexdigest()[:8]}"
 
 
 class Study:
@@ -105,9 +115,9 @@ class Study:
     def __init__(self, suite: Suite, options: RunOptions):
         self.suite, self.options = suite, options
         self.cache = Cache(options.cache_dir or Path(options.runs_dir) / ".cache")
-        self.device = options.device or default_device()
+        self.device = options.device or _default_device()
         run_id = run_store.check_run_id(options.run_id) if options.run_id is not None else new_run_id(suite)
-        self.directory = Path(options.runs_dir) / _safe(suite.name) / run_id
+        self.directory = Path(options.runs_dir) / safe_name(suite.name) / run_id
         run_store.check_run_directory(self.directory, options.runs_dir, suite, overwrite=options.overwrite)
         self.run_id = run_id
         self.store = RunStore(self.directory)  # writes nothing until the run (or pinning) does
@@ -144,24 +154,22 @@ class Study:
         path = classifier_setup.classifier_file(
             config, train, seed=seed, cache=self.cache, progress=self.options.progress
         )
-        history = history_path(path)
+        history, history_csv = history_path(path), f"{folder}/{run_layout.HISTORY}"
         if history.is_file():
-            (self.store.directory / folder).mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(history, self.store.directory / folder / "history.csv")
+            self.store.copy_file(history, history_csv)
         trained_on = classifier_setup.training_list(config, train, seed=seed)
-        train_images_csv = f"{folder}/train_images.csv"
+        train_images_csv = f"{folder}/{run_layout.TRAIN_IMAGES}"
         if trained_on is not None:
-            (self.store.directory / folder).mkdir(parents=True, exist_ok=True)
-            write_text(self.store.directory / train_images_csv, trained_on.to_csv(index=False))
+            self.store.write_csv(train_images_csv, trained_on)
         classifier = classifier_setup.load_classifier(config, path)
-        return classifier, {
-            "source": "file" if config.weights else "trained",
-            "path": str(path),
-            "sha256": classifier.identity,
-            "classifier": classifier.describe(),
-            "history_csv": f"{folder}/history.csv" if history.is_file() else None,
-            "train_images_csv": train_images_csv if trained_on is not None else None,
-        }
+        return classifier, ClassifierRecord(
+            source="file" if config.weights else "trained",
+            path=str(path),
+            sha256=classifier.identity,
+            classifier=classifier.describe(),
+            history_csv=history_csv if history.is_file() else None,
+            train_images_csv=train_images_csv if trained_on is not None else None,
+        )
 
     def members(self, dataset: Dataset) -> list[Member]:
         """Every classifier at every training seed: each panel member (or the one classifier) at the
@@ -174,10 +182,10 @@ class Study:
                 folder = run_layout.classifier_folder(folder_name, seed if position else None)
                 resample = config.bootstrap_train and position > 0
                 classifier, info = self.load_classifier(dataset, config, seed, folder, resample)
-                members.append(Member(name, seed, classifier, info["sha256"], info, resample))
+                members.append(Member(name, seed, classifier, info.sha256, info, resample))
         return members
 
-    def load_upscalers(self, dataset: Dataset, scale: int, training: list[dict]) -> dict:
+    def load_upscalers(self, dataset: Dataset, scale: int, training: list[TrainingHistory]) -> dict:
         """name -> (upscaler, executors.ModelSpec) for every SR model of the suite at ``scale``."""
         train = dataset.split(self.suite.data.train_split)
         upscalers = {}
@@ -197,12 +205,13 @@ class Study:
                     device=self.device,
                     progress=self.options.progress,
                 )
-                name = f"{entry.name}-x{scale}"
-                copied = sr_setup.copy_history(
-                    weights, self.store.directory / run_layout.training_history(name)
-                )
-                if copied and not any(t["model"] == name for t in training):
-                    training.append({"model": name, "history_csv": run_layout.training_history(name)})
+                name, history = f"{entry.name}-x{scale}", sr_setup.training_history(weights)
+                if history is not None:
+                    self.store.copy_file(history, run_layout.training_history(name))
+                    if not any(t.model == name for t in training):
+                        training.append(
+                            TrainingHistory(model=name, history_csv=run_layout.training_history(name))
+                        )
             model_key = sr_setup.model_key(entry, scale, weights, self.device)
             spec = executors.ModelSpec(entry, scale, weights, self.device, model_key)
             upscalers[entry.name] = (sr_setup.prepare_upscaler(entry, scale, weights, self.device), spec)
@@ -225,13 +234,13 @@ class Study:
         for index in chosen:
             images, heat = {}, {}
             for variant in variants:
-                image_id, name = _example_stem(table.at[index, "image_id"]), _safe(variant.name)
-                stem = f"examples/{_safe(cell_label)}/{image_id}__{name}"
-                write_png(self.store.directory / f"{stem}.png", variant.pixels[index])
-                images[variant.name] = f"{stem}.png"
+                image_id, name = _example_stem(table.at[index, "image_id"]), safe_name(variant.name)
+                stem = f"examples/{safe_name(cell_label)}/{image_id}__{name}"
+                images[variant.name] = self.store.write_png(f"{stem}.png", variant.pixels[index])
                 if variant.name in heat_maps:
-                    write_png(self.store.directory / f"{stem}__gradcam.png", heat_maps[variant.name][index])
-                    heat[variant.name] = f"{stem}__gradcam.png"
+                    heat[variant.name] = self.store.write_png(
+                        f"{stem}__gradcam.png", heat_maps[variant.name][index]
+                    )
             entries.append(
                 {
                     "cell": cell_label,
@@ -263,12 +272,12 @@ class Study:
             )
             out.quality.append(measured.assign(cell=cell.label))
             out.throughput.append(
-                {
-                    "cell": cell.label,
-                    "variant": name,
-                    "device": self.device,
-                    "images_per_s": stages.throughput(upscaler, lr),
-                }
+                Throughput(
+                    cell=cell.label,
+                    variant=name,
+                    device=self.device,
+                    images_per_s=stages.throughput(upscaler, lr),
+                )
             )
             upscaled.append(sr)
         for index in range(len(members)):
@@ -305,7 +314,7 @@ class Study:
                 rows = rows.assign(classifier=member.name, seed=member.seed)
                 out.member_predictions.setdefault(index, []).append(rows)
         if primary:
-            flipped = most_flipped_positions(predicted, self.suite.stats.threshold)
+            flipped = most_flipped_positions(predicted, self.suite.stats.threshold, list(table["image_id"]))
             heat_maps = {
                 v.name: stages.gradcam_maps(member.classifier, member.sha256, v, self.cache)
                 for v in (shown if explains else [])
@@ -314,133 +323,167 @@ class Study:
 
     # -- the run ------------------------------------------------------------------------------------
     def run(self) -> Path:
-        from benchmark.metrics import run_records
-        from benchmark.stats.analysis import analyze
-        from benchmark.stats.design import analysis_options
-        from benchmark.stats.records import table_records
-        from benchmark.stats.schema import RESULTS_FILE, tidy_results, write_results
-
-        suite = self.suite
-        self.cache.remove_stale_temporaries()
-        sr_setup.check_training_configs(suite.sr_models)
-        sr_setup.check_given_weights(suite.sr_models, [cell.scale for cell in suite.cells])
-        for _, config in suite.panel:
-            if config.weights is not None:
-                classifier_setup.check_given_classifier(config)
-            else:
-                classifier_setup.training_recipe(config.train, config.type)  # unknown keys raise here
+        """The study: check the suite, read the images, load or train the models, evaluate every cell,
+        analyse, and record it all in the run directory; returns the directory."""
         meter = StageMeter(log=_log_line if self.options.stage_log else None)
+        self.check_inputs()
         meter.lap("images: manifest, checks, leakage")
-        dataset = load_dataset(
-            suite.data,
-            seed=suite.seed,
-            cache=self.cache,
-            progress=self.options.progress,
-            on_bad_image=self.options.on_bad_image,
-            min_side=suite.data.hr_size // min(cell.scale for cell in suite.cells),
-        )
-        evaluation = dataset.split(suite.data.eval_split)
-        leakage = check_run_leakage(suite, dataset, evaluation, self.cache)
-        # Only once nothing above refused the run: a refusal leaves the directory as it was (an
-        # earlier run untouched, or nothing that blocks the corrected run under the same --run-id).
-        run_store.clear_run_directory(self.directory)
-        store = self.store
-        store.write_config(suite)
-        store.write_json(run_layout.ENVIRONMENT, environment(suite, self.device))
-        if not dataset.skipped.empty:
-            write_text(store.directory / run_layout.SKIPPED_IMAGES, dataset.skipped.to_csv(index=False))
-        store.write_checksums(dataset.images)
+        dataset = self.dataset()
+        evaluation = dataset.split(self.suite.data.eval_split)
+        leakage = check_run_leakage(self.suite, dataset, evaluation, self.cache)
+        self.start_directory(dataset)  # only now that nothing above refused the run
         meter.lap("classifier: load or train")
         members = self.members(dataset)
         meter.lap("HR references")
         hr = self.hr_images(evaluation)
-
-        collected, training = _Collected(), []
         meter.lap("SR models: load or train")
-        upscalers_by_scale = {
-            scale: self.load_upscalers(dataset, scale, training)
-            for scale in dict.fromkeys(c.scale for c in suite.cells)
-        }
+        training: list[TrainingHistory] = []
+        upscalers = self.upscalers_by_scale(dataset, training)
+        collected = self.evaluate(hr, evaluation, upscalers, members, meter)
+        meter.lap("statistics and tables")
+        analysis = self.analyse(collected, dataset, evaluation, leakage, members)
+        self.store.write_json(run_layout.RESOURCES, meter.as_dict())
+        self.store.write_summary(self.summary(dataset, evaluation, analysis, collected, training, members))
+        return self.store.directory
+
+    def check_inputs(self) -> None:
+        """Refuse what can be known wrong before any work: training recipes, given SR weights and
+        classifier files (each ``UserError`` names the file or key and the fix)."""
+        self.cache.remove_stale_temporaries()
+        sr_setup.check_training_configs(self.suite.sr_models)
+        sr_setup.check_given_weights(self.suite.sr_models, [cell.scale for cell in self.suite.cells])
+        for _, config in self.suite.panel:
+            if config.weights is not None:
+                classifier_setup.check_given_classifier(config)
+            else:
+                classifier_setup.training_recipe(config.train, config.type)  # unknown keys raise here
+
+    def dataset(self) -> Dataset:
+        """The suite's images: manifest read, checked and screened (bad images by ``on_bad_image``)."""
+        return load_dataset(
+            self.suite.data,
+            seed=self.suite.seed,
+            cache=self.cache,
+            progress=self.options.progress,
+            on_bad_image=self.options.on_bad_image,
+            min_side=self.suite.data.hr_size // min(cell.scale for cell in self.suite.cells),
+        )
+
+    def start_directory(self, dataset: Dataset) -> None:
+        """Clear what an earlier run left (a refusal before this leaves the directory as it was) and
+        record the config, the environment, the skipped images and the images' checksums."""
+        run_store.clear_run_directory(self.directory)
+        self.store.write_config(self.suite)
+        self.store.write_json(run_layout.ENVIRONMENT, environment(self.suite, self.device))
+        if not dataset.skipped.empty:
+            self.store.write_csv(run_layout.SKIPPED_IMAGES, dataset.skipped)
+        self.store.write_checksums(dataset.images)
+
+    def upscalers_by_scale(self, dataset: Dataset, training: list[TrainingHistory]) -> dict[int, dict]:
+        """scale -> ``load_upscalers`` for every scale of the suite's cells, in cell order."""
+        scales = dict.fromkeys(cell.scale for cell in self.suite.cells)
+        return {scale: self.load_upscalers(dataset, scale, training) for scale in scales}
+
+    def evaluate(
+        self, hr, evaluation: pd.DataFrame, upscalers: dict, members: list[Member], meter
+    ) -> _Collected:
+        """Every cell degraded, upscaled, measured and classified; the grid of cell x SR model x image
+        shard is first computed into the cache by the executor when the run has one."""
         if self.options.executor != "local" or self.options.workers > 1:
             meter.lap(f"grid on the {self.options.executor} executor")
             executors.fill_cache(
-                suite,
+                self.suite,
                 hr,
-                {
-                    scale: {n: spec for n, (_, spec) in ups.items()}
-                    for scale, ups in upscalers_by_scale.items()
-                },
+                {scale: {n: spec for n, (_, spec) in ups.items()} for scale, ups in upscalers.items()},
                 self.cache,
                 image_ids=list(evaluation["image_id"]),
                 executor=self.options.executor,
                 workers=self.options.workers,
                 progress=self.options.progress,
             )
-        for cell in suite.cells:
+        collected = _Collected()
+        for cell in self.suite.cells:
             meter.lap(f"cell {cell.label}: degrade, upscale, quality, classify")
-            self._evaluate_cell(
-                cell,
-                hr,
-                evaluation,
-                upscalers_by_scale[cell.scale],
-                members,
-                collected,
-            )
+            self._evaluate_cell(cell, hr, evaluation, upscalers[cell.scale], members, collected)
+        return collected
 
-        meter.lap("statistics and tables")
+    def analyse(
+        self,
+        collected: _Collected,
+        dataset: Dataset,
+        evaluation: pd.DataFrame,
+        leakage: dict,
+        members: list[Member],
+    ) -> _Analysis:
+        """The per-image results and predictions stored, and the statistics of the primary classifier,
+        of the leakage sensitivity analysis and of every further member."""
+        from benchmark.stats.analysis import analyze
+        from benchmark.stats.design import analysis_options
+        from benchmark.stats.schema import tidy_results
+
         index = evaluation.reset_index()[["index", "image_id"]].rename(columns={"index": "image_index"})
         quality = pd.concat(collected.quality).merge(index, on="image_index").drop(columns="image_index")
-        quality = quality[["cell", "variant", "image_id", "metric", "value"]]
+        quality = quality[list(QUALITY_INPUT_COLUMNS)]
         predictions = pd.concat(collected.predictions, ignore_index=True)
-        write_results(store.directory / RESULTS_FILE, tidy_results(self.run_id, quality, predictions))
-        store.write_table(run_layout.PREDICTIONS, predictions)
+        self.store.write_results(tidy_results(self.run_id, quality, predictions))
+        self.store.write_table(run_layout.PREDICTIONS, predictions)
         options, statistics = analysis_options(
-            suite.stats, evaluation, suite.seed, synthetic=dataset.synthetic
+            self.suite.stats, evaluation, self.suite.seed, synthetic=dataset.synthetic
         )
         tables = analyze(quality, predictions, **options)
-        sensitivity = overlap_sensitivity(leakage, predictions, options, list(suite.stats.primary))
+        sensitivity = overlap_sensitivity(leakage, predictions, options, list(self.suite.stats.primary))
         if sensitivity is not None:
             leakage["sensitivity"] = sensitivity
-        store.write_json(run_layout.EXAMPLES_INDEX, collected.examples)
+        self.store.write_json(run_layout.EXAMPLES_INDEX, collected.examples)
         across = (
             self._member_analysis(collected.member_predictions, tables, options, members)
             if len(members) > 1
             else {}
         )
-        store.write_json(run_layout.RESOURCES, meter.as_dict())
-        store.write_json(
-            run_layout.SUMMARY,
-            {
-                "suite": suite.name,
-                "run_id": self.run_id,
-                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "synthetic_data": dataset.synthetic,
-                "data_note": dataset.note,
-                "n_images": {"eval": len(evaluation), "train": len(dataset.split(suite.data.train_split))},
-                "skipped_images": {
-                    "policy": self.options.on_bad_image,
-                    "count": len(dataset.skipped),
-                    "by_reason": dataset.skipped["reason"].value_counts().to_dict(),
-                },
-                "declared_duplicates": dataset.duplicates.to_dict("records"),
-                "cells": [
-                    {"cell": c.label, "scenario": c.scenario, "scale": c.scale, "params": c.params}
-                    for c in suite.cells
-                ],
-                "variants": list(dict.fromkeys(predictions["variant"])),
-                "statistics": statistics,
-                "leakage": leakage,
-                "tables": {name: table_records(table) for name, table in tables.items()},
-                "throughput": collected.throughput,
-                "training": training,
-                "classifier": members[0].info,
-                "lpips_weights": _lpips_provenance(suite),
-                "metric_specs": run_records(suite.metrics),
-                **across,
-                run_layout.FILES_RECORD: run_files.record(store.directory),  # last: the files above
-            },
+        return _Analysis(list(dict.fromkeys(predictions["variant"])), statistics, leakage, tables, across)
+
+    def summary(
+        self,
+        dataset: Dataset,
+        evaluation: pd.DataFrame,
+        analysis: _Analysis,
+        collected: _Collected,
+        training: list[TrainingHistory],
+        members: list[Member],
+    ) -> RunSummary:
+        """The run's record (summary.json; ``RunStore.write_summary`` adds the files' checksums)."""
+        from benchmark.metrics import run_records
+        from benchmark.stats.records import table_records
+
+        suite = self.suite
+        return RunSummary(
+            suite=suite.name,
+            run_id=self.run_id,
+            created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            synthetic_data=dataset.synthetic,
+            data_note=dataset.note,
+            n_images=ImageCounts(eval=len(evaluation), train=len(dataset.split(suite.data.train_split))),
+            skipped_images=SkippedImages(
+                policy=self.options.on_bad_image,
+                count=len(dataset.skipped),
+                by_reason=dataset.skipped["reason"].value_counts().to_dict(),
+            ),
+            declared_duplicates=dataset.duplicates.to_dict("records"),
+            cells=[
+                CellRecord(cell=c.label, scenario=c.scenario, scale=c.scale, params=c.params)
+                for c in suite.cells
+            ],
+            variants=analysis.variants,
+            statistics=analysis.statistics,
+            leakage=analysis.leakage,
+            tables={name: table_records(table) for name, table in analysis.tables.items()},
+            throughput=collected.throughput,
+            training=training,
+            classifier=members[0].info,
+            lpips_weights=_lpips_provenance(suite),
+            metric_specs=run_records(suite.metrics),
+            **analysis.across,
         )
-        return store.directory
 
     def _member_analysis(self, frames, tables, options, members: list[Member]) -> dict:
         """Every further member's analysis, compared: ``seeds`` (the first classifier's training seeds,
@@ -453,9 +496,9 @@ class Study:
 
         frame = pd.concat([rows for index in sorted(frames) for rows in frames[index]], ignore_index=True)
         panel = self.suite.classifiers is not None
-        predictions = PANEL_PREDICTIONS if panel else SEED_PREDICTIONS
+        predictions = run_layout.PANEL_PREDICTIONS if panel else run_layout.SEED_PREDICTIONS
         self.store.write_table(predictions, frame if panel else frame.drop(columns="classifier"))
-        no_quality = pd.DataFrame(columns=["cell", "variant", "image_id", "metric", "value"])
+        no_quality = pd.DataFrame(columns=list(QUALITY_INPUT_COLUMNS))
         groups: dict[str | None, list[tuple[Member, dict]]] = {}
         for index, member in enumerate(members):
             if index == 0:
@@ -468,14 +511,19 @@ class Study:
         records = []
         for name, group in groups.items():
             first = group[0][0]
-            record = {"name": name, **first.info}
+            record = {"name": name, **first.info.model_dump(exclude_unset=True)}
             if len(group) > 1:
                 seeds = seed_summary(
                     [m.seed for m, _ in group],
                     [analysis for _, analysis in group],
                     confidence=confidence,
                     classifiers=[
-                        {"seed": m.seed, "bootstrap_train": m.resampled, **m.info} for m, _ in group
+                        {
+                            "seed": m.seed,
+                            "bootstrap_train": m.resampled,
+                            **m.info.model_dump(exclude_unset=True),
+                        }
+                        for m, _ in group
                     ],
                 )
                 resampled = any(m.resampled for m, _ in group)
@@ -499,18 +547,23 @@ def _log_line(text: str) -> None:
     print(text, flush=True)
 
 
-def _lpips_provenance(suite: Suite) -> dict[str, str] | None:
+def _default_device() -> str:
+    """``sr_models.inference.default_device``, imported when a study starts (it imports torch)."""
+    from sr_models.inference import default_device
+
+    return default_device()
+
+
+def _lpips_provenance(suite: Suite) -> LpipsWeights | None:
     """The LPIPS weight files and their sha256 when the suite measures LPIPS (else None)."""
     weights = suite.quality.lpips
     if "lpips" not in suite.metrics or weights is None:
         return None
     from benchmark.metrics.lpips_network import weights_sha256
 
-    return {
-        "backbone": str(weights.backbone),
-        "linear": str(weights.linear),
-        "sha256": weights_sha256(weights),
-    }
+    return LpipsWeights(
+        backbone=str(weights.backbone), linear=str(weights.linear), sha256=weights_sha256(weights)
+    )
 
 
 def run_suite(suite: Suite, options: RunOptions) -> Path:

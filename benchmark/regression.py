@@ -33,16 +33,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import yaml
 
 from benchmark.baseline_schema import check_tolerances, validated_baseline
 from benchmark.config import PROJECT_DIR
 from benchmark.stats.flips import FLIP_COUNTS, predicted_labels
-from cxr_kernel import run_files
+from benchmark.store import RunStore
 from cxr_kernel.atomic import write_text
 from cxr_kernel.errors import UserError
-from cxr_kernel.run_layout import CONFIG, PREDICTIONS, SUMMARY
+from cxr_kernel.run_layout import CONFIG, PREDICTIONS
 
 BASELINE_DIR = PROJECT_DIR / "data_manifests" / "baselines"
 
@@ -137,13 +136,12 @@ def _prediction_hashes(run_dir: Path) -> dict[str, Value]:
     A label within the band can flip between CPUs (probabilities move in their last bits with the
     instruction set), so it is counted, not hashed: the check stays exact for every other image.
     """
-    path = run_dir / PREDICTIONS
-    if not path.is_file():
+    store = RunStore(run_dir)
+    predictions = store.read_table(PREDICTIONS, ["cell", "variant", "image_id", "prob"])
+    if predictions is None:
         return {}
-    config_path = run_dir / CONFIG
-    config = yaml.safe_load(config_path.read_text()) if config_path.is_file() else {}
-    threshold = ((config or {}).get("stats") or {}).get("threshold", 0.5)
-    predictions = pd.read_parquet(path, columns=["cell", "variant", "image_id", "prob"])
+    config = yaml.safe_load(store.read_text(CONFIG) or "") or {}
+    threshold = (config.get("stats") or {}).get("threshold", 0.5)
     figures: dict[str, Value] = {}
     for (cell, variant), group in predictions.groupby(["cell", "variant"], sort=True):
         group = group.sort_values("image_id")
@@ -159,32 +157,18 @@ def _prediction_hashes(run_dir: Path) -> dict[str, Value]:
     return figures
 
 
-def read_summary(run_dir: Path) -> dict:
-    path = Path(run_dir) / SUMMARY
-    if not path.is_file():
-        raise UserError(f"No summary at {path}. Run the suite first (`python -m benchmark run ...`).")
-    try:
-        summary = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UserError(f"{path} is not valid JSON ({error}). Re-run the suite to rewrite it.") from None
-    if not isinstance(summary, dict):
-        raise UserError(f"{path} holds no JSON object. Re-run the suite to rewrite it.")
-    run_files.verify(run_dir, summary)  # every file of the directory is this run's
-    return summary
-
-
 def run_figures(run_dir: Path) -> dict[str, Value]:
     """Every headline figure of a run, by name (module docstring), read tolerantly from its files."""
     run_dir = Path(run_dir)
-    summary = read_summary(run_dir)
-    tables = summary.get("tables", {})
+    summary = RunStore(run_dir).read_summary()
     figures: dict[str, Value] = {}
     for table in FIGURE_COLUMNS:
-        figures |= _table_figures(table, tables.get(table, []))
+        figures |= _table_figures(table, summary.rows(table))
     figures |= _prediction_hashes(run_dir)
+    counts = summary.n_images.model_dump(exclude_unset=True) if summary.n_images else {}
     for split in ("eval", "train"):
-        if split in summary.get("n_images", {}):
-            figures[f"data/n_{split}_images"] = summary["n_images"][split]
+        if split in counts:
+            figures[f"data/n_{split}_images"] = counts[split]
     return figures
 
 
@@ -261,7 +245,7 @@ def compare(run_dir: Path, baseline_path: Path, *, tolerance: float | None = Non
     """Each baseline and run figure with its verdict; ``tolerance`` overrides the file's (relative,
     absolute below 1, as ``{"abs": t, "rel": t}``)."""
     baseline = read_baseline(baseline_path)
-    summary_suite = read_summary(run_dir).get("suite")
+    summary_suite = RunStore(run_dir).read_summary().suite
     if baseline.get("suite") not in (None, summary_suite):
         raise UserError(
             f"Baseline {baseline_path} is for suite {baseline['suite']!r}, the run is {summary_suite!r}. "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from benchmark.config import SRModelConfig
 from benchmark.degradations import degrade
 from benchmark.manifest import sha256_file
 from cxr_kernel.errors import UserError
+from cxr_kernel.run_layout import HISTORY
 
 
 def training_degradation(scenario: str, params: dict, scale: int) -> Callable:
@@ -169,10 +169,7 @@ def prepare_upscaler(entry: SRModelConfig, scale: int, weights: Path | None, dev
     )
 
 
-def copy_history(weights: Path, destination: Path) -> Path | None:
-    history = weights.parent / "history.csv"
-    if not history.is_file():
-        return None
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(history, destination)
-    return destination
+def training_history(weights: Path) -> Path | None:
+    """The history the training that wrote ``weights`` left beside them (None: there is none)."""
+    history = weights.parent / HISTORY
+    return history if history.is_file() else None

@@ -31,11 +31,11 @@ from benchmark.stages import load_hr
 from benchmark.store import git_state
 from cxr_kernel.atomic import write_text
 from cxr_kernel.errors import UserError
+from cxr_kernel.run_layout import TRAIN_IMAGES
 
 #: The evaluation split whose patients never train (Kermany's own and other suites' test images).
 EVAL_SPLIT = "test"
 TRAINING_RECORD = "training.json"
-TRAIN_IMAGES = "train_images.csv"
 
 
 def _overrides(path: Path | None) -> dict:
@@ -183,7 +183,7 @@ def _phantom_images(args, cache: Cache, progress: bool) -> tuple[Dataset, dict]:
 def _train(args, ranks) -> Path:
     import torch
 
-    from benchmark.pipeline import default_device
+    from sr_models.inference import default_device
     from sr_models.training import train_upscaler
     from sr_models.training.distributed import barrier
     from sr_models.training.networks import initial_generator

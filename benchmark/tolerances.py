@@ -73,6 +73,7 @@ def measure(
     import pandas as pd
 
     from benchmark.regression import run_figures
+    from benchmark.store import RunStore
 
     figures, probabilities = {}, []
     for name, env in settings.items():
@@ -80,7 +81,7 @@ def measure(
             print(f"Running under {name} {env or ''}", file=sys.stderr)
             run_dir = _run_under(run_arguments, env, Path(runs_dir))
             figures[name] = run_figures(run_dir)
-            table = pd.read_parquet(run_dir / PREDICTIONS)
+            table = RunStore(run_dir).read_table(PREDICTIONS, ["cell", "variant", "image_id", "prob"])
             probabilities.append(table.set_index(["cell", "variant", "image_id"])["prob"].sort_index())
     stacked = pd.concat(probabilities, axis=1)
     return figures, float((stacked.max(axis=1) - stacked.min(axis=1)).max())

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 
 def fingerprint(arrays: list[np.ndarray | None], settings: dict[str, Any]) -> str:
@@ -27,3 +28,12 @@ def fingerprint(arrays: list[np.ndarray | None], settings: dict[str, Any]) -> st
 def history_path(model_path: Path) -> Path:
     """Where a training saving ``model_path`` writes its per-epoch metrics: ``<stem>.history.csv``."""
     return Path(model_path).with_suffix(".history.csv")
+
+
+def best_validation_auroc(history: pd.DataFrame) -> float | None:
+    """Validation AUROC at the kept epoch (the lowest validation loss) of a per-epoch history; None
+    when the history records no validation loss or AUROC (``val_auc``, or ``val_auroc``)."""
+    auc = next((c for c in ("val_auc", "val_auroc") if c in history.columns), None)
+    if auc is None or "val_loss" not in history.columns or history["val_loss"].isna().all():
+        return None
+    return float(history.loc[history["val_loss"].idxmin(), auc])

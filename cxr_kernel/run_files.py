@@ -15,13 +15,21 @@ from pathlib import Path
 
 from cxr_kernel.checksums import sha256_file
 from cxr_kernel.errors import UserError
-from cxr_kernel.run_layout import AFTER_THE_RUN, FILES_RECORD, SUMMARY
+from cxr_kernel.run_layout import AFTER_THE_RUN, SUMMARY
 
 _WARNED: set[Path] = set()  # directories already warned about in this process
 
 
 class ForeignRunFile(UserError):
     """A run directory holds a file that is not the one its run wrote."""
+
+
+class RunFileMissing(UserError, FileNotFoundError):
+    """A file a reader needs is not in the run directory (the CLI shows the message, no traceback)."""
+
+
+class RunFileInvalid(UserError, ValueError):
+    """A run-directory file exists but cannot be read as the pipeline writes it."""
 
 
 def _run_files(directory: Path) -> list[str]:
@@ -44,11 +52,10 @@ def record(directory: Path) -> dict[str, str]:
     return {relative: sha256_file(directory / relative) for relative in _run_files(directory)}
 
 
-def verify(directory: Path, summary: dict) -> None:
-    """Refuse a run directory holding a file its run did not write (``ForeignRunFile``)."""
+def verify(directory: Path, recorded: dict[str, str] | None, run: str) -> None:
+    """Refuse a run directory holding a file its run did not write (``ForeignRunFile``); ``recorded``
+    is summary.json's ``FILES_RECORD`` of run ``run`` (None: written before the record existed)."""
     directory = Path(directory)
-    recorded = summary.get(FILES_RECORD)
-    run = summary.get("run_id", "?")
     fix = f"Re-run the suite with --run-id {run} to rewrite the directory from the cache, or remove the file."
     if not isinstance(recorded, dict):
         if directory.resolve() in _WARNED:

@@ -6,6 +6,8 @@ check and the perf probes read them; all use these names. Paths are relative to 
 
 from __future__ import annotations
 
+import re
+
 #: The run's results and statistics (the only file the report requires).
 SUMMARY = "summary.json"
 #: The suite as run (every default filled in).
@@ -24,9 +26,13 @@ EXAMPLES_INDEX = "examples/index.json"
 SKIPPED_IMAGES = "skipped_images.csv"
 #: Optional timings written by ``perf``.
 PERF = "perf.json"
+#: A training's per-epoch history and the images it trained on, in every folder that keeps them (a
+#: run's classifier folders, ``train-classifier --out``, an SR training's work folder).
+HISTORY = "history.csv"
+TRAIN_IMAGES = "train_images.csv"
 #: The classifier's training history and training images, when the run trained it.
-CLASSIFIER_HISTORY = "classifier/history.csv"
-TRAIN_IMAGES_CSV = "classifier/train_images.csv"
+CLASSIFIER_HISTORY = f"classifier/{HISTORY}"
+TRAIN_IMAGES_CSV = f"classifier/{TRAIN_IMAGES}"
 #: With ``classifier: {seeds: K}``: every seed's P(pneumonia) (the primary seed's too); each further
 #: seed's training history and images are in ``classifier_folder(None, seed)``.
 SEED_PREDICTIONS = "predictions_seeds.parquet"
@@ -53,7 +59,13 @@ def classifier_folder(member: str | None, seed: int | None) -> str:
 
 def training_history(model: str) -> str:
     """The training history of SR model ``model`` when the run trained it."""
-    return f"training/{model}/history.csv"
+    return f"training/{model}/{HISTORY}"
+
+
+def safe_name(text: str) -> str:
+    """``text`` as one file or folder name: every run of other characters than letters, digits, ``.``,
+    ``_`` and ``-`` becomes ``_`` (suite, cell, variant and image names in a run directory)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
 
 
 #: The key of ``summary.json`` recording every other file the run wrote: relative path -> sha256

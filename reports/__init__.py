@@ -4,9 +4,9 @@ Reports only read what the run stored (summary.json, parquet files, examples, hi
 compute a statistic.
 """
 
+from cxr_kernel.run_files import RunFileInvalid, RunFileMissing
 from reports.exports import write_tables
 from reports.render import render_report
-from reports.rundir import RunFileInvalid, RunFileMissing
 
 __all__ = ["RunFileInvalid", "RunFileMissing", "render_report", "render_run", "write_tables"]
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from cxr_kernel.run_summary import RunSummary
 from cxr_kernel.variants import HR, is_lr
 from reports.formatting import (
     CLASSIFICATION_METRICS,
@@ -76,13 +77,13 @@ def _cell_agreement(section: dict[str, Any], cell: str) -> tuple[list[dict], str
     return rows, f" ({every} of {len(images)} flipped diagnoses flip with every {member})"
 
 
-def seed_agreement_phrase(summary: dict[str, Any], cell: str) -> str:
+def seed_agreement_phrase(summary: RunSummary, cell: str) -> str:
     """How far the cell's answer holds across classifier training seeds (summary.json ``seeds``): its
     primary tests and non-inferiority verdicts reached by every seed or not, and its flipped images
     flipping with every seed or not."""
-    seeds = summary.get("seeds")
+    seeds = summary.seeds
     if not seeds:
-        return "" if summary.get("panel") else "one classifier (seed variance not measured)"
+        return "" if summary.panel else "one classifier (seed variance not measured)"
     k = seeds["k"]
     rows, flips = _cell_agreement(seeds, cell)
     failing = sum(not r.get("holds") for r in rows)
@@ -94,10 +95,10 @@ def seed_agreement_phrase(summary: dict[str, Any], cell: str) -> str:
     return phrase + flips
 
 
-def panel_agreement_phrase(summary: dict[str, Any], cell: str) -> str:
+def panel_agreement_phrase(summary: RunSummary, cell: str) -> str:
     """How far the cell's answer holds across a panel of classifiers (summary.json ``panel``): for how
     many of the m classifiers each conclusion holds, naming those that hold for fewer than all."""
-    panel = summary.get("panel")
+    panel = summary.panel
     if not panel:
         return ""
     m = panel["k"]
@@ -239,15 +240,15 @@ def _direction(flips: dict[str, Any]) -> str:
 
 
 def cell_answers(
-    summary: dict[str, Any],
+    summary: RunSummary,
     cells: Sequence[str],
     cell_meta: dict[str, dict[str, Any]],
     variants: Sequence[str],
 ) -> list[CellAnswer]:
     """The answer line of every cell, in cell order."""
-    tables = summary.get("tables") or {}
+    tables = summary.tables
     models = sr_variants(variants)
-    confidence = (summary.get("statistics") or {}).get("confidence")
+    confidence = (summary.statistics or {}).get("confidence")
     alpha = None if is_missing(confidence) else 1 - float(confidence)
     answers = []
     for cell in cells:

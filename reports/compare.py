@@ -20,7 +20,7 @@ from reports.rundir import RunData, atomic_write, load_run
 
 
 def _label(run: RunData) -> str:
-    return f"{run.summary['suite']}/{run.summary['run_id']}"
+    return f"{run.summary.suite}/{run.summary.run_id}"
 
 
 def _side_by_side(a: Headline, b: Headline) -> dict[str, Any]:
@@ -67,7 +67,7 @@ def render_comparison(run_a: Path, run_b: Path, out: Path | None = None) -> Path
     headlines = []
     for run in (a, b):
         cells, _ = run_cells(run.summary)
-        headlines.append(build_headline(run.summary["tables"], cells, run_variants(run.summary)))
+        headlines.append(build_headline(run.summary.tables, cells, run_variants(run.summary)))
     variants = ordered([*run_variants(a.summary), *run_variants(b.summary)], [])
     cells_a, _ = run_cells(a.summary)
     cells_b, _ = run_cells(b.summary)
@@ -77,8 +77,8 @@ def render_comparison(run_a: Path, run_b: Path, out: Path | None = None) -> Path
         "compare_estimates",
         "Accuracy and AUROC with stored CIs, run A beside run B per cell",
         figures_overview.estimates_by_cell(
-            _relabelled(a.summary["tables"].get("classification") or [], "A")
-            + _relabelled(b.summary["tables"].get("classification") or [], "B"),
+            _relabelled(a.summary.rows("classification"), "A")
+            + _relabelled(b.summary.rows("classification"), "B"),
             side_cells,
             variants,
             figures.variant_colors(variants),
@@ -102,7 +102,7 @@ def render_comparison(run_a: Path, run_b: Path, out: Path | None = None) -> Path
                     "name": name,
                     "label": _label(run),
                     "facts": header_facts(run),
-                    "synthetic": run.summary.get("synthetic_data"),
+                    "synthetic": run.summary.synthetic_data,
                 }
                 for name, run in (("A", a), ("B", b))
             ],
@@ -112,5 +112,5 @@ def render_comparison(run_a: Path, run_b: Path, out: Path | None = None) -> Path
             config_diff="\n".join(config_diff),
         )
     )
-    target = Path(out) if out else a.run_dir / f"compare_{b.summary['suite']}_{b.summary['run_id']}.html"
+    target = Path(out) if out else a.run_dir / f"compare_{b.summary.suite}_{b.summary.run_id}.html"
     return atomic_write(target, html.encode("utf-8"))

@@ -18,6 +18,7 @@ import numpy as np
 from matplotlib import colormaps
 from PIL import Image
 
+from benchmark.stats.flips import most_flipped as ranked_flips
 from cxr_kernel.variants import HR, LR, LR_NEAREST, is_lr
 from reports.formatting import fmt_label, fmt_num, is_missing, ordered
 from reports.rundir import data_uri, resolve_inside
@@ -205,9 +206,10 @@ def build_comparison(
 
 
 def most_flipped(flipped: Sequence[dict[str, Any]], limit: int = 5) -> list[tuple[str, int]]:
-    """(image_id, number of variants whose class flipped on it) for the most often flipped images."""
+    """(image_id, number of variants whose class flipped on it) for the most often flipped images
+    (``benchmark.stats.flips.most_flipped``: the order of the run's example strips too)."""
     counts: dict[str, int] = {}
     for record in flipped:
         image_id = str(record.get("image_id"))
         counts[image_id] = counts.get(image_id, 0) + 1
-    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    return ranked_flips(counts)[:limit]

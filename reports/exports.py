@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark.store import RunStore
 from cxr_kernel.run_layout import TABLES_DIR
 from reports.agreement import conclusions_frame
 from reports.formatting import column_label, test_label, variant_order
 from reports.headline import build_headline, headline_frames
 from reports.latex import to_latex
-from reports.rundir import atomic_write, load_summary
+from reports.rundir import load_summary
 from reports.tables import (
     ci_note,
     classification_frame,
@@ -57,18 +58,20 @@ def write_tables(run_dir: Path) -> list[Path]:
     """
     run_dir = Path(run_dir)
     summary = load_summary(run_dir)
-    tables, variants = summary["tables"], variant_order(summary)
-    origin = f"{summary['suite']}, run {summary['run_id']}"
-    out_dir = run_dir / TABLES_DIR
+    tables, variants = summary.tables, variant_order(summary.variants)
+    origin = f"{summary.suite}, run {summary.run_id}"
+    store = RunStore(run_dir)
     written = []
 
     def write(name: str, csv: pd.DataFrame | None, tex: str | None) -> None:
         if csv is not None:
-            written.append(atomic_write(out_dir / f"{name}.csv", csv.to_csv(index=False).encode("utf-8")))
+            written.append(
+                store.write_bytes(f"{TABLES_DIR}/{name}.csv", csv.to_csv(index=False).encode("utf-8"))
+            )
         if tex is not None:
-            written.append(atomic_write(out_dir / f"{name}.tex", tex.encode("utf-8")))
+            written.append(store.write_bytes(f"{TABLES_DIR}/{name}.tex", tex.encode("utf-8")))
 
-    cells = [c.get("cell") for c in summary.get("cells") or [] if isinstance(c, dict)]
+    cells = [c.cell for c in summary.cells]
     headline = build_headline(tables, cells, variants)
     display, best, numbers = headline_frames(headline)
     setting = f"; classification at {headline.setting}" if headline.setting else ""
@@ -92,7 +95,7 @@ def write_tables(run_dir: Path) -> list[Path]:
         write(name, records_frame(records, name), tex)
 
     for key, across in (("seeds", "training seeds"), ("panel", "classifiers")):
-        section = summary.get(key) or {}
+        section = getattr(summary, key) or {}
         for name, records in (section.get("tables") or {}).items():
             write(f"{key}_{name}", records_frame(records, f"{key}_{name}"), None)
         if section:
@@ -100,7 +103,7 @@ def write_tables(run_dir: Path) -> list[Path]:
                 f"Conclusions across {section.get('k')} {across} ({origin}): {section.get('headline', '')}"
             )
             write(key, None, to_latex(conclusions_frame(section), caption, f"tab:{key}"))
-    for member in (summary.get("panel") or {}).get("members") or []:
+    for member in (summary.panel or {}).get("members") or []:
         for name, records in (member.get("tables") or {}).items():
             write(f"panel_{member['name']}_{name}", records_frame(records, name), None)
 

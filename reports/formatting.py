@@ -6,7 +6,6 @@ Nothing here computes a statistic: values are only rounded, bracketed or relabel
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -15,6 +14,7 @@ import pandas as pd
 from benchmark.metrics import specs as metric_specs
 from benchmark.metrics.spec import CLASSIFICATION, IMAGE_QUALITY
 from benchmark.stats.vocabulary import TEST_LABELS
+from cxr_kernel import run_layout
 from cxr_kernel.variants import REFERENCE_VARIANTS
 
 MISSING = "–"  # en dash for None/NaN, as papers print it
@@ -190,11 +190,11 @@ def ordered(values: Iterable[Any], preferred: Sequence[Any]) -> list[Any]:
     return sorted(unique, key=lambda v: (rank.get(v, len(rank)), unique.index(v)))
 
 
-def variant_order(summary: dict[str, Any]) -> list[str]:
-    """HR, LR, then the SR variants in the order the suite lists them."""
-    return list(dict.fromkeys([*LEADING_VARIANTS, *summary.get("variants", [])]))
+def variant_order(variants: Sequence[str]) -> list[str]:
+    """HR, LR, then the SR variants in the order the suite lists them (a run's ``variants``)."""
+    return list(dict.fromkeys([*LEADING_VARIANTS, *variants]))
 
 
 def slug(text: str) -> str:
-    """``text`` as a file-name part: runs of other characters than letters, digits, '.', '_', '-' as '_'."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "cell"
+    """``text`` as a figure's file-name part (``run_layout.safe_name``, no leading or trailing '_')."""
+    return run_layout.safe_name(text).strip("_") or "cell"

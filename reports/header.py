@@ -61,8 +61,8 @@ def _seeds(run: RunData) -> str:
 def _test_set(run: RunData) -> str:
     """`11 images of 11 patients (8 normal, 3 pneumonia), split test of <manifest>`."""
     counts = class_counts(run)
-    statistics = run.summary.get("statistics") or {}
-    total = sum(counts.values()) or (run.summary.get("n_images") or {}).get("eval")
+    statistics = run.summary.statistics or {}
+    total = sum(counts.values()) or run.summary.n_eval
     if not total:
         return ""
     patients = statistics.get("n_patients") if statistics.get("unit_of_analysis") == "patient" else None
@@ -75,7 +75,7 @@ def _test_set(run: RunData) -> str:
         data = {}
     if data.get("manifest"):
         text += f", split {data.get('eval_split', 'test')} of {data['manifest']}"
-    skipped = (run.summary.get("skipped_images") or {}).get("count")
+    skipped = run.summary.skipped_images.count if run.summary.skipped_images else None
     text += f"; {skipped} images skipped (skipped_images.csv)" if skipped else ""
     copies = declared_copies_text(run.summary, data.get("eval_split", "test"))
     return text + (f". {copies}" if copies else "")
@@ -84,29 +84,23 @@ def _test_set(run: RunData) -> str:
 def header_facts(run: RunData, provenance: ClassifierProvenance | None = None) -> list[tuple[str, str]]:
     """(label, text) pairs for the header; facts the run did not record are left out."""
     summary, environment = run.summary, run.environment or {}
-    n_images = summary.get("n_images") or {}
     facts = [
-        ("Suite", f"{summary['suite']} · run {summary['run_id']}"),
-        ("Date", str(summary.get("created") or "")),
+        ("Suite", f"{summary.suite} · run {summary.run_id}"),
+        ("Date", str(summary.created or "")),
         ("Test set", _test_set(run)),
     ]
     if provenance is not None:
         facts.append(("Classifier training", f"{provenance.origin}: {training_description(provenance)}"))
         if provenance.own_test:
             facts.append(("Classifier's own test", provenance.own_test))
-    facts.append(("Leakage check", leakage_text(summary) if summary.get("leakage") else ""))
-    if n_images.get("train") is not None:
-        facts.append(("Suite's train split", f"{n_images['train']} images"))
+    facts.append(("Leakage check", leakage_text(summary) if summary.leakage else ""))
+    if summary.n_images and summary.n_images.train is not None:
+        facts.append(("Suite's train split", f"{summary.n_images.train} images"))
     if run.manifest_sha256:
         facts.append(("Manifest", f"{len(run.manifest_lines or [])} checksums, sha256 {run.manifest_sha256}"))
-    lpips = summary.get("lpips_weights")
-    if isinstance(lpips, dict):
-        facts.append(
-            (
-                "LPIPS weights",
-                f"{lpips.get('backbone')}, {lpips.get('linear')} (sha256 {lpips.get('sha256')})",
-            )
-        )
+    lpips = summary.lpips_weights
+    if lpips is not None:
+        facts.append(("LPIPS weights", f"{lpips.backbone}, {lpips.linear} (sha256 {lpips.sha256})"))
     commit = environment.get("git_commit")
     if commit:
         dirty = " (with uncommitted changes)" if environment.get("git_uncommitted_changes") else ""
@@ -119,5 +113,5 @@ def header_facts(run: RunData, provenance: ClassifierProvenance | None = None) -
     )
     facts.append(("Environment", env))
     facts.append(("Seeds", _seeds(run)))
-    facts.append(("Total time", _duration(environment.get("started"), summary.get("created"))))
+    facts.append(("Total time", _duration(environment.get("started"), summary.created)))
     return [(label, text) for label, text in facts if text]

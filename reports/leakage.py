@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from cxr_kernel.run_summary import RunSummary
 from reports.formatting import fmt_ci, metric_label
 
 DECIMALS = 3
@@ -22,15 +23,15 @@ def _estimates(rows: list[dict[str, Any]], endpoints: list[str]) -> dict[tuple, 
     }
 
 
-def sensitivity_frame(summary: dict[str, Any]) -> pd.DataFrame:
+def sensitivity_frame(summary: RunSummary) -> pd.DataFrame:
     """One row per cell and variant: each endpoint on all images, then without the overlapping ones."""
-    sensitivity = (summary.get("leakage") or {}).get("sensitivity") or {}
+    sensitivity = (summary.leakage or {}).get("sensitivity") or {}
     endpoints = list(sensitivity.get("endpoints") or [])
     subset = _estimates(sensitivity.get("classification") or [], endpoints)
     if not subset:
         return pd.DataFrame()
-    full = _estimates((summary.get("tables") or {}).get("classification") or [], endpoints)
-    n_all = (summary.get("n_images") or {}).get("eval")
+    full = _estimates(summary.rows("classification"), endpoints)
+    n_all = summary.n_eval
     rows = []
     for cell, variant in dict.fromkeys((cell, variant) for cell, variant, _ in subset):
         row = {"Cell": cell, "Variant": variant}
@@ -43,9 +44,9 @@ def sensitivity_frame(summary: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def sensitivity_text(summary: dict[str, Any]) -> str:
+def sensitivity_text(summary: RunSummary) -> str:
     """`Without the 106 test images of the 170 shared patients (and near-duplicates): 512 images.`"""
-    leakage = summary.get("leakage") or {}
+    leakage = summary.leakage or {}
     sensitivity = leakage.get("sensitivity") or {}
     if not sensitivity:
         return ""

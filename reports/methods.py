@@ -14,6 +14,7 @@ import yaml
 
 from benchmark.stats.analysis import MULTIPLICITY_FAMILIES
 from benchmark.stats.vocabulary import INTERVAL_METHOD_TEXT, PAIRED_TEST_TEXT, PRIMARY_METHOD_TEXT
+from cxr_kernel.run_summary import RunSummary
 from cxr_kernel.variants import HR
 from reports.formatting import correction_label, metric_label, ordered, test_label
 from reports.provenance import (
@@ -43,13 +44,13 @@ def _join(items: list[str]) -> str:
     return ", ".join(items[:-1]) + f" and {items[-1]}"
 
 
-def _data(config: dict[str, Any], summary: dict[str, Any], counts: dict[str, int]) -> str:
+def _data(config: dict[str, Any], summary: RunSummary, counts: dict[str, int]) -> str:
     data = config.get("data") or {}
     per_class = _join([f"{n} {label}" for label, n in counts.items()])
-    total = sum(counts.values()) or (summary.get("n_images") or {}).get("eval")
+    total = sum(counts.values()) or summary.n_eval
     source = (
         "synthetic chest-radiograph phantoms (no patient data)"
-        if summary.get("synthetic_data")
+        if summary.synthetic_data
         else f"the `{data.get('eval_split', 'test')}` split of `{data['manifest']}` (each image's sha256 in "
         "the run's manifest.sha256)"
         if data.get("manifest")
@@ -65,8 +66,8 @@ def _data(config: dict[str, Any], summary: dict[str, Any], counts: dict[str, int
     return text
 
 
-def _cells(config: dict[str, Any], summary: dict[str, Any]) -> str:
-    cells = config.get("cells") or summary.get("cells") or []
+def _cells(config: dict[str, Any], summary: RunSummary) -> str:
+    cells = config.get("cells") or [c.model_dump(exclude_unset=True) for c in summary.cells]
     described = []
     for cell in cells:
         params = cell.get("params") or {}
@@ -177,9 +178,9 @@ def _panel(panel: dict[str, Any] | None) -> str:
     )
 
 
-def _design(config: dict[str, Any], summary: dict[str, Any], paired: pd.DataFrame) -> list[str]:
+def _design(config: dict[str, Any], summary: RunSummary | None, paired: pd.DataFrame) -> list[str]:
     """Sentences on the unit of analysis, the prespecified families and non-inferiority."""
-    design = summary.get("statistics") or {}
+    design = (summary.statistics if summary else None) or {}
     parts = []
     if design.get("unit_of_analysis") == "patient":
         parts.append(
@@ -223,12 +224,12 @@ def _design(config: dict[str, Any], summary: dict[str, Any], paired: pd.DataFram
         if (paired["test"] == "bootstrap").any() and config.get("stats", {}).get("n_bootstrap"):
             floor = 2 / (int(config["stats"]["n_bootstrap"]) + 1)
             parts.append(f"Paired-bootstrap p-values cannot fall below 2/(B+1) = {floor:.2g}.")
-    if summary.get("leakage"):
+    if summary and summary.leakage:
         parts.append(
             "Leakage check (patients and near-duplicate radiographs shared by the classifier's training "
             f"images and the test images): {leakage_text(summary)}."
         )
-    detectable = [r.get("detectable_difference") for r in (summary.get("tables") or {}).get("power") or []]
+    detectable = [r.get("detectable_difference") for r in (summary.rows("power") if summary else [])]
     detectable = [d for d in detectable if d is not None and d == d]
     if detectable:
         low, high = f"{min(detectable):.3f}", f"{max(detectable):.3f}"
@@ -249,7 +250,7 @@ def _design(config: dict[str, Any], summary: dict[str, Any], paired: pd.DataFram
     return parts
 
 
-def _statistics(config: dict[str, Any], tables: dict[str, Any], summary: dict[str, Any] | None = None) -> str:
+def _statistics(config: dict[str, Any], tables: dict[str, Any], summary: RunSummary | None = None) -> str:
     metrics = [metric_label(m) for m in config.get("metrics") or []]
     stats = config.get("stats") or {}
     parts = []
@@ -286,7 +287,7 @@ def _statistics(config: dict[str, Any], tables: dict[str, Any], summary: dict[st
             sentence += f"; p-values were adjusted for multiple comparisons by {names}"
         parts.append(sentence + ".")
         parts += [PAIRED_TEST_TEXT[test] for test in ordered(paired["test"], []) if test in PAIRED_TEST_TEXT]
-    parts += _design(config, summary or {}, paired)
+    parts += _design(config, summary, paired)
     if stats.get("n_bootstrap"):
         parts.append(f"Bootstrap intervals used {stats['n_bootstrap']} resamples")
         parts[-1] += f" with seed {config['seed']}." if config.get("seed") is not None else "."
@@ -297,7 +298,7 @@ def _statistics(config: dict[str, Any], tables: dict[str, Any], summary: dict[st
 
 def methods_paragraph(
     config_text: str | None,
-    summary: dict[str, Any],
+    summary: RunSummary,
     counts: dict[str, int],
     provenance: ClassifierProvenance | None = None,
 ) -> str:
@@ -323,8 +324,8 @@ def methods_paragraph(
         _cells(config, summary),
         _models(config),
         _classifier(config, provenance),
-        _panel(summary.get("panel")),
-        _seeds(summary.get("seeds")),
-        _statistics(config, summary.get("tables") or {}, summary),
+        _panel(summary.panel),
+        _seeds(summary.seeds),
+        _statistics(config, summary.tables, summary),
     ]
     return " ".join(s for s in sentences if s)

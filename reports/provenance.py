@@ -20,6 +20,8 @@ import yaml
 from PIL import Image, UnidentifiedImageError
 
 from benchmark.training_record import record_beside
+from classifiers.training_files import best_validation_auroc
+from cxr_kernel.run_summary import ClassifierRecord, RunSummary
 from reports.rundir import RunData, resolve_inside
 
 MAX_SIZED = 6000  # image headers read at most, to tell the training images' source resolution
@@ -77,18 +79,10 @@ def image_sizes(paths: list[Path]) -> tuple[str | None, int | None]:
     return f"from {smallest[0]}×{smallest[1]} to {largest[0]}×{largest[1]} pixels", None
 
 
-def _best_validation_auroc(history: pd.DataFrame) -> float | None:
-    """Validation AUROC at the epoch kept (lowest validation loss), as the history stored it."""
-    auc = next((c for c in ("val_auc", "val_auroc") if c in history.columns), None)
-    if auc is None or "val_loss" not in history.columns or history["val_loss"].isna().all():
-        return None
-    return float(history.loc[history["val_loss"].idxmin(), auc])
-
-
-def _trained_in_run(run: RunData, info: dict[str, Any], config: dict[str, Any]) -> ClassifierProvenance:
+def _trained_in_run(run: RunData, info: ClassifierRecord, config: dict[str, Any]) -> ClassifierProvenance:
     data = config.get("data") or {}
     found = ClassifierProvenance("trained in this run", seed=config.get("seed"))
-    listed = resolve_inside(run.run_dir, str(info.get("train_images_csv") or ""))
+    listed = resolve_inside(run.run_dir, str(info.train_images_csv or ""))
     if listed is not None:
         images = pd.read_csv(listed)
         roles = images.get("role", pd.Series(dtype=str))
@@ -100,10 +94,10 @@ def _trained_in_run(run: RunData, info: dict[str, Any], config: dict[str, Any]) 
         root = Path(str(data.get("data_root") or ""))
         if data.get("data_root") and root.is_dir():
             found.source_sizes, found.source_side = image_sizes([root / str(i) for i in images["image_id"]])
-    history = resolve_inside(run.run_dir, str(info.get("history_csv") or ""))
+    history = resolve_inside(run.run_dir, str(info.history_csv or ""))
     if history is not None:
         try:
-            found.validation_auroc = _best_validation_auroc(pd.read_csv(history))
+            found.validation_auroc = best_validation_auroc(pd.read_csv(history))
         except (pd.errors.EmptyDataError, pd.errors.ParserError):
             pass
     found.data = data.get("manifest")
@@ -158,20 +152,19 @@ def _from_pins(pins: dict[str, Any], name: str) -> ClassifierProvenance:
 
 def classifier_provenance(run: RunData) -> ClassifierProvenance:
     """What the run, the classifier's sidecar or the pins record about the classifier's training."""
-    info = run.summary.get("classifier") or {}
+    info = run.summary.classifier or ClassifierRecord()
     config = _config(run)
-    if info.get("source") == "trained":
+    if info.source == "trained":
         found = _trained_in_run(run, info, config)
     else:
-        weights = Path(str(info.get("path") or ""))
-        files = (info.get("classifier") or {}).get("files") or [{}]
-        found = _recorded_beside(weights, files[0].get("sha256") or info.get("sha256"))
-    # The input the loaded classifier declared (classifiers.interface.Classifier.describe), where stored:
-    # a given file keeps its own input size (config.yaml's input_size applies to training only).
-    declared = (info.get("classifier") or {}).get("input") or {}
-    if declared.get("size"):
-        found.input_size = int(declared["size"][0])
-    found.resize = RESIZE_WORDS.get(declared.get("resize"), found.resize)
+        weights = Path(str(info.path or ""))
+        files = (info.classifier or {}).get("files") or [{}]
+        found = _recorded_beside(weights, files[0].get("sha256") or info.sha256)
+    # The input the loaded classifier declared (summary.json records it), where stored: a given file
+    # keeps its own input size (config.yaml's input_size, the fallback of older runs, is training's).
+    if info.input_size is not None:
+        found.input_size = info.input_size
+    found.resize = RESIZE_WORDS.get(info.input_resize, found.resize)
     return found
 
 
@@ -184,21 +177,21 @@ def _recorded_beside(weights: Path, sha256: Any) -> ClassifierProvenance:
     return (_from_sidecar if kind == "sidecar" else _from_pins)(record, name)
 
 
-def declared_copies_text(summary: dict[str, Any], eval_split: str = "test") -> str:
+def declared_copies_text(summary: RunSummary, eval_split: str = "test") -> str:
     """The byte-identical copies the manifest declared and the run left out, as stored ("" if none).
 
     `6 declared byte-identical copies left out of the 624 test images listed, so 618 were evaluated
     (a copy = its kept image: ...); figures on all 624 listed images (the reference study's) count each
     twice. 26 copies left out of the train split.`
     """
-    copies = summary.get("declared_duplicates") or []
+    copies = summary.declared_duplicates
     if not copies:
         return ""
     tested = [c for c in copies if c.get("split") == eval_split]
     trained = len(copies) - len(tested)
     text = ""
     if tested:
-        evaluated = (summary.get("n_images") or {}).get("eval")
+        evaluated = summary.n_eval
         listed = f"{evaluated + len(tested)} " if isinstance(evaluated, int) else ""
         pairs = "; ".join(f"{c.get('image_id')} = {c.get('duplicate_of')}" for c in tested)
         text = (
@@ -213,9 +206,9 @@ def declared_copies_text(summary: dict[str, Any], eval_split: str = "test") -> s
     return text.strip()
 
 
-def leakage_text(summary: dict[str, Any]) -> str:
+def leakage_text(summary: RunSummary) -> str:
     """The leakage check between the classifier's training images and the test images, as stored."""
-    leakage = summary.get("leakage") or {}
+    leakage = summary.leakage or {}
     if not leakage:
         return "not recorded"
     if not leakage.get("checked"):

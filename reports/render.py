@@ -17,7 +17,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 from matplotlib.figure import Figure
 
+from benchmark.store import RunStore
 from cxr_kernel import run_layout
+from cxr_kernel.run_summary import ClassifierRecord, RunSummary
 from reports import figures, figures_cell, figures_overview
 from reports.agreement import conclusions_frame, members, noun
 from reports.agreement import flips_frame as agreement_flips_frame
@@ -39,7 +41,7 @@ from reports.legend import legend
 from reports.methods import methods_paragraph, model_input
 from reports.page_tables import page_tables
 from reports.provenance import classifier_provenance
-from reports.rundir import RunData, atomic_write, load_run, png_data_uri
+from reports.rundir import RunData, load_run, png_data_uri
 from reports.sections import Page
 from reports.sections import power as power_section
 from reports.sections import provenance as provenance_section
@@ -80,9 +82,10 @@ def render_report(run_dir: Path) -> Path:
     run = load_run(Path(run_dir))
     gallery = FigureGallery()
     context = _context(run, gallery)
-    gallery.save(run.run_dir / run_layout.FIGURES_DIR)
+    store = RunStore(run.run_dir)
+    gallery.save(store)
     html = environment().get_template("report.html.j2").render(**context)
-    return atomic_write(run.run_dir / run_layout.REPORT, html.encode("utf-8"))
+    return store.write_bytes(run_layout.REPORT, html.encode("utf-8"))
 
 
 class FigureGallery:
@@ -106,9 +109,10 @@ class FigureGallery:
         page = figures.downscale(paper, figures.DPI / figures.PAPER_DPI)
         return {"title": title, "uri": png_data_uri(page), "file": f"figures/{name}.pdf"}
 
-    def save(self, directory: Path) -> None:
+    def save(self, store: RunStore) -> None:
+        """The paper files, into the run directory's ``figures/``."""
         for name, data in self.files.items():
-            atomic_write(directory / name, data)
+            store.write_bytes(f"{run_layout.FIGURES_DIR}/{name}", data)
 
 
 def environment() -> Environment:
@@ -142,26 +146,24 @@ def _ci_cell(text: Any, verdict: str = "") -> Markup:
     return Markup('{}{} <span class="ci">{}</span>').format(match[1], tag, match[2])
 
 
-def run_cells(summary: dict[str, Any]) -> tuple[list[str], dict[str, dict[str, Any]]]:
+def run_cells(summary: RunSummary) -> tuple[list[str], dict[str, dict[str, Any]]]:
     """Cell names in suite order (plus any only the tables name) and each cell's metadata."""
-    tables = summary["tables"]
-    meta = {c["cell"]: c for c in summary.get("cells", []) if isinstance(c, dict) and "cell" in c}
-    named = [r.get("cell") for name in CELL_TABLES for r in tables.get(name) or []]
+    meta = {c.cell: c.model_dump(exclude_unset=True) for c in summary.cells}
+    named = [r.get("cell") for name in CELL_TABLES for r in summary.rows(name)]
     return ordered([*meta, *named], list(meta)), meta
 
 
-def run_variants(summary: dict[str, Any]) -> list[str]:
+def run_variants(summary: RunSummary) -> list[str]:
     """HR, LR, the SR variants in suite order, then any only the tables name."""
-    tables = summary["tables"]
-    named = [r.get("variant") for name in CELL_TABLES for r in tables.get(name) or []]
-    return ordered(named, variant_order(summary))
+    named = [r.get("variant") for name in CELL_TABLES for r in summary.rows(name)]
+    return ordered(named, variant_order(summary.variants))
 
 
 def _context(run: RunData, gallery: FigureGallery) -> dict[str, Any]:
     """Template variables."""
     summary = run.summary
-    tables = summary["tables"]
-    variants = variant_order(summary)
+    tables = summary.tables
+    variants = variant_order(summary.variants)
     cells, cell_meta = run_cells(summary)
     all_variants = run_variants(summary)
     colors = figures.variant_colors(all_variants)
@@ -195,9 +197,9 @@ def _context(run: RunData, gallery: FigureGallery) -> dict[str, Any]:
         _cell_section(run, i, cell, cell_meta.get(cell, {}), display, variants, colors, gallery)
         for i, cell in enumerate(cells, start=1)
     ]
-    classifier = summary.get("classifier") or {}
+    classifier = summary.classifier or ClassifierRecord()
     headline = build_headline(tables, cells, variants)
-    statistics = summary.get("statistics") or {}
+    statistics = summary.statistics or {}
     result_tables = page_tables(headline, statistics.get("primary_endpoints"))
     heads = [
         *(c.label or c.name for t in result_tables for c in t.columns),
@@ -215,8 +217,8 @@ def _context(run: RunData, gallery: FigureGallery) -> dict[str, Any]:
     provenance = classifier_provenance(run)
     page = Page(run, gallery, cells, variants, all_variants, colors)
     return {
-        "suite": summary["suite"],
-        "run_id": summary["run_id"],
+        "suite": summary.suite,
+        "run_id": summary.run_id,
         "facts": header_facts(run, provenance),
         "answers": _answers(summary, cells, cell_meta, all_variants, colors, gallery),
         "result_tables": result_tables,
@@ -228,19 +230,19 @@ def _context(run: RunData, gallery: FigureGallery) -> dict[str, Any]:
             "map_quality": MAP_QUALITY,
             "crop_quality": CROP_QUALITY,
         },
-        "synthetic": bool(summary.get("synthetic_data")),
-        "data_note": summary.get("data_note") or "",
+        "synthetic": bool(summary.synthetic_data),
+        "data_note": summary.data_note or "",
         "variants": all_variants,
         "missing": run.missing,
         "methods": methods_paragraph(run.config_text, summary, class_counts(run), provenance),
         "headline": headline,
         "overview_figures": [f for f in overview if f],
         "cells": cell_sections,
-        "classifier": {k: classifier.get(k) for k in ("source", "path", "sha256")},
+        "classifier": {k: getattr(classifier, k) for k in ("source", "path", "sha256")},
         "classification_ci": ci_note(classification),
         "quality_ci": ci_note(tables.get("quality") or []),
-        "seeds": _agreement(summary.get("seeds")),
-        "panel": _panel(summary.get("panel"), variants),
+        "seeds": _agreement(summary.seeds),
+        "panel": _panel(summary.panel, variants),
         "leakage": {"text": sensitivity_text(summary), "table": html_table(sensitivity_frame(summary))},
         "sections": [
             {**shown, "id": section.ID, "title": section.TITLE, "template": section.TEMPLATE}
@@ -296,7 +298,7 @@ def _panel(section: dict[str, Any] | None, variants: list[str]) -> dict[str, Any
 
 
 def _answers(
-    summary: dict[str, Any],
+    summary: RunSummary,
     cells: list[str],
     cell_meta: dict[str, dict[str, Any]],
     variants: list[str],
@@ -330,7 +332,7 @@ def _cell_section(
     gallery: FigureGallery,
 ) -> dict[str, Any]:
     """Everything shown for one cell (scenario × scale)."""
-    tables = run.summary["tables"]
+    tables = run.summary.tables
     in_cell = {
         name: frame[frame["Cell"] == cell] if "Cell" in frame else frame for name, frame in display.items()
     }
@@ -420,7 +422,7 @@ def _comparisons(run: RunData, cell: str, variants: list[str]) -> list[Any]:
             (str(i), str(v)): p
             for i, v, p in zip(rows["image_id"], rows["variant"], rows["prob"], strict=True)
         }
-    flipped = [r for r in run.summary["tables"].get("flipped_images") or [] if r.get("cell") == cell]
+    flipped = [r for r in run.summary.rows("flipped_images") if r.get("cell") == cell]
     flips = {
         (str(r.get("image_id")), str(r.get("variant"))): _flip_text(r.get("pred_hr"), r.get("pred_variant"))
         for r in flipped

@@ -8,30 +8,20 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from benchmark.stats.schema import RESULTS_FILE, analysis_inputs, read_results
-from cxr_kernel import run_files
+from benchmark.stats.inputs import PREDICTION_COLUMNS
+from benchmark.stats.schema import analysis_inputs
+from benchmark.store import RunStore
 from cxr_kernel.atomic import atomic_path
-from cxr_kernel.errors import UserError
-from cxr_kernel.run_layout import CONFIG, ENVIRONMENT, EXAMPLES_INDEX, MANIFEST, PERF, PREDICTIONS, SUMMARY
+from cxr_kernel.run_files import RunFileInvalid
+from cxr_kernel.run_layout import CONFIG, ENVIRONMENT, EXAMPLES_INDEX, MANIFEST, PERF, PREDICTIONS, RESULTS
+from cxr_kernel.run_summary import RunSummary
 from reports.formatting import adopt_metric_specs
-
-REQUIRED_SUMMARY_KEYS = ("suite", "run_id", "tables")
-PREDICTIONS_COLUMNS = ("cell", "variant", "image_id", "label", "prob")
-
-
-class RunFileMissing(UserError, FileNotFoundError):
-    """A file the report needs is not in the run directory (the CLI shows the message, no traceback)."""
-
-
-class RunFileInvalid(UserError, ValueError):
-    """A run-directory file exists but cannot be read as the pipeline writes it."""
 
 
 @dataclass
@@ -39,7 +29,7 @@ class RunData:
     """Everything the report reads from one run directory; optional parts are None when absent."""
 
     run_dir: Path
-    summary: dict[str, Any]
+    summary: RunSummary
     config_text: str | None = None
     environment: dict[str, Any] | None = None
     manifest_lines: list[str] | None = None
@@ -51,57 +41,20 @@ class RunData:
     missing: list[str] = field(default_factory=list)
 
 
-def load_summary(run_dir: Path) -> dict[str, Any]:
-    """Read and check `run_dir/summary.json`.
+def load_summary(run_dir: Path) -> RunSummary:
+    """Read and check `run_dir/summary.json` (``RunStore.read_summary``), and adopt the run's own
+    metric labels and directions.
 
     Raises
     ------
     RunFileMissing
         If the directory or summary.json does not exist (message names the path and the fix).
     RunFileInvalid
-        If summary.json is not JSON or lacks one of "suite", "run_id", "tables".
+        If summary.json is not a run summary (not JSON, or a key missing or malformed).
     """
-    run_dir = Path(run_dir)
-    path = run_dir / SUMMARY
-    if not run_dir.is_dir():
-        raise RunFileMissing(
-            f"Expected a run directory, got {str(run_dir)!r} which does not exist. {_run_fix(run_dir)}"
-        )
-    if not path.is_file():
-        raise RunFileMissing(f"Expected {path} (the run summary), but it does not exist. {_run_fix(run_dir)}")
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise RunFileInvalid(
-            f"Expected valid JSON in {path}, got: {err}. Re-run the suite to rewrite it."
-        ) from err
-    if not isinstance(summary, dict):
-        raise RunFileInvalid(
-            f"Expected a JSON object in {path}, got {type(summary).__name__}. Re-run the suite."
-        )
-    absent = [key for key in REQUIRED_SUMMARY_KEYS if key not in summary]
-    if absent:
-        raise RunFileInvalid(
-            f"Expected keys {absent} in {path}, got only {sorted(summary)}. Re-run the suite."
-        )
-    tables = summary["tables"]
-    malformed = (
-        [str(type(tables).__name__)]
-        if not isinstance(tables, dict)
-        else [
-            n
-            for n, rows in tables.items()
-            if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows)
-        ]
-    )
-    if malformed:
-        raise RunFileInvalid(
-            f'Expected "tables" in {path} to map each table name to a list of records, got {malformed}. '
-            "Re-run the suite."
-        )
-    run_files.verify(run_dir, summary)  # every file of the directory is this run's
-    if isinstance(summary.get("metric_specs"), dict):
-        adopt_metric_specs(summary["metric_specs"])  # the run's own labels and directions
+    summary = RunStore(run_dir).read_summary()
+    if summary.metric_specs is not None:
+        adopt_metric_specs(summary.metric_specs)  # the run's own labels and directions
     return summary
 
 
@@ -109,48 +62,32 @@ def load_run(run_dir: Path) -> RunData:
     """Read summary.json (required) and the optional provenance, result and example files."""
     run_dir = Path(run_dir)
     run = RunData(run_dir=run_dir, summary=load_summary(run_dir))
+    store = RunStore(run_dir)
 
-    config = run_dir / CONFIG
-    if config.is_file():
-        run.config_text = config.read_text(encoding="utf-8")
-    else:
-        run.missing.append(config.name)
+    def listed(name: str, value: Any) -> Any:
+        if value is None:
+            run.missing.append(name)
+        return value
 
-    environment = run_dir / ENVIRONMENT
-    if environment.is_file():
-        run.environment = _read_json(environment)
-    else:
-        run.missing.append(environment.name)
-
-    manifest = run_dir / MANIFEST
-    if manifest.is_file():
-        data = manifest.read_bytes()
-        run.manifest_sha256 = hashlib.sha256(data).hexdigest()
-        run.manifest_lines = [line for line in data.decode("utf-8").splitlines() if line.strip()]
-    else:
-        run.missing.append(manifest.name)
-
-    results = run_dir / RESULTS_FILE
-    if results.is_file():  # the tidy results table; the report shows its image-quality rows
-        run.results = analysis_inputs(read_results(results))[0]
-    else:
-        run.missing.append(results.name)
-    run.predictions = _read_parquet(run_dir / PREDICTIONS, PREDICTIONS_COLUMNS, run.missing)
-
-    perf = run_dir / PERF
-    if perf.is_file():  # optional: a run is complete without it, so it is never listed as missing
-        run.perf = _read_json(perf)
-
-    index = run_dir / EXAMPLES_INDEX
-    if index.is_file():
-        examples = _read_json(index)
+    run.config_text = listed(CONFIG, store.read_text(CONFIG))
+    run.environment = listed(ENVIRONMENT, store.read_json(ENVIRONMENT))
+    manifest = listed(MANIFEST, store.read_bytes(MANIFEST))
+    if manifest is not None:
+        run.manifest_sha256 = hashlib.sha256(manifest).hexdigest()
+        run.manifest_lines = [line for line in manifest.decode("utf-8").splitlines() if line.strip()]
+    results = listed(RESULTS, store.read_results())
+    if results is not None:  # the tidy results table; the report shows its image-quality rows
+        run.results = analysis_inputs(results)[0]
+    run.predictions = listed(PREDICTIONS, store.read_table(PREDICTIONS, PREDICTION_COLUMNS))
+    run.perf = store.read_json(PERF)  # optional: a run is complete without it, never listed as missing
+    examples = listed(EXAMPLES_INDEX, store.read_json(EXAMPLES_INDEX))
+    if examples is not None:
         if not isinstance(examples, list):
             raise RunFileInvalid(
-                f"Expected a JSON list of examples in {index}, got {type(examples).__name__}."
+                f"Expected a JSON list of examples in {run_dir / EXAMPLES_INDEX}, "
+                f"got {type(examples).__name__}."
             )
         run.examples = examples
-    else:
-        run.missing.append(EXAMPLES_INDEX)
     return run
 
 
@@ -182,37 +119,3 @@ def atomic_write(path: Path, data: bytes) -> Path:
     with atomic_path(path) as temporary:
         temporary.write_bytes(data)
     return path
-
-
-def _run_fix(run_dir: Path) -> str:
-    """How to create the run directory; names the suite when the path is `runs/<suite>/<run-id>`."""
-    suite = run_dir.parent.name if run_dir.parent.parent.name == "runs" else "<suite>"
-    return (
-        f"Run `python -m benchmark run --suite {suite}` first; "
-        "it writes the run directory `runs/<suite>/<run-id>/`."
-    )
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise RunFileInvalid(
-            f"Expected valid JSON in {path}, got: {err}. Re-run the suite to rewrite it."
-        ) from err
-
-
-def _read_parquet(path: Path, columns: tuple[str, ...], missing: list[str]) -> pd.DataFrame | None:
-    if not path.is_file():
-        missing.append(path.name)
-        return None
-    frame = pd.read_parquet(path)
-    # DESIGN.md names the column "model"; the pipeline writes "variant". Accept both.
-    if "variant" not in frame.columns and "model" in frame.columns:
-        frame = frame.rename(columns={"model": "variant"})
-    absent = [c for c in columns if c not in frame.columns]
-    if absent:
-        raise RunFileInvalid(
-            f"Expected columns {list(columns)} in {path}, got {list(frame.columns)}. Re-run the suite."
-        )
-    return frame

@@ -18,8 +18,8 @@ import yaml
 
 from benchmark.perf.measure import CHILD_MARKER as MARKER
 from benchmark.perf.results import Results
+from benchmark.store import RunStore
 from cxr_kernel import run_layout
-from cxr_kernel.run_layout import SUMMARY
 
 _REPO = Path(__file__).resolve().parents[2]
 
@@ -59,11 +59,11 @@ def _as_figure(child: dict[str, Any], images: int) -> dict[str, Any]:
 
 
 def _stages(run_dir: Path) -> dict[str, Any]:
-    return json.loads((run_dir / run_layout.RESOURCES).read_text())
+    return RunStore(run_dir).read_json(run_layout.RESOURCES)
 
 
 def _eval_images(run_dir: Path) -> int:
-    return json.loads((run_dir / SUMMARY).read_text())["n_images"]["eval"]
+    return RunStore(run_dir).read_summary().n_eval
 
 
 def mini_suite(results: Results, *, data_root: Path | None, device: str, work: Path) -> None:

@@ -9,6 +9,8 @@ change in P(pneumonia) with a bootstrap percentile interval.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from benchmark.stats.intervals import bca_interval, percentile_interval, wilson_interval
@@ -135,3 +137,10 @@ def flip_summary(
         low, high = percentile_interval(replicates, confidence=confidence)
     summary["mean_abs_prob_change_ci_low"], summary["mean_abs_prob_change_ci_high"] = low, high
     return summary
+
+
+def most_flipped(counts: Mapping[str, int]) -> list[tuple[str, int]]:
+    """(image id, number of variants whose predicted class differs from HR's) of every image some
+    variant flipped: most variants first, ties by image id. The one order of the run's example strips
+    and the report's list of most flipped images."""
+    return sorted(((image, n) for image, n in counts.items() if n > 0), key=lambda item: (-item[1], item[0]))

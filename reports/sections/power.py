@@ -21,13 +21,13 @@ DECIMALS = 3
 
 def context(page: Page) -> dict[str, Any] | None:
     """None when the run stored no power table (it has no predictions)."""
-    tables = page.run.summary["tables"]
-    power = tables.get("power") or []
+    summary = page.run.summary
+    power = summary.rows("power")
     if not power:
         return None
     observed = {
         (r.get("cell"), r.get("variant")): r
-        for r in tables.get("paired_tests") or []
+        for r in summary.rows("paired_tests")
         if (r.get("test"), r.get("metric"), r.get("reference")) == ("mcnemar", "accuracy", REFERENCE)
     }
     cell_rank = {c: i for i, c in enumerate(ordered([r.get("cell") for r in power], page.cells))}
@@ -50,7 +50,7 @@ def context(page: Page) -> dict[str, Any] | None:
                 "Reading": reading(test, r),
             }
         )
-    statistics = page.run.summary.get("statistics") or {}
+    statistics = summary.statistics or {}
     return {
         "table": html_table(pd.DataFrame(rows)),
         "clustered": statistics.get("unit_of_analysis") == "patient",

@@ -24,5 +24,5 @@ def context(page: Page) -> dict[str, Any]:
         "manifest_count": len(lines) if run.manifest_lines is not None else None,
         "manifest_head": lines[:MANIFEST_HEAD],
         "manifest_sha256": run.manifest_sha256,
-        "reproduce": f"python -m benchmark run --suite {run.summary['suite']}",
+        "reproduce": f"python -m benchmark run --suite {run.summary.suite}",
     }

@@ -14,7 +14,7 @@ TEMPLATE = "sections/throughput.html.j2"
 
 
 def context(page: Page) -> dict[str, Any]:
-    throughput = page.run.summary.get("throughput") or []
+    throughput = [t.model_dump(exclude_unset=True) for t in page.run.summary.throughput]
     return {
         "table": html_table(throughput_frame(throughput, page.variants)),
         "figure": page.gallery.add(

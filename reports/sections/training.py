@@ -18,10 +18,9 @@ TEMPLATE = "sections/training.html.j2"
 
 def context(page: Page) -> dict[str, Any]:
     summary = page.run.summary
-    classifier = summary.get("classifier") or {}
-    sources = [(f"SR model {t.get('model')}", t.get("history_csv")) for t in summary.get("training") or []]
-    if classifier.get("history_csv"):
-        sources.append(("Classifier", classifier["history_csv"]))
+    sources = [(f"SR model {t.model}", t.history_csv) for t in summary.training]
+    if summary.classifier and summary.classifier.history_csv:
+        sources.append(("Classifier", summary.classifier.history_csv))
     curves = []
     for title, relative in sources:
         path = resolve_inside(page.run.run_dir, str(relative)) if relative else None

@@ -23,7 +23,9 @@ from tqdm import tqdm
 
 from cxr_kernel.checksums import sha256_file
 from cxr_kernel.errors import UserValueError
+from cxr_kernel.run_layout import HISTORY
 from sr_models.archs import build_arch
+from sr_models.inference import default_device
 from sr_models.losses import (
     GANLoss,
     PerceptualLoss,
@@ -366,7 +368,7 @@ def train_upscaler(
     images = _check_inputs(scale, preset, hr_images)
     arch, init_state = initial_generator(model, scale, preset, init_weights)
     perceptual = build_perceptual(preset, vgg_weights)
-    dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device or default_device())
     ranks = current_ranks()
     dev = ranks.device(dev)
     share = ranks.share(preset.batch_size)
@@ -411,7 +413,7 @@ def train_upscaler(
             rng.bit_generator.state = state["np_rng"]
             step, seconds = state["step"], state.get("train_seconds", 0.0)
 
-        history = History(work_dir / "history.csv", resume_step=step) if ranks.is_main else None
+        history = History(work_dir / HISTORY, resume_step=step) if ranks.is_main else None
         bar = tqdm(
             total=total,
             initial=step,

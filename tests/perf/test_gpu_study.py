@@ -181,7 +181,7 @@ def test_headline_reads_threshold_0_5_and_threshold_free_rows():
             ],
         }
     }
-    assert gpu_study.headline_rows(summary) == [
+    assert gpu_study.headline_rows(summary["tables"]) == [
         {"cell": "c", "variant": "HR", "accuracy": 0.9, "auroc": 0.95},
         {"cell": "c", "variant": "bicubic", "auroc": None, "n_flips": 3},
     ]

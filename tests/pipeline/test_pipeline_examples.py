@@ -14,11 +14,13 @@ def test_most_flipped_images_come_first_and_unflipped_are_left_out() -> None:
         "esrgan": np.array([0.3, 0.1, 0.7, 0.8, 0.49]),  # flips images 0, 3, 4
     }
     # Image 0 and 3 flip twice, 2 and 4 once (0.5 is pneumonia: P >= threshold); image 1 never.
-    assert most_flipped_positions(probabilities, threshold=0.5) == [0, 3, 2, 4]
+    assert most_flipped_positions(probabilities, 0.5, ["a", "b", "c", "d", "e"]) == [0, 3, 2, 4]
+    # equal counts go by image id, as the report's list of most flipped images orders them
+    assert most_flipped_positions(probabilities, 0.5, ["z", "b", "c", "a", "e"]) == [3, 0, 2, 4]
 
 
 def test_no_variant_besides_hr_flips_nothing() -> None:
-    assert most_flipped_positions({"HR": np.array([0.2, 0.8])}, threshold=0.5) == []
+    assert most_flipped_positions({"HR": np.array([0.2, 0.8])}, 0.5, ["a", "b"]) == []
 
 
 def test_example_file_names_are_unique_per_image_id() -> None:

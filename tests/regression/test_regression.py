@@ -12,6 +12,7 @@ from benchmark import regression
 from benchmark.cli import main
 from benchmark.config import PROJECT_DIR, find_suite, load_suite
 from benchmark.manifest import sha256_file
+from benchmark.store import RunStore
 from cxr_kernel import run_files
 from cxr_kernel.errors import UserError
 from tests.support.suite_files import absolute_suite
@@ -32,16 +33,14 @@ def write_run(run_dir, *, accuracy=0.75, psnr=30.0, suite="s", extra_rows=(), pr
     pd.DataFrame(
         {"cell": "c", "variant": "HR", "image_id": ["a", "b"], "label": [0, 1], "prob": list(probs)}
     ).to_parquet(run_dir / "predictions.parquet")
-    summary = {"suite": suite, "n_images": {"eval": 2, "train": 4}, "tables": tables}
+    summary = {"suite": suite, "run_id": run_dir.name, "n_images": {"eval": 2, "train": 4}, "tables": tables}
     summary["files"] = run_files.record(run_dir)  # as the pipeline records them
     (run_dir / "summary.json").write_text(json.dumps(summary))
     return run_dir
 
 
 def baseline_from(run_dir, path):
-    regression.write_baseline(
-        path, regression.read_summary(run_dir)["suite"], regression.run_figures(run_dir)
-    )
+    regression.write_baseline(path, RunStore(run_dir).read_summary().suite, regression.run_figures(run_dir))
 
 
 def test_figures_cover_every_headline_table_and_ignore_descriptive_columns(tmp_path):

@@ -15,7 +15,7 @@ def test_youden_rows_get_their_own_name_and_both_thresholds_are_pinned(tmp_path)
             {**row, "metric": "auroc", "threshold": "", "estimate": 0.95},
         ],
     }
-    (tmp_path / "summary.json").write_text(json.dumps({"tables": tables}))
+    (tmp_path / "summary.json").write_text(json.dumps({"suite": "s", "run_id": "r", "tables": tables}))
     figures = {k: v for k, v in run_figures(tmp_path).items() if k.startswith("classification/")}
     assert sorted(figures.values()) == [0.8, 0.9, 0.95]
     by_value = {value: name for name, value in figures.items()}

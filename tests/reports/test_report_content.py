@@ -22,6 +22,7 @@ from tests.support.report_run import (
     N_IMAGES,
     add_hostile_example,
     add_newer_columns,
+    as_summary,
     assert_self_contained,
     make_run,
 )
@@ -137,10 +138,10 @@ def test_methods_paragraph_comes_from_config_and_tables(newer: tuple[Path, str, 
 def test_methods_paragraph_explains_the_quality_interval_method() -> None:
     config = "seed: 0\nmetrics: [ssim]\nstats: {confidence: 0.95, n_bootstrap: 2000}\n"
     quality = [{"metric": "ssim", "ci_method": "bootstrap-expanded-percentile"}]
-    text = methods_paragraph(config, {"tables": {"quality": quality}}, {})
+    text = methods_paragraph(config, as_summary({"tables": {"quality": quality}}), {})
     assert "95% confidence intervals by method: bootstrap-expanded-percentile (SSIM)." in text
     assert "read at Hesterberg's expanded level" in text and "stay within each metric's range" in text
-    assert "Hesterberg" not in methods_paragraph(config, {"tables": {}}, {})
+    assert "Hesterberg" not in methods_paragraph(config, as_summary({}), {})
 
 
 def test_headline_and_per_test_tables_are_exported(newer: tuple[Path, str, str]) -> None:
@@ -207,10 +208,10 @@ def test_runs_without_perf_json_show_no_benchmark_section(newer: tuple[Path, str
 
 def test_methods_paragraph_says_how_training_seeds_were_used() -> None:
     config = "seed: 0\nclassifier: {train: {epochs: 2}}\n"
-    assert "seeds" not in methods_paragraph(config, {"tables": {}}, {})
+    assert "seeds" not in methods_paragraph(config, as_summary({}), {})
     seeds = {"k": 3, "seeds": [0, 1, 2], "primary_seed": 0, "classifiers": [{"bootstrap_train": False}]}
-    text = methods_paragraph(config, {"tables": {}, "seeds": seeds}, {})
+    text = methods_paragraph(config, as_summary({"seeds": seeds}), {})
     assert "3 classifiers were trained with seeds 0, 1 and 2;" in text and "primary seed (0)" in text
     assert "bootstrap resample" not in text
     seeds["classifiers"].append({"bootstrap_train": True})
-    assert "bootstrap resample" in methods_paragraph(config, {"tables": {}, "seeds": seeds}, {})
+    assert "bootstrap resample" in methods_paragraph(config, as_summary({"seeds": seeds}), {})

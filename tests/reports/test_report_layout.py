@@ -23,6 +23,7 @@ from tests.support.report_run import (
     STUDY_CELLS,
     STUDY_IMAGES,
     STUDY_MODELS,
+    as_summary,
     assert_self_contained,
     make_study_run,
 )
@@ -165,8 +166,8 @@ def test_answer_lines_follow_the_stored_tables() -> None:
         "tables": {"flips": flips, "non_inferiority": margins},
         "variants": ["HR", "LR", "sr-a", "sr-b"],
     }
-    cells, meta = run_cells({**summary, "cells": [{"cell": "c", "scenario": "blur", "scale": 2}]})
-    (answer,) = cell_answers(summary, cells, meta, run_variants(summary))
+    cells, meta = run_cells(as_summary({**summary, "cells": [{"cell": "c", "scenario": "blur", "scale": 2}]}))
+    (answer,) = cell_answers(as_summary(summary), cells, meta, run_variants(as_summary(summary)))
     assert answer.title == "blur ×2"
     assert answer.text == (
         "sr-a is non-inferior in sensitivity (margin 0.05); the other comparisons are inconclusive; "
@@ -174,10 +175,10 @@ def test_answer_lines_follow_the_stored_tables() -> None:
         "one classifier (seed variance not measured)."
     )
     flips[0].update(n_flips=7, normal_to_pneumonia=6, pneumonia_to_normal=1)  # equal counts, other directions
-    (answer,) = cell_answers(summary, cells, meta, run_variants(summary))
+    (answer,) = cell_answers(as_summary(summary), cells, meta, run_variants(as_summary(summary)))
     assert "; 7 of 50 diagnoses change per SR variant; " in answer.text
     margins[0]["verdict"] = "inconclusive"
-    (answer,) = cell_answers(summary, cells, meta, run_variants(summary))
+    (answer,) = cell_answers(as_summary(summary), cells, meta, run_variants(as_summary(summary)))
     assert answer.text.startswith(
         "no SR variant is shown non-inferior to HR in sensitivity (margin 0.05); every"
     )
@@ -204,10 +205,10 @@ def test_answer_without_margins_reads_the_holm_adjusted_tests() -> None:
         "statistics": {"confidence": 0.95},
         "variants": ["HR", "sr"],
     }
-    (answer,) = cell_answers(summary, ["c"], {}, ["HR", "sr"])
+    (answer,) = cell_answers(as_summary(summary), ["c"], {}, ["HR", "sr"])
     assert answer.text.startswith("differences from HR: sr in accuracy (Holm p 0.004)")
     paired[0]["p_adjusted"] = 0.2
-    (answer,) = cell_answers(summary, ["c"], {}, ["HR", "sr"])
+    (answer,) = cell_answers(as_summary(summary), ["c"], {}, ["HR", "sr"])
     assert answer.text.startswith("no SR variant differs from HR in accuracy (Holm-adjusted p ≥ 0.05;")
 
 
@@ -243,7 +244,7 @@ def test_numbers_keep_the_digits_that_tell_them_apart() -> None:
 
 def test_the_seed_phrase_counts_conclusions_and_flips_that_hold_across_seeds():
     summary = {"tables": {}}
-    assert seed_agreement_phrase(summary, "c") == "one classifier (seed variance not measured)"
+    assert seed_agreement_phrase(as_summary(summary), "c") == "one classifier (seed variance not measured)"
     test = {"cell": "c", "family": "primary", "holds": True}
     summary["seeds"] = {
         "k": 3,
@@ -257,11 +258,14 @@ def test_the_seed_phrase_counts_conclusions_and_flips_that_hold_across_seeds():
             "flipped_images": [{"cell": "c", "consistent": True}, {"cell": "c", "consistent": False}],
         },
     }
-    assert seed_agreement_phrase(summary, "c") == (
+    assert seed_agreement_phrase(as_summary(summary), "c") == (
         "consistent across 3 classifier seeds (1 of 2 flipped diagnoses flip with every seed)"
     )
     summary["seeds"]["tables"]["non_inferiority"][0]["holds"] = False
-    assert seed_agreement_phrase(summary, "c").startswith(
+    assert seed_agreement_phrase(as_summary(summary), "c").startswith(
         "1 of 2 conclusions do not hold across 3 classifier seeds"
     )
-    assert seed_agreement_phrase(summary, "d") == "1 of 1 conclusions do not hold across 3 classifier seeds"
+    assert (
+        seed_agreement_phrase(as_summary(summary), "d")
+        == "1 of 1 conclusions do not hold across 3 classifier seeds"
+    )

@@ -16,7 +16,7 @@ from reports.header import class_counts, header_facts
 from reports.methods import methods_paragraph
 from reports.provenance import classifier_provenance, leakage_text
 from reports.rundir import load_run
-from tests.support.report_run import make_run
+from tests.support.report_run import as_summary, make_run
 
 SHA = "f" * 64
 
@@ -130,10 +130,10 @@ def test_classifier_trained_in_the_run_is_described_from_its_lists(tmp_path: Pat
 
 
 def test_leakage_text_reads_the_stored_check() -> None:
-    assert leakage_text({}) == "not recorded"
-    assert leakage_text({"leakage": {"checked": True, "patients": [], "near_duplicates": []}}) == (
-        "0 shared patients and 0 near-duplicate images found"
-    )
+    assert leakage_text(as_summary({})) == "not recorded"
+    assert leakage_text(
+        as_summary({"leakage": {"checked": True, "patients": [], "near_duplicates": []}})
+    ) == ("0 shared patients and 0 near-duplicate images found")
 
 
 def test_input_of_a_given_file_is_read_from_the_loaded_classifiers_description(tmp_path: Path) -> None:

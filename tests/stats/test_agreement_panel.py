@@ -8,6 +8,7 @@ from benchmark.stats import agreement
 from benchmark.stats.agreement import TEST_KEYS, classifier_panel, headline
 from reports.agreement import conclusions_frame, flips_frame
 from reports.answer import panel_agreement_phrase, seed_agreement_phrase
+from tests.support.report_run import as_summary
 
 PANEL = classifier_panel(["cnn", "resnet"])
 
@@ -80,16 +81,18 @@ def _summary(holds: bool) -> dict:
 
 
 def test_the_answer_line_says_for_how_many_classifiers_each_conclusion_holds():
-    assert panel_agreement_phrase(_summary(True), "c") == (
+    assert panel_agreement_phrase(as_summary(_summary(True)), "c") == (
         "each of its 1 conclusions holds for 2 of 2 classifiers (1 of 2 flipped diagnoses flip with every "
         "classifier)"
     )
-    assert panel_agreement_phrase(_summary(False), "c").startswith(
+    assert panel_agreement_phrase(as_summary(_summary(False)), "c").startswith(
         "0 of 1 conclusions hold for 2 of 2 classifiers; "
         "bicubic accuracy (McNemar) holds for 1 of 2 classifiers"
     )
-    assert seed_agreement_phrase(_summary(True), "c") == ""  # a panel without seeds says nothing of seeds
-    assert panel_agreement_phrase({"tables": {}}, "c") == ""
+    assert (
+        seed_agreement_phrase(as_summary(_summary(True)), "c") == ""
+    )  # a panel without seeds says nothing of seeds
+    assert panel_agreement_phrase(as_summary({}), "c") == ""
 
 
 def test_the_panel_tables_show_each_classifiers_conclusion_and_flips():

@@ -125,7 +125,12 @@ def test_exported_csv_tables_keep_full_precision(tmp_path):
     tables = analyze(EMPTY_QUALITY, _predictions(), n_bootstrap=100, margins={"accuracy": 0.02})
     records = {name: table_records(frame) for name, frame in tables.items()}
     records["paired_tests"][0]["p_value"] = 1.6e-11  # what 10-decimal JSON once stored as 0.0
-    summary = {"suite": "s", "run_id": "r", "cells": [{"cell": "x4"}], "variants": ["HR", "sr", "flat"]}
+    summary = {
+        "suite": "s",
+        "run_id": "r",
+        "cells": [{"cell": "x4", "scenario": "bicubic", "scale": 4}],
+        "variants": ["HR", "sr", "flat"],
+    }
     (tmp_path / "summary.json").write_text(json.dumps({**summary, "tables": records}))
     write_tables(tmp_path)
     paired = pd.read_csv(tmp_path / "tables" / "paired_tests.csv")

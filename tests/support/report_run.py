@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from cxr_kernel.run_summary import RunSummary
+
 CELLS = [
     {"cell": "bicubic-x4", "scenario": "bicubic", "scale": 4, "params": {}},
     {"cell": "bicubic-noise-x2", "scenario": "bicubic-noise", "scale": 2, "params": {"sigma": 0.02}},
@@ -35,6 +37,11 @@ BANNER = "The images in this run are synthetic phantoms, not patient data; numbe
 EVIL = "<script>alert(1)</script>"
 EMBEDDED = ("data:image/png;base64,", "data:image/webp;base64,")
 RUN_FILE = re.compile(r"^(?![a-z][a-z0-9+.-]*:)(?![/\\])(?!.*\.\.)\S+$", re.IGNORECASE)  # relative, no ..
+
+
+def as_summary(fields: dict) -> RunSummary:
+    """A run record of ``fields`` (a part of summary.json; no tables unless given) for one report function."""
+    return RunSummary.model_validate({"suite": "s", "run_id": "r", "tables": {}, **fields})
 
 
 def _png(path: Path, size: int, rng: np.random.Generator) -> None:
