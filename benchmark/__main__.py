@@ -1,3 +1,3 @@
-from benchmark.cli import main
+from benchmark.commands.cli import main
 
 raise SystemExit(main())

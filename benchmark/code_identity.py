@@ -6,7 +6,7 @@ sha256 of the source of the modules that produce it, and the versions of the thi
 they import.
 
 Which modules produce a stage is one explicit line per stage (``PRODUCERS``): the stage's own module
-(``benchmark/stages.py`` for the per-image stages) and the packages or modules doing the work. Every
+(``benchmark/pipeline/stages.py`` for the per-image stages) and the packages or modules doing the work. Every
 first-party module those import (found by parsing their source, function-level imports included) is
 hashed with them, so a new helper a producer starts importing is picked up without editing this file.
 A package listed as a folder is hashed whole: registries there name their entries by string
@@ -37,17 +37,22 @@ FIRST_PARTY = ("cxr_kernel", "benchmark", "classifiers", "sr_models", "reports")
 
 #: stage -> source files or package folders (relative to the project) whose code makes its values.
 PRODUCERS: dict[str, tuple[str, ...]] = {
-    "hr": ("benchmark/stages.py", "benchmark/images.py"),
-    "lr": ("benchmark/stages.py", "benchmark/degradations", "benchmark/seeding.py"),
-    "lr_display": ("benchmark/stages.py", "classifiers/preprocessing.py"),
-    "sr": ("benchmark/stages.py", "sr_models"),
-    "quality": ("benchmark/stages.py", "benchmark/metrics"),
-    "predict": ("benchmark/stages.py", "classifiers"),
-    "gradcam": ("benchmark/stages.py", "classifiers"),
-    "classifier": ("benchmark/classifier_setup.py", "benchmark/images.py", "classifiers"),
-    "sr-train": ("benchmark/sr_setup.py", "benchmark/degradations", "benchmark/seeding.py", "sr_models"),
-    "phantoms": ("benchmark/dataset.py", "benchmark/phantoms.py", "benchmark/manifest.py"),
-    "image-check": ("benchmark/screening.py", "benchmark/images.py"),
+    "hr": ("benchmark/pipeline/stages.py", "benchmark/images.py"),
+    "lr": ("benchmark/pipeline/stages.py", "benchmark/degradations", "benchmark/seeding.py"),
+    "lr_display": ("benchmark/pipeline/stages.py", "classifiers/preprocessing.py"),
+    "sr": ("benchmark/pipeline/stages.py", "sr_models"),
+    "quality": ("benchmark/pipeline/stages.py", "benchmark/metrics"),
+    "predict": ("benchmark/pipeline/stages.py", "classifiers"),
+    "gradcam": ("benchmark/pipeline/stages.py", "classifiers"),
+    "classifier": ("benchmark/pipeline/classifier_setup.py", "benchmark/images.py", "classifiers"),
+    "sr-train": (
+        "benchmark/pipeline/sr_setup.py",
+        "benchmark/degradations",
+        "benchmark/seeding.py",
+        "sr_models",
+    ),
+    "phantoms": ("benchmark/pipeline/dataset.py", "benchmark/phantoms.py", "benchmark/manifest.py"),
+    "image-check": ("benchmark/pipeline/screening.py", "benchmark/images.py"),
     "near-duplicates": ("benchmark/leakage.py", "benchmark/images.py"),
 }
 
@@ -57,18 +62,18 @@ PRODUCERS: dict[str, tuple[str, ...]] = {
 INERT = frozenset(
     {
         "cxr_kernel.atomic",
-        "benchmark.cache",
+        "benchmark.pipeline.cache",
         "benchmark.code_identity",
-        "benchmark.config",
+        "benchmark.pipeline.config",
         "cxr_kernel.errors",
         "benchmark.image_stack",
-        "benchmark.executors",
-        "benchmark.screening",
-        "benchmark.stages",
-        "benchmark.pipeline",
-        "benchmark.dataset",
-        "benchmark.classifier_setup",
-        "benchmark.sr_setup",
+        "benchmark.pipeline.executors",
+        "benchmark.pipeline.screening",
+        "benchmark.pipeline.stages",
+        "benchmark.pipeline.study",
+        "benchmark.pipeline.dataset",
+        "benchmark.pipeline.classifier_setup",
+        "benchmark.pipeline.sr_setup",
     }
 )
 

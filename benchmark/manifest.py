@@ -2,7 +2,7 @@
 
 An optional column ``duplicate_of`` declares a row a known byte-identical copy of another row (the kept
 copy, named by its path): a run leaves the declared copy out instead of refusing it, checks that the two
-files are indeed identical, and lists it (``benchmark.screening.declared_duplicates``). Manifests
+files are indeed identical, and lists it (``benchmark.pipeline.screening.declared_duplicates``). Manifests
 without the column are valid; ``write_manifest`` writes it only when a row uses it.
 """
 

@@ -22,7 +22,7 @@ class TrainingRecipe:
         Adam step size (> 0).
     validation_fraction
         Share of the training images held out for validation (by patient in the benchmark, see
-        ``benchmark.classifier_setup``; stratified by label when ``train_classifier`` is given no
+        ``benchmark.pipeline.classifier_setup``; stratified by label when ``train_classifier`` is given no
         validation set); in [0, 1). 0 trains on everything.
     class_weight
         ``"balanced"`` weighs each class by ``n / (2 * n_class)`` (scikit-learn's rule); ``None``:

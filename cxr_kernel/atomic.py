@@ -81,7 +81,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path to write; on success it replaces ``path``, on failure it is removed.
 
     A reader never sees a half-written file, and a killed run leaves only hidden ``.*.tmp-*`` files,
-    which ``benchmark.cache.Cache.remove_stale_temporaries`` deletes on the next start.
+    which ``benchmark.pipeline.cache.Cache.remove_stale_temporaries`` deletes on the next start.
 
     Raises
     ------

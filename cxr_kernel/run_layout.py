@@ -1,7 +1,7 @@
 """The files of a run directory ``runs/<suite>/<run-id>/``, named once.
 
-The pipeline writes them (``benchmark.pipeline``, ``benchmark.store``), the report, the regression
-check and the perf probes read them; all use these names. Paths are relative to the run directory.
+The pipeline writes them (``benchmark.pipeline.study``, ``benchmark.pipeline.store``), the report, the
+regression check and the perf probes read them; all use these names. Paths are relative to the run directory.
 """
 
 from __future__ import annotations

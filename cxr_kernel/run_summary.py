@@ -1,10 +1,10 @@
 """The run record ``summary.json``, typed: what a run found and where its files came from.
 
-``benchmark.store.RunStore`` is its only writer and reader. The keys and their order are those the
+``benchmark.pipeline.store.RunStore`` is its only writer and reader. The keys and their order are those the
 pipeline has always written, so old run directories still read: a key a run wrote is written back
 (``exclude_unset``), one an older run never wrote is None here. The tables, the statistics design,
 the leakage check and the seeds / panel comparisons stay records of the modules that make them
-(``benchmark.stats``, ``benchmark.run_leakage``); this model fixes the record around them.
+(``benchmark.stats``, ``benchmark.pipeline.run_leakage``); this model fixes the record around them.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class RunSummary(_Part):
     cells: list[CellRecord] = []
     variants: list[str] = []
     statistics: Record | None = None  # benchmark.stats.design.analysis_options
-    leakage: Record | None = None  # benchmark.run_leakage
+    leakage: Record | None = None  # benchmark.pipeline.run_leakage
     tables: dict[str, list[Record]]  # benchmark.stats.records.table_records, by table name
     throughput: list[Throughput] = []
     training: list[TrainingHistory] = []

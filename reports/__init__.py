@@ -14,7 +14,7 @@ __all__ = ["RunFileInvalid", "RunFileMissing", "render_report", "render_run", "w
 def render_run(run_dir):
     """Write a finished run's tables and its HTML report; returns the report's path.
 
-    Called by the CLI after ``benchmark.pipeline.run_suite`` (the pipeline, a floor below, never
+    Called by the CLI after ``benchmark.pipeline.study.run_suite`` (the pipeline, a floor below, never
     imports reports).
     """
     write_tables(run_dir)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.store import RunStore
+from benchmark.pipeline.store import RunStore
 from cxr_kernel.run_layout import TABLES_DIR
 from reports.agreement import conclusions_frame
 from reports.formatting import column_label, test_label, variant_order

@@ -1,6 +1,7 @@
 """The leakage section: the headline estimates on all test images beside those on the images that share
 no patient (and no near-duplicate) with the classifier's training images (``summary["leakage"]``,
-written by ``benchmark.run_leakage``). Nothing is computed here: both sets of estimates are stored."""
+written by ``benchmark.pipeline.run_leakage``). Nothing is computed here: both sets of estimates are
+stored."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ import pandas as pd
 import yaml
 from PIL import Image, UnidentifiedImageError
 
-from benchmark.training_record import record_beside
+from benchmark.pipeline.training_record import record_beside
 from classifiers.training_files import best_validation_auroc
 from cxr_kernel.run_summary import ClassifierRecord, RunSummary
 from reports.rundir import RunData, resolve_inside

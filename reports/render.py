@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 from matplotlib.figure import Figure
 
-from benchmark.store import RunStore
+from benchmark.pipeline.store import RunStore
 from cxr_kernel import run_layout
 from cxr_kernel.run_summary import ClassifierRecord, RunSummary
 from reports import figures, figures_cell, figures_overview

@@ -14,9 +14,9 @@ from typing import Any
 
 import pandas as pd
 
+from benchmark.pipeline.store import RunStore
 from benchmark.stats.inputs import PREDICTION_COLUMNS
 from benchmark.stats.schema import analysis_inputs
-from benchmark.store import RunStore
 from cxr_kernel.atomic import atomic_path
 from cxr_kernel.run_files import RunFileInvalid
 from cxr_kernel.run_layout import CONFIG, ENVIRONMENT, EXAMPLES_INDEX, MANIFEST, PERF, PREDICTIONS, RESULTS

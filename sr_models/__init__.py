@@ -32,7 +32,7 @@ _INTERPOLATED = "sr_models.interpolation:load_interpolation"
 _LEARNED = "sr_models.zoo:load_learned"
 
 #: model name -> its loader ``(model, scale, weights, **options)``; a learned model's ``info`` is its
-#: ``LearnedModel`` (tests/test_sr_archs.py checks each names registered architectures).
+#: ``LearnedModel`` (tests/sr_models/test_sr_archs.py checks each names registered architectures).
 MODELS = Registry("SR model", dict.fromkeys(INTERPOLATION, _INTERPOLATED))
 MODELS.register(
     "realesrgan",

@@ -1,12 +1,17 @@
 """Imports run one way: each module sits on a floor and imports only from its own floor or below,
 and no set of modules imports itself round a circle.
 
-Floors, bottom to top (``FLOORS``; the longest matching prefix decides):
+The floors are folders (``LAYERS``): a module's floor is that of the deepest listed folder holding its
+file, so a new module's floor is where it is put, and no module is listed by name.
 
-0. kernel: ``cxr_kernel`` (errors, atomic writes, registries, shared names).
-1. libraries: degradations, metrics, statistics, SR models, classifiers, image and manifest helpers.
-2. pipeline: suites, caches, stages, executors, the run store, regression checks, perf probes.
-3. top: the command line (``benchmark.cli`` and its ``*_cli`` commands) and ``reports``.
+0. kernel: ``cxr_kernel/`` (errors, atomic writes, registries, shared names).
+1. libraries: ``benchmark/`` outside the two folders below (degradations, metrics, statistics, image and
+   manifest helpers), ``sr_models/``, ``classifiers/``.
+2. pipeline: ``benchmark/pipeline/`` (suites, caches, stages, executors, the run store, the regression
+   check, the perf probes).
+3. reports: ``reports/`` (drawn from a run directory).
+4. commands: ``benchmark/commands/`` (the command line and each command) and ``benchmark/__main__.py``,
+   an entry point by Python's own rule.
 
 Every import counts, function-level ones included: a lazy import still runs code of that floor.
 """
@@ -24,41 +29,28 @@ from benchmark.code_identity import import_statements
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("cxr_kernel", "benchmark", "sr_models", "classifiers", "reports")
 
-FLOOR_NAMES = ("kernel", "libraries", "pipeline", "top")
-#: module prefix -> floor; the longest matching prefix decides.
-FLOORS: dict[str, int] = {
-    "cxr_kernel": 0,
-    "benchmark.degradations": 1,
-    "benchmark.metrics": 1,
-    "benchmark.stats": 1,
-    "benchmark.images": 1,
-    "benchmark.bit_depth": 1,
-    "benchmark.image_stack": 1,
-    "benchmark.manifest": 1,
-    "benchmark.seeding": 1,
-    "benchmark.phantoms": 1,
-    "benchmark.leakage": 1,
-    "sr_models": 1,
-    "classifiers": 1,
-    "benchmark": 2,
-    "benchmark.__main__": 3,
-    "benchmark.cli": 3,
-    "benchmark.check_cli": 3,
-    "benchmark.classifier_train_cli": 3,
-    "benchmark.sr_train_cli": 3,
-    "benchmark.power_cli": 3,
-    "benchmark.perf_child_cli": 3,
-    "reports": 3,
+FLOOR_NAMES = ("kernel", "libraries", "pipeline", "reports", "commands")
+#: folder -> floor name; the deepest folder holding a module decides.
+LAYERS: dict[str, str] = {
+    "cxr_kernel": "kernel",
+    "benchmark": "libraries",
+    "sr_models": "libraries",
+    "classifiers": "libraries",
+    "benchmark/pipeline": "pipeline",
+    "reports": "reports",
+    "benchmark/commands": "commands",
 }
 
 
-def floor_of(module: str, floors: dict[str, int] = FLOORS) -> int:
+def floor_of(module: str, layers: dict[str, str] = LAYERS) -> int:
     parts = module.split(".")
+    if parts[-1] == "__main__":
+        return FLOOR_NAMES.index("commands")
     for end in range(len(parts), 0, -1):
-        prefix = ".".join(parts[:end])
-        if prefix in floors:
-            return floors[prefix]
-    raise KeyError(f"{module} has no floor: add its package to FLOORS")
+        folder = "/".join(parts[:end])
+        if folder in layers:
+            return FLOOR_NAMES.index(layers[folder])
+    raise KeyError(f"{module} is in no folder of LAYERS: put it in one, or add its package's folder")
 
 
 def module_files(root: Path = ROOT) -> dict[str, Path]:
@@ -93,12 +85,12 @@ def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
     return graph
 
 
-def upward_imports(graph: dict[str, set[str]], floors: dict[str, int] = FLOORS) -> list[str]:
+def upward_imports(graph: dict[str, set[str]], layers: dict[str, str] = LAYERS) -> list[str]:
     return sorted(
-        f"{module} (floor {floor_of(module, floors)}) imports {target} (floor {floor_of(target, floors)})"
+        f"{module} (floor {floor_of(module, layers)}) imports {target} (floor {floor_of(target, layers)})"
         for module, targets in graph.items()
         for target in targets
-        if floor_of(target, floors) > floor_of(module, floors)
+        if floor_of(target, layers) > floor_of(module, layers)
     )
 
 
@@ -121,6 +113,10 @@ def graph() -> dict[str, set[str]]:
 
 def test_every_module_has_a_floor(graph):
     assert {module: floor_of(module) for module in graph}
+
+
+def test_the_floors_are_folders():
+    assert all((ROOT / folder).is_dir() for folder in LAYERS)
 
 
 def test_no_import_runs_up_a_floor(graph):
@@ -151,7 +147,7 @@ SYNTHETIC = {
     "cxr_kernel/errors.py": "",
     "benchmark/__init__.py": "",
     "benchmark/metrics/__init__.py": "from cxr_kernel.errors import UserError\n",
-    "benchmark/pipeline.py": "from benchmark import metrics\n",
+    "benchmark/pipeline/study.py": "from benchmark import metrics\n",
     "reports/__init__.py": "def f():\n    from benchmark.metrics import x\n",
 }
 
@@ -159,7 +155,7 @@ SYNTHETIC = {
 def test_a_downward_project_passes(tmp_path):
     _write(tmp_path, SYNTHETIC)
     synthetic = import_graph(tmp_path)
-    assert synthetic["benchmark.pipeline"] == {"benchmark.metrics"}
+    assert synthetic["benchmark.pipeline.study"] == {"benchmark.metrics"}
     assert synthetic["reports"] == {"benchmark.metrics"}
     assert upward_imports(synthetic) == []
     assert import_cycle(synthetic) is None
@@ -191,3 +187,12 @@ def test_a_circle_on_one_floor_fails(tmp_path):
     assert upward_imports(synthetic) == []
     cycle = import_cycle(synthetic)
     assert cycle is not None and set(cycle) == {"benchmark.a", "benchmark.b"}
+
+
+def test_a_floor_follows_the_folder_a_module_is_put_in(tmp_path):
+    # The same import is fine from the commands folder and an upward arrow from the pipeline folder.
+    _write(tmp_path, {**SYNTHETIC, "benchmark/commands/run.py": "from benchmark.pipeline import study\n"})
+    assert upward_imports(import_graph(tmp_path)) == []
+    _write(tmp_path, {"benchmark/pipeline/stages.py": "from benchmark.commands import run\n"})
+    problems = upward_imports(import_graph(tmp_path))
+    assert problems == ["benchmark.pipeline.stages (floor 2) imports benchmark.commands.run (floor 4)"]

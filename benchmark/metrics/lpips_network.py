@@ -4,7 +4,7 @@ The metric itself (its spec and per-image function) is ``benchmark.metrics.lpips
 module, and so torch, only when LPIPS is computed.
 
 Hand-written in plain torch because the official ``lpips`` package builds its backbone with torchvision,
-which this project does not install; ``tests/test_metrics_lpips.py`` checks this module against
+which this project does not install; ``tests/metrics/test_metrics_lpips.py`` checks this module against
 ``lpips.LPIPS(net='alex', version='0.1')`` itself within 1e-5.
 
 The distance of two images: each passes through the ScalingLayer (shift [-.030, -.088, -.188], scale
@@ -56,7 +56,7 @@ LINEAR_FIX = (
 
 
 class LpipsWeights(Protocol):
-    """The two weight files (``benchmark.config.LpipsConfig`` in a suite)."""
+    """The two weight files (``benchmark.pipeline.config.LpipsConfig`` in a suite)."""
 
     backbone: Path
     linear: Path

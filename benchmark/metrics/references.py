@@ -5,7 +5,7 @@ against (a per-image loop of the field's own code): scikit-image for PSNR, SSIM 
 sigma 1.5, population covariance: Wang et al.) and MSE; NumPy for MAE (scikit-image has none);
 pytorch_msssim for MS-SSIM (imported on first use: it is in the ``dev`` extra); a line-by-line
 transcription of Ravishankar & Bresler's MATLAB HFEN; and the per-image ``gmsd`` (itself checked against
-a port of the authors' MATLAB code in tests/test_metrics_image_quality.py).  All take data_range 1.0.
+a port of the authors' MATLAB code in tests/metrics/test_metrics_image_quality.py).  All take data_range 1.0.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ Below, "member" is a seed or a panel classifier and ``<noun>`` is ``seed`` or ``
 
 The tests and verdicts are not pooled over members: each is analysed on its own and the share of
 members agreeing is reported (a conclusion "holds" when every member reaches it).  Hand-written
-counting; ``tests/test_stats_seeds.py`` recounts it by brute force from the per-member predictions.
+counting; ``tests/stats/test_stats_seeds.py`` recounts it by brute force from the per-member predictions.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The statistical options of an analysis and their limits, written once.
 
-``StatisticalOptions`` is a suite's ``stats:`` block (``benchmark.config.StatsConfig`` adds the unit of
-analysis) and, with the ``seed``, ``AnalysisOptions`` is what ``analysis.analyze`` accepts: the YAML and
-the Python API refuse the same values with the same limits.
+``StatisticalOptions`` is a suite's ``stats:`` block (``benchmark.pipeline.config.StatsConfig`` adds the
+unit of analysis) and, with the ``seed``, ``AnalysisOptions`` is what ``analysis.analyze`` accepts: the
+YAML and the Python API refuse the same values with the same limits.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Each name a stored table can hold (``test``, a primary test's ``method``, ``ci_method``) is defined here
 once with what a reader sees: its label and the sentence the report's Methods paragraph uses.  The
 config's choices, ``analysis.PRIMARY_TESTS``, the report's labels and the Methods text all derive from
-these tables; ``tests/test_stats_vocabulary.py`` fails when an emitted name has none.  Adding a paired
+these tables; ``tests/stats/test_stats_vocabulary.py`` fails when an emitted name has none.  Adding a paired
 test: its entry in ``PAIRED_TESTS`` (label, metrics, Methods sentence; a primary test's methods in
 ``PRIMARY_METHODS``) plus its row builder, decorated ``@_paired_test(name)`` in
 ``benchmark.stats.cell_tests`` (registered in the shared ``cxr_kernel.registry.Registry``), and its test.

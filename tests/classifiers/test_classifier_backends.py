@@ -100,8 +100,8 @@ def test_a_model_trained_on_pytorch_predicts_the_same_on_tensorflow(torch_side):
 def test_the_trained_classifier_cache_key_names_the_backend(monkeypatch):
     import pandas as pd
 
-    from benchmark.classifier_setup import training_key
-    from benchmark.config import ClassifierConfig
+    from benchmark.pipeline.classifier_setup import training_key
+    from benchmark.pipeline.config import ClassifierConfig
 
     train = pd.DataFrame(
         {"path": ["a", "b"], "sha256": ["1" * 64, "2" * 64], "label": [0, 1], "patient_id": ["p", "q"]}

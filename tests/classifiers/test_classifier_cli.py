@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from benchmark.cli import main
+from benchmark.commands.cli import main
 
 pytestmark = pytest.mark.slow
 

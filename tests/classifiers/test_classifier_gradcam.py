@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import jaccard_score
 
-from benchmark.stages import LR_DISPLAYS, Images, display_lr
+from benchmark.pipeline.stages import LR_DISPLAYS, Images, display_lr
 from classifiers import PneumoniaClassifier, build_reference_cnn
 from classifiers.gradcam import grad_cam_maps
 from classifiers.runtime import keras

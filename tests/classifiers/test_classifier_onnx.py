@@ -10,8 +10,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from benchmark.classifier_setup import check_given_classifier
-from benchmark.config import ClassifierConfig
+from benchmark.pipeline.classifier_setup import check_given_classifier
+from benchmark.pipeline.config import ClassifierConfig
 from classifiers.backends import BACKENDS
 from classifiers.backends.onnx_files import OnnxClassifier
 from cxr_kernel.errors import UserError

@@ -127,9 +127,9 @@ def test_training_prints_time_and_images_per_second_per_epoch(tmp_path, capsys):
 def test_a_killed_cached_training_resumes_when_the_suite_runs_again(tmp_path, monkeypatch, capsys):
     from PIL import Image
 
-    from benchmark.cache import Cache
-    from benchmark.classifier_setup import classifier_file
-    from benchmark.config import ClassifierConfig
+    from benchmark.pipeline.cache import Cache
+    from benchmark.pipeline.classifier_setup import classifier_file
+    from benchmark.pipeline.config import ClassifierConfig
     from classifiers import checkpoints
 
     images, labels = _data()

@@ -3,13 +3,13 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from benchmark.classifier_setup import (
+from benchmark.pipeline.classifier_setup import (
     patient_validation_split,
     read_training_images,
     training_key,
     training_recipe,
 )
-from benchmark.config import ClassifierConfig
+from benchmark.pipeline.config import ClassifierConfig
 from cxr_kernel.errors import UserError
 
 
@@ -70,7 +70,7 @@ def test_trained_classifier_key_follows_images_recipe_seed_and_input_size():
 def test_bootstrap_training_split_draws_whole_patients_within_their_strata():
     import pandas as pd
 
-    from benchmark.classifier_setup import bootstrap_training_split
+    from benchmark.pipeline.classifier_setup import bootstrap_training_split
 
     rows = [("n1", 0), ("n1", 0), ("n2", 0), ("n3", 0), ("p1", 1), ("p1", 1), ("p1", 1), ("p2", 1)]
     rows += [("p3", 1), ("b1", 0), ("b1", 1), ("b2", 0), ("b2", 1)]

@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 
-from benchmark.classifier_eval import binary_scores, evaluate_directory, predict_directory
-from benchmark.classifier_ship import epoch_seconds_from_log, list_checksum, timing
-from benchmark.cli import main
+from benchmark.commands.cli import main
 from benchmark.manifest import build_manifest, write_manifest
+from benchmark.pipeline.classifier_eval import binary_scores, evaluate_directory, predict_directory
+from benchmark.pipeline.classifier_ship import epoch_seconds_from_log, list_checksum, timing
 from classifiers import build_reference_cnn
 from classifiers.runtime import keras
 
@@ -266,7 +266,7 @@ def test_a_test_dir_without_pneumonia_images_is_refused_before_the_old_pair_is_t
 
 
 def test_a_ship_failing_while_writing_leaves_the_old_pair_byte_identical(trained, shipped, monkeypatch):
-    from benchmark import classifier_ship
+    from benchmark.pipeline import classifier_ship
 
     def fail(*args, **kwargs):
         raise OSError("disk went away during the evaluation")

@@ -1,7 +1,7 @@
 import numpy as np
 from PIL import Image
 
-from benchmark.cli import main
+from benchmark.commands.cli import main
 
 
 def test_list_shows_every_registry(capsys):
@@ -110,7 +110,7 @@ def _failing_list(monkeypatch, error):
     def fail(args):
         raise error
 
-    monkeypatch.setattr("benchmark.cli._cmd_list", fail)
+    monkeypatch.setattr("benchmark.commands.cli._cmd_list", fail)
 
 
 def test_an_internal_value_error_keeps_its_traceback_and_is_not_blamed_on_the_user(monkeypatch):
@@ -126,7 +126,10 @@ def test_an_internal_value_error_exits_1_with_a_traceback(tmp_path):
     import subprocess
     import sys
 
-    code = "import sys, benchmark.cli as c; c._cmd_list = lambda a: int('x'); sys.exit(c.main(['list']))"
+    code = (
+        "import sys, benchmark.commands.cli as c; c._cmd_list = lambda a: int('x'); "
+        "sys.exit(c.main(['list']))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 1
     assert "Traceback" in done.stderr and "ValueError" in done.stderr

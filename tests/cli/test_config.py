@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from benchmark.config import available_suites, load_suite
+from benchmark.pipeline.config import available_suites, load_suite
 from cxr_kernel.errors import UserError
 
 MINIMAL = {
@@ -90,7 +90,7 @@ def test_duplicate_cell_names_must_be_told_apart(tmp_path):
 
 
 def test_real_data_suite_without_data_root_says_how_to_give_it(tmp_path):
-    from benchmark.config import PROJECT_DIR
+    from benchmark.pipeline.config import PROJECT_DIR
 
     raw = with_changes(data={"manifest": str(PROJECT_DIR / "data_manifests/pneumonia-mini.csv")})
     with pytest.raises(UserError, match="--data-root"):
@@ -119,7 +119,7 @@ def test_bad_scenario_parameter_value_is_caught_before_any_work(tmp_path):
 
 
 def test_classifier_seeds_default_to_one_and_count_training_seeds_from_the_suites_seed(tmp_path):
-    from benchmark.classifier_setup import training_seeds
+    from benchmark.pipeline.classifier_setup import training_seeds
 
     suite = load_suite(str(write_suite(tmp_path, MINIMAL)))
     assert suite.classifier.seeds == 1 and training_seeds(suite.classifier, suite.seed) == [0]
@@ -199,7 +199,7 @@ def test_a_panel_members_missing_weights_file_is_named(tmp_path):
 
 @pytest.mark.parametrize("name", ["kermany-224", "kermany-test-hr", "pneumonia"])
 def test_the_real_data_suites_evaluate_the_reference_cnn_and_the_second_architecture(name):
-    from benchmark.config import parse_suite
+    from benchmark.pipeline.config import parse_suite
 
     source = available_suites()[name]
     suite = parse_suite(yaml.safe_load(source.read_text()), source=source)
@@ -231,7 +231,7 @@ def test_the_real_data_suites_evaluate_the_reference_cnn_and_the_second_architec
     ],
 )
 def test_classifier_type_arch_and_preprocessing_are_checked_by_backend(classifier, message):
-    from benchmark.config import ClassifierConfig
+    from benchmark.pipeline.config import ClassifierConfig
 
     with pytest.raises(ValueError, match=message):
         ClassifierConfig(**classifier)

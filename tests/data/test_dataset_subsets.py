@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.classifier_setup import training_list
-from benchmark.config import ClassifierConfig
-from benchmark.dataset import _eval_subset, _train_subset
+from benchmark.pipeline.classifier_setup import training_list
+from benchmark.pipeline.config import ClassifierConfig
+from benchmark.pipeline.dataset import _eval_subset, _train_subset
 
 
 def _manifest(seed: int = 0) -> pd.DataFrame:

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from benchmark.config import PROJECT_DIR
 from benchmark.manifest import build_manifest, list_checksum, read_manifest, sha256_file, write_manifest
-from benchmark.run_leakage import overlap_sensitivity, overlapping_test_images
-from benchmark.training_record import recorded_training
+from benchmark.pipeline.config import PROJECT_DIR
+from benchmark.pipeline.run_leakage import overlap_sensitivity, overlapping_test_images
+from benchmark.pipeline.training_record import recorded_training
 
 PINNED = PROJECT_DIR / "data_manifests" / "pinned" / "pneumonia-mini"
 KERMANY_224 = PROJECT_DIR.parent / "shared" / "data" / "kermany-224"
@@ -125,9 +125,9 @@ def test_near_duplicates_are_cached_by_both_lists_and_read_back_without_reading_
     from types import SimpleNamespace
 
     from benchmark import leakage
-    from benchmark.cache import Cache
-    from benchmark.dataset import Dataset
-    from benchmark.run_leakage import check_run_leakage
+    from benchmark.pipeline.cache import Cache
+    from benchmark.pipeline.dataset import Dataset
+    from benchmark.pipeline.run_leakage import check_run_leakage
 
     weights, root = shipped
     table = read_manifest(tmp_path / "m.csv")
@@ -159,7 +159,7 @@ def test_near_duplicates_are_cached_by_both_lists_and_read_back_without_reading_
 
 
 def test_a_pinned_classifier_sharing_patients_is_refused_unless_the_suite_allows_it(tmp_path, capsys):
-    from benchmark.cli import main
+    from benchmark.commands.cli import main
     from tests.support.suite_files import absolute_suite
 
     def disallow(raw):

@@ -105,7 +105,7 @@ def test_bad_label_names_the_row(tmp_path):
 
 
 def test_shipped_pneumonia_manifest_lists_the_kermany_test_split():
-    from benchmark.config import PROJECT_DIR
+    from benchmark.pipeline.config import PROJECT_DIR
 
     table = read_manifest(PROJECT_DIR / "data_manifests" / "pneumonia.csv")
     test = table[table["split"] == "test"]
@@ -115,8 +115,8 @@ def test_shipped_pneumonia_manifest_lists_the_kermany_test_split():
 def test_shipped_pneumonia_manifest_declares_the_byte_identical_copies_of_the_official_split():
     """6 test and 26 train copies, each kept copy the first of its group by path; on the shared
     224-px copies every declared pair is byte-identical (checked when the data is there)."""
-    from benchmark.config import PROJECT_DIR
     from benchmark.manifest import sha256_file
+    from benchmark.pipeline.config import PROJECT_DIR
 
     table = read_manifest(PROJECT_DIR / "data_manifests" / "pneumonia.csv")
     copies = table[table["duplicate_of"] != ""]
@@ -131,7 +131,7 @@ def test_shipped_pneumonia_manifest_declares_the_byte_identical_copies_of_the_of
 
 
 def test_verify_fill_checksums_keeps_the_declared_copies(kaggle_tree, tmp_path, capsys):
-    from benchmark.cli import main
+    from benchmark.commands.cli import main
 
     table = build_manifest(kaggle_tree, checksums=False, progress=False)
     copy = "test/PNEUMONIA/person100_virus_185.jpeg"

@@ -9,11 +9,11 @@ import pytest
 import yaml
 from PIL import Image
 
-from benchmark.cache import Cache
-from benchmark.cli import main
-from benchmark.config import load_suite
+from benchmark.commands.cli import main
 from benchmark.manifest import build_manifest, read_manifest, resolve_image, write_manifest
-from benchmark.screening import apply_policy, screen
+from benchmark.pipeline.cache import Cache
+from benchmark.pipeline.config import load_suite
+from benchmark.pipeline.screening import apply_policy, screen
 from cxr_kernel.errors import UserError
 
 
@@ -206,13 +206,13 @@ def declaring_manifest(tree, tmp_path, declarations: dict[str, str]):
 
 
 def data_config(manifest, tree, **limits):
-    from benchmark.config import DataConfig
+    from benchmark.pipeline.config import DataConfig
 
     return DataConfig(manifest=manifest, data_root=tree, hr_size=32, **limits)
 
 
 def test_a_declared_copy_is_left_out_and_listed_while_an_undeclared_one_is_still_refused(tree, tmp_path):
-    from benchmark.dataset import load_dataset
+    from benchmark.pipeline.dataset import load_dataset
 
     for copy in ("test/NORMAL/NORMAL1.png", "test/NORMAL/NORMAL2.png", "train/NORMAL/NORMAL1.png"):
         Image.fromarray(radiograph(20)).save(tree / copy)  # each = test/NORMAL/NORMAL0.png
@@ -241,7 +241,7 @@ def test_a_declared_copy_is_left_out_and_listed_while_an_undeclared_one_is_still
 
 
 def test_a_declared_copy_whose_content_differs_is_refused_naming_it(tree, tmp_path):
-    from benchmark.dataset import load_dataset
+    from benchmark.pipeline.dataset import load_dataset
 
     declared = {"test/PNEUMONIA/PNEUMONIA2.png": "test/PNEUMONIA/PNEUMONIA1.png"}
     config = data_config(declaring_manifest(tree, tmp_path, declared), tree)

@@ -4,7 +4,7 @@ import os
 import subprocess
 import sys
 
-from benchmark.config import PROJECT_DIR
+from benchmark.pipeline.config import PROJECT_DIR
 from cxr_kernel.native_stderr import without_startup_noise
 
 

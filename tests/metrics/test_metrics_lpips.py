@@ -21,12 +21,12 @@ import yaml
 from scipy import ndimage
 from torch import nn
 
-from benchmark import stages
-from benchmark.cache import Cache
-from benchmark.config import LpipsConfig, load_suite
 from benchmark.images import read_grayscale
 from benchmark.manifest import sha256_file
 from benchmark.metrics import IMAGE_QUALITY_METRICS, measure_quality_batch
+from benchmark.pipeline import stages
+from benchmark.pipeline.cache import Cache
+from benchmark.pipeline.config import LpipsConfig, load_suite
 from cxr_kernel.errors import UserError
 from tests.support.paths import ROOT
 
@@ -283,7 +283,7 @@ def test_suite_resolves_the_weight_paths_and_checks_the_files_before_any_work(of
 @pytest.mark.slow
 def test_a_suite_with_lpips_runs_end_to_end(official, tmp_path):
     """A tiny study with lpips among its metrics and a given classifier file (nothing is trained)."""
-    from benchmark.cli import main
+    from benchmark.commands.cli import main
     from classifiers import build_reference_cnn
 
     _, weights = official

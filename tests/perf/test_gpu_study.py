@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from benchmark import gpu_study
-from benchmark.cli import main
 from benchmark.code_identity import import_statements
-from benchmark.gpu_record import GpuStudyRecord, read_record, record_name, write_record
+from benchmark.commands.cli import main
+from benchmark.pipeline import gpu_study
+from benchmark.pipeline.gpu_record import GpuStudyRecord, read_record, record_name, write_record
 from cxr_kernel.errors import UserError
 from tests.support.paths import ROOT, SHARED
 
@@ -385,7 +385,7 @@ def test_gpu_memory_record_reads_the_faked_device(monkeypatch):
 _REHEARSAL = """
 import sys
 sys.modules["tensorflow"] = None
-from benchmark.cli import main
+from benchmark.commands.cli import main
 raise SystemExit(main(sys.argv[1:]))
 """
 

@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.cli import main
+from benchmark.commands.cli import main
 from benchmark.metrics.references import REFERENCES
-from benchmark.perf import PerfOptions, run_perf
-from benchmark.perf.end_to_end import run_child
-from benchmark.perf.measure import measure, measure_interleaved, ratio, round_ratio
-from benchmark.perf.official_realesrgan import compare as compare_official
-from benchmark.perf.peers import quality_function, sample_pairs
-from benchmark.perf.results import Results
-from benchmark.perf.sr_inference import flops_per_image
+from benchmark.pipeline.perf import PerfOptions, run_perf
+from benchmark.pipeline.perf.end_to_end import run_child
+from benchmark.pipeline.perf.measure import measure, measure_interleaved, ratio, round_ratio
+from benchmark.pipeline.perf.official_realesrgan import compare as compare_official
+from benchmark.pipeline.perf.peers import quality_function, sample_pairs
+from benchmark.pipeline.perf.results import Results
+from benchmark.pipeline.perf.sr_inference import flops_per_image
 
 
 def test_measure_runs_warmup_repeats_and_one_traced_pass_and_reports_the_median():

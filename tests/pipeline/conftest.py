@@ -2,7 +2,7 @@
 
 import pytest
 
-from benchmark.cache import Cache
+from benchmark.pipeline.cache import Cache
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from benchmark.cache import Cache, content_key
+from benchmark.pipeline.cache import Cache, content_key
 
 
 def test_key_changes_with_every_part():

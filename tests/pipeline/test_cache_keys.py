@@ -12,15 +12,15 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-import benchmark.cache
+import benchmark.pipeline.cache
 from benchmark import code_identity as identity
-from benchmark import sr_setup, stages
-from benchmark.cache import Cache
-from benchmark.classifier_setup import training_key as classifier_key
-from benchmark.config import CellConfig, ClassifierConfig, DataConfig, PhantomConfig, SRModelConfig
-from benchmark.dataset import load_dataset
 from benchmark.manifest import sha256_file
-from benchmark.screening import screen
+from benchmark.pipeline import sr_setup, stages
+from benchmark.pipeline.cache import Cache
+from benchmark.pipeline.classifier_setup import training_key as classifier_key
+from benchmark.pipeline.config import CellConfig, ClassifierConfig, DataConfig, PhantomConfig, SRModelConfig
+from benchmark.pipeline.dataset import load_dataset
+from benchmark.pipeline.screening import screen
 from sr_models import load_upscaler
 
 
@@ -250,8 +250,8 @@ def test_a_code_change_is_a_miss_without_any_version_bump(tmp_path, cache, monke
     count = Counter(cache)
     table = image_table(tmp_path, [1])
     assert count.new("hr", lambda: stages.load_hr(table, 16, cache, progress=False))[0] == 1
-    real = benchmark.cache.code_identity
-    monkeypatch.setattr(benchmark.cache, "code_identity", lambda stage: real(stage) + "-edited")
+    real = benchmark.pipeline.cache.code_identity
+    monkeypatch.setattr(benchmark.pipeline.cache, "code_identity", lambda stage: real(stage) + "-edited")
     assert count.new("hr", lambda: stages.load_hr(table, 16, cache, progress=False))[0] == 1
 
 

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from benchmark import sr_setup, stages
-from benchmark.cache import CORRUPT_DIR, checksum_path
-from benchmark.config import CellConfig, DataConfig, PhantomConfig, SRModelConfig
-from benchmark.dataset import load_dataset
 from benchmark.manifest import sha256_file
+from benchmark.pipeline import sr_setup, stages
+from benchmark.pipeline.cache import CORRUPT_DIR, checksum_path
+from benchmark.pipeline.config import CellConfig, DataConfig, PhantomConfig, SRModelConfig
+from benchmark.pipeline.dataset import load_dataset
 from sr_models import load_upscaler
 
 KEY = "ab" + "0" * 62

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark import stages
-from benchmark.cli import main
+from benchmark.commands.cli import main
+from benchmark.pipeline import stages
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,8 @@ import json
 import pytest
 import torch
 
-from benchmark.cli import _parse_params
-from benchmark.config import load_suite
+from benchmark.commands.cli import _parse_params
+from benchmark.pipeline.config import load_suite
 from cxr_kernel.errors import UserError
 from sr_models.weights import load_state_dict
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmark.cache import Cache, content_key
 from benchmark.image_stack import ImageStack
+from benchmark.pipeline.cache import Cache, content_key
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from benchmark.config import PROJECT_DIR
+from benchmark.pipeline.config import PROJECT_DIR
 
 SUITE = {
     "name": "tiny",
@@ -120,7 +120,7 @@ WORKER = """
 import sys, time
 from pathlib import Path
 import numpy as np
-from benchmark.cache import Cache
+from benchmark.pipeline.cache import Cache
 
 cache_dir, log, out, ready = sys.argv[1:5]
 Path(ready, sys.argv[5]).touch()

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from benchmark import stages
-from benchmark.cache import Cache
+from benchmark.pipeline import stages
+from benchmark.pipeline.cache import Cache
 from cxr_kernel.errors import UserError
 from sr_models.upscaler import NonFiniteOutput, Upscaler, WrongOutputSize
 
@@ -54,8 +54,8 @@ def test_wrong_output_size_is_refused_with_the_fix():
 
 def test_non_finite_output_on_a_worker_names_image_ids(tmp_path, monkeypatch):
     """`run --workers N`: a shard's NaN error names the images as an in-process run does."""
-    from benchmark import executors
-    from benchmark.config import CellConfig, SRModelConfig
+    from benchmark.pipeline import executors
+    from benchmark.pipeline.config import CellConfig, SRModelConfig
 
     cache, ids = Cache(tmp_path), [f"test/img{i}.png" for i in range(5)]
     keys = [f"{i:064d}" for i in range(5)]

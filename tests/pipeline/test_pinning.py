@@ -6,10 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from benchmark import pinning
-from benchmark.cli import main
-from benchmark.config import PROJECT_DIR
+from benchmark.commands.cli import main
 from benchmark.manifest import sha256_file
+from benchmark.pipeline import pinning
+from benchmark.pipeline.config import PROJECT_DIR
 
 PINNED = PROJECT_DIR / "data_manifests" / "pinned" / "pneumonia-mini"
 
@@ -56,7 +56,9 @@ def test_committed_pins_learned_and_match_their_files():
     for name, record in pins["files"].items():
         assert sha256_file(PINNED / name) == record["sha256"]
     assert pins["environment"]["git_commit"] and len(pins["training_images"]["sha256"]) == 120
-    assert len(pins["training_images"]["ids"]) == 120  # read by the leakage check (benchmark.training_record)
+    assert (
+        len(pins["training_images"]["ids"]) == 120
+    )  # read by the leakage check (benchmark.pipeline.training_record)
 
 
 def test_learning_floors_refuse_a_model_that_did_not_learn():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.pipeline import most_flipped_positions
+from benchmark.pipeline.study import most_flipped_positions
 
 
 def test_most_flipped_images_come_first_and_unflipped_are_left_out() -> None:
@@ -25,7 +25,7 @@ def test_no_variant_besides_hr_flips_nothing() -> None:
 
 def test_example_file_names_are_unique_per_image_id() -> None:
     """``x y.jpeg`` and ``x_y.jpeg`` spell the same safe name; the hash of the id tells them apart."""
-    from benchmark.pipeline import _example_stem
+    from benchmark.pipeline.study import _example_stem
 
     names = [_example_stem(image_id) for image_id in ("test/x y.jpeg", "test/x_y.jpeg", "test/x?y.jpeg")]
     assert len(set(names)) == 3

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from benchmark import stages
-from benchmark.cache import Cache
-from benchmark.config import load_suite
 from benchmark.metrics import measure_quality
+from benchmark.pipeline import stages
+from benchmark.pipeline.cache import Cache
+from benchmark.pipeline.config import load_suite
 from cxr_kernel.errors import UserError
 from tests.cli.test_config import MINIMAL, write_suite
 

@@ -10,11 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-from benchmark.cache import Cache
-from benchmark.cli import main
+from benchmark.commands.cli import main
 from benchmark.images import write_png
 from benchmark.manifest import build_manifest
-from benchmark.screening import apply_policy, screen
+from benchmark.pipeline.cache import Cache
+from benchmark.pipeline.screening import apply_policy, screen
 from cxr_kernel.atomic import DiskFull, atomic_path
 from tests.support.suite_files import RAW, run_cli
 

@@ -4,8 +4,8 @@ config is refused with the fix (a new id, or --overwrite), and no file of an ear
 import pytest
 import yaml
 
-from benchmark.config import parse_suite
-from benchmark.store import check_run_id, prepare_run_directory, resolved_config
+from benchmark.pipeline.config import parse_suite
+from benchmark.pipeline.store import check_run_id, prepare_run_directory, resolved_config
 from cxr_kernel.errors import UserError
 from tests.support.suite_files import RAW, run_cli
 
@@ -176,8 +176,8 @@ def test_a_file_of_another_run_is_refused_by_report_compare_and_check(two_runs, 
     said one thing, the ROC curve drawn from the other run's predictions another)."""
     import shutil
 
-    from benchmark import regression
-    from benchmark.cli import main
+    from benchmark.commands.cli import main
+    from benchmark.pipeline import regression
 
     a, b = two_runs
     mixed = _copy_run(a, tmp_path / "mixed")
@@ -192,7 +192,7 @@ def test_a_file_of_another_run_is_refused_by_report_compare_and_check(two_runs, 
 
 
 def test_a_file_the_run_did_not_write_is_refused(two_runs, tmp_path, capsys):
-    from benchmark.cli import main
+    from benchmark.commands.cli import main
 
     a, b = two_runs
     mixed = _copy_run(a, tmp_path / "extra")
@@ -204,7 +204,7 @@ def test_a_file_the_run_did_not_write_is_refused(two_runs, tmp_path, capsys):
 
 
 def test_the_report_and_perf_files_written_after_the_run_are_not_refused(two_runs, tmp_path):
-    from benchmark.cli import main
+    from benchmark.commands.cli import main
 
     mixed = _copy_run(two_runs[0], tmp_path / "later")
     (mixed / "perf.json").write_text("{}")
@@ -215,7 +215,7 @@ def test_the_report_and_perf_files_written_after_the_run_are_not_refused(two_run
 def test_a_run_directory_without_the_record_is_read_with_a_warning(two_runs, tmp_path, capsys):
     import json
 
-    from benchmark.cli import main
+    from benchmark.commands.cli import main
 
     old = _copy_run(two_runs[0], tmp_path / "old")
     summary = json.loads((old / "summary.json").read_text())

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.store import RunStore
+from benchmark.pipeline.store import RunStore
 from cxr_kernel.run_files import RunFileInvalid, RunFileMissing
 from cxr_kernel.run_summary import (
     CellRecord,
@@ -179,7 +179,7 @@ def writes_around_the_store(source: str) -> list[str]:
 
 
 def test_the_pipeline_writes_every_run_file_through_its_store() -> None:
-    assert writes_around_the_store((ROOT / "benchmark/pipeline.py").read_text()) == []
+    assert writes_around_the_store((ROOT / "benchmark/pipeline/study.py").read_text()) == []
 
 
 def test_the_scan_finds_writes_around_the_store() -> None:

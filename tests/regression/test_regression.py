@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from benchmark import regression
-from benchmark.cli import main
-from benchmark.config import PROJECT_DIR, find_suite, load_suite
+from benchmark.commands.cli import main
 from benchmark.manifest import sha256_file
-from benchmark.store import RunStore
+from benchmark.pipeline import regression
+from benchmark.pipeline.config import PROJECT_DIR, find_suite, load_suite
+from benchmark.pipeline.store import RunStore
 from cxr_kernel import run_files
 from cxr_kernel.errors import UserError
 from tests.support.suite_files import absolute_suite

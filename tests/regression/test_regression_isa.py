@@ -1,6 +1,6 @@
 """The regression check holds on other CPUs and still catches real changes there.
 
-Each instruction-set cap (benchmark.tolerances.ISA_SETTINGS: what oneDNN and ATen may use) starts a
+Each instruction-set cap (benchmark.pipeline.tolerances.ISA_SETTINGS: what oneDNN and ATen may use) starts a
 new process, since both libraries read it when they load. In it, the pinned smoke study runs from a
 fresh cache and must match the one committed baseline; then three deliberate changes (a scaled
 degradation, a changed metric, a changed decision threshold) must each fail the check.
@@ -13,14 +13,14 @@ import sys
 
 import pytest
 
-from benchmark.regression import default_baseline
-from benchmark.tolerances import ISA_SETTINGS
+from benchmark.pipeline.regression import default_baseline
+from benchmark.pipeline.tolerances import ISA_SETTINGS
 from tests.support.suite_files import absolute_suite
 
 PROBE = """
 import json
 import sys
-from benchmark.cli import main
+from benchmark.commands.cli import main
 
 suite, changed_threshold, runs = sys.argv[1:4]
 common = ["--smoke", "--baseline", {baseline!r}, "--quiet"]
@@ -36,7 +36,7 @@ import reports
 reports.render_report = lambda run_dir: run_dir / "report.html"
 results["threshold"] = check(changed_threshold, "threshold")
 
-import benchmark.stages as stages
+import benchmark.pipeline.stages as stages
 degrade = stages.degrade
 stages.degrade = lambda *args, **kwargs: 0.8 * degrade(*args, **kwargs)
 results["degradation"] = check(suite, "degradation")

@@ -2,7 +2,7 @@
 
 import json
 
-from benchmark.regression import run_figures
+from benchmark.pipeline.regression import run_figures
 
 
 def test_youden_rows_get_their_own_name_and_both_thresholds_are_pinned(tmp_path):

@@ -1,8 +1,8 @@
-"""Tolerances derived from the spread of figures across instruction sets (benchmark.tolerances)."""
+"""Tolerances derived from the spread of figures across instruction sets (benchmark.pipeline.tolerances)."""
 
 import pytest
 
-from benchmark import regression, tolerances
+from benchmark.pipeline import regression, tolerances
 from cxr_kernel.errors import UserError
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.cli import main
+from benchmark.commands.cli import main
 from reports import render_report, write_tables
 from reports.compare import render_comparison
 from reports.methods import methods_paragraph
@@ -184,8 +184,8 @@ def test_compare_default_output_is_in_run_a(tmp_path: Path) -> None:
 
 def test_benchmark_figures_of_perf_json_are_shown(tmp_path: Path) -> None:
     """`perf --out RUN` writes perf.json into the run; the page shows its ratios, figures and skips."""
-    from benchmark.perf.peers import compare_metrics, sample_pairs
-    from benchmark.perf.results import Results
+    from benchmark.pipeline.perf.peers import compare_metrics, sample_pairs
+    from benchmark.pipeline.perf.results import Results
 
     run = make_run(tmp_path, lean=True)
     results = Results(echo=False)

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.cli import main
-from benchmark.config import PROJECT_DIR
+from benchmark.commands.cli import main
+from benchmark.pipeline.config import PROJECT_DIR
 from sr_models.training.distributed import Ranks
 
 pytestmark = pytest.mark.slow

@@ -13,9 +13,9 @@ import pytest
 import torch
 from PIL import Image
 
-from benchmark.cli import main
+from benchmark.commands.cli import main
 from benchmark.degradations import DEGRADATIONS
-from benchmark.sr_setup import training_degradation
+from benchmark.pipeline.sr_setup import training_degradation
 from sr_models import load_upscaler
 from sr_models.archs import LeftthomasSRGAN, SRVGGNetCompact
 from sr_models.archs.vgg import vgg19_features

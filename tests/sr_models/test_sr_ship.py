@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import torch
 
-from benchmark.cli import main
-from benchmark.config import PROJECT_DIR
+from benchmark.commands.cli import main
+from benchmark.pipeline.config import PROJECT_DIR
 from cxr_kernel import run_layout
 from sr_models import load_upscaler
 from sr_models.archs import SRVGGNetCompact

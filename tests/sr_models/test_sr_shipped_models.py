@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from benchmark.cache import Cache
-from benchmark.config import PROJECT_DIR, SRModelConfig, load_suite
 from benchmark.manifest import sha256_file
-from benchmark.sr_ship import evaluate_quality, quality_summary
+from benchmark.pipeline.cache import Cache
+from benchmark.pipeline.config import PROJECT_DIR, SRModelConfig, load_suite
+from benchmark.pipeline.sr_ship import evaluate_quality, quality_summary
 from sr_models import load_upscaler
 
 WEIGHTS = PROJECT_DIR / "sr_models" / "weights"
@@ -44,7 +44,7 @@ def test_suites_with_real_generators_list_every_shipped_one(suite):
     # `pneumonia` names official files that are not shipped: read its entries without loading it.
     import yaml
 
-    from benchmark.config import find_suite
+    from benchmark.pipeline.config import find_suite
 
     source = find_suite(suite)
     entries = yaml.safe_load(source.read_text())["sr_models"]

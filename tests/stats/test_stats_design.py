@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from benchmark.config import StatsConfig
+from benchmark.pipeline.config import StatsConfig
 from benchmark.stats.design import analysis_options, unit_of_analysis
 from cxr_kernel.errors import UserError
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from statsmodels.stats.contingency_tables import mcnemar
 
-from benchmark.cli import main
+from benchmark.commands.cli import main
 from benchmark.stats import power
 
 

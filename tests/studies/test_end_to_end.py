@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.cli import main
-from benchmark.config import PROJECT_DIR
+from benchmark.commands.cli import main
+from benchmark.pipeline.config import PROJECT_DIR
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from benchmark.cli import main
-from benchmark.config import find_suite
+from benchmark.commands.cli import main
+from benchmark.pipeline.config import find_suite
 from tests.support.suite_files import absolute_suite
 
 pytestmark = pytest.mark.slow

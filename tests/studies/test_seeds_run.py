@@ -157,7 +157,7 @@ def test_the_report_and_tables_show_the_seed_section(runs):
 
 
 def test_bootstrap_train_trains_further_seeds_on_a_patient_resample_of_the_split(tmp_path):
-    from benchmark.classifier_setup import bootstrap_training_split
+    from benchmark.pipeline.classifier_setup import bootstrap_training_split
 
     raw = _suite(2)
     raw["data"]["phantoms"]["train_per_class"] = 4

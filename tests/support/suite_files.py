@@ -5,8 +5,8 @@ from pathlib import Path
 
 import yaml
 
-from benchmark.cli import main
-from benchmark.config import find_suite
+from benchmark.commands.cli import main
+from benchmark.pipeline.config import find_suite
 
 #: A suite small enough to run in seconds (phantoms, interpolation, a one-epoch classifier).
 RAW = {
