@@ -24,6 +24,19 @@ def members(section: dict[str, Any]) -> list[str]:
     return [str(m) for m in section.get(f"{noun(section)}s") or []]
 
 
+def verdict(section: dict[str, Any]) -> dict[str, Any]:
+    """The stored statement of a comparison: its size, members (primary first), primary member,
+    whether the primary's conclusions hold across the members, and the headline sentence."""
+    kind = noun(section)
+    return {
+        "k": section.get("k"),
+        "members": members(section),
+        "primary": section.get(f"primary_{kind}"),
+        "holds": bool(section.get(f"holds_across_{kind}s")),
+        "headline": section.get("headline") or "",
+    }
+
+
 def _panel_columns(section: dict[str, Any], row: dict[str, Any], stored: str, shown) -> dict[str, Any]:
     """A panel's per-classifier cells of one row (each member's ``<stored>classifier_<name>`` value as
     ``shown`` displays it); none for seeds, whose rows show the primary seed's conclusion."""

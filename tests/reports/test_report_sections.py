@@ -1,4 +1,4 @@
-"""The page's sections after the cells come from reports.render.SECTIONS, one module and block each;
+"""Every section of the page comes from reports.render.SECTIONS, one module and block each;
 the "Sample size and power" section shows the run's power table beside the observed differences."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reports import render_report
-from reports.render import SECTIONS
+from reports.render import NAVIGATION, SECTIONS, TEMPLATES
 from reports.sections import power
 from tests.support.report_run import make_run
 
@@ -31,22 +31,45 @@ def _add_power(run: Path) -> list[dict]:
     return rows
 
 
+def _add_comparisons(run: Path) -> None:
+    """Stored statements of a seeds and a panel comparison and of a leakage sensitivity analysis (no
+    tables), so that every section of the page is shown."""
+    summary = json.loads((run / "summary.json").read_text())
+    summary["seeds"] = {"k": 2, "seeds": [0, 1], "primary_seed": 0, "holds_across_seeds": True}
+    summary["panel"] = {"k": 2, "classifiers": ["a", "b"], "primary_classifier": "a", "members": []}
+    summary["leakage"] = {"sensitivity": {"left_out_images": 3, "n_images": 17}}
+    (run / "summary.json").write_text(json.dumps(summary))
+
+
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, list[dict]]:
     without = make_run(tmp_path_factory.mktemp("plain"), lean=True)
     with_power = make_run(tmp_path_factory.mktemp("power"), lean=True)
     rows = _add_power(with_power)
+    _add_comparisons(with_power)
     return render_report(without).read_text(), render_report(with_power).read_text(), rows
 
 
-def test_sections_follow_the_list_in_page_and_navigation_order(pages):
+def test_every_section_is_a_module_named_as_its_anchor_with_its_block():
+    for section in SECTIONS:
+        assert section.__name__ == f"reports.sections.{section.ID}"
+        assert section.TEMPLATE == f"sections/{section.ID}.html.j2"
+        assert (TEMPLATES / section.TEMPLATE).is_file()
+    assert sorted(s.ID for s in NAVIGATION) == sorted(s.ID for s in SECTIONS)
+
+
+def test_sections_follow_the_list_in_page_order_and_their_links_the_navigation_order(pages):
     _, html, _ = pages
-    body = html[html.index("</nav>") :]
     nav = html[html.index("<nav>") : html.index("</nav>")]
-    positions = [body.index(f'<section id="{section.ID}">') for section in SECTIONS]
+    body = html[html.index("</nav>") :]
+    anchor = {s.ID: s.ID for s in SECTIONS} | {"cells": "cell-1"}  # the fake run's one cell
+    assert [s.ID for s in NAVIGATION] != [s.ID for s in SECTIONS]  # so the order of links is checked
+    shown = [s for s in SECTIONS if f'<section id="{anchor[s.ID]}"' in body]
+    assert [s.ID for s in shown] == [s.ID for s in SECTIONS]
+    positions = [body.index(f'<section id="{anchor[s.ID]}"') for s in shown]
     assert positions == sorted(positions)
-    links = [nav.index(f'href="#{section.ID}">{section.TITLE}</a>') for section in SECTIONS]
-    assert links == sorted(links)
+    links = [nav.index(f'href="#{anchor[s.ID]}">') for s in NAVIGATION if s in shown]
+    assert links == sorted(links) and nav.count("<a ") == len(shown)
 
 
 def test_power_section_shows_the_stored_numbers_and_says_what_they_mean(pages):
