@@ -39,23 +39,9 @@ from reports.sections import (
 )
 
 TEMPLATES = Path(__file__).parent / "templates"
-#: The page's sections in page order (``reports.sections``: a module and its template block each).
+#: The page's sections in page order, their navigation links in the same order (``reports.sections``:
+#: a module and its template block each).
 SECTIONS = (answer, headline, seeds, leakage, panel, methods, cells, power, training, throughput, provenance)
-#: The order of their navigation links: the page's, but Methods right after Results, and the panel
-#: before the seeds and the leakage sensitivity.
-NAVIGATION = (
-    answer,
-    headline,
-    methods,
-    panel,
-    seeds,
-    leakage,
-    cells,
-    power,
-    training,
-    throughput,
-    provenance,
-)
 CI_CELL = re.compile(r"^(\S+) (\[.+)$")
 VERDICTS = {"non-inferior": "NI", "inferior": "inf.", "inconclusive": "?"}
 CELL_TABLES = ("classification", "quality", "flips")
@@ -182,7 +168,7 @@ def _context(run: RunData, gallery: FigureGallery) -> dict[str, Any]:
         "classifier": {k: getattr(classifier, k) for k in ("source", "path", "sha256")},
         "links": [
             link
-            for section in NAVIGATION
+            for section in SECTIONS
             if section.ID in shown
             for link in shown[section.ID].get("links") or [(section.ID, section.TITLE)]
         ],

@@ -5,7 +5,7 @@ block writes a longer one), ``TEMPLATE`` (its block, ``templates/sections/<id>.h
 variables as ``section.<name>``) and ``context(page)``: the block's variables built from the run, or None
 to leave the section and its link out.  A section with several anchors (the cells) gives its links as
 ``links``, a list of (anchor, text), among its variables.  Adding a section is one module plus its
-template block, and its line in ``SECTIONS`` (page order) and ``NAVIGATION`` (order of the links).
+template block, and its line in ``SECTIONS`` (the order of the page and of its links).
 """
 
 from __future__ import annotations
