@@ -52,9 +52,10 @@ PAIRED_TESTS = (
         "wilcoxon",
         "Wilcoxon",
         ("prob",),
-        sentence="Per-image changes in P(pneumonia) were tested with the Wilcoxon signed-rank test (zero "
-        "differences kept in the ranking, Pratt's method; effect size the matched-pairs rank-biserial "
-        "correlation), images treated as independent.",
+        sentence="Per-image differences in P(pneumonia) and in each image-quality metric were tested with "
+        "the Wilcoxon signed-rank test (zero differences kept in the ranking, Pratt's method; effect size "
+        "the matched-pairs rank-biserial correlation), images treated as independent even where a "
+        "patient contributes several.",
     ),
     PairedTest(
         "mcnemar-midp",
