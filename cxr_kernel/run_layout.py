@@ -71,6 +71,13 @@ def safe_name(text: str) -> str:
 #: The key of ``summary.json`` recording every other file the run wrote: relative path -> sha256
 #: (``cxr_kernel.run_files``), so a file of another run is refused when the directory is read.
 FILES_RECORD = "files"
-#: Written into a run directory after the run by other commands (the report, ``perf --out``), hence
-#: never recorded and never refused; folders cover everything under them.
-AFTER_THE_RUN = (REPORT, PERF, FIGURES_DIR, TABLES_DIR)
+#: ``compare``'s pages beside other runs (``comparison``).
+COMPARISONS_DIR = "comparisons"
+#: Written into a run directory after the run by other commands (the report, ``perf --out``,
+#: ``compare``), hence never recorded and never refused; folders cover everything under them.
+AFTER_THE_RUN = (REPORT, PERF, FIGURES_DIR, TABLES_DIR, COMPARISONS_DIR)
+
+
+def comparison(suite: str, run_id: str) -> str:
+    """``compare``'s default page of a run beside run ``run_id`` of ``suite``."""
+    return f"{COMPARISONS_DIR}/{safe_name(suite)}_{safe_name(run_id)}.html"

@@ -11,6 +11,7 @@ import difflib
 from pathlib import Path
 from typing import Any
 
+from cxr_kernel import run_layout
 from reports import figures, figures_overview
 from reports.formatting import ordered
 from reports.header import header_facts
@@ -61,7 +62,7 @@ def render_comparison(run_a: Path, run_b: Path, out: Path | None = None) -> Path
     run_a, run_b : Path
         Run directories (`runs/<suite>/<run-id>/`), each with summary.json.
     out : Path, optional
-        Where to write; default `run_a/compare_<suite-b>_<run-id-b>.html`.
+        Where to write; default `run_a/comparisons/<suite-b>_<run-id-b>.html`.
     """
     a, b = load_run(Path(run_a)), load_run(Path(run_b))
     headlines = []
@@ -112,5 +113,6 @@ def render_comparison(run_a: Path, run_b: Path, out: Path | None = None) -> Path
             config_diff="\n".join(config_diff),
         )
     )
-    target = Path(out) if out else a.run_dir / f"compare_{b.summary.suite}_{b.summary.run_id}.html"
+    target = Path(out) if out else a.run_dir / run_layout.comparison(b.summary.suite, b.summary.run_id)
+    target.parent.mkdir(parents=True, exist_ok=True)
     return atomic_write(target, html.encode("utf-8"))

@@ -412,7 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare = commands.add_parser("compare", help="side-by-side page of two runs' headline results")
     compare.add_argument("run_a", type=Path)
     compare.add_argument("run_b", type=Path)
-    compare.add_argument("--out", type=Path, help="HTML file (default: RUN_A/compare_<suite>_<run-id>.html)")
+    compare.add_argument(
+        "--out", type=Path, help="HTML file (default: RUN_A/comparisons/<suite>_<run-id>.html)"
+    )
     compare.set_defaults(handler=_cmd_compare)
 
     check = commands.add_parser(

@@ -191,6 +191,18 @@ def test_a_file_of_another_run_is_refused_by_report_compare_and_check(two_runs, 
         regression.run_figures(mixed)
 
 
+def test_the_default_comparison_page_does_not_make_run_a_refuse_itself(two_runs, tmp_path):
+    """Before: `compare a b` wrote compare_<suite>_<id>.html into run a, which `report a` (and a second
+    `compare a b`) then refused as a file the run did not write."""
+    from benchmark.commands.cli import main
+
+    a, b = two_runs
+    own = _copy_run(a, tmp_path / "own")
+    for argv in (["compare", str(own), str(b)], ["report", str(own)], ["compare", str(own), str(b)]):
+        assert main(argv) == 0
+    assert [p.name for p in (own / "comparisons").iterdir()] == [f"{b.parent.name}_{b.name}.html"]
+
+
 def test_a_file_the_run_did_not_write_is_refused(two_runs, tmp_path, capsys):
     from benchmark.commands.cli import main
 

@@ -179,7 +179,7 @@ def test_compare_renders_two_runs_side_by_side(tmp_path: Path) -> None:
 def test_compare_default_output_is_in_run_a(tmp_path: Path) -> None:
     run_a = make_run(tmp_path / "a", lean=True)
     run_b = make_run(tmp_path / "b", lean=True)
-    assert render_comparison(run_a, run_b) == run_a / "compare_demo_20240101-000000.html"
+    assert render_comparison(run_a, run_b) == run_a / "comparisons" / "demo_20240101-000000.html"
 
 
 def test_benchmark_figures_of_perf_json_are_shown(tmp_path: Path) -> None:
