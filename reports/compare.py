@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from cxr_kernel import run_layout
+from cxr_kernel.atomic import write_bytes
 from reports import figures, figures_overview
 from reports.formatting import ordered
 from reports.header import header_facts
 from reports.headline import Entry, Headline, build_headline
 from reports.render import FigureGallery, environment, run_cells, run_variants
-from reports.rundir import RunData, atomic_write, load_run
+from reports.rundir import RunData, load_run
 
 
 def _label(run: RunData) -> str:
@@ -115,4 +116,4 @@ def render_comparison(run_a: Path, run_b: Path, out: Path | None = None) -> Path
     )
     target = Path(out) if out else a.run_dir / run_layout.comparison(b.summary.suite, b.summary.run_id)
     target.parent.mkdir(parents=True, exist_ok=True)
-    return atomic_write(target, html.encode("utf-8"))
+    return write_bytes(target, html.encode("utf-8"))

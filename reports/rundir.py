@@ -1,4 +1,4 @@
-"""Read a run directory `runs/<suite>/<run-id>/` for the report, and write files atomically.
+"""Read a run directory `runs/<suite>/<run-id>/` for the report.
 
 Only `summary.json` is required; every other file is optional here and the page says plainly which
 ones were missing, so a report of a partial run is still readable.
@@ -17,7 +17,6 @@ import pandas as pd
 from benchmark.pipeline.store import RunStore
 from benchmark.stats.inputs import PREDICTION_COLUMNS
 from benchmark.stats.schema import analysis_inputs
-from cxr_kernel.atomic import atomic_path
 from cxr_kernel.run_files import RunFileInvalid
 from cxr_kernel.run_layout import CONFIG, ENVIRONMENT, EXAMPLES_INDEX, MANIFEST, PERF, PREDICTIONS, RESULTS
 from cxr_kernel.run_summary import RunSummary
@@ -112,10 +111,3 @@ def data_uri(data: bytes, mime: str) -> str:
 def png_data_uri(data: bytes) -> str:
     """Embed PNG bytes as a `data:` URI."""
     return data_uri(data, "image/png")
-
-
-def atomic_write(path: Path, data: bytes) -> Path:
-    """Write bytes to a temp file beside `path`, then rename, so readers never see half a file."""
-    with atomic_path(path) as temporary:
-        temporary.write_bytes(data)
-    return path

@@ -23,7 +23,7 @@ from benchmark.images import write_png
 from benchmark.pipeline.config import PROJECT_DIR, Suite
 from benchmark.stats.schema import read_results, write_results
 from cxr_kernel import run_files
-from cxr_kernel.atomic import atomic_path, write_text
+from cxr_kernel.atomic import atomic_path, write_bytes, write_text
 from cxr_kernel.errors import UserError
 from cxr_kernel.run_files import RunFileInvalid, RunFileMissing
 from cxr_kernel.run_layout import CONFIG, FILES_RECORD, MANIFEST, RESULTS, SUMMARY
@@ -178,10 +178,7 @@ class RunStore:
     def write_bytes(self, name: str, data: bytes) -> Path:
         """A file written after the run (``run_layout.AFTER_THE_RUN``: the report, its figures and
         tables) or any other whole file."""
-        path = self.directory / name
-        with atomic_path(path) as temporary:
-            temporary.write_bytes(data)
-        return path
+        return write_bytes(self.directory / name, data)
 
     def write_json(self, name: str, value: Any) -> Path:
         return self.write_text(name, json.dumps(value, indent=2, default=str, allow_nan=True))
