@@ -90,7 +90,7 @@ class Registry:
         """Return ``name`` if registered, else raise a ``UserValueError`` suggesting the closest names."""
         if name in self._targets:
             return name
-        close = difflib.get_close_matches(name, self._targets, n=3)
+        close = difflib.get_close_matches(name, self._targets, n=3) if isinstance(name, str) else []
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise UserValueError(f"Unknown {self.kind} {name!r}.{hint} Available: {', '.join(self.names())}.")
 

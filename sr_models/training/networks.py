@@ -24,9 +24,7 @@ def full_arch(arch: dict[str, Any], scale: int) -> dict[str, Any]:
     The result is what ``save_weights`` records, so the file rebuilds the same network even if a
     default changes later.
     """
-    if arch.get("type") not in ARCHS:
-        raise UserValueError(f"Expected arch type in {ARCHS.names()}, got {arch.get('type')!r}.")
-    parameters = inspect.signature(ARCHS.get(arch["type"]).__init__).parameters
+    parameters = inspect.signature(ARCHS.get(arch.get("type")).__init__).parameters
     scale_key = "upscale" if "upscale" in parameters else "scale"
     defaults = {
         name: p.default for name, p in parameters.items() if name != "self" and p.default is not p.empty
