@@ -242,19 +242,19 @@ def classification_table(predictions: pd.DataFrame, options: dict) -> pd.DataFra
     """The "classification" table of ``analyze`` alone (same methods, generators and columns), e.g. for
     a sensitivity analysis on a subset of the images. ``options``: ``analyze``'s keyword arguments
     (those of other tables are not used)."""
-    keys = ("threshold", "confidence", "n_bootstrap", "seed", "clusters", "bootstrap_ci")
-    threshold, confidence, n_bootstrap, seed, clusters, bootstrap_ci = (options[key] for key in keys)
-    checked_options(
-        threshold=threshold,
-        confidence=confidence,
-        n_bootstrap=n_bootstrap,
-        seed=seed,
-        bootstrap_ci=bootstrap_ci,
-    )
+    keys = ("threshold", "confidence", "n_bootstrap", "seed", "bootstrap_ci")
+    checked = checked_options(**{key: options[key] for key in keys})
     rows = []
     for cell, data in prediction_cells(predictions).items():
         analysis = _cell_analysis(
-            cell, data, threshold, confidence, n_bootstrap, seed, clusters, bootstrap_ci
+            cell,
+            data,
+            checked.threshold,
+            checked.confidence,
+            checked.n_bootstrap,
+            checked.seed,
+            options["clusters"],
+            checked.bootstrap_ci,
         )
         rows += analysis.classification_rows()
     return pd.DataFrame(rows, columns=TABLE_COLUMNS["classification"])
@@ -288,8 +288,6 @@ def analyze(
     confidence : level of every interval.
     n_bootstrap : bootstrap replicates per cell (100 to 100000).
     seed : seed of the per-cell generators (0 to 2**32 - 1).
-
-    Every option is checked against the limits a suite's ``stats:`` block has (``benchmark.stats.options``).
     clusters : image id -> patient id; given, the patient is the unit of analysis (cluster bootstrap,
         clustered tests and design-effect Wilson intervals); None: every image independent.
     margins : non-inferiority margin per metric (accuracy, sensitivity, specificity, auroc); adds the
@@ -300,6 +298,9 @@ def analyze(
         F1, the score metrics, the paired bootstrap differences (and their p-values) and the mean
         change of P(pneumonia).
 
+    Every option is checked against the limits of a suite's ``stats:`` block
+    (``benchmark.stats.options``), and the checked values are used (``"0.5"`` is 0.5).
+
     Returns
     -------
     dict
@@ -308,7 +309,7 @@ def analyze(
         (methods in the module docstring).  Raises ``UserError`` for invalid inputs (missing image
         ids, one-class cells, ...).
     """
-    checked_options(
+    checked = checked_options(
         threshold=threshold,
         confidence=confidence,
         n_bootstrap=n_bootstrap,
@@ -318,7 +319,10 @@ def analyze(
         correct_across_cells=correct_across_cells,
         bootstrap_ci=bootstrap_ci,
     )
-    margins = dict(margins or {})
+    threshold, confidence = checked.threshold, checked.confidence
+    n_bootstrap, seed = checked.n_bootstrap, checked.seed
+    margins, primary, bootstrap_ci = dict(checked.margins or {}), checked.primary, checked.bootstrap_ci
+    correct_across_cells = checked.correct_across_cells
     predicted = prediction_cells(predictions) if len(predictions) else {}
     measured = quality_cells(quality) if len(quality) else {}
     rows: dict[str, list[dict]] = {name: [] for name in TABLE_COLUMNS}

@@ -68,3 +68,17 @@ def test_suite_stats_and_analyze_share_defaults(tmp_path):
     defaults = AnalysisOptions()
     for key in ("threshold", "confidence", "n_bootstrap", "primary", "bootstrap_ci", "correct_across_cells"):
         assert getattr(stats, key) == getattr(defaults, key)
+
+
+def test_analyze_uses_the_checked_values_not_the_raw_ones():
+    """Before: the check passed "0.5" and 200.0 (read as 0.5 and 200) and analyze then used the raw
+    values, failing deep inside (a string compared with probabilities, a float as an array size)."""
+    plain = analyze(EMPTY, PREDICTIONS, threshold=0.5, n_bootstrap=200)
+    spelled = analyze(EMPTY, PREDICTIONS, threshold="0.5", n_bootstrap=200.0)
+    for name, table in plain.items():
+        pd.testing.assert_frame_equal(spelled[name], table)
+    options = {**AnalysisOptions(n_bootstrap=200).model_dump(), "clusters": None}
+    pd.testing.assert_frame_equal(
+        classification_table(PREDICTIONS, {**options, "threshold": "0.5", "n_bootstrap": 200.0}),
+        classification_table(PREDICTIONS, options),
+    )
